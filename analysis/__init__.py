@@ -1,0 +1,1 @@
+"""tempcheck analysis package."""

@@ -1,0 +1,1 @@
+"""tempcheck bot package."""

@@ -1,0 +1,1 @@
+"""Collecting feedback: settings, storage, survey definitions, the answering engine."""

@@ -1,0 +1,294 @@
+"""The `tempcheck` command: what operators and staff do that has no page yet.
+
+This is the one composition root of the collector: commands that need other packages import
+them inside the command.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from collector import db, flow, models, organisations
+from collector.config import Settings
+from collector.errors import CollectorError
+from collector.rounds import invitation_by_token, redact_token
+from collector.survey.loader import SurveyDefinitionError, library_surveys, load_survey
+
+
+class Context:
+    """What every command gets: the settings, and a database opened on first use."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._factory: sessionmaker[Session] | None = None
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        """Give the session factory, upgrading the schema first if it is behind."""
+        if self._factory is None:
+            engine = db.make_engine(self.settings)
+            if db.current_revision(engine) != db.head_revision():
+                db.upgrade(engine)
+            self._factory = db.make_sessionmaker(engine)
+        return self._factory
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+def _fail(message: str, lines: Sequence[str] = ()) -> None:
+    click.secho(message, fg="red", err=True)
+    for line in lines:
+        click.echo(f"  {line}", err=True)
+    sys.exit(1)
+
+
+@click.group()
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """tempcheck: feedback from VCS groups, turned into the KPIs funders ask for."""
+    try:
+        ctx.obj = Context(Settings.from_env())
+    except CollectorError as error:
+        _fail(f"Configuration problem: {error}")
+
+
+@main.command()
+@pass_context
+def init(context: Context) -> None:
+    """Create the database, or upgrade it to the newest schema."""
+    engine = db.make_engine(context.settings)
+    before = db.current_revision(engine)
+    db.upgrade(engine)
+    after = db.current_revision(engine)
+    if before == after:
+        click.echo(f"Database is up to date (schema {after}).")
+    else:
+        click.echo(f"Database upgraded from {before or 'nothing'} to schema {after}.")
+
+
+# Surveys ----------------------------------------------------------------------------------
+
+
+@main.group()
+def surveys() -> None:
+    """List, show and check survey definitions."""
+
+
+@surveys.command("list")
+def surveys_list() -> None:
+    """List the built-in surveys."""
+    rows = [
+        (
+            s.id,
+            str(s.version),
+            s.title.get("en"),
+            str(len(s.answerable_questions())),
+            ", ".join(s.languages),
+            f"~{s.minutes} min",
+        )
+        for s in library_surveys().values()
+    ]
+    _table(("survey", "version", "title", "questions", "languages", "time"), rows)
+
+
+@surveys.command("show")
+@click.argument("survey_id")
+@click.option("--language", default="en", show_default=True)
+def surveys_show(survey_id: str, language: str) -> None:
+    """Show a built-in survey's questions, or those of a YAML file."""
+    try:
+        path = Path(survey_id)
+        survey = (
+            load_survey(path)
+            if path.suffix in (".yaml", ".yml")
+            else (library_surveys()[survey_id])
+        )
+    except KeyError:
+        _fail(f"No built-in survey called {survey_id!r} (see `tempcheck surveys list`)")
+        return
+    except SurveyDefinitionError as error:
+        _fail(str(error), error.problems)
+        return
+    click.secho(f"{survey.title.get(language)} ({survey.id} v{survey.version})", bold=True)
+    for n, q in enumerate(survey.questions, 1):
+        required = "" if q.required or not q.answerable else " (optional)"
+        click.echo(f"{n:>2}. [{q.type}] {q.id}{required}: {q.label.get(language)}")
+        if q.relevant:
+            click.secho(f"      only if {q.relevant}", fg="cyan")
+        for c in q.choices:
+            click.echo(f"      - {c.value}: {c.label.get(language)}")
+        if q.constraint:
+            click.secho(f"      must satisfy {q.constraint}", fg="cyan")
+
+
+@surveys.command("validate")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def surveys_validate(file: Path) -> None:
+    """Check a survey definition file and list every problem."""
+    try:
+        survey = load_survey(file)
+    except SurveyDefinitionError as error:
+        _fail(f"{file}: {len(error.problems)} problem(s)", error.problems)
+        return
+    click.secho(
+        f"{file}: OK, {survey.id} v{survey.version}, "
+        f"{len(survey.answerable_questions())} questions",
+        fg="green",
+    )
+
+
+# Organisations ----------------------------------------------------------------------------
+
+
+@main.group()
+def orgs() -> None:
+    """Manage the organisations (VCS groups) on a provider's list."""
+
+
+@orgs.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--provider", "provider_slug", required=True, help="The provider's slug.")
+@click.option("--dry-run", is_flag=True, help="Check the file and say what would change.")
+@pass_context
+def orgs_import(context: Context, file: Path, provider_slug: str, dry_run: bool) -> None:
+    """Import organisations from CSV: every row, or nothing if any row is bad."""
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        _fail(f"{file} is not UTF-8 text: save it as 'CSV UTF-8' and try again")
+        return
+    with db.transaction(context.sessions) as session:
+        provider = session.scalar(
+            select(models.Provider).where(models.Provider.slug == provider_slug)
+        )
+        if provider is None:
+            _fail(f"No provider called {provider_slug!r}")
+            return
+        try:
+            if dry_run:
+                plan = organisations.plan_import(session, provider, text)
+            else:
+                plan = organisations.import_csv(session, provider, text)
+        except organisations.CsvImportError as error:
+            _fail(str(error), [str(p) for p in error.problems])
+            return
+    verb = "Would add" if dry_run else "Added"
+    click.secho(
+        f"{verb} {len(plan.new)} and {'would update' if dry_run else 'updated'} "
+        f"{len(plan.updated)} organisations for {provider_slug}.",
+        fg="green",
+    )
+
+
+@orgs.command("list")
+@click.option("--provider", "provider_slug", help="Only this provider's organisations.")
+@pass_context
+def orgs_list(context: Context, provider_slug: str | None) -> None:
+    """List organisations with their segments."""
+    with context.sessions() as session:
+        query = select(models.Organisation, models.Provider.slug).join(models.Provider)
+        if provider_slug:
+            query = query.where(models.Provider.slug == provider_slug)
+        rows = [
+            (
+                slug,
+                o.external_ref,
+                o.name,
+                o.org_type,
+                o.income_band or "",
+                o.district or "",
+                "yes" if o.is_member else "no",
+                "opted out" if o.opted_out_at else "",
+            )
+            for o, slug in session.execute(
+                query.order_by(models.Provider.slug, models.Organisation.external_ref)
+            )
+        ]
+    _table(("provider", "ref", "name", "type", "income", "district", "member", ""), rows)
+
+
+# Demo data --------------------------------------------------------------------------------
+
+
+@main.command("demo-data")
+@click.option("--reset", is_flag=True, help="Delete the SQLite demo database first.")
+@click.option("--seed", default=2026, show_default=True, help="Random seed (same seed, same data).")
+@pass_context
+def demo_data(context: Context, reset: bool, seed: int) -> None:
+    """Create a realistic synthetic data set: providers, organisations, rounds and answers."""
+    from collector import demo
+
+    url = context.settings.resolved_database_url
+    if reset:
+        if not url.startswith("sqlite:///"):
+            _fail("--reset only deletes a SQLite file; empty a PostgreSQL database yourself")
+        path = Path(url.removeprefix("sqlite:///"))
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    with db.transaction(context.sessions) as session:
+        if session.scalar(select(func.count()).select_from(models.Provider)):
+            _fail("The database already has data: use --reset for a fresh demo database")
+        summary = demo.build(session, seed=seed, progress=lambda line: click.echo(f"  {line}"))
+    click.echo()
+    click.secho("Demo data created", bold=True, fg="green")
+    click.echo(f"  database:        {_safe_url(url)}")
+    click.echo(f"  providers:       {summary.providers}")
+    click.echo(f"  organisations:   {summary.organisations}")
+    click.echo(f"  rounds:          {summary.rounds} (two closed and one open per provider)")
+    click.echo(
+        f"  responses:       {summary.completed} completed, {summary.in_progress} in progress"
+    )
+    click.echo(f"  not yet answered in the open rounds: {summary.invitations_open}")
+    click.echo()
+    click.echo("Invitation tokens you can answer with `tempcheck answer TOKEN`:")
+    for token in summary.sample_tokens:
+        click.echo(f"  {token}")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+# Answering in the terminal ----------------------------------------------------------------
+
+
+@main.command()
+@click.argument("token")
+@click.option("--language", default=None, help="Answer in this language, e.g. cy.")
+@pass_context
+def answer(context: Context, token: str, language: str | None) -> None:
+    """Answer a survey in the terminal: b goes back, s skips an optional question."""
+    from collector.terminal import TerminalChannel
+
+    factory = context.sessions
+    try:
+        with db.transaction(factory) as session:
+            invitation = invitation_by_token(session, token)
+            response = flow.start(session, invitation, channel="terminal", language=language)
+            response_id = response.id
+    except CollectorError as error:
+        _fail(error.message)
+        return
+    click.echo(f"(invitation {redact_token(token)})", err=True)
+    TerminalChannel(factory, response_id).run()
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """Print rows as an aligned table."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(str(c))) for w, c in zip(widths, row, strict=True)]
+    click.secho("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)), bold=True)
+    for row in rows:
+        click.echo("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    if not rows:
+        click.echo("(none)")

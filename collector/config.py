@@ -1,0 +1,158 @@
+"""Settings: read once from the environment (and an optional `.env`), then passed down.
+
+Every setting is declared once below with its default and help text; the README's settings
+table is checked against this list by a test, so a new setting cannot go undocumented.
+Nothing else in tempcheck reads `os.environ`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from urllib.parse import urlparse
+
+from dotenv import dotenv_values
+
+from collector.errors import CollectorError
+
+
+class SettingsError(CollectorError):
+    """A setting has a value tempcheck cannot use."""
+
+    code = "bad_setting"
+
+
+def _setting(env: str, default: object, help: str) -> object:  # noqa: A002 - mirrors argparse
+    return field(default=default, metadata={"env": env, "help": help})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All of tempcheck's configuration: `Settings.from_env()`, or built directly in tests."""
+
+    database_url: str = _setting(  # type: ignore[assignment]
+        "DATABASE_URL",
+        "",
+        "SQLAlchemy URL of the database. Empty: a SQLite file `tempcheck.db` in the instance "
+        "folder. "
+        "PostgreSQL: postgresql+psycopg://user:password@host/dbname",
+    )
+    instance_path: str = _setting(  # type: ignore[assignment]
+        "TEMPCHECK_INSTANCE", "instance", "Folder for the SQLite database and other local state."
+    )
+    secret_key: str | None = _setting(  # type: ignore[assignment]
+        "SECRET_KEY",
+        None,
+        "Secret for signing sessions and CSRF tokens. No default: the web app refuses to start "
+        "without one (generate with `python -c 'import secrets; print(secrets.token_hex(32))'`).",
+    )
+    base_url: str = _setting(  # type: ignore[assignment]
+        "BASE_URL",
+        "http://localhost:5000",
+        "Public address of the web app, used to build the links in invitations.",
+    )
+    sqlite_busy_timeout_ms: int = _setting(  # type: ignore[assignment]
+        "SQLITE_BUSY_TIMEOUT_MS", 30000, "How long SQLite waits for a lock before giving up."
+    )
+    telegram_bot_token: str | None = _setting(  # type: ignore[assignment]
+        "TELEGRAM_BOT_TOKEN", None, "Token from BotFather. Without it the bot does not start."
+    )
+    telegram_bot_username: str | None = _setting(  # type: ignore[assignment]
+        "TELEGRAM_BOT_USERNAME", None, "The bot's @username, used to build t.me deep links."
+    )
+    telegram_webhook_url: str | None = _setting(  # type: ignore[assignment]
+        "TELEGRAM_WEBHOOK_URL", None, "Public HTTPS URL for webhook mode; empty means polling."
+    )
+    telegram_webhook_secret: str | None = _setting(  # type: ignore[assignment]
+        "TELEGRAM_WEBHOOK_SECRET",
+        None,
+        "Secret token Telegram sends with each webhook update; required with a webhook URL.",
+    )
+    smtp_host: str | None = _setting(  # type: ignore[assignment]
+        "SMTP_HOST", None, "SMTP server for email; empty means emails are printed, not sent."
+    )
+    smtp_port: int = _setting("SMTP_PORT", 587, "SMTP server port.")  # type: ignore[assignment]
+    smtp_tls: bool = _setting(  # type: ignore[assignment]
+        "SMTP_TLS", True, "Use STARTTLS when talking to the SMTP server."
+    )
+    smtp_user: str | None = _setting("SMTP_USER", None, "SMTP login name.")  # type: ignore[assignment]
+    smtp_password: str | None = _setting(  # type: ignore[assignment]
+        "SMTP_PASSWORD", None, "SMTP password."
+    )
+    mail_from: str = _setting(  # type: ignore[assignment]
+        "MAIL_FROM", "tempcheck <noreply@localhost>", "From address of outgoing email."
+    )
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, dotenv_path: str | Path | None = ".env"
+    ) -> Settings:
+        """Read settings from `environ` (default: the process environment) over an optional .env."""
+        values: dict[str, str] = {}
+        if dotenv_path is not None and Path(dotenv_path).is_file():
+            values.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
+        values.update(os.environ if environ is None else environ)
+        kwargs: dict[str, object] = {}
+        for f in fields(cls):
+            env = f.metadata["env"]
+            raw = values.get(env)
+            if raw is None or raw.strip() == "":
+                continue
+            kwargs[f.name] = _convert(env, raw.strip(), f.default)
+        return cls(**kwargs)  # type: ignore[arg-type]
+
+    def __post_init__(self) -> None:
+        url = self.resolved_database_url
+        if not (url.startswith("sqlite") or url.startswith("postgresql")):
+            raise SettingsError(
+                f"DATABASE_URL must be a sqlite:// or postgresql+psycopg:// URL, not {_redact(url)}"
+            )
+        parsed = urlparse(self.base_url)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise SettingsError(f"BASE_URL must be an http(s) address, not {self.base_url!r}")
+        if self.telegram_webhook_url and not self.telegram_webhook_secret:
+            raise SettingsError("TELEGRAM_WEBHOOK_URL is set: TELEGRAM_WEBHOOK_SECRET is required")
+        if self.secret_key is not None and len(self.secret_key) < 16:
+            raise SettingsError("SECRET_KEY must be at least 16 characters")
+
+    @property
+    def resolved_database_url(self) -> str:
+        """Give the database URL, defaulting to a SQLite file in the instance folder."""
+        if self.database_url:
+            url = self.database_url
+            # Accept the common short forms and use psycopg 3, the driver we install.
+            for prefix in ("postgres://", "postgresql://"):
+                if url.startswith(prefix):
+                    return "postgresql+psycopg://" + url[len(prefix) :]
+            return url
+        return f"sqlite:///{Path(self.instance_path) / 'tempcheck.db'}"
+
+    @classmethod
+    def documented(cls) -> list[tuple[str, object, str]]:
+        """List (environment variable, default, help) for every setting."""
+        return [(f.metadata["env"], f.default, f.metadata["help"]) for f in fields(cls)]
+
+
+def _convert(env: str, raw: str, default: object) -> object:
+    if isinstance(default, bool):
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise SettingsError(f"{env} must be true or false, not {raw!r}")
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise SettingsError(f"{env} must be a whole number, not {raw!r}") from None
+    return raw
+
+
+def _redact(url: str) -> str:
+    """Hide a password in a database URL before it goes into a message."""
+    parsed = urlparse(url)
+    if parsed.password:
+        return url.replace(f":{parsed.password}@", ":***@")
+    return url

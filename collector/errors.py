@@ -1,0 +1,35 @@
+"""Typed, coded errors raised by the collector and shown to people as plain messages."""
+
+from __future__ import annotations
+
+
+class CollectorError(Exception):
+    """An error with a stable code, a human message and the HTTP status a web caller should use."""
+
+    code: str = "collector_error"
+    status: int = 400
+
+    def __init__(self, message: str, *, code: str | None = None, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class NotFound(CollectorError):
+    """Something asked for does not exist (or may not be revealed to exist)."""
+
+    code = "not_found"
+    status = 404
+
+
+class Conflict(CollectorError):
+    """The action clashes with the current state, e.g. answering a completed response."""
+
+    code = "conflict"
+    status = 409

@@ -1,0 +1,554 @@
+"""The answering engine that every channel (web, Telegram, terminal) drives.
+
+A channel starts or resumes the response for an invitation, asks for the current view, shows
+it, and passes raw input back. The response row holds all the state (`cursor` is the step
+being shown, or None for "check your answers"), so any channel can pick up where another
+stopped, and a process restart loses nothing.
+
+Relevance is worked out in survey order from the answers of questions that are themselves
+relevant, so an answer to a question that has become irrelevant never steers later skip
+logic, and it is deleted when the response completes: it does not count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from collector import models
+from collector.errors import CollectorError, Conflict
+from collector.models import utcnow
+from collector.segments import SEGMENT_ATTRIBUTES
+from collector.survey import expr
+from collector.survey.model import AnswerError, Question, QuestionType, Survey
+from collector.survey.store import definition
+
+CHANNELS = ("web", "telegram", "terminal", "open_link")
+NOT_ANSWERED = "Not answered"
+
+
+class AlreadyCompleted(Conflict):
+    """The response was submitted already; nothing more can change it."""
+
+    code = "already_completed"
+
+    def __init__(self) -> None:
+        super().__init__("You have already answered this survey. Thank you.")
+
+
+class StaleQuestion(Conflict):
+    """An answer arrived for a question other than the one being asked (an old page or button)."""
+
+    code = "stale_question"
+
+    def __init__(self) -> None:
+        super().__init__("That question has moved on. Here is where you are now.")
+
+
+class RoundNotOpen(CollectorError):
+    """The round is not taking answers: not open yet, or closed."""
+
+    status = 403
+
+    def __init__(self, round_: models.Round, now: datetime) -> None:
+        if round_.status == "draft" or now < round_.opens_at:
+            code = "round_not_open_yet"
+            message = f"This survey opens on {round_.opens_at:%-d %B %Y}."
+        else:
+            code = "round_closed"
+            closed = round_.closed_at or round_.closes_at
+            message = f"This survey closed on {closed:%-d %B %Y}. Thank you for your interest."
+        super().__init__(message, code=code)
+        self.round = round_
+
+
+class OptedOut(CollectorError):
+    """The organisation asked not to be surveyed."""
+
+    code = "opted_out"
+    status = 403
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Your organisation has asked not to receive these surveys, so we will not ask again."
+        )
+
+
+@dataclass(frozen=True)
+class ChoiceView:
+    """One option of a choice question, as a channel shows it."""
+
+    value: str
+    label: str
+    selected: bool
+
+
+@dataclass(frozen=True)
+class QuestionView:
+    """The step being asked: a question (or a note), with its progress and any error."""
+
+    response_id: int
+    question_id: str
+    type: str
+    label: str
+    hint: str | None
+    choices: tuple[ChoiceView, ...]
+    required: bool
+    position: int
+    total: int
+    value: str | None
+    error: str | None
+    language: str
+    languages: tuple[str, ...]
+    can_go_back: bool
+    kind: str = "question"
+
+    @property
+    def progress(self) -> str:
+        """Say where the respondent is, e.g. 'Question 3 of 8'."""
+        return f"Question {self.position} of {self.total}"
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    """One line of "check your answers"."""
+
+    question_id: str
+    label: str
+    answer: str
+    answered: bool
+
+
+@dataclass(frozen=True)
+class ReviewView:
+    """Every relevant question with its answer, before submitting."""
+
+    response_id: int
+    items: tuple[ReviewItem, ...]
+    language: str
+    languages: tuple[str, ...]
+    kind: str = "review"
+
+
+@dataclass(frozen=True)
+class DoneView:
+    """The response is complete."""
+
+    response_id: int
+    completed_at: datetime | None
+    language: str
+    kind: str = "done"
+
+
+View = QuestionView | ReviewView | DoneView
+
+
+# Starting and resuming --------------------------------------------------------------------
+
+
+def start(
+    session: Session,
+    invitation: models.Invitation,
+    *,
+    channel: str,
+    language: str | None = None,
+    now: datetime | None = None,
+) -> models.Response:
+    """Start the response for an invitation, or resume the one it already has."""
+    now = now or utcnow()
+    existing = _response_for(session, invitation.id)
+    if existing is not None and existing.status == "completed":
+        return existing
+    round_ = invitation.round
+    _check_open(round_, now)
+    organisation = invitation.organisation
+    if organisation is not None and organisation.opted_out_at is not None:
+        raise OptedOut()
+    if existing is not None:
+        return existing
+    survey = definition(round_.survey)
+    response = models.Response(
+        round_id=round_.id,
+        invitation_id=invitation.id,
+        channel=_channel(channel),
+        language=_language(survey, language),
+        started_at=now,
+        updated_at=now,
+        cursor=_first_step(survey),
+    )
+    if organisation is not None:
+        for attribute in SEGMENT_ATTRIBUTES:
+            setattr(response, attribute, getattr(organisation, attribute))
+    try:
+        # Another tab or channel may be starting the same invitation right now: the unique
+        # invitation_id lets exactly one insert win, and the loser resumes the winner's row.
+        with session.begin_nested():
+            session.add(response)
+    except IntegrityError:
+        winner = _response_for(session, invitation.id)
+        if winner is None:
+            raise
+        return winner
+    return response
+
+
+def start_anonymous(
+    session: Session,
+    round_: models.Round,
+    *,
+    language: str | None = None,
+    now: datetime | None = None,
+) -> models.Response:
+    """Start a response without an invitation, through a round's open link."""
+    now = now or utcnow()
+    if not round_.open_link:
+        raise CollectorError("This survey has no open link", code="no_open_link", status=404)
+    _check_open(round_, now)
+    survey = definition(round_.survey)
+    response = models.Response(
+        round_id=round_.id,
+        channel="open_link",
+        language=_language(survey, language),
+        started_at=now,
+        updated_at=now,
+        cursor=_first_step(survey),
+    )
+    session.add(response)
+    session.flush()
+    return response
+
+
+def set_language(session: Session, response: models.Response, language: str) -> View:
+    """Switch the language the response is shown in."""
+    survey = _survey(response)
+    if language not in survey.languages:
+        raise CollectorError(f"This survey is not available in {language!r}", code="bad_language")
+    if response.status == "in_progress":
+        _claim(session, response)
+        response.language = language
+        session.flush()
+    return view(session, response)
+
+
+# Showing ----------------------------------------------------------------------------------
+
+
+def view(session: Session, response: models.Response) -> View:
+    """Give what the respondent should see now."""
+    if response.status == "completed":
+        return DoneView(response.id, response.completed_at, response.language)
+    survey = _survey(response)
+    stored = _stored(session, response)
+    steps, effective = _walk(survey, stored)
+    if response.cursor is None:
+        return _review(response, survey, steps, stored)
+    question = survey.question(response.cursor)
+    if question not in steps:
+        # Only an earlier answer changes relevance, and changing it moves the cursor there;
+        # this guards against definitions edited under a draft round.
+        following = [q for q in steps if _index(survey, q) > _index(survey, question)]
+        response.cursor = following[0].id if following else None
+        return view(session, response)
+    return _question_view(response, survey, steps, question, stored, response.last_error)
+
+
+# Answering --------------------------------------------------------------------------------
+
+
+def answer(
+    session: Session,
+    response: models.Response,
+    question_id: str,
+    raw: str | Sequence[str] | None,
+    *,
+    now: datetime | None = None,
+) -> View:
+    """Record the answer to the current question and move on, or show why it was not taken."""
+    now = now or utcnow()
+    _claim(session, response, now)
+    _check_open(response.round, now)
+    if response.cursor != question_id:
+        raise StaleQuestion()
+    survey = _survey(response)
+    question = survey.question(question_id)
+    stored = _stored(session, response)
+    if question.answerable:
+        _, effective = _walk(survey, stored)
+        try:
+            value = question.validate(raw, effective)
+        except AnswerError as error:
+            response.last_error = error.message_in(response.language)
+            session.flush()
+            return view(session, response)
+        _store(session, response, question_id, value, now)
+        if value is None:
+            stored.pop(question_id, None)
+        else:
+            stored[question_id] = value
+    response.last_error = None
+    steps, _ = _walk(survey, stored)
+    response.cursor = _next_step(survey, steps, question, stored, response.reached_review)
+    if response.cursor is None:
+        response.reached_review = True
+    session.flush()
+    return view(session, response)
+
+
+def back(session: Session, response: models.Response) -> View:
+    """Go to the step before the current one."""
+    _claim(session, response)
+    survey = _survey(response)
+    steps, _ = _walk(survey, _stored(session, response))
+    if response.cursor is None:
+        target = steps[-1] if steps else None
+    else:
+        here = _index(survey, survey.question(response.cursor))
+        earlier = [q for q in steps if _index(survey, q) < here]
+        target = earlier[-1] if earlier else None
+    if target is not None:
+        response.cursor = target.id
+        response.last_error = None
+        session.flush()
+    return view(session, response)
+
+
+def change(session: Session, response: models.Response, question_id: str) -> View:
+    """Go to a relevant question to change its answer (from "check your answers")."""
+    _claim(session, response)
+    survey = _survey(response)
+    steps, _ = _walk(survey, _stored(session, response))
+    if question_id not in {q.id for q in steps if q.answerable}:
+        raise StaleQuestion()
+    response.cursor = question_id
+    response.last_error = None
+    session.flush()
+    return view(session, response)
+
+
+def complete(session: Session, response: models.Response, *, now: datetime | None = None) -> View:
+    """Submit the response: exactly once, however many tabs, channels or threads try."""
+    now = now or utcnow()
+    _check_open(response.round, now)
+    _claim(session, response, now)
+    survey = _survey(response)
+    stored = _stored(session, response)
+    steps, _ = _walk(survey, stored)
+    missing = [q for q in steps if q.answerable and q.required and q.id not in stored]
+    if missing:
+        response.cursor = missing[0].id
+        response.last_error = "Answer this question before you submit your answers"
+        session.flush()
+        return view(session, response)
+    won = session.execute(
+        update(models.Response)
+        .where(models.Response.id == response.id, models.Response.status == "in_progress")
+        .values(status="completed", completed_at=now, updated_at=now, cursor=None, last_error=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if won != 1:
+        # Another tab, channel or thread submitted first.
+        session.refresh(response)
+        raise AlreadyCompleted()
+    counted = {q.id for q in steps if q.answerable}
+    session.execute(
+        delete(models.Answer).where(
+            models.Answer.response_id == response.id, models.Answer.question_id.not_in(counted)
+        )
+    )
+    session.refresh(response)
+    return view(session, response)
+
+
+def answers(session: Session, response: models.Response) -> dict[str, Any]:
+    """Give the response's stored answers, decoded, keyed by question id."""
+    survey = _survey(response)
+    return {qid: survey.question(qid).decode(v) for qid, v in _stored(session, response).items()}
+
+
+# Internals --------------------------------------------------------------------------------
+
+
+def _response_for(session: Session, invitation_id: int) -> models.Response | None:
+    return session.scalar(
+        select(models.Response).where(models.Response.invitation_id == invitation_id)
+    )
+
+
+def _check_open(round_: models.Round, now: datetime) -> None:
+    if round_.status != "open" or not (round_.opens_at <= now < round_.closes_at):
+        raise RoundNotOpen(round_, now)
+
+
+def _claim(session: Session, response: models.Response, now: datetime | None = None) -> None:
+    """Lock the response row while it is still in progress, and refresh it; else refuse.
+
+    The conditional UPDATE takes the row lock on PostgreSQL (SQLite's BEGIN IMMEDIATE already
+    serialises writers), so an answer can never land after a concurrent completion.
+    """
+    touched = session.execute(
+        update(models.Response)
+        .where(models.Response.id == response.id, models.Response.status == "in_progress")
+        .values(updated_at=now or utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    session.refresh(response)
+    if touched != 1:
+        raise AlreadyCompleted()
+
+
+def _survey(response: models.Response) -> Survey:
+    return definition(response.round.survey)
+
+
+def _stored(session: Session, response: models.Response) -> dict[str, str]:
+    rows = session.execute(
+        select(models.Answer.question_id, models.Answer.value).where(
+            models.Answer.response_id == response.id
+        )
+    )
+    return {qid: value for qid, value in rows}
+
+
+def _store(
+    session: Session, response: models.Response, question_id: str, value: str | None, now: datetime
+) -> None:
+    if value is None:
+        session.execute(
+            delete(models.Answer).where(
+                models.Answer.response_id == response.id, models.Answer.question_id == question_id
+            )
+        )
+        return
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(models.Answer).values(
+        response_id=response.id, question_id=question_id, value=value, answered_at=now
+    )
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["response_id", "question_id"],
+            set_={"value": value, "answered_at": now},
+        )
+    )
+
+
+def _walk(survey: Survey, stored: dict[str, str]) -> tuple[list[Question], dict[str, Any]]:
+    """Give the relevant steps in order, and the answers that count, given stored answers."""
+    steps: list[Question] = []
+    effective: dict[str, Any] = {}
+    for question in survey.questions:
+        if question.relevant_node is not None and not expr.evaluate(
+            question.relevant_node, effective
+        ):
+            continue
+        steps.append(question)
+        if question.answerable and question.id in stored:
+            effective[question.id] = question.decode(stored[question.id])
+    return steps, effective
+
+
+def _first_step(survey: Survey) -> str | None:
+    steps, _ = _walk(survey, {})
+    return steps[0].id if steps else None
+
+
+def _next_step(
+    survey: Survey,
+    steps: list[Question],
+    current: Question,
+    stored: dict[str, str],
+    reached_review: bool,
+) -> str | None:
+    here = _index(survey, current)
+    following = [q for q in steps if _index(survey, q) > here]
+    if reached_review:
+        # Changing an answer from "check your answers": ask only what is now missing.
+        following = [q for q in following if q.answerable and q.required and q.id not in stored]
+    return following[0].id if following else None
+
+
+def _index(survey: Survey, question: Question) -> int:
+    return survey.questions.index(question)
+
+
+def _question_view(
+    response: models.Response,
+    survey: Survey,
+    steps: list[Question],
+    question: Question,
+    stored: dict[str, str],
+    error: str | None,
+) -> QuestionView:
+    lang = response.language
+    answerable = [q for q in steps if q.answerable]
+    here = _index(survey, question)
+    position = len([q for q in answerable if _index(survey, q) < here]) + (
+        1 if question.answerable else 0
+    )
+    value = stored.get(question.id)
+    selected = set(value.split()) if value and question.type == QuestionType.MULTIPLE else {value}
+    return QuestionView(
+        response_id=response.id,
+        question_id=question.id,
+        type=str(question.type),
+        label=question.label.get(lang),
+        hint=question.hint.get(lang) if question.hint else None,
+        choices=tuple(
+            ChoiceView(c.value, c.label.get(lang), c.value in selected) for c in question.choices
+        ),
+        required=question.required,
+        position=max(position, 1),
+        total=len(answerable),
+        value=value,
+        error=error,
+        language=lang,
+        languages=tuple(survey.languages),
+        can_go_back=steps.index(question) > 0,
+    )
+
+
+def _review(
+    response: models.Response, survey: Survey, steps: list[Question], stored: dict[str, str]
+) -> ReviewView:
+    lang = response.language
+    items = []
+    for question in steps:
+        if not question.answerable:
+            continue
+        value = stored.get(question.id)
+        items.append(
+            ReviewItem(
+                question.id,
+                question.label.get(lang),
+                display(question, value, lang),
+                value is not None,
+            )
+        )
+    return ReviewView(response.id, tuple(items), lang, tuple(survey.languages))
+
+
+def display(question: Question, value: str | None, language: str = "en") -> str:
+    """Give an answer as a person reads it: choice labels, not stored values."""
+    if value is None:
+        return NOT_ANSWERED
+    if question.is_choice:
+        labels = [question.choice(v).label.get(language) for v in value.split()]
+        return ", ".join(labels)
+    return value
+
+
+def _channel(channel: str) -> str:
+    if channel not in CHANNELS:
+        raise CollectorError(f"Unknown channel {channel!r}", code="bad_channel")
+    return channel
+
+
+def _language(survey: Survey, language: str | None) -> str:
+    return language if language in survey.languages else survey.languages[0]

@@ -1,0 +1,229 @@
+"""The tables: providers, organisations, surveys, rounds, invitations, responses and answers.
+
+Answers are long-format rows, one per answered question. A response carries a copy of its
+organisation's segment attributes taken when it started, so a report stays true after the
+organisation's record changes.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    """Give the current time in UTC, timezone-aware."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Store UTC without a zone (SQLite has none) and always hand back aware UTC datetimes."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column; use collector.models.utcnow()")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+# Named constraints keep Alembic migrations (and SQLite batch mode) predictable.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Provider(Base):
+    """A local infrastructure organisation: a CVS, a volunteer centre, or similar."""
+
+    __tablename__ = "providers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32), default="cvs")
+    district: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    organisations: Mapped[list[Organisation]] = relationship(back_populates="provider")
+    rounds: Mapped[list[Round]] = relationship(back_populates="provider")
+
+    def __repr__(self) -> str:
+        return f"<Provider {self.slug}>"
+
+
+class Organisation(Base):
+    """A VCS group on a provider's list: whom rounds invite, and the segments results use."""
+
+    __tablename__ = "organisations"
+    __table_args__ = (UniqueConstraint("provider_id", "external_ref"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"), index=True)
+    external_ref: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    org_type: Mapped[str] = mapped_column(String(40))
+    income_band: Mapped[str | None] = mapped_column(String(20))
+    district: Mapped[str | None] = mapped_column(String(100))
+    # The outcome areas the group works on, space-separated slugs (as multiple-choice answers).
+    outcomes: Mapped[str] = mapped_column(String(400), default="")
+    is_member: Mapped[bool] = mapped_column(Boolean, default=False)
+    contact_email: Mapped[str | None] = mapped_column(String(254))
+    consent_email: Mapped[bool] = mapped_column(Boolean, default=False)
+    consent_telegram: Mapped[bool] = mapped_column(Boolean, default=False)
+    opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    provider: Mapped[Provider] = relationship(back_populates="organisations")
+
+    def __repr__(self) -> str:
+        return f"<Organisation {self.external_ref} {self.name!r}>"
+
+
+class Survey(Base):
+    """One version of a survey definition, frozen as JSON once a round uses it."""
+
+    __tablename__ = "surveys"
+    __table_args__ = (UniqueConstraint("slug", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(200))
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    frozen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<Survey {self.slug} v{self.version}>"
+
+
+class Round(Base):
+    """One survey sent to an audience of a provider's organisations for a period."""
+
+    __tablename__ = "rounds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"), index=True)
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id"))
+    period_label: Mapped[str] = mapped_column(String(40))
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    opens_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closes_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default="draft")  # draft, open, closed
+    # A filter over organisation segments, e.g. {"org_type": ["faith_group"], "district": [...]}.
+    audience: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    open_link: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    provider: Mapped[Provider] = relationship(back_populates="rounds")
+    survey: Mapped[Survey] = relationship()
+    invitations: Mapped[list[Invitation]] = relationship(back_populates="round")
+
+    def __repr__(self) -> str:
+        return f"<Round {self.id} {self.period_label} {self.status}>"
+
+
+class Invitation(Base):
+    """One recipient's single-use way into a round, identified by an unguessable token."""
+
+    __tablename__ = "invitations"
+    __table_args__ = (UniqueConstraint("round_id", "organisation_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), index=True)
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    round: Mapped[Round] = relationship(back_populates="invitations")
+    organisation: Mapped[Organisation | None] = relationship()
+    response: Mapped[Response | None] = relationship(back_populates="invitation")
+
+    def __repr__(self) -> str:
+        return f"<Invitation {self.id} round={self.round_id}>"
+
+
+class Response(Base):
+    """One respondent's answers to a round: in progress until completed, then immutable."""
+
+    __tablename__ = "responses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), index=True)
+    # Unique: one response per invitation, however many tabs or channels try to start one.
+    invitation_id: Mapped[int | None] = mapped_column(ForeignKey("invitations.id"), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="in_progress")  # or completed
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    channel: Mapped[str] = mapped_column(String(16))  # web, telegram, terminal, open_link
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    # Where the respondent is: a question id, or None for the check-your-answers step.
+    cursor: Mapped[str | None] = mapped_column(String(64))
+    reached_review: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    # Segment attributes copied from the organisation at start.
+    org_type: Mapped[str | None] = mapped_column(String(40))
+    income_band: Mapped[str | None] = mapped_column(String(20))
+    district: Mapped[str | None] = mapped_column(String(100))
+    outcomes: Mapped[str | None] = mapped_column(String(400))
+    is_member: Mapped[bool | None] = mapped_column(Boolean)
+
+    round: Mapped[Round] = relationship()
+    invitation: Mapped[Invitation | None] = relationship(back_populates="response")
+    answers: Mapped[list[Answer]] = relationship(
+        back_populates="response", cascade="all, delete-orphan", order_by="Answer.id"
+    )
+
+    def __repr__(self) -> str:
+        return f"<Response {self.id} {self.status}>"
+
+
+class Answer(Base):
+    """One answered question of one response, stored as canonical text."""
+
+    __tablename__ = "answers"
+    __table_args__ = (UniqueConstraint("response_id", "question_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    response_id: Mapped[int] = mapped_column(ForeignKey("responses.id", ondelete="CASCADE"))
+    question_id: Mapped[str] = mapped_column(String(64))
+    value: Mapped[str] = mapped_column(Text)
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    response: Mapped[Response] = relationship(back_populates="answers")
+
+    def __repr__(self) -> str:
+        return f"<Answer {self.response_id}.{self.question_id}={self.value!r}>"

@@ -1,0 +1,214 @@
+"""Organisations: the VCS groups on a provider's list, and their CSV import (all or nothing)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from collector import models
+from collector.errors import CollectorError
+from collector.segments import INCOME_BANDS, ORGANISATION_TYPES, OUTCOMES
+
+REQUIRED_COLUMNS = ("external_ref", "name", "org_type")
+OPTIONAL_COLUMNS = (
+    "income_band",
+    "district",
+    "outcomes",
+    "is_member",
+    "contact_email",
+    "consent_email",
+    "consent_telegram",
+)
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+YES = {"yes", "y", "true", "1"}
+NO = {"no", "n", "false", "0", ""}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with one cell (or the whole file, at line 1)."""
+
+    line: int
+    column: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}" + (f", column {self.column}" if self.column else "")
+        return f"{where}: {self.message}"
+
+
+class CsvImportError(CollectorError):
+    """The file has problems; nothing was imported."""
+
+    code = "bad_import"
+
+    def __init__(self, problems: list[Problem]) -> None:
+        count = len(problems)
+        super().__init__(
+            f"Nothing was imported: {count} problem{'s' if count != 1 else ''} in the file"
+        )
+        self.problems = problems
+
+
+@dataclass
+class ImportPlan:
+    """What an import would do: the parsed rows, split into new and updated organisations."""
+
+    new: list[dict[str, Any]] = field(default_factory=list)
+    updated: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _lookup(vocabulary: dict[str, str], raw: str) -> str | None:
+    """Accept a vocabulary key or its label, case-insensitively."""
+    wanted = raw.strip().lower()
+    for key, label in vocabulary.items():
+        if wanted in (key.lower(), label.lower()):
+            return key
+    return None
+
+
+def _flag(raw: str) -> bool | None:
+    text = raw.strip().lower()
+    if text in YES:
+        return True
+    if text in NO:
+        return False
+    return None
+
+
+def parse_csv(text: str) -> tuple[list[dict[str, Any]], list[Problem]]:
+    """Parse and check every row of an organisations CSV; give the rows and all the problems."""
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    headers = [h.strip().lower() for h in (reader.fieldnames or [])]
+    problems: list[Problem] = []
+    missing = [c for c in REQUIRED_COLUMNS if c not in headers]
+    if missing:
+        return [], [Problem(1, c, "required column is missing") for c in missing]
+    unknown = [h for h in headers if h not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
+    problems += [Problem(1, h, "unknown column") for h in unknown]
+    rows: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
+    for record in reader:
+        line = reader.line_num
+        cells = {
+            (k or "").strip().lower(): (v if isinstance(v, str) else "") for k, v in record.items()
+        }
+        if None in record:
+            problems.append(Problem(line, "", "more cells than columns"))
+        row, row_problems = _parse_row(line, cells)
+        problems += row_problems
+        ref = row.get("external_ref")
+        if ref:
+            if ref in seen:
+                problems.append(
+                    Problem(
+                        line, "external_ref", f"{ref!r} appears again (first on line {seen[ref]})"
+                    )
+                )
+            else:
+                seen[ref] = line
+        rows.append(row)
+    if not rows and not problems:
+        problems.append(Problem(1, "", "the file has a header but no rows"))
+    return rows, problems
+
+
+def _parse_row(line: int, cells: dict[str, str]) -> tuple[dict[str, Any], list[Problem]]:
+    problems: list[Problem] = []
+    row: dict[str, Any] = {"line": line}
+
+    def problem(column: str, message: str) -> None:
+        problems.append(Problem(line, column, message))
+
+    for column in ("external_ref", "name"):
+        value = cells.get(column, "").strip()
+        if not value:
+            problem(column, "is empty")
+        elif len(value) > (64 if column == "external_ref" else 200):
+            problem(column, "is too long")
+        row[column] = value
+    org_type = _lookup(ORGANISATION_TYPES, cells.get("org_type", ""))
+    if org_type is None:
+        problem(
+            "org_type",
+            f"{cells.get('org_type', '').strip()!r} is not a known type of group "
+            f"(use one of: {', '.join(ORGANISATION_TYPES)})",
+        )
+    row["org_type"] = org_type
+    band_raw = cells.get("income_band", "").strip()
+    row["income_band"] = _lookup(INCOME_BANDS, band_raw) if band_raw else None
+    if band_raw and row["income_band"] is None:
+        problem(
+            "income_band",
+            f"{band_raw!r} is not an income band (use one of: {', '.join(INCOME_BANDS)})",
+        )
+    row["district"] = cells.get("district", "").strip() or None
+    outcomes = []
+    for part in re.split(r"[;,]", cells.get("outcomes", "")):
+        if not part.strip():
+            continue
+        key = _lookup(OUTCOMES, part)
+        if key is None:
+            problem(
+                "outcomes", f"{part.strip()!r} is not an outcome area (use: {', '.join(OUTCOMES)})"
+            )
+        elif key not in outcomes:
+            outcomes.append(key)
+    row["outcomes"] = " ".join(k for k in OUTCOMES if k in outcomes)
+    for column in ("is_member", "consent_email", "consent_telegram"):
+        flag = _flag(cells.get(column, ""))
+        if flag is None:
+            problem(column, f"{cells.get(column, '').strip()!r} is not yes or no")
+        row[column] = bool(flag)
+    email = cells.get("contact_email", "").strip()
+    if email and not EMAIL.match(email):
+        problem("contact_email", f"{email!r} is not an email address")
+    row["contact_email"] = email or None
+    if row["consent_email"] and not email:
+        problem("consent_email", "consent to email given but no contact_email")
+    return row, problems
+
+
+def plan_import(session: Session, provider: models.Provider, text: str) -> ImportPlan:
+    """Check a CSV against the provider's list and say what importing it would do."""
+    rows, problems = parse_csv(text)
+    if problems:
+        raise CsvImportError(problems)
+    existing = set(
+        session.scalars(
+            select(models.Organisation.external_ref).where(
+                models.Organisation.provider_id == provider.id
+            )
+        )
+    )
+    plan = ImportPlan()
+    for row in rows:
+        (plan.updated if row["external_ref"] in existing else plan.new).append(row)
+    return plan
+
+
+def import_csv(session: Session, provider: models.Provider, text: str) -> ImportPlan:
+    """Import (add or update) organisations from CSV text: every row, or none if any is bad."""
+    plan = plan_import(session, provider, text)
+    by_ref = {
+        o.external_ref: o
+        for o in session.scalars(
+            select(models.Organisation).where(models.Organisation.provider_id == provider.id)
+        )
+    }
+    for row in plan.new + plan.updated:
+        values = {k: v for k, v in row.items() if k != "line"}
+        organisation = by_ref.get(row["external_ref"])
+        if organisation is None:
+            session.add(models.Organisation(provider_id=provider.id, **values))
+        else:
+            for key, value in values.items():
+                setattr(organisation, key, value)
+    session.flush()
+    return plan

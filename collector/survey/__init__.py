@@ -1,0 +1,1 @@
+"""The built-in survey definitions and the condition language."""

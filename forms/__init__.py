@@ -1,0 +1,1 @@
+"""tempcheck forms package."""

@@ -1,0 +1,32 @@
+"""The database: migrations match the models, SQLite is tuned, both engines work."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine
+
+from collector import db
+from collector.models import Base
+
+
+def test_migrations_create_exactly_the_models_tables(engine: Engine) -> None:
+    assert db.current_revision(engine) == db.head_revision()
+    with engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert diff == []
+
+
+def test_sqlite_runs_with_wal_foreign_keys_and_a_busy_timeout(engine: Engine) -> None:
+    if engine.dialect.name != "sqlite":
+        assert engine.dialect.driver == "psycopg"
+        return
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+
+
+def test_upgrading_twice_changes_nothing(engine: Engine) -> None:
+    db.upgrade(engine)
+    assert db.current_revision(engine) == db.head_revision()
