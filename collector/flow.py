@@ -487,8 +487,20 @@ def _question_view(
     error: str | None,
 ) -> QuestionView:
     lang = response.language
-    answerable = [q for q in steps if q.answerable]
     here = _index(survey, question)
+    answerable = [q for q in steps if q.answerable]
+    # Count questions that may yet become relevant once the questions they depend on are
+    # answered, so that the total does not jump up mid-survey.
+    asked = {q.id for q in steps}
+    pending = {q.id for q in steps if q.answerable and q.id not in stored}
+    maybe = [
+        q
+        for q in survey.questions
+        if q.answerable
+        and q.id not in asked
+        and q.relevant_node is not None
+        and expr.references(q.relevant_node) & pending
+    ]
     position = len([q for q in answerable if _index(survey, q) < here]) + (
         1 if question.answerable else 0
     )
@@ -505,7 +517,7 @@ def _question_view(
         ),
         required=question.required,
         position=max(position, 1),
-        total=len(answerable),
+        total=len(answerable) + len(maybe),
         value=value,
         error=error,
         language=lang,

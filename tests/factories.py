@@ -1,0 +1,148 @@
+"""Small factories with overrides, for building just the rows a test needs."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from collector import models, rounds
+from collector.models import utcnow
+from collector.survey.loader import library_survey, load_survey_text
+from collector.survey.model import Survey
+from collector.survey.store import register
+
+_counter = itertools.count(1)
+
+# A survey with one question of every type, skip logic and a constraint.
+EVERY_TYPE = """
+id: every-type
+version: 1
+title: {en: Every type, cy: Pob math}
+languages: [en, cy]
+minutes: 2
+choices:
+  yes_no:
+    - {value: "yes", label: {en: "Yes", cy: "Ie"}}
+    - {value: "no", label: {en: "No", cy: "Na"}}
+  ease:
+    - {value: easy, label: {en: Easy, cy: Hawdd}}
+    - {value: hard, label: {en: Hard, cy: Anodd}}
+  kinds:
+    - {value: funding, label: {en: Funding, cy: Cyllid}}
+    - {value: training, label: {en: Training, cy: Hyfforddiant}}
+    - {value: none, label: {en: None of these, cy: Dim un}}
+questions:
+  - id: intro
+    type: note
+    label: {en: Welcome, cy: Croeso}
+  - id: used
+    type: single
+    choices: yes_no
+    label: {en: "Did you use us?", cy: "Wnaethoch chi ein defnyddio?"}
+  - id: ease
+    type: scale
+    choices: ease
+    relevant: "${used} = 'yes'"
+    label: {en: "How easy?", cy: "Pa mor hawdd?"}
+  - id: kinds
+    type: multiple
+    choices: kinds
+    relevant: "${used} = 'yes'"
+    constraint: "not(selected(., 'none') and count-selected(.) > 1)"
+    constraint_message: {en: "'None of these' goes on its own", cy: "Dim un ar ei ben ei hun"}
+    label: {en: "Which kinds?", cy: "Pa fathau?"}
+  - id: volunteers
+    type: integer
+    min: 0
+    max: 500
+    label: {en: "How many volunteers?", cy: "Faint o wirfoddolwyr?"}
+  - id: share
+    type: decimal
+    required: false
+    label: {en: "What share came through us?", cy: "Pa gyfran?"}
+  - id: comments
+    type: text
+    required: false
+    label: {en: "Anything else?", cy: "Unrhyw beth arall?"}
+"""
+
+
+def every_type_survey() -> Survey:
+    """Give the test survey with every question type."""
+    return load_survey_text(EVERY_TYPE, source="every-type.yaml")
+
+
+def make_provider(session: Session, **overrides: Any) -> models.Provider:
+    """Add a provider."""
+    n = next(_counter)
+    values: dict[str, Any] = {"slug": f"cvs-{n}", "name": f"Test CVS {n}", "district": "Harlow"}
+    values.update(overrides)
+    provider = models.Provider(**values)
+    session.add(provider)
+    session.flush()
+    return provider
+
+
+def make_organisation(
+    session: Session, provider: models.Provider, **overrides: Any
+) -> models.Organisation:
+    """Add an organisation with ordinary segment attributes."""
+    n = next(_counter)
+    values: dict[str, Any] = {
+        "provider": provider,
+        "external_ref": f"ORG{n:05d}",
+        "name": f"Group {n}",
+        "org_type": "community_group",
+        "income_band": "under_10k",
+        "district": "Harlow",
+        "outcomes": "healthy_lifestyles good_lives",
+        "is_member": True,
+        "contact_email": f"group{n}@example.org",
+        "consent_email": True,
+    }
+    values.update(overrides)
+    organisation = models.Organisation(**values)
+    session.add(organisation)
+    session.flush()
+    return organisation
+
+
+def make_round(
+    session: Session,
+    provider: models.Provider,
+    survey: Survey | None = None,
+    *,
+    open_now: bool = True,
+    **overrides: Any,
+) -> models.Round:
+    """Add a round of `survey` (default: the every-type survey), open unless told otherwise."""
+    now = utcnow()
+    values: dict[str, Any] = {
+        "period_label": "2026/27 H1",
+        "opens_at": now - timedelta(days=1),
+        "closes_at": now + timedelta(days=30),
+    }
+    values.update(overrides)
+    row = register(session, survey or every_type_survey())
+    round_ = rounds.create_round(session, provider=provider, survey=row, **values)
+    if open_now:
+        rounds.open_round(session, round_, now=values["opens_at"])
+    return round_
+
+
+def make_invitation(session: Session, **overrides: Any) -> models.Invitation:
+    """Add a provider, an organisation and an open round, and give the organisation's invitation."""
+    provider = overrides.pop("provider", None) or make_provider(session)
+    organisation = overrides.pop("organisation", None) or make_organisation(session, provider)
+    survey = overrides.pop("survey", None)
+    round_ = make_round(session, provider, survey, audience={}, **overrides)
+    invitation = next(i for i in round_.invitations if i.organisation_id == organisation.id)
+    return invitation
+
+
+def cvs_support() -> Survey:
+    """Give the built-in cvs-support survey."""
+    return library_survey("cvs-support")
