@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import click
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from collector import db, flow, models, organisations
@@ -27,15 +27,27 @@ class Context:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._factory: sessionmaker[Session] | None = None
+        self._engine: Engine | None = None
+
+    @property
+    def engine(self) -> Engine:
+        """Give the engine, made on first use."""
+        if self._engine is None:
+            self._engine = db.make_engine(self.settings)
+        return self._engine
+
+    def close(self) -> None:
+        """Close the database connections this command opened."""
+        if self._engine is not None:
+            self._engine.dispose()
 
     @property
     def sessions(self) -> sessionmaker[Session]:
         """Give the session factory, upgrading the schema first if it is behind."""
         if self._factory is None:
-            engine = db.make_engine(self.settings)
-            if db.current_revision(engine) != db.head_revision():
-                db.upgrade(engine)
-            self._factory = db.make_sessionmaker(engine)
+            if db.current_revision(self.engine) != db.head_revision():
+                db.upgrade(self.engine)
+            self._factory = db.make_sessionmaker(self.engine)
         return self._factory
 
 
@@ -57,13 +69,14 @@ def main(ctx: click.Context) -> None:
         ctx.obj = Context(Settings.from_env())
     except CollectorError as error:
         _fail(f"Configuration problem: {error}")
+    ctx.call_on_close(ctx.obj.close)
 
 
 @main.command()
 @pass_context
 def init(context: Context) -> None:
     """Create the database, or upgrade it to the newest schema."""
-    engine = db.make_engine(context.settings)
+    engine = context.engine
     before = db.current_revision(engine)
     db.upgrade(engine)
     after = db.current_revision(engine)
@@ -274,9 +287,12 @@ def answer(context: Context, token: str, language: str | None) -> None:
         with db.transaction(factory) as session:
             invitation = invitation_by_token(session, token)
             response = flow.start(session, invitation, channel="terminal", language=language)
-            response_id = response.id
+            response_id, completed = response.id, response.status == "completed"
     except CollectorError as error:
         _fail(error.message)
+        return
+    if completed:
+        click.echo(flow.AlreadyCompleted().message)
         return
     click.echo(f"(invitation {redact_token(token)})", err=True)
     TerminalChannel(factory, response_id).run()

@@ -454,6 +454,23 @@ def _walk(survey: Survey, stored: dict[str, str]) -> tuple[list[Question], dict[
     return steps, effective
 
 
+def _unknown(node: expr.Node, answers: dict[str, Any], pending: set[str]) -> bool | None:
+    """Evaluate a condition in three-valued logic: None when it hangs on a pending answer."""
+    if isinstance(node, expr.And | expr.Or):
+        left = _unknown(node.left, answers, pending)
+        right = _unknown(node.right, answers, pending)
+        decisive = isinstance(node, expr.Or)  # True decides an or, False decides an and
+        if decisive in (left, right):
+            return decisive
+        return None if None in (left, right) else not decisive
+    if isinstance(node, expr.Not):
+        inner = _unknown(node.operand, answers, pending)
+        return None if inner is None else not inner
+    if expr.references(node) & pending:
+        return None
+    return expr.evaluate(node, answers)
+
+
 def _first_step(survey: Survey) -> str | None:
     steps, _ = _walk(survey, {})
     return steps[0].id if steps else None
@@ -493,13 +510,14 @@ def _question_view(
     # answered, so that the total does not jump up mid-survey.
     asked = {q.id for q in steps}
     pending = {q.id for q in steps if q.answerable and q.id not in stored}
+    _, effective = _walk(survey, stored)
     maybe = [
         q
         for q in survey.questions
         if q.answerable
         and q.id not in asked
         and q.relevant_node is not None
-        and expr.references(q.relevant_node) & pending
+        and _unknown(q.relevant_node, effective, pending) is None
     ]
     position = len([q for q in answerable if _index(survey, q) < here]) + (
         1 if question.answerable else 0
