@@ -27,6 +27,8 @@ demo: install
 	@echo "Answer a demo survey in the terminal with:  $(BIN)/tempcheck answer TOKEN"
 
 test: install system-deps
+	$(BIN)/ruff check collector forms bot analysis tests
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 lint: install

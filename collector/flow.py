@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -347,12 +347,16 @@ def complete(session: Session, response: models.Response, *, now: datetime | Non
         response.last_error = "Answer this question before you submit your answers"
         session.flush()
         return view(session, response)
-    won = session.execute(
-        update(models.Response)
-        .where(models.Response.id == response.id, models.Response.status == "in_progress")
-        .values(status="completed", completed_at=now, updated_at=now, cursor=None, last_error=None)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    won = _rowcount(
+        session.execute(
+            update(models.Response)
+            .where(models.Response.id == response.id, models.Response.status == "in_progress")
+            .values(
+                status="completed", completed_at=now, updated_at=now, cursor=None, last_error=None
+            )
+            .execution_options(synchronize_session=False)
+        )
+    )
     if won != 1:
         # Another tab, channel or thread submitted first.
         session.refresh(response)
@@ -393,15 +397,22 @@ def _claim(session: Session, response: models.Response, now: datetime | None = N
     The conditional UPDATE takes the row lock on PostgreSQL (SQLite's BEGIN IMMEDIATE already
     serialises writers), so an answer can never land after a concurrent completion.
     """
-    touched = session.execute(
-        update(models.Response)
-        .where(models.Response.id == response.id, models.Response.status == "in_progress")
-        .values(updated_at=now or utcnow())
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    touched = _rowcount(
+        session.execute(
+            update(models.Response)
+            .where(models.Response.id == response.id, models.Response.status == "in_progress")
+            .values(updated_at=now or utcnow())
+            .execution_options(synchronize_session=False)
+        )
+    )
     session.refresh(response)
     if touched != 1:
         raise AlreadyCompleted()
+
+
+def _rowcount(result: Any) -> int:
+    """Give how many rows an UPDATE matched (a CursorResult; typed loosely by SQLAlchemy)."""
+    return int(cast(CursorResult[Any], result).rowcount)
 
 
 def _survey(response: models.Response) -> Survey:
