@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from collector import flow, models, rounds
@@ -174,7 +175,12 @@ def build(
         summary.rounds += 1
         summary.completed += done
         summary.in_progress += started
-        unanswered = [i.token for i in round_.invitations if i.response is None]
+        unanswered = session.scalars(
+            select(models.Invitation.token)
+            .outerjoin(models.Response)
+            .where(models.Invitation.round_id == round_.id, models.Response.id.is_(None))
+            .order_by(models.Invitation.id)
+        ).all()
         summary.invitations_open += len(unanswered)
         open_tokens += unanswered[:2]
         progress(f"{name}: 2026/27 H1 open, {done} answered so far")

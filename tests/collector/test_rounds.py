@@ -1,0 +1,100 @@
+"""Rounds, invitations and frozen survey versions."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from collector import models, rounds
+from collector.errors import NotFound
+from collector.models import utcnow
+from collector.survey.store import SurveyChanged, definition, register
+from tests.factories import every_type_survey, make_organisation, make_provider, make_round
+
+
+def test_opening_a_round_invites_its_audience_minus_the_opted_out(session: Session) -> None:
+    provider = make_provider(session)
+    faith = make_organisation(session, provider, org_type="faith_group")
+    make_organisation(session, provider, org_type="registered_charity")
+    make_organisation(session, provider, org_type="faith_group", opted_out_at=utcnow())
+    make_organisation(session, make_provider(session), org_type="faith_group")  # not ours
+    round_ = make_round(session, provider, audience={"org_type": ["faith_group"]})
+    assert [i.organisation_id for i in round_.invitations] == [faith.id]
+    assert round_.status == "open"
+
+
+def test_audience_by_outcome_area_matches_whole_slugs(session: Session) -> None:
+    provider = make_provider(session)
+    lives = make_organisation(session, provider, outcomes="healthy_lifestyles good_lives")
+    make_organisation(session, provider, outcomes="weight_management")
+    round_ = make_round(session, provider, audience={"outcomes": ["good_lives"]})
+    assert [i.organisation_id for i in round_.invitations] == [lives.id]
+
+
+def test_tokens_are_long_random_and_unique(session: Session) -> None:
+    provider = make_provider(session)
+    for _ in range(30):
+        make_organisation(session, provider)
+    round_ = make_round(session, provider)
+    tokens = [i.token for i in round_.invitations]
+    assert len(set(tokens)) == 30
+    assert all(rounds.looks_like_token(t) and len(t) == 32 for t in tokens)  # 192 bits
+    assert rounds.invitation_by_token(session, tokens[0]).id == round_.invitations[0].id
+    assert rounds.redact_token(tokens[0]) == tokens[0][:6] + "…"
+
+
+@pytest.mark.parametrize("token", ["", "short", "x" * 32 + "y", "../../etc/passwd", "A" * 32])
+def test_unknown_or_malformed_tokens_are_simply_not_found(session: Session, token: str) -> None:
+    with pytest.raises(NotFound, match="This link is not valid"):
+        rounds.invitation_by_token(session, token)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"closes_at": utcnow() - timedelta(days=5)}, "close date must be after the open date"),
+        ({"audience": {"colour": ["red"]}}, "Unknown audience filter: colour"),
+        ({"period_label": "  "}, "period label"),
+    ],
+)
+def test_bad_rounds_are_refused(
+    session: Session, overrides: dict[str, object], message: str
+) -> None:
+    provider = make_provider(session)
+    with pytest.raises(rounds.RoundError, match=message):
+        make_round(session, provider, **overrides)
+
+
+def test_a_round_opens_once_and_closes_once(session: Session) -> None:
+    round_ = make_round(session, make_provider(session))
+    with pytest.raises(rounds.RoundError, match="not a draft"):
+        rounds.open_round(session, round_)
+    rounds.close_round(session, round_)
+    assert round_.status == "closed" and round_.closed_at is not None
+    with pytest.raises(rounds.RoundError, match="not open"):
+        rounds.close_round(session, round_)
+
+
+def test_a_survey_version_used_by_a_round_is_frozen(session: Session) -> None:
+    survey = every_type_survey()
+    round_ = make_round(session, make_provider(session), survey)
+    assert round_.survey.frozen_at is not None
+    assert register(session, survey).id == round_.survey_id  # same definition: same row
+    edited = dataclasses.replace(survey, minutes=9)
+    with pytest.raises(SurveyChanged, match="Give the changed definition a new version"):
+        register(session, edited)
+    stored = session.scalar(select(models.Survey).where(models.Survey.id == round_.survey_id))
+    assert stored is not None and definition(stored).minutes == survey.minutes
+    newer = register(session, dataclasses.replace(survey, version=2, minutes=9))
+    assert (newer.version, newer.frozen_at) == (2, None)
+
+
+def test_a_draft_survey_version_may_still_change(session: Session) -> None:
+    survey = every_type_survey()
+    row = register(session, survey)
+    register(session, dataclasses.replace(survey, minutes=7))
+    assert definition(row).minutes == 7
