@@ -53,6 +53,13 @@ class Settings:
         "http://localhost:5000",
         "Public address of the web app, used to build the links in invitations.",
     )
+    trusted_proxies: int = _setting(  # type: ignore[assignment]
+        "TRUSTED_PROXIES",
+        0,
+        "How many reverse proxies in front of the web app add X-Forwarded-For and "
+        "X-Forwarded-Proto; 0 when browsers connect to it directly. Per-client rate limits "
+        "need the real client address.",
+    )
     sqlite_busy_timeout_ms: int = _setting(  # type: ignore[assignment]
         "SQLITE_BUSY_TIMEOUT_MS", 30000, "How long SQLite waits for a lock before giving up."
     )
@@ -114,6 +121,8 @@ class Settings:
             raise SettingsError(f"BASE_URL must be an http(s) address, not {self.base_url!r}")
         if self.telegram_webhook_url and not self.telegram_webhook_secret:
             raise SettingsError("TELEGRAM_WEBHOOK_URL is set: TELEGRAM_WEBHOOK_SECRET is required")
+        if self.trusted_proxies < 0:
+            raise SettingsError("TRUSTED_PROXIES must be 0 or more")
         if self.secret_key is not None and len(self.secret_key) < 16:
             raise SettingsError("SECRET_KEY must be at least 16 characters")
 

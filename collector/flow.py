@@ -168,10 +168,8 @@ def start(
     if existing is not None and existing.status == "completed":
         return existing
     round_ = invitation.round
-    _check_open(round_, now)
+    ensure_invited(invitation, now=now)
     organisation = invitation.organisation
-    if organisation is not None and organisation.opted_out_at is not None:
-        raise OptedOut()
     if existing is not None:
         return existing
     survey = definition(round_.survey)
@@ -198,6 +196,24 @@ def start(
             raise
         return winner
     return response
+
+
+def ensure_open(round_: models.Round, *, now: datetime | None = None) -> None:
+    """Raise RoundNotOpen unless the round is taking answers now."""
+    _check_open(round_, now or utcnow())
+
+
+def ensure_invited(invitation: models.Invitation, *, now: datetime | None = None) -> None:
+    """Raise RoundNotOpen or OptedOut when an invitation cannot be answered now."""
+    _check_open(invitation.round, now or utcnow())
+    organisation = invitation.organisation
+    if organisation is not None and organisation.opted_out_at is not None:
+        raise OptedOut()
+
+
+def response_for(session: Session, invitation: models.Invitation) -> models.Response | None:
+    """Give the invitation's response, if it has been started (in any channel)."""
+    return _response_for(session, invitation.id)
 
 
 def start_anonymous(
@@ -331,6 +347,27 @@ def change(session: Session, response: models.Response, question_id: str) -> Vie
     response.last_error = None
     session.flush()
     return view(session, response)
+
+
+def go_to(session: Session, response: models.Response, question_id: str) -> View:
+    """Go back to an earlier relevant question (a change link, or the browser's back button).
+
+    Only the current question or one before it: a respondent cannot skip ahead this way.
+    """
+    survey = _survey(response)
+    if response.status == "completed":
+        raise AlreadyCompleted()
+    if response.cursor == question_id:
+        return view(session, response)
+    steps, _ = _walk(survey, _stored(session, response))
+    target = next((q for q in steps if q.id == question_id and q.answerable), None)
+    if target is None:
+        raise StaleQuestion()
+    if response.cursor is not None and _index(survey, target) > _index(
+        survey, survey.question(response.cursor)
+    ):
+        raise StaleQuestion()
+    return change(session, response, question_id)
 
 
 def complete(session: Session, response: models.Response, *, now: datetime | None = None) -> View:

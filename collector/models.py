@@ -227,3 +227,20 @@ class Answer(Base):
 
     def __repr__(self) -> str:
         return f"<Answer {self.response_id}.{self.question_id}={self.value!r}>"
+
+
+class RateCount(Base):
+    """How often one client did one limited thing (a bucket) in one fixed time window."""
+
+    __tablename__ = "rate_counts"
+    __table_args__ = (UniqueConstraint("bucket", "client", "window_start"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bucket: Mapped[str] = mapped_column(String(32))
+    # A keyed hash of the client's address, never the address itself.
+    client: Mapped[str] = mapped_column(String(64))
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+    def __repr__(self) -> str:
+        return f"<RateCount {self.bucket} {self.client[:8]} {self.count}>"
