@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-deps demo test lint bench clean
+.PHONY: install assets system-deps demo test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,7 +12,24 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) assets
+
+# Front-end: GOV.UK Frontend and Sass from npm (node_modules/ is git-ignored), and tempcheck's
+# stylesheet built from them (GOV.UK Frontend without GDS Transport) into build/assets/.
+NODE_STAMP := node_modules/.installed
+CSS := build/assets/tempcheck.css
+
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "Installing Node.js and npm (Debian packages)..."; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
+	npm ci --no-audit --no-fund --omit=optional
+	touch $(NODE_STAMP)
+
+$(CSS): $(NODE_STAMP) forms/static/tempcheck.scss
+	mkdir -p build/assets
+	node_modules/.bin/sass --no-source-map --style=compressed --load-path=node_modules forms/static/tempcheck.scss $(CSS)
+
+assets: $(CSS)
 
 # The tests need a real PostgreSQL server (binaries only: the tests start their own cluster).
 system-deps:
@@ -20,11 +37,19 @@ system-deps:
 		echo "Installing PostgreSQL server binaries (Debian package postgresql)..."; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 	fi
+	@if ! command -v chromium >/dev/null 2>&1; then \
+		echo "Installing Chromium for the browser tests (Debian package chromium)..."; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
 
+# The web app signs sessions with SECRET_KEY: the demo makes a random one in .env once.
 demo: install
+	@grep -qs '^SECRET_KEY=' .env || { printf '\nSECRET_KEY=%s\n' "$$($(BIN)/python -c 'import secrets; print(secrets.token_hex(32))')" >> .env; \
+		echo "Added a random SECRET_KEY to .env"; }
 	$(BIN)/tempcheck demo-data --reset
 	@echo
-	@echo "Answer a demo survey in the terminal with:  $(BIN)/tempcheck answer TOKEN"
+	@echo "Open a link above in a browser, or answer in the terminal with:  $(BIN)/tempcheck answer TOKEN"
+	$(BIN)/tempcheck serve
 
 test: install system-deps
 	$(BIN)/ruff check collector forms bot analysis tests
@@ -39,4 +64,4 @@ bench: install
 	@for b in bench/bench_*.py; do [ -f "$$b" ] && $(BIN)/python "$$b"; done; true
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) instance .pytest_cache node_modules build artifacts

@@ -263,12 +263,73 @@ def demo_data(context: Context, reset: bool, seed: int) -> None:
     click.echo("Invitation tokens you can answer with `tempcheck answer TOKEN`:")
     for token in summary.sample_tokens:
         click.echo(f"  {token}")
+    base = context.settings.base_url.rstrip("/")
+    click.echo()
+    click.echo("The same invitations on the web (start the web app with `tempcheck serve`):")
+    for token in summary.sample_tokens:
+        click.echo(f"  {base}/r/{token}")
+    with context.sessions() as session:
+        slugs = session.scalars(
+            select(models.Round.slug).where(
+                models.Round.open_link.is_(True), models.Round.status == "open"
+            )
+        ).all()
+    if slugs:
+        click.echo("Open links (anonymous, for posters and events):")
+        for slug in slugs:
+            click.echo(f"  {base}/s/{slug}")
 
 
 def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
+
+
+# The web app --------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--workers",
+    default=2,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="gunicorn worker processes.",
+)
+@click.option(
+    "--dev", is_flag=True, help="Flask's development server instead (never in production)."
+)
+@pass_context
+def serve(context: Context, host: str, port: int, workers: int, dev: bool) -> None:
+    """Serve the web forms with gunicorn until Ctrl-C."""
+    if not context.settings.secret_key:
+        _fail(
+            "SECRET_KEY is not set. Generate one with "
+            "`python -c 'import secrets; print(secrets.token_hex(32))'` and put it in .env"
+        )
+    from forms import assets
+
+    missing = assets.missing()
+    if missing:
+        click.secho(
+            f"Front-end assets are missing ({', '.join(missing)}): run `make install`.",
+            fg="yellow",
+            err=True,
+        )
+    context.sessions  # noqa: B018 - creates or upgrades the schema once, before any worker starts
+    context.close()  # workers open their own connections after the fork
+    click.echo(f"tempcheck web forms on http://{host}:{port}/ (Ctrl-C stops)")
+    if dev:
+        from forms import create_app
+
+        create_app(context.settings).run(host=host, port=port, debug=True)
+        return
+    from forms.server import Server
+
+    Server(context.settings, host=host, port=port, workers=workers).run()
 
 
 # Answering in the terminal ----------------------------------------------------------------

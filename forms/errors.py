@@ -1,0 +1,181 @@
+"""Errors as pages: every CollectorError, and the HTTP errors, become a plain page for people.
+
+A bad link, a closed round or a stale form is a page that says what happened and what to
+do; never a stack trace. Unexpected errors are logged with their traceback (tokens redacted).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from flask import Flask, render_template, request
+from flask.typing import ResponseReturnValue
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from collector import flow
+from collector.errors import CollectorError, NotFound
+from forms.text import Words
+
+_RESPONDENT_PATH = re.compile(r"^/(r|s)/([A-Za-z0-9_-]+)")
+
+
+class TooManyAttempts(CollectorError):
+    """The client has used up a rate limit; it may try again after `retry_after` seconds."""
+
+    code = "rate_limited"
+    status = 429
+
+    def __init__(self, retry_after: int, reason: str) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+class RoundPage(CollectorError):
+    """A round is not taking answers; carries its dates as text, read before the rollback."""
+
+    def __init__(self, error: flow.RoundNotOpen) -> None:
+        super().__init__(error.message, code=error.code, status=403)
+        round_ = error.round
+        self.opens = f"{round_.opens_at:%-d %B %Y}"
+        self.closes = f"{round_.closes_at:%-d %B %Y}"
+        if error.code == "round_closed":
+            # Gone for good: the round will not take answers again.
+            self.status = 410
+
+
+@dataclass
+class Message:
+    """A page with a heading and a few paragraphs."""
+
+    title: str
+    paragraphs: list[str] = field(default_factory=list)
+    status: int = 200
+    link: tuple[str, str] | None = None  # (href, text)
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def already_answered(status: int = 200) -> Message:
+    """Say that the response was sent already."""
+    return Message(
+        "You have already answered this survey",
+        ["Thank you. Your answers have been sent, and nothing more can change them."],
+        status,
+    )
+
+
+def render_message(message: Message, *, language: str = "en") -> ResponseReturnValue:
+    """Render a message page with its status and headers."""
+    body = render_template("message.html", message=message, t=Words(language), frame=None)
+    return body, message.status, message.headers
+
+
+def message_for(error: CollectorError) -> Message:
+    """Give the page for a collector error."""
+    if isinstance(error, NotFound):
+        return Message(
+            "This link is not valid",
+            [
+                "Check that you copied the whole link from your email or message.",
+                "If it still does not work, ask the organisation that sent it for a new link.",
+            ],
+            404,
+        )
+    if isinstance(error, flow.AlreadyCompleted):
+        return already_answered(409)
+    if isinstance(error, RoundPage):
+        if error.code == "round_closed":
+            return Message(
+                "This survey has closed",
+                [error.message, f"It was open from {error.opens} to {error.closes}."],
+                error.status,
+            )
+        return Message(
+            "This survey is not open yet",
+            [error.message, f"It will be open from {error.opens} to {error.closes}."],
+            error.status,
+        )
+    if isinstance(error, flow.OptedOut):
+        return Message("You will not be asked again", [error.message], error.status)
+    if isinstance(error, TooManyAttempts):
+        minutes = max(1, round(error.retry_after / 60))
+        return Message(
+            "Too many attempts",
+            [error.message, f"Wait {minutes} minute{'s' if minutes != 1 else ''} and try again."],
+            429,
+            headers={"Retry-After": str(error.retry_after)},
+        )
+    return Message("Sorry, we could not do that", [error.message], error.status)
+
+
+def _survey_link() -> tuple[str, str] | None:
+    match = _RESPONDENT_PATH.match(request.path)
+    if match is None:
+        return None
+    return f"/{match.group(1)}/{match.group(2)}", "Go back to the survey"
+
+
+def init_app(app: Flask) -> None:
+    """Register the handlers that turn errors into pages."""
+
+    @app.errorhandler(CollectorError)
+    def collector_error(error: CollectorError) -> ResponseReturnValue:
+        """Show a collector error as a page."""
+        return render_message(message_for(error))
+
+    @app.errorhandler(CSRFError)
+    def expired_form(error: CSRFError) -> ResponseReturnValue:
+        """Refuse a form without a valid CSRF token, and offer a way back."""
+        return render_message(
+            Message(
+                "This page has expired",
+                [
+                    "We could not take what you sent, because the page it came from was too old "
+                    "or was not one of ours. Your earlier answers are saved.",
+                ],
+                400,
+                link=_survey_link(),
+            )
+        )
+
+    @app.errorhandler(413)
+    def too_large(error: HTTPException) -> ResponseReturnValue:
+        """Refuse an oversized request politely."""
+        return render_message(
+            Message(
+                "What you sent is too long",
+                [
+                    "We could not take your answer because it was much longer than we accept. "
+                    "Go back, shorten it and try again. Your earlier answers are saved.",
+                ],
+                413,
+                link=_survey_link(),
+            )
+        )
+
+    @app.errorhandler(InternalServerError)
+    def server_error(error: InternalServerError) -> ResponseReturnValue:
+        """Apologise; the traceback is already logged."""
+        return render_message(
+            Message(
+                "Sorry, there is a problem with the service",
+                ["Try again later. Your answers so far are saved."],
+                500,
+            )
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> ResponseReturnValue:
+        """Show other HTTP errors (page not found, wrong method) as plain pages."""
+        status = error.code or 500
+        if status == 404:
+            return render_message(
+                Message(
+                    "Page not found",
+                    ["If you typed the web address, check it is correct."],
+                    404,
+                )
+            )
+        allow = {k: v for k, v in error.get_headers() if k == "Allow"}
+        return render_message(Message(error.name, [error.description or ""], status, headers=allow))

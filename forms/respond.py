@@ -1,0 +1,441 @@
+"""Respondent pages: a start page, one question per page, check your answers, confirmation.
+
+Two ways in share every page: an invitation's link, `/r/<token>`, and a round's open link,
+`/s/<slug>` (anonymous: the browser's signed session cookie remembers its response). Each
+request is one transaction around `collector.flow`, and the response row holds where the
+respondent is, so the same link carries on days later, on another device, or after Telegram.
+
+Every change of state is a POST followed by a redirect. The one GET that moves the respondent
+is showing an earlier question (a "change" link, or the browser's back button): it moves the
+cursor back to that question and changes no answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import session as cookie
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response as HttpResponse
+
+from collector import db, flow, models, ratelimits
+from collector.errors import NotFound
+from collector.models import utcnow
+from collector.rounds import invitation_by_token
+from collector.survey.model import Survey
+from collector.survey.store import definition
+from forms import services
+from forms.errors import Message, RoundPage, TooManyAttempts, already_answered
+from forms.security import client_key
+from forms.text import LANGUAGE_NAMES, Words
+
+bp = Blueprint("respond", __name__)
+
+# Tokens have 192 bits: these limits are not what keeps them safe, they stop the hammering.
+BAD_LINKS = ratelimits.Limit("bad_link", limit=20, window=timedelta(minutes=10))
+# Generous, because a poster at an event puts many phones behind one Wi-Fi address.
+OPEN_STARTS = ratelimits.Limit("open_start", limit=30, window=timedelta(hours=1))
+OPEN_COOKIE = "open"
+
+
+@dataclass(frozen=True)
+class Frame:
+    """What every respondent page shows around the question: who asks, when, in which language."""
+
+    kind: str  # "r": an invitation's link; "s": a round's open link
+    key: str
+    survey_title: str
+    description: str | None
+    minutes: int
+    provider: str
+    organisation: str | None
+    opens: str
+    closes: str
+    language: str
+    languages: tuple[str, ...]
+    started: bool
+
+    def url(self, page: str, **values: Any) -> str:
+        """Give the address of one of this respondent's pages."""
+        return url_for(f"respond.{self.kind}_{page}", key=self.key, **values)
+
+    @property
+    def anonymous(self) -> bool:
+        """Tell whether this is an open link, with no invitation behind it."""
+        return self.kind == "s"
+
+
+@dataclass
+class Visit:
+    """A respondent's way in, found from the address: the round, invitation and response."""
+
+    kind: str
+    key: str
+    round: models.Round
+    invitation: models.Invitation | None
+    response: models.Response | None
+
+    def survey(self) -> Survey:
+        """Give the round's survey definition."""
+        return definition(self.round.survey)
+
+    def frame(self, language: str | None = None) -> Frame:
+        """Collect what the page shows about the survey, as plain values."""
+        survey = self.survey()
+        if self.response is not None:
+            language = self.response.language
+        elif language not in survey.languages:
+            language = survey.languages[0]
+        organisation = self.invitation.organisation if self.invitation is not None else None
+        return Frame(
+            kind=self.kind,
+            key=self.key,
+            survey_title=survey.title.get(language),
+            description=survey.description.get(language) if survey.description else None,
+            minutes=survey.minutes,
+            provider=self.round.provider.name,
+            organisation=organisation.name if organisation is not None else None,
+            opens=f"{self.round.opens_at:%-d %B %Y}",
+            closes=f"{self.round.closes_at:%-d %B %Y}",
+            language=language or survey.languages[0],
+            languages=tuple(survey.languages),
+            started=self.response is not None,
+        )
+
+    def here(self) -> str:
+        """Give the address of where the respondent is now."""
+        frame_url = _page_url(self.kind, self.key)
+        response = self.response
+        if response is None:
+            return frame_url("start")
+        if response.status == "completed":
+            return frame_url("done")
+        if response.cursor is None:
+            return frame_url("check")
+        return frame_url("question", qid=response.cursor)
+
+
+@dataclass
+class Page:
+    """A page to render once the transaction has committed."""
+
+    template: str
+    context: dict[str, Any] = field(default_factory=dict)
+    status: int = 200
+
+
+class _Moved(Exception):
+    """Send the respondent to another page instead."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.url = url
+
+
+Outcome = Page | HttpResponse
+Work = Callable[[Session, Visit], Outcome]
+
+
+def _page_url(kind: str, key: str) -> Callable[..., str]:
+    def build(page: str, **values: Any) -> str:
+        return url_for(f"respond.{kind}_{page}", key=key, **values)
+
+    return build
+
+
+def _pages(rule: str, endpoint: str, methods: list[str]) -> Callable[[Callable[..., Any]], Any]:
+    """Register a view under both ways in: /r/<token>... and /s/<slug>..."""
+
+    def register(view: Callable[..., Any]) -> Callable[..., Any]:
+        for kind in ("r", "s"):
+            bp.add_url_rule(
+                f"/{kind}/<key>{rule}",
+                f"{kind}_{endpoint}",
+                view,
+                methods=methods,
+                defaults={"kind": kind},
+            )
+        return view
+
+    return register
+
+
+# Finding the respondent -------------------------------------------------------------------
+
+
+def _locate(session: Session, kind: str, key: str) -> Visit | None:
+    """Find the visit for an address, counting bad links against the client's limit."""
+    client = client_key()
+    if ratelimits.exceeded(session, BAD_LINKS, client):
+        raise TooManyAttempts(
+            BAD_LINKS.retry_after(utcnow()),
+            "There have been too many attempts with links that are not valid from your connection.",
+        )
+    visit = _find(session, kind, key)
+    if visit is None:
+        ratelimits.hit(session, BAD_LINKS, client)
+    return visit
+
+
+def _find(session: Session, kind: str, key: str) -> Visit | None:
+    if kind == "r":
+        try:
+            invitation = invitation_by_token(session, key)
+        except NotFound:
+            return None
+        response = flow.response_for(session, invitation)
+        return Visit(kind, key, invitation.round, invitation, response)
+    round_ = session.scalar(select(models.Round).where(models.Round.slug == key))
+    if round_ is None or not round_.open_link:
+        return None
+    response = None
+    remembered = cookie.get(OPEN_COOKIE, {}).get(key)
+    if isinstance(remembered, int):
+        found = session.get(models.Response, remembered)
+        if found is not None and found.round_id == round_.id and found.invitation_id is None:
+            response = found
+    return Visit(kind, key, round_, None, response)
+
+
+def _remember(slug: str, response_id: int) -> None:
+    """Keep an open-link response in the browser's signed session cookie."""
+    known = dict(cookie.get(OPEN_COOKIE, {}))
+    known[slug] = response_id
+    cookie[OPEN_COOKIE] = known
+    cookie.permanent = True
+
+
+def _run(kind: str, key: str, work: Work) -> ResponseReturnValue:
+    """Find the visit and do the work in one transaction; render after it has committed."""
+    outcome: Outcome | None = None
+    with db.transaction(services(current_app).sessions) as session:
+        visit = _locate(session, kind, key)
+        if visit is not None:
+            try:
+                outcome = work(session, visit)
+            except flow.RoundNotOpen as error:
+                raise RoundPage(error) from error
+            except _Moved as moved:
+                outcome = redirect(moved.url, 303)
+    if outcome is None:
+        # Said only after the commit, so that the bad attempt is counted.
+        raise NotFound("This link is not valid", code="bad_link")
+    if isinstance(outcome, Page):
+        return render_template(outcome.template, **outcome.context), outcome.status
+    return outcome
+
+
+def _started(visit: Visit) -> models.Response:
+    """Give the visit's response, or send the respondent to the start page."""
+    if visit.response is None:
+        raise _Moved(_page_url(visit.kind, visit.key)("start"))
+    return visit.response
+
+
+def _page(template: str, frame: Frame, status: int = 200, **context: Any) -> Page:
+    return Page(
+        template,
+        {"frame": frame, "t": Words(frame.language), "language_names": LANGUAGE_NAMES, **context},
+        status,
+    )
+
+
+def _message(visit: Visit, message: Message) -> Page:
+    frame = visit.frame()
+    return _page("message.html", frame, message.status, message=message, page="start")
+
+
+# Pages ------------------------------------------------------------------------------------
+
+
+@_pages("", "start", ["GET"])
+def start(kind: str, key: str) -> ResponseReturnValue:
+    """Show the start page: who is asking and why, how long it takes, who sees the answers."""
+    language = request.args.get("lang")
+
+    def work(session: Session, visit: Visit) -> Outcome:
+        if visit.response is not None and visit.response.status == "completed":
+            return _message(visit, already_answered())
+        if visit.invitation is not None:
+            flow.ensure_invited(visit.invitation)
+        else:
+            flow.ensure_open(visit.round)
+        return _page("respond/start.html", visit.frame(language), page="start")
+
+    return _run(kind, key, work)
+
+
+@_pages("/start", "begin", ["POST"])
+def begin(kind: str, key: str) -> ResponseReturnValue:
+    """Start the response (or carry on with the one already started) and go to its page."""
+    language = request.form.get("language")
+
+    def work(session: Session, visit: Visit) -> Outcome:
+        if visit.invitation is not None:
+            visit.response = flow.start(session, visit.invitation, channel="web", language=language)
+        elif visit.response is None:
+            # An open link: one response per browser, and a limit on new ones per client.
+            flow.ensure_open(visit.round)
+            client = client_key()
+            if ratelimits.exceeded(session, OPEN_STARTS, client):
+                raise TooManyAttempts(
+                    OPEN_STARTS.retry_after(utcnow()),
+                    "Too many surveys have been started from your connection.",
+                )
+            visit.response = flow.start_anonymous(session, visit.round, language=language)
+            ratelimits.hit(session, OPEN_STARTS, client)
+            _remember(key, visit.response.id)
+        return redirect(visit.here(), 303)
+
+    return _run(kind, key, work)
+
+
+@_pages("/q", "current", ["GET"])
+def current(kind: str, key: str) -> ResponseReturnValue:
+    """Go to wherever the respondent is now."""
+    return _run(kind, key, lambda session, visit: redirect(visit.here(), 303))
+
+
+@_pages("/q/<qid>", "question", ["GET"])
+def question(kind: str, key: str, qid: str) -> ResponseReturnValue:
+    """Show a question: the current one, or an earlier one the respondent went back to."""
+
+    def work(session: Session, visit: Visit) -> Outcome:
+        response = _started(visit)
+        if response.status == "completed":
+            return redirect(visit.here(), 303)
+        try:
+            view = flow.go_to(session, response, qid)
+        except flow.StaleQuestion:
+            return redirect(visit.here(), 303)
+        if not isinstance(view, flow.QuestionView) or view.question_id != qid:
+            return redirect(visit.here(), 303)
+        return _question_page(visit, view)
+
+    return _run(kind, key, work)
+
+
+@_pages("/q/<qid>", "answer", ["POST"])
+def answer(kind: str, key: str, qid: str) -> ResponseReturnValue:
+    """Take the answer to a question and go on, or show it again with what was wrong."""
+    raw = request.form.getlist("answer")
+
+    def work(session: Session, visit: Visit) -> Outcome:
+        response = _started(visit)
+        try:
+            view = flow.answer(session, response, qid, raw)
+        except flow.StaleQuestion:
+            # An old page or a second click: this answer was taken already, or moved on from.
+            return redirect(visit.here(), 303)
+        if isinstance(view, flow.QuestionView) and view.question_id == qid and view.error:
+            return _question_page(visit, view, raw)
+        return redirect(visit.here(), 303)
+
+    return _run(kind, key, work)
+
+
+@_pages("/back", "back", ["POST"])
+def back(kind: str, key: str) -> ResponseReturnValue:
+    """Go to the step before the current one."""
+
+    def work(session: Session, visit: Visit) -> Outcome:
+        flow.back(session, _started(visit))
+        return redirect(visit.here(), 303)
+
+    return _run(kind, key, work)
+
+
+@_pages("/check", "check", ["GET"])
+def check(kind: str, key: str) -> ResponseReturnValue:
+    """Show every answer, each with a link to change it, before sending."""
+
+    def work(session: Session, visit: Visit) -> Outcome:
+        response = _started(visit)
+        view = flow.view(session, response)
+        if not isinstance(view, flow.ReviewView):
+            return redirect(visit.here(), 303)
+        return _page("respond/check.html", visit.frame(), view=view)
+
+    return _run(kind, key, work)
+
+
+@_pages("/check", "submit", ["POST"])
+def submit(kind: str, key: str) -> ResponseReturnValue:
+    """Send the answers: once, however many times the button is pressed."""
+
+    def work(session: Session, visit: Visit) -> Outcome:
+        flow.complete(session, _started(visit))
+        return redirect(visit.here(), 303)
+
+    return _run(kind, key, work)
+
+
+@_pages("/done", "done", ["GET"])
+def done(kind: str, key: str) -> ResponseReturnValue:
+    """Confirm that the answers were sent."""
+
+    def work(session: Session, visit: Visit) -> Outcome:
+        response = _started(visit)
+        if response.status != "completed":
+            return redirect(visit.here(), 303)
+        return _page("respond/done.html", visit.frame())
+
+    return _run(kind, key, work)
+
+
+@_pages("/language", "language", ["POST"])
+def language(kind: str, key: str) -> ResponseReturnValue:
+    """Switch the language the survey is shown in."""
+    chosen = request.form.get("language", "")
+    back_to_start = request.form.get("page") == "start"
+
+    def work(session: Session, visit: Visit) -> Outcome:
+        response = visit.response
+        start_url = _page_url(kind, key)("start", lang=chosen)
+        if response is None or response.status == "completed":
+            return redirect(start_url, 303)
+        flow.set_language(session, response, chosen)
+        return redirect(start_url if back_to_start else visit.here(), 303)
+
+    return _run(kind, key, work)
+
+
+@bp.get("/")
+def index() -> ResponseReturnValue:
+    """Say what tempcheck is, for someone who arrives without a link."""
+    return render_template("index.html", frame=None, t=Words("en"))
+
+
+# Building the question page ---------------------------------------------------------------
+
+
+def _question_page(visit: Visit, view: flow.QuestionView, raw: list[str] | None = None) -> Page:
+    """Build a question page; after an error, show what the respondent sent, not what is saved."""
+    frame = visit.frame()
+    words = Words(frame.language)
+    if raw is not None:
+        selected = {value for value in raw if value}
+        typed = raw[0] if raw else ""
+    else:
+        selected = {choice.value for choice in view.choices if choice.selected}
+        typed = view.value or ""
+    label = view.label
+    if not view.required and view.type != "note":
+        label = f"{view.label} {words.optional}"
+    return _page(
+        "respond/question.html",
+        frame,
+        view=view,
+        label=label,
+        selected=selected,
+        typed=typed,
+        error=view.error,
+        progress=words("progress", position=view.position, total=view.total),
+        exclusive={c.value for c in view.choices if c.value.split("_")[0] == "none"},
+    )

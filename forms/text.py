@@ -1,0 +1,93 @@
+"""The words on the pages around the questions, per language (questions bring their own)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+LANGUAGE_NAMES = {"en": "English", "cy": "Cymraeg"}
+
+TEXT: dict[str, dict[str, str]] = {
+    "en": {
+        "service": "tempcheck",
+        "start": "Start now",
+        "continue": "Continue",
+        "back": "Back",
+        "progress": "Question {position} of {total}",
+        "optional": "(optional)",
+        "or": "or",
+        "problem": "There is a problem",
+        "error_prefix": "Error:",
+        "intro_time": "It takes about {minutes} minutes.",
+        "intro_time_one": "It takes about a minute.",
+        "intro_who_heading": "Who is asking",
+        "intro_who": "{provider} is asking the groups it supports about the help they have had.",
+        "intro_who_org": "{provider} is asking {organisation} about the help it has had.",
+        "intro_use_heading": "How your answers are used",
+        "intro_use": (
+            "Staff at {provider} read your answers to improve their support. The people who "
+            "fund {provider} only see totals from at least 5 groups, never your own answers."
+        ),
+        "intro_anonymous": "This survey does not ask who you are.",
+        "intro_close": "The survey closes on {date}.",
+        "intro_resume": (
+            "You can stop at any time. Your answers are saved as you go: open the same link "
+            "again, on this or another device, to carry on."
+        ),
+        "intro_resume_open": (
+            "You can stop at any time. Your answers are saved as you go: come back in this "
+            "browser to carry on."
+        ),
+        "started": "You have started this survey. Your answers so far are saved.",
+        "check_heading": "Check your answers before sending them",
+        "change": "Change",
+        "send_heading": "Now send your answers",
+        "send_body": "When you send your answers you cannot change them.",
+        "send": "Send answers",
+        "not_answered": "Not answered",
+        "done_title": "Thank you",
+        "done_body": "Your answers have been sent",
+        "done_next_heading": "What happens next",
+        "done_next": (
+            "{provider} will read your answers with those of other groups and use them to "
+            "improve its support. You can close this page."
+        ),
+        "footer": "tempcheck collects feedback for {provider}.",
+        "footer_plain": "tempcheck collects feedback for voluntary and community groups.",
+        "language": "Language",
+    },
+    "cy": {
+        "start": "Dechrau nawr",
+        "continue": "Parhau",
+        "back": "Yn ôl",
+        "progress": "Cwestiwn {position} o {total}",
+        "optional": "(dewisol)",
+        "or": "neu",
+        "problem": "Mae problem wedi codi",
+        "error_prefix": "Gwall:",
+        "check_heading": "Gwiriwch eich atebion cyn eu hanfon",
+        "change": "Newid",
+        "send_heading": "Nawr anfonwch eich atebion",
+        "send": "Anfon atebion",
+        "not_answered": "Heb ateb",
+        "done_title": "Diolch",
+        "done_body": "Mae eich atebion wedi cael eu hanfon",
+        "language": "Iaith",
+    },
+}
+
+
+class Words:
+    """The page words in one language, falling back to English: `t.start`, `t('progress', ...)`."""
+
+    def __init__(self, language: str) -> None:
+        self.language = language
+        self._table = {**TEXT["en"], **TEXT.get(language, {})}
+
+    def __getattr__(self, key: str) -> str:
+        try:
+            return self._table[key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+    def __call__(self, key: str, **values: Any) -> str:
+        return self._table[key].format(**values)
