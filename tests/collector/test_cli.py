@@ -9,7 +9,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import models
+from collector import db, models
 from collector.cli import main
 from collector.survey.loader import library_path
 
@@ -31,14 +31,14 @@ def test_init_creates_then_reports_an_up_to_date_database(run) -> None:  # noqa:
     result = run("init")
     assert result.exit_code == 0
     # The test database is already migrated by the fixture: init says so.
-    assert "up to date (schema 0001)" in result.output
+    assert f"up to date (schema {db.head_revision()})" in result.output
 
 
 def test_init_creates_a_fresh_sqlite_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(main, ["init"], env={"TEMPCHECK_INSTANCE": str(tmp_path / "i")})
     assert result.exit_code == 0, result.output
-    assert "upgraded from nothing to schema 0001" in result.output
+    assert f"upgraded from nothing to schema {db.head_revision()}" in result.output
     assert (tmp_path / "i" / "tempcheck.db").exists()
 
 
