@@ -559,14 +559,24 @@ def _question_view(
     asked = {q.id for q in steps}
     pending = {q.id for q in steps if q.answerable and q.id not in stored}
     _, effective = _walk(survey, stored)
-    maybe = [
-        q
-        for q in survey.questions
-        if q.answerable
-        and q.id not in asked
-        and q.relevant_node is not None
-        and _unknown(q.relevant_node, effective, pending) is None
-    ]
+    # A question that may become relevant is itself still pending for the ones after it
+    # (capacity_increased hangs on support_kinds, which hangs on used_support): repeat
+    # until nothing more is added.
+    maybe: list[Question] = []
+    growing = True
+    while growing:
+        growing = False
+        for q in survey.questions:
+            if (
+                q.answerable
+                and q.id not in asked
+                and q.id not in pending
+                and q.relevant_node is not None
+                and _unknown(q.relevant_node, effective, pending) is None
+            ):
+                maybe.append(q)
+                pending.add(q.id)
+                growing = True
     position = len([q for q in answerable if _index(survey, q) < here]) + (
         1 if question.answerable else 0
     )

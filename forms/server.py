@@ -22,12 +22,9 @@ class RedactingLogger(Logger):
         self.error_log.addFilter(RedactTokens())
 
     def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
-        """Give the access-log fields with the request line, path and referrer redacted."""
+        """Give the access-log fields with tokens redacted (request line, path, referrer, ...)."""
         atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
-        for key in ("r", "U", "f"):
-            if isinstance(atoms.get(key), str):
-                atoms[key] = redact(atoms[key])
-        return atoms
+        return {k: redact(v) if isinstance(v, str) else v for k, v in atoms.items()}
 
 
 class Server(BaseApplication):  # type: ignore[misc]

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from collector import flow, models
 from collector.models import utcnow
+from collector.survey.loader import library_survey
 from tests.factories import make_invitation, make_organisation, make_provider, make_round
 
 
@@ -380,3 +381,47 @@ def test_two_concurrent_starts_share_one_response(session_factory: sessionmaker[
     results = _race(begin, 4)
     assert all(isinstance(r, int) for r in results), results
     assert len(set(results)) == 1
+
+
+def test_go_to_moves_back_to_an_earlier_question_but_never_ahead(session: Session) -> None:
+    invitation = make_invitation(session)
+    response = flow.start(session, invitation, channel="web")
+    _go(session, response, None, "yes", "easy", ["funding"])
+    assert response.cursor == "volunteers"
+
+    view = flow.go_to(session, response, "used")
+
+    assert isinstance(view, flow.QuestionView) and view.question_id == "used"
+    with pytest.raises(flow.StaleQuestion):
+        flow.go_to(session, response, "share")  # later than where the respondent is
+    with pytest.raises(flow.StaleQuestion):
+        flow.go_to(session, response, "no_such_question")
+    assert response.cursor == "used"
+
+
+def test_go_to_from_check_your_answers_changes_one_answer_and_comes_back(
+    session: Session,
+) -> None:
+    invitation = make_invitation(session)
+    response = flow.start(session, invitation, channel="web")
+    _go(session, response, None, "no", "12", "", "")
+    assert isinstance(flow.view(session, response), flow.ReviewView)
+
+    flow.go_to(session, response, "volunteers")
+    view = flow.answer(session, response, "volunteers", "14")
+
+    assert isinstance(view, flow.ReviewView)
+
+
+def test_the_total_counts_questions_that_hang_on_questions_not_yet_relevant(
+    session: Session,
+) -> None:
+    # capacity_increased hangs on support_kinds, which hangs on used_support: counted from
+    # the start, so the total does not grow when the respondent says yes.
+    invitation = make_invitation(session, survey=library_survey("cvs-support"))
+    response = flow.start(session, invitation, channel="web")
+    first = _go(session, response, None)
+    assert isinstance(first, flow.QuestionView)
+    assert first.total == 11
+    after = _go(session, response, "yes", ["training"])
+    assert isinstance(after, flow.QuestionView) and after.total == 11

@@ -1,0 +1,123 @@
+"""`tempcheck serve`: gunicorn with N workers (or the dev server); tokens kept out of logs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy.orm import Session, sessionmaker
+
+from collector.cli import main
+from collector.config import Settings
+from forms.server import RedactingLogger, Server
+from tests.conftest import _free_port
+from tests.forms.test_respond import invite
+
+SECRET = "serve-test-secret-key-0123456789"
+
+
+@pytest.fixture
+def env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Give the environment of a `tempcheck` run on the test's database."""
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    return {
+        "DATABASE_URL": database_url,
+        "TEMPCHECK_INSTANCE": str(tmp_path / "instance"),
+        "SECRET_KEY": SECRET,
+    }
+
+
+def test_serve_runs_gunicorn_with_the_workers_host_and_port_asked_for(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[Server] = []
+    monkeypatch.setattr(Server, "run", lambda self: started.append(self))
+
+    result = CliRunner().invoke(
+        main, ["serve", "--workers", "3", "--port", "8123", "--host", "0.0.0.0"], env=env
+    )
+
+    assert result.exit_code == 0, result.output
+    [server] = started
+    assert server.cfg.workers == 3
+    assert server.cfg.bind == ["0.0.0.0:8123"]
+    assert server.cfg.logger_class is RedactingLogger
+    assert "http://0.0.0.0:8123/" in result.output
+
+
+def test_serve_dev_runs_flask_s_development_server(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flask import Flask
+
+    ran: list[dict[str, Any]] = []
+    monkeypatch.setattr(Flask, "run", lambda self, **kwargs: ran.append(kwargs))
+
+    result = CliRunner().invoke(main, ["serve", "--dev", "--port", "8124"], env=env)
+
+    assert result.exit_code == 0, result.output
+    assert ran == [{"host": "127.0.0.1", "port": 8124, "debug": True}]
+
+
+def test_serve_without_a_secret_key_says_how_to_make_one(env: dict[str, str]) -> None:
+    result = CliRunner().invoke(main, ["serve"], env={**env, "SECRET_KEY": ""})
+    assert result.exit_code == 1
+    assert "SECRET_KEY is not set" in result.output
+    assert "secrets.token_hex" in result.output
+
+
+def test_gunicorn_serves_the_pages_and_logs_tokens_redacted(
+    env: dict[str, str], session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    token = invite(session_factory)
+    port = _free_port()
+    tempcheck = Path(sys.executable).with_name("tempcheck")
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            [str(tempcheck), "serve", "--workers", "2", "--port", str(port)],
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            body = _get_when_up(f"http://127.0.0.1:{port}/r/{token}")
+            assert "Support from your CVS" in body
+            with pytest.raises(urllib.error.HTTPError) as bad:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/r/{'Z' * 32}", timeout=5)
+            assert bad.value.code == 404
+            bad.value.close()
+        finally:
+            server.terminate()
+            server.wait(timeout=15)
+    logged = log.read_text()
+    assert f"/r/{token[:6]}…" in logged
+    assert token not in logged
+    assert "Z" * 32 not in logged
+    assert "Booting worker" in logged and logged.count("Booting worker") == 2
+
+
+def _get_when_up(url: str, timeout: float = 15) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as page:
+                return str(page.read().decode())
+        except (ConnectionError, urllib.error.URLError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def test_the_server_builds_the_app_in_each_worker() -> None:
+    server = Server(Settings(secret_key="k" * 32), workers=2)
+    assert server.cfg.preload_app is False
+    assert server.load().name == "forms"
