@@ -20,6 +20,8 @@ the result: it is a plain bool Series aligned to the frame's index.
 
 from __future__ import annotations
 
+import math
+from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,10 +41,11 @@ from collector.survey.expr import (
     Ref,
     Value,
     references,
+    to_string,
     uses_current,
 )
 
-__all__ = ["MissingQuestionError", "evaluate_frame"]
+__all__ = ["FrameCache", "MissingQuestionError", "evaluate_frame"]
 
 # Integer-valued numbers below this print without a decimal point (same rule as the collector).
 _INTEGER_LIMIT = 2.0**53
@@ -144,11 +147,21 @@ def _format_numbers(x: npt.NDArray[np.float64]) -> npt.NDArray[np.object_]:
 
 
 def _parse_numbers(strings: npt.NDArray[np.object_]) -> npt.NDArray[np.float64]:
-    stripped = pd.Series(strings, dtype=object).str.strip()
-    ok = stripped.str.fullmatch(NUMBER_TEXT.pattern).to_numpy(dtype=np.bool_)
-    out = np.full(len(strings), np.nan, dtype=np.float64)
-    out[ok] = stripped[ok].astype(np.float64).to_numpy()
-    return out
+    # A comprehension over the strings is the collector's own rule, row by row; pandas' .str
+    # methods loop in Python too, only slower.
+    nan = math.nan
+    return np.fromiter(
+        (
+            float(text) if NUMBER_TEXT.fullmatch(text) else nan
+            for text in (s.strip() for s in strings)
+        ),
+        dtype=np.float64,
+        count=len(strings),
+    )
+
+
+def _take(v: _Values, rows: npt.NDArray[np.intp]) -> _Values:
+    return _Values(v.kind[rows], v.strings[rows], v.numbers[rows], v.booleans[rows])
 
 
 def _to_number(v: _Values) -> npt.NDArray[np.float64]:
@@ -182,17 +195,42 @@ def _to_boolean(v: _Values) -> npt.NDArray[np.bool_]:
 # --- evaluation ----------------------------------------------------------------------------
 
 
+class FrameCache:
+    """Work shared by several evaluations over the same, unchanged frame.
+
+    Pass one to evaluate_frame(..., cache=) when evaluating many conditions over one frame
+    (KPIs do): each column is read once, and each multiple-choice column is tokenised once
+    into an index from choice to rows, so that each selected(${q}, 'x') is a lookup.
+    """
+
+    def __init__(self) -> None:
+        self.columns: dict[str, _Values] = {}
+        self.token_rows: dict[str, dict[str, npt.NDArray[np.intp]]] = {}
+
+
 class _Evaluator:
-    def __init__(self, frame: pd.DataFrame, current: str | None) -> None:
+    def __init__(self, frame: pd.DataFrame, current: str | None, cache: FrameCache) -> None:
         self.frame = frame
         self.current = current
         self.n = len(frame)
-        self.columns: dict[str, _Values] = {}
+        self.cache = cache
 
     def column(self, name: str) -> _Values:
-        if name not in self.columns:
-            self.columns[name] = _column(self.frame, name)
-        return self.columns[name]
+        if name not in self.cache.columns:
+            self.cache.columns[name] = _column(self.frame, name)
+        return self.cache.columns[name]
+
+    def token_rows(self, name: str) -> dict[str, npt.NDArray[np.intp]]:
+        """Give, for a column, each whitespace-separated token and the rows holding it."""
+        if name not in self.cache.token_rows:
+            rows: defaultdict[str, list[int]] = defaultdict(list)
+            for row, text in enumerate(_to_string(self.column(name))):
+                for token in text.split():  # a token twice lists the row twice: harmless
+                    rows[token].append(row)
+            self.cache.token_rows[name] = {
+                token: np.asarray(found, dtype=np.intp) for token, found in rows.items()
+            }
+        return self.cache.token_rows[name]
 
     def value(self, node: Node) -> _Values:
         if isinstance(node, Literal):
@@ -221,13 +259,17 @@ class _Evaluator:
         left, right = self.value(node.left), self.value(node.right)
         if node.op in ("=", "!="):
             # Per row, XPath 1.0 order: a boolean operand wins over a number, a number over a
-            # string (an unanswered numeric question is the string '').
+            # string (an unanswered numeric question is the string ''). Strings are compared
+            # for every row (cheap); numbers and booleans only where a row needs them.
             any_bool = (left.kind == _BOOL) | (right.kind == _BOOL)
-            any_number = (left.kind == _NUM) | (right.kind == _NUM)
-            as_booleans = _to_boolean(left) == _to_boolean(right)
-            as_numbers = _to_number(left) == _to_number(right)
-            as_strings = np.asarray(left.strings == right.strings, dtype=np.bool_)
-            equal = np.where(any_bool, as_booleans, np.where(any_number, as_numbers, as_strings))
+            any_number = ~any_bool & ((left.kind == _NUM) | (right.kind == _NUM))
+            equal = np.asarray(left.strings == right.strings, dtype=np.bool_)
+            if any_number.any():
+                rows = np.flatnonzero(any_number)
+                equal[rows] = _to_number(_take(left, rows)) == _to_number(_take(right, rows))
+            if any_bool.any():
+                rows = np.flatnonzero(any_bool)
+                equal[rows] = _to_boolean(_take(left, rows)) == _to_boolean(_take(right, rows))
             return equal if node.op == "=" else ~equal
         x, y = _to_number(left), _to_number(right)
         # Comparisons with NaN are false, as XPath requires.
@@ -240,22 +282,48 @@ class _Evaluator:
         return x >= y
 
     def call(self, node: Call) -> _Values:
-        selections = pd.Series(_to_string(self.value(node.args[0])), dtype=object)
+        # Row by row over Python strings, exactly as the collector tokenises (str.split on
+        # whitespace): a comprehension is several times faster than pandas' .str methods here.
+        selections = _to_string(self.value(node.args[0]))
         if node.name == "count-selected":
-            counts = selections.str.count(r"\S+").to_numpy(dtype=np.float64)
+            counts = np.fromiter(
+                (len(s.split()) for s in selections), dtype=np.float64, count=self.n
+            )
             return _numbers(counts)
-        needle = pd.Series(_to_string(self.value(node.args[1])), dtype=object).str.strip()
-        # One row per selected value, labelled with its response's position; a response with
-        # no selection keeps one row holding NA, which matches nothing.
-        tokens = selections.str.split().explode()
-        positions = tokens.index.to_numpy(dtype=np.intp)
-        matches = tokens.to_numpy(dtype=object, na_value=None) == needle.to_numpy()[positions]
-        found = np.bincount(positions, weights=matches, minlength=self.n) > 0
+        argument = node.args[1]
+        subject = node.args[0]
+        if isinstance(argument, Literal) and isinstance(subject, Ref):
+            # selected(${q}, 'x'), by far the commonest: a look-up in the column's token index.
+            found = np.zeros(self.n, dtype=np.bool_)
+            needle = to_string(argument.value).strip()
+            found[self.token_rows(subject.name).get(needle, np.empty(0, dtype=np.intp))] = True
+        elif isinstance(argument, Literal):
+            needle = to_string(argument.value).strip()
+            found = np.fromiter(
+                (needle in s.split() for s in selections), dtype=np.bool_, count=self.n
+            )
+        else:
+            needles = _to_string(self.value(argument))
+            found = np.fromiter(
+                (n.strip() in s.split() for s, n in zip(selections, needles, strict=True)),
+                dtype=np.bool_,
+                count=self.n,
+            )
         return _booleans(found)
 
 
-def evaluate_frame(node: Node, frame: pd.DataFrame, current: str | None = None) -> pd.Series:
-    """Evaluate the condition for every response (row) of the frame, as a bool Series."""
+def evaluate_frame(
+    node: Node,
+    frame: pd.DataFrame,
+    current: str | None = None,
+    *,
+    cache: FrameCache | None = None,
+) -> pd.Series:
+    """Evaluate the condition for every response (row) of the frame, as a bool Series.
+
+    `cache` shares work between evaluations over the same frame; never reuse one after the
+    frame changes, or for another frame.
+    """
     missing = sorted(name for name in references(node) if name not in frame.columns)
     if uses_current(node):
         if current is None:
@@ -267,5 +335,5 @@ def evaluate_frame(node: Node, frame: pd.DataFrame, current: str | None = None) 
         raise MissingQuestionError(f"the frame has no column for {listed}", missing)
     if len(frame) == 0:
         return pd.Series([], index=frame.index, dtype=bool)
-    truth = _Evaluator(frame, current).truth(node)
+    truth = _Evaluator(frame, current, cache or FrameCache()).truth(node)
     return pd.Series(truth, index=frame.index, dtype=bool)

@@ -359,6 +359,53 @@ def answer(context: Context, token: str, language: str | None) -> None:
     TerminalChannel(factory, response_id).run()
 
 
+# KPIs -------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--round", "round_id", type=int, help="Report on this round (id).")
+@click.option("--provider", "provider_slug", help="Only this provider (its latest closed round).")
+@click.option("--framework", help="Only this KPI framework, e.g. essex-2017.")
+@click.option(
+    "--by",
+    type=click.Choice(["org_type", "income_band", "district", "outcomes", "channel", "is_member"]),
+    help="Also break every KPI down by this segment.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV instead of a table.")
+@pass_context
+def kpi(
+    context: Context,
+    round_id: int | None,
+    provider_slug: str | None,
+    framework: str | None,
+    by: str | None,
+    as_json: bool,
+    as_csv: bool,
+) -> None:
+    """Show the KPIs against their targets, with RAG status and the change since last round."""
+    from analysis.render import to_csv, to_json, to_table
+    from analysis.report import build_reports
+
+    if as_json and as_csv:
+        _fail("Choose one of --json and --csv")
+    context.sessions  # noqa: B018 - upgrades the schema first if it is behind
+    try:
+        with context.engine.connect() as connection:
+            reports = build_reports(
+                connection, framework=framework, provider=provider_slug, round_id=round_id
+            )
+    except CollectorError as error:
+        _fail(error.message)
+        return
+    if as_json:
+        click.echo(to_json(reports))
+    elif as_csv:
+        click.echo(to_csv(reports), nl=False)
+    else:
+        click.echo(to_table(reports, by=by, colour=True), nl=False)
+
+
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     """Print rows as an aligned table."""
     widths = [len(h) for h in headers]

@@ -1,0 +1,566 @@
+"""KPI definitions as data: one YAML file per funder framework, validated against the surveys.
+
+A framework file (``analysis/kpis/<id>.yaml``) has an ``id``, a ``title``, a ``source`` (where
+the indicators come from), optionally ``min_n`` (the fewest responses a result is judged on;
+10 unless given) and a list of ``kpis``. Each KPI has an ``id``, a ``title``, a ``source``, a
+``target`` and a ``kind``:
+
+``proportion`` (the default)
+    ``survey``: the survey id; ``numerator``: a condition in the condition language (the
+    XLSForm subset: ``${q} = 'x'``, ``selected(${q}, 'x')``, ``and``, ``or``, ``not()``...);
+    ``denominator``: a condition, by default "answered every question the numerator uses"
+    (``${q} != ''`` for each); ``target``: ``'75%'``, ``0.75``, ``majority`` (strictly more
+    than half) or ``none``; ``breakdowns``: the segments the funder requires the result broken
+    down by (``org_type``, ``income_band``, ``district``, ``outcomes``, ``channel``,
+    ``is_member``). Only responses in the denominator count towards the numerator.
+``count``
+    the number of different organisations with a completed response meeting ``where`` (a
+    condition) in the rounds of the survey that opened in the ``window_days`` (365 by default)
+    up to the close of the reported round; ``target``: a whole number.
+``awareness``
+    per choice of the multiple-choice question ``aware`` (less those listed in ``exclude``):
+    the share of respondents who selected it, against the previous round; and the share of
+    those meeting ``raised_among`` who selected it in the multiple-choice question ``raised``.
+    ``target: increase``.
+``targets_met``
+    the share of the framework's other KPIs with a target that are green, out of those with
+    a target and enough data to judge; ``target``: a share.
+
+Loading checks every KPI against the built-in survey it names and reports every problem at
+once, with where it is: unknown survey, unknown question, unknown choice value, a condition
+that does not parse, an unknown segment, a target that cannot be read.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from analysis.frames import SEGMENTS
+from analysis.kpis.targets import DEFAULT_MIN_N, Target, TargetError, TargetRule
+from collector.errors import CollectorError, NotFound
+from collector.survey.expr import ExprError, Node, literal_comparisons, parse, references
+from collector.survey.expr import uses_current as expr_uses_current
+from collector.survey.loader import library_surveys
+from collector.survey.model import QuestionType, Survey
+
+__all__ = [
+    "Framework",
+    "Kpi",
+    "KpiDefinitionError",
+    "KpiKind",
+    "framework",
+    "framework_from_data",
+    "frameworks",
+    "frameworks_path",
+    "load_framework",
+    "problems_with_survey",
+]
+
+KPI_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,31}")
+FRAMEWORK_ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+DEFAULT_WINDOW_DAYS = 365
+
+FRAMEWORK_KEYS = ("id", "title", "source", "min_n", "kpis")
+COMMON_KEYS = ("id", "kind", "title", "source", "target", "note")
+
+
+class KpiKind(StrEnum):
+    """What a KPI measures."""
+
+    PROPORTION = "proportion"
+    COUNT = "count"
+    AWARENESS = "awareness"
+    TARGETS_MET = "targets_met"
+
+
+KIND_KEYS: dict[KpiKind, tuple[str, ...]] = {
+    KpiKind.PROPORTION: ("survey", "numerator", "denominator", "breakdowns"),
+    KpiKind.COUNT: ("survey", "count", "where", "window_days"),
+    KpiKind.AWARENESS: ("survey", "aware", "raised", "raised_among", "exclude"),
+    KpiKind.TARGETS_MET: (),
+}
+
+
+class KpiDefinitionError(CollectorError):
+    """A KPI framework file with problems; `problems` lists every one of them."""
+
+    code = "bad_kpi_definition"
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        if len(self.problems) == 1:
+            message = self.problems[0]
+        else:
+            lines = "\n".join(f"- {p}" for p in self.problems)
+            message = f"{len(self.problems)} problems in the KPI definitions:\n{lines}"
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class Kpi:
+    """One indicator of a framework, ready to evaluate."""
+
+    id: str
+    title: str
+    kind: KpiKind
+    target: Target
+    source: str = ""
+    note: str = ""
+    survey: str | None = None
+    # proportion
+    numerator: Node | None = None
+    denominator: Node | None = None
+    numerator_text: str = ""
+    denominator_text: str = ""
+    denominator_is_default: bool = False
+    breakdowns: tuple[str, ...] = ()
+    # count
+    where: Node | None = None
+    where_text: str = ""
+    window_days: int = DEFAULT_WINDOW_DAYS
+    # awareness
+    aware: str | None = None
+    raised: str | None = None
+    raised_among: Node | None = None
+    raised_among_text: str = ""
+    exclude: tuple[str, ...] = ()
+
+    @property
+    def questions(self) -> frozenset[str]:
+        """Give the ids of the questions the KPI reads."""
+        used: set[str] = set()
+        for node in (self.numerator, self.denominator, self.where, self.raised_among):
+            if node is not None:
+                used |= references(node)
+        used |= {q for q in (self.aware, self.raised) if q is not None}
+        return frozenset(used)
+
+    def outcomes(self, survey: Survey) -> tuple[tuple[str, str], ...]:
+        """Give an awareness KPI's (choice value, label) pairs in the survey's order."""
+        assert self.aware is not None
+        question = survey.question(self.aware)
+        return tuple(
+            (c.value, c.label.get("en")) for c in question.choices if c.value not in self.exclude
+        )
+
+
+@dataclass(frozen=True)
+class Framework:
+    """A funder's set of KPIs, with where they come from and the minimum n to judge."""
+
+    id: str
+    title: str
+    kpis: tuple[Kpi, ...]
+    source: str = ""
+    min_n: int = DEFAULT_MIN_N
+    _index: dict[str, Kpi] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_index", {k.id: k for k in self.kpis})
+
+    def kpi(self, kpi_id: str) -> Kpi:
+        """Give the KPI with this id."""
+        try:
+            return self._index[kpi_id]
+        except KeyError:
+            raise NotFound(f"Framework {self.id} has no KPI {kpi_id!r}") from None
+
+    @property
+    def surveys(self) -> tuple[str, ...]:
+        """Give the ids of the surveys the KPIs read, in order of first use."""
+        seen: dict[str, None] = {}
+        for kpi in self.kpis:
+            if kpi.survey is not None:
+                seen.setdefault(kpi.survey)
+        return tuple(seen)
+
+
+# --- loading -------------------------------------------------------------------------------
+
+
+def frameworks_path() -> Path:
+    """Give the folder of the built-in framework files."""
+    return Path(__file__).resolve().parent
+
+
+def load_framework(path: str | Path, surveys: Mapping[str, Survey] | None = None) -> Framework:
+    """Load and validate a framework from a YAML file (against the built-in surveys)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KpiDefinitionError([f"{path.name}: cannot read the file ({exc})"]) from None
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise KpiDefinitionError([f"{path.name}: {where}{problem}"]) from None
+    loaded = framework_from_data(data, source=path.name, surveys=surveys)
+    if loaded.id != path.stem:
+        raise KpiDefinitionError(
+            [f"{path.name}: the file name must match the framework id {loaded.id!r}"]
+        )
+    return loaded
+
+
+def framework_from_data(
+    data: object, source: str = "<data>", surveys: Mapping[str, Survey] | None = None
+) -> Framework:
+    """Validate plain data (parsed YAML) against the surveys and build the framework."""
+    return _Checker(source, library_surveys() if surveys is None else surveys).framework(data)
+
+
+@functools.cache
+def _builtin() -> dict[str, Framework]:
+    found: dict[str, Framework] = {}
+    problems: list[str] = []
+    for path in sorted(frameworks_path().glob("*.yaml")):
+        try:
+            loaded = load_framework(path)
+        except KpiDefinitionError as error:
+            problems.extend(error.problems)
+            continue
+        found[loaded.id] = loaded
+    if problems:
+        raise KpiDefinitionError(problems)
+    return found
+
+
+def frameworks() -> dict[str, Framework]:
+    """Give the built-in frameworks by id."""
+    return dict(_builtin())
+
+
+def framework(framework_id: str) -> Framework:
+    """Give one built-in framework by id."""
+    known = _builtin()
+    if framework_id not in known:
+        raise NotFound(
+            f"No KPI framework {framework_id!r} (there are: {', '.join(sorted(known))})"
+        )
+    return known[framework_id]
+
+
+def problems_with_survey(kpi: Kpi, survey: Survey) -> list[str]:
+    """List why a KPI cannot be measured with a survey version (empty when it can)."""
+    checker = _Checker(f"{survey.id} v{survey.version}", {survey.id: survey})
+    for node in (kpi.numerator, kpi.denominator, kpi.where, kpi.raised_among):
+        if node is not None:
+            checker.check_node(f"KPI {kpi.id}", node, survey)
+    for name in (kpi.aware, kpi.raised):
+        if name is not None:
+            checker.multiple_question(f"KPI {kpi.id}", name, survey)
+    return checker.problems
+
+
+# --- checking ------------------------------------------------------------------------------
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """A SafeLoader that refuses duplicate keys (PyYAML would keep the last one silently)."""
+
+
+def _mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: set[object] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        if isinstance(key, str | int) and key in seen:
+            raise yaml.constructor.ConstructorError(
+                problem=f"duplicate key {key!r}", problem_mark=key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+
+
+def _suggest(word: str, options: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(options), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+class _Checker:
+    """Walks one framework, collecting every problem before deciding."""
+
+    def __init__(self, source: str, surveys: Mapping[str, Survey]) -> None:
+        self.source = source
+        self.surveys = surveys
+        self.problems: list[str] = []
+
+    def problem(self, where: str, message: str) -> None:
+        self.problems.append(f"{self.source}: {where}: {message}" if where else
+                             f"{self.source}: {message}")
+
+    def unknown_keys(self, where: str, data: Mapping[Any, Any], allowed: Iterable[str]) -> None:
+        allowed = tuple(allowed)
+        for key in data:
+            if key not in allowed:
+                self.problem(where, f"unknown key {key!r}{_suggest(str(key), allowed)}")
+
+    def framework(self, data: object) -> Framework:
+        if not isinstance(data, Mapping):
+            self.problem("", "a framework must be a mapping with id, title and kpis")
+            raise KpiDefinitionError(self.problems)
+        self.unknown_keys("", data, FRAMEWORK_KEYS)
+        framework_id = data.get("id")
+        if not isinstance(framework_id, str) or not FRAMEWORK_ID.fullmatch(framework_id):
+            self.problem("id", f"a framework id is lowercase words joined by '-', not "
+                               f"{framework_id!r}")
+            framework_id = "?"
+        title = self.text("title", data.get("title"), required=True)
+        min_n = data.get("min_n", DEFAULT_MIN_N)
+        if isinstance(min_n, bool) or not isinstance(min_n, int) or min_n < 5:
+            self.problem("min_n", f"min_n must be a whole number of at least 5, not {min_n!r}")
+            min_n = DEFAULT_MIN_N
+        raw_kpis = data.get("kpis")
+        kpis: list[Kpi] = []
+        if not isinstance(raw_kpis, list) or not raw_kpis:
+            self.problem("kpis", "list at least one KPI")
+            raw_kpis = []
+        seen: set[str] = set()
+        for n, raw in enumerate(raw_kpis, 1):
+            kpi = self.kpi(n, raw)
+            if kpi is None:
+                continue
+            if kpi.id in seen:
+                self.problem(f"KPI {kpi.id}", "two KPIs have this id")
+            seen.add(kpi.id)
+            kpis.append(kpi)
+        if self.problems:
+            raise KpiDefinitionError(self.problems)
+        return Framework(
+            id=framework_id,
+            title=title,
+            kpis=tuple(kpis),
+            source=self.text("source", data.get("source")),
+            min_n=min_n,
+        )
+
+    def text(self, where: str, value: object, *, required: bool = False) -> str:
+        if value is None:
+            if required:
+                self.problem(where, "is required")
+            return ""
+        if not isinstance(value, str) or (required and not value.strip()):
+            self.problem(where, f"must be text, not {value!r}")
+            return ""
+        return " ".join(value.split())
+
+    def kpi(self, n: int, raw: object) -> Kpi | None:
+        if not isinstance(raw, Mapping):
+            self.problem(f"KPI number {n}", "must be a mapping with id, title, target...")
+            return None
+        kpi_id = raw.get("id")
+        if isinstance(kpi_id, int) and not isinstance(kpi_id, bool):
+            kpi_id = str(kpi_id)
+        if not isinstance(kpi_id, str) or not KPI_ID.fullmatch(kpi_id):
+            self.problem(f"KPI number {n}", f"needs an id of letters, digits, spaces, '.', '_' "
+                                            f"or '-' (up to 32), not {kpi_id!r}")
+            return None
+        where = f"KPI {kpi_id}"
+        try:
+            kind = KpiKind(raw.get("kind", KpiKind.PROPORTION))
+        except ValueError:
+            kinds = ", ".join(k.value for k in KpiKind)
+            self.problem(where, f"unknown kind {raw.get('kind')!r} (kinds: {kinds})")
+            return None
+        self.unknown_keys(where, raw, COMMON_KEYS + KIND_KEYS[kind])
+        title = self.text(f"{where}: title", raw.get("title"), required=True)
+        try:
+            target = Target.parse(raw.get("target"), count=kind is KpiKind.COUNT)
+        except TargetError as error:
+            self.problem(f"{where}: target", str(error))
+            target = Target(TargetRule.NONE)
+        allowed_rules = {
+            KpiKind.PROPORTION: {TargetRule.AT_LEAST, TargetRule.MORE_THAN, TargetRule.NONE},
+            KpiKind.COUNT: {TargetRule.AT_LEAST, TargetRule.NONE},
+            KpiKind.AWARENESS: {TargetRule.INCREASE, TargetRule.NONE},
+            KpiKind.TARGETS_MET: {TargetRule.AT_LEAST, TargetRule.MORE_THAN},
+        }[kind]
+        if target.rule not in allowed_rules:
+            self.problem(f"{where}: target", f"a {kind} KPI cannot have the target {target}")
+        common: dict[str, Any] = {
+            "id": kpi_id,
+            "title": title,
+            "kind": kind,
+            "target": target,
+            "source": self.text(f"{where}: source", raw.get("source")),
+            "note": self.text(f"{where}: note", raw.get("note")),
+        }
+        if kind is KpiKind.TARGETS_MET:
+            return Kpi(**common)
+        survey = self.survey(where, raw.get("survey"))
+        if kind is KpiKind.PROPORTION:
+            return self.proportion(where, raw, survey, common)
+        if kind is KpiKind.COUNT:
+            return self.count(where, raw, survey, common)
+        return self.awareness(where, raw, survey, common)
+
+    def survey(self, where: str, survey_id: object) -> Survey | None:
+        if not isinstance(survey_id, str):
+            self.problem(f"{where}: survey", "name the survey the KPI reads (e.g. cvs-support)")
+            return None
+        if survey_id not in self.surveys:
+            self.problem(
+                f"{where}: survey",
+                f"unknown survey {survey_id!r}{_suggest(survey_id, self.surveys)}",
+            )
+            return None
+        return self.surveys[survey_id]
+
+    def condition(
+        self, where: str, raw: object, survey: Survey | None, *, required: bool = True
+    ) -> tuple[Node | None, str]:
+        if raw is None:
+            if required:
+                self.problem(where, "is required (a condition such as ${q} = 'yes')")
+            return None, ""
+        if not isinstance(raw, str):
+            self.problem(where, f"must be a condition in quotes, not {raw!r}")
+            return None, ""
+        text = " ".join(raw.split())
+        try:
+            node = parse(text)
+        except ExprError as error:
+            self.problem(where, str(error))
+            return None, text
+        if survey is not None:
+            self.check_node(where, node, survey)
+        return node, text
+
+    def check_node(self, where: str, node: Node, survey: Survey) -> None:
+        if expr_uses_current(node):
+            self.problem(where, "'.' (the current answer) has no meaning in a KPI; use ${question}")
+        answerable = {q.id: q for q in survey.answerable_questions()}
+        for name in sorted(references(node)):
+            if name not in answerable:
+                self.problem(
+                    where,
+                    f"survey {survey.id} has no question ${{{name}}}{_suggest(name, answerable)}",
+                )
+        for name, value in literal_comparisons(node):
+            question = answerable.get(name)
+            if question is None or not question.is_choice or value == "":
+                continue  # '' is how the condition language says "not answered"
+            values = [c.value for c in question.choices]
+            if value not in values:
+                self.problem(
+                    where,
+                    f"question {name} has no choice {value!r}{_suggest(value, values)} "
+                    f"(its choices: {', '.join(values)})",
+                )
+
+    def multiple_question(self, where: str, name: object, survey: Survey) -> bool:
+        if not isinstance(name, str):
+            self.problem(where, f"name a multiple-choice question, not {name!r}")
+            return False
+        answerable = {q.id: q for q in survey.answerable_questions()}
+        question = answerable.get(name)
+        if question is None:
+            self.problem(
+                where, f"survey {survey.id} has no question {name!r}{_suggest(name, answerable)}"
+            )
+            return False
+        if question.type is not QuestionType.MULTIPLE:
+            self.problem(where, f"question {name} is {question.type}, not multiple choice")
+            return False
+        return True
+
+    def proportion(
+        self, where: str, raw: Mapping[str, Any], survey: Survey | None, common: dict[str, Any]
+    ) -> Kpi:
+        numerator, numerator_text = self.condition(f"{where}: numerator", raw.get("numerator"),
+                                                   survey)
+        denominator, denominator_text = self.condition(
+            f"{where}: denominator", raw.get("denominator"), survey, required=False
+        )
+        is_default = raw.get("denominator") is None
+        if is_default and numerator is not None:
+            answered = sorted(references(numerator))
+            if not answered:
+                self.problem(f"{where}: numerator", "must use at least one question")
+            else:
+                denominator_text = " and ".join(f"${{{q}}} != ''" for q in answered)
+                denominator = parse(denominator_text)
+        breakdowns = raw.get("breakdowns", [])
+        if not isinstance(breakdowns, list):
+            self.problem(f"{where}: breakdowns", "must be a list of segments")
+            breakdowns = []
+        for segment in breakdowns:
+            if segment not in SEGMENTS:
+                self.problem(
+                    f"{where}: breakdowns",
+                    f"unknown segment {segment!r}{_suggest(str(segment), SEGMENTS)} "
+                    f"(segments: {', '.join(SEGMENTS)})",
+                )
+        return Kpi(
+            **common,
+            survey=survey.id if survey else None,
+            numerator=numerator,
+            numerator_text=numerator_text,
+            denominator=denominator,
+            denominator_text=denominator_text,
+            denominator_is_default=is_default,
+            breakdowns=tuple(s for s in breakdowns if s in SEGMENTS),
+        )
+
+    def count(
+        self, where: str, raw: Mapping[str, Any], survey: Survey | None, common: dict[str, Any]
+    ) -> Kpi:
+        if raw.get("count") != "organisations":
+            self.problem(f"{where}: count", "the only thing a count KPI counts is 'organisations'")
+        node, text = self.condition(f"{where}: where", raw.get("where"), survey, required=False)
+        window = raw.get("window_days", DEFAULT_WINDOW_DAYS)
+        if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+            self.problem(f"{where}: window_days", f"must be a whole number of days, not {window!r}")
+            window = DEFAULT_WINDOW_DAYS
+        return Kpi(
+            **common,
+            survey=survey.id if survey else None,
+            where=node,
+            where_text=text,
+            window_days=window,
+        )
+
+    def awareness(
+        self, where: str, raw: Mapping[str, Any], survey: Survey | None, common: dict[str, Any]
+    ) -> Kpi:
+        aware, raised = raw.get("aware"), raw.get("raised")
+        exclude = raw.get("exclude", [])
+        if not isinstance(exclude, list):
+            self.problem(f"{where}: exclude", "must be a list of choice values")
+            exclude = []
+        if survey is not None:
+            if self.multiple_question(f"{where}: aware", aware, survey):
+                values = [c.value for c in survey.question(str(aware)).choices]
+                for value in exclude:
+                    if value not in values:
+                        hint = _suggest(str(value), values)
+                        self.problem(
+                            f"{where}: exclude", f"question {aware} has no choice {value!r}{hint}"
+                        )
+            self.multiple_question(f"{where}: raised", raised, survey)
+        among, among_text = self.condition(
+            f"{where}: raised_among", raw.get("raised_among"), survey
+        )
+        return Kpi(
+            **common,
+            survey=survey.id if survey else None,
+            aware=aware if isinstance(aware, str) else None,
+            raised=raised if isinstance(raised, str) else None,
+            raised_among=among,
+            raised_among_text=among_text,
+            exclude=tuple(str(v) for v in exclude),
+        )

@@ -1,0 +1,453 @@
+"""Render KPI reports for people and programs: a terminal table, JSON and CSV.
+
+Renderers only read :class:`analysis.report.KpiReport` objects, whose small cells are already
+empty (see :mod:`analysis.suppression`), so nothing here can show a hidden count.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Sequence
+from itertools import groupby
+from typing import Any
+
+import click
+
+from analysis.comparisons import RateCell, ResponseRates, side_by_side
+from analysis.kpis.definitions import KpiKind
+from analysis.kpis.results import Cell, Change, KpiResult
+from analysis.kpis.targets import Status
+from analysis.report import KpiReport
+from analysis.segments import SEGMENT_TITLES
+from analysis.suppression import SUPPRESS_BELOW
+from collector.segments import OUTCOMES
+
+__all__ = ["CSV_COLUMNS", "to_csv", "to_json", "to_table"]
+
+STATUS_COLOURS = {
+    Status.GREEN: "green",
+    Status.AMBER: "yellow",
+    Status.RED: "red",
+}
+DASH = "–"
+TITLE_WIDTH = 46
+
+
+# --- JSON ----------------------------------------------------------------------------------
+
+
+def to_json(reports: Sequence[KpiReport]) -> str:
+    """Render reports as JSON: every figure, each hidden cell as nulls with its note."""
+    return json.dumps({"reports": [r.to_json() for r in reports]}, indent=2, ensure_ascii=False)
+
+
+# --- CSV -----------------------------------------------------------------------------------
+
+CSV_COLUMNS = (
+    "framework",
+    "provider",
+    "round_id",
+    "period",
+    "kpi",
+    "kpi_title",
+    "measure",
+    "segment",
+    "group",
+    "n",
+    "numerator",
+    "proportion",
+    "ci_low",
+    "ci_high",
+    "count",
+    "target",
+    "status",
+    "previous_period",
+    "previous_proportion",
+    "change",
+    "change_ci_low",
+    "change_ci_high",
+    "change_verdict",
+    "note",
+)
+
+
+def _cell_fields(cell: Cell) -> dict[str, Any]:
+    return {
+        "group": cell.label,
+        "n": cell.n,
+        "numerator": cell.numerator,
+        "proportion": cell.proportion,
+        "ci_low": cell.low,
+        "ci_high": cell.high,
+        "count": cell.count,
+        "status": str(cell.status),
+        "note": cell.note,
+    }
+
+
+def _change_fields(change: Change | None) -> dict[str, Any]:
+    if change is None:
+        return {}
+    return {
+        "previous_period": change.previous_round.period,
+        "previous_proportion": change.previous.proportion,
+        "change": change.difference,
+        "change_ci_low": change.low,
+        "change_ci_high": change.high,
+        "change_verdict": change.verdict,
+    }
+
+
+def csv_rows(reports: Sequence[KpiReport]) -> list[dict[str, Any]]:
+    """Give one flat row per figure: overall, breakdown groups, outcomes, response rates."""
+    rows: list[dict[str, Any]] = []
+    for report in reports:
+        for result in report.results:
+            kpi = result.kpi
+            base = {
+                "framework": report.framework.id,
+                "provider": report.provider,
+                "round_id": result.round.id if result.round else None,
+                "period": result.round.period if result.round else None,
+                "kpi": kpi.id,
+                "kpi_title": kpi.title,
+                "target": str(kpi.target),
+            }
+            overall = {**base, "measure": "overall", **_cell_fields(result.overall)}
+            if result.note and not overall["note"]:
+                overall["note"] = result.note
+            rows.append({**overall, **_change_fields(result.change)})
+            for segment, cells in result.breakdowns.items():
+                for cell in cells:
+                    rows.append({**base, "measure": "breakdown", "segment": segment,
+                                 **_cell_fields(cell)})
+            for outcome in result.outcomes:
+                rows.append({**base, "measure": "aware", "segment": "outcome",
+                             **_cell_fields(outcome.aware), "status": str(outcome.status),
+                             **_change_fields(outcome.change)})
+                rows.append({**base, "measure": "raised", "segment": "outcome",
+                             **_cell_fields(outcome.raised)})
+        for rates in report.response_rates:
+            base = {
+                "framework": report.framework.id,
+                "provider": report.provider,
+                "round_id": rates.round.id,
+                "period": rates.round.period,
+                "kpi": "response rate",
+                "kpi_title": f"Response rate ({rates.round.survey})",
+                "measure": "response_rate",
+            }
+            rows.append({**base, **_rate_fields(rates.overall)})
+            for segment, rate_cells in rates.segments.items():
+                for rate in rate_cells:
+                    rows.append({**base, "segment": segment, **_rate_fields(rate)})
+    return rows
+
+
+def _rate_fields(cell: RateCell) -> dict[str, Any]:
+    return {
+        "group": cell.label,
+        "n": cell.invited,
+        "numerator": cell.responded,
+        "proportion": cell.rate,
+        "status": "suppressed" if cell.suppressed else "",
+        "note": "; ".join(x for x in (cell.note, cell.warning) if x),
+    }
+
+
+def to_csv(reports: Sequence[KpiReport]) -> str:
+    """Render reports as CSV, one row per figure (columns: CSV_COLUMNS)."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in csv_rows(reports):
+        writer.writerow({key: "" if value is None else value for key, value in row.items()})
+    return out.getvalue()
+
+
+# --- the terminal table --------------------------------------------------------------------
+
+
+def _percent(value: float | None) -> str:
+    return DASH if value is None else f"{value * 100:.0f}%"
+
+
+def _interval(cell: Cell) -> str:
+    if cell.low is None or cell.high is None:
+        return DASH
+    return f"{cell.low * 100:.0f}–{cell.high * 100:.0f}%"
+
+
+def _status_text(status: Status) -> str:
+    return str(status).upper() if status.judged else str(status)
+
+
+def _result_text(cell: Cell) -> str:
+    if cell.suppressed:
+        return f"fewer than {SUPPRESS_BELOW}"
+    if cell.count is not None:
+        return str(cell.count)
+    return _percent(cell.proportion)
+
+
+def _n_text(cell: Cell) -> str:
+    return DASH if cell.n is None else str(cell.n)
+
+
+def _change_text(change: Change | None) -> str:
+    if change is None:
+        return ""
+    was = change.previous
+    if was.suppressed:
+        return f"{change.verdict} ({change.previous_round.period}: fewer than {SUPPRESS_BELOW})"
+    if change.difference is None:
+        return change.verdict
+    return f"{change.verdict} (was {_percent(was.proportion)})"
+
+
+def _short(text: str, width: int = TITLE_WIDTH) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+Styler = Callable[[str, Status], str]
+
+
+def _styler(colour: bool) -> Styler:
+    def style(text: str, status: Status) -> str:
+        fg = STATUS_COLOURS.get(status)
+        if not colour or fg is None:
+            return text
+        return click.style(text, fg=fg, bold=status is Status.RED)
+
+    return style
+
+
+def _table(
+    headers: Sequence[str],
+    rows: Sequence[tuple[Sequence[str], dict[int, Status]]],
+    style: Styler,
+    right: Sequence[int] = (),
+) -> list[str]:
+    """Lay out rows (cells, {column: status to colour}) under headers, padded before styling."""
+    widths = [len(h) for h in headers]
+    for cells, _ in rows:
+        widths = [max(w, len(c)) for w, c in zip(widths, cells, strict=True)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    for cells, colours in rows:
+        parts = []
+        for n, (text, width) in enumerate(zip(cells, widths, strict=True)):
+            padded = text.rjust(width) if n in right else text.ljust(width)
+            parts.append(style(padded, colours[n]) if n in colours else padded)
+        lines.append("  ".join(parts).rstrip())
+    return lines
+
+
+def _provider_line(report: KpiReport) -> str:
+    anchor = report.round
+    line = (
+        f"{report.provider_name} · {anchor.survey} {anchor.period} "
+        f"(round {anchor.id}, {anchor.status})"
+    )
+    rates = next((r for r in report.response_rates if r.round.id == anchor.id), None)
+    if rates is not None:
+        overall = rates.overall
+        if overall.suppressed:
+            line += f" · fewer than {SUPPRESS_BELOW} responses"
+        elif overall.rate is not None:
+            line += (
+                f" · response rate {_percent(overall.rate)} "
+                f"({overall.responded} of {overall.invited} invited)"
+            )
+    return line
+
+
+def _detail_rows(
+    result: KpiResult, by: str | None
+) -> list[tuple[Sequence[str], dict[int, Status]]]:
+    kpi = result.kpi
+    overall = result.overall
+    rows: list[tuple[Sequence[str], dict[int, Status]]] = []
+    change = _change_text(result.change)
+    note = change or overall.note or result.note
+    if kpi.kind is KpiKind.TARGETS_MET and overall.n is not None:
+        note = overall.note
+    status = overall.status
+    rows.append(
+        (
+            [
+                kpi.id,
+                _short(kpi.title),
+                _n_text(overall),
+                _result_text(overall),
+                _interval(overall),
+                str(kpi.target),
+                _status_text(status),
+                note,
+            ],
+            {6: status},
+        )
+    )
+    for outcome in result.outcomes:
+        name = OUTCOMES.get(outcome.value, outcome.label)
+        for measure, cell, text in (
+            ("aware now", outcome.aware, _change_text(outcome.change)),
+            ("raised by CVS", outcome.raised, ""),
+        ):
+            cell_status = outcome.status if cell is outcome.aware else cell.status
+            shown = _status_text(cell_status) if cell is outcome.aware else ""
+            rows.append(
+                (
+                    ["", _short(f"  {measure}: {name}"), _n_text(cell),
+                     _result_text(cell), _interval(cell), "", shown, text or cell.note],
+                    {6: cell_status},
+                )
+            )
+    segments = list(kpi.breakdowns)
+    if by is not None and by in result.breakdowns and by not in segments:
+        segments.append(by)
+    for segment in segments:
+        for cell in result.breakdowns.get(segment, ()):
+            rows.append(
+                (
+                    ["", _short(f"  {SEGMENT_TITLES[segment]}: {cell.label}"), _n_text(cell),
+                     _result_text(cell), _interval(cell), "", _status_text(cell.status),
+                     cell.note if cell.suppressed or cell.status is Status.NOT_ENOUGH_DATA
+                     else ""],
+                    {6: cell.status},
+                )
+            )
+    return rows
+
+
+def _rates_lines(rates: ResponseRates, by: str | None) -> list[str]:
+    lines = []
+    if by is not None and by in rates.segments:
+        lines.append("")
+        lines.append(
+            f"Response rates by {SEGMENT_TITLES[by].lower()} ({rates.round.survey} "
+            f"{rates.round.period}):"
+        )
+        for cell in rates.segments[by]:
+            if cell.suppressed:
+                figures = f"fewer than {SUPPRESS_BELOW} responses"
+            else:
+                figures = f"{_percent(cell.rate)} ({cell.responded} of {cell.invited})"
+            warning = f"  ! {cell.warning}" if cell.warning else ""
+            lines.append(f"  {cell.label:32s} {figures}{warning}")
+    return lines
+
+
+def _warnings(report: KpiReport) -> list[str]:
+    lines = []
+    for rates in report.response_rates:
+        for segment, cell in rates.warnings:
+            lines.append(
+                f"  ! {rates.round.survey} {rates.round.period}, "
+                f"{SEGMENT_TITLES[segment].lower()} '{cell.label}': {cell.warning}"
+            )
+    return lines
+
+
+DETAIL_HEADERS = ("KPI", "Indicator", "n", "Result", "95% CI", "Target", "Status", "Change / note")
+
+
+def _detail(report: KpiReport, by: str | None, style: Styler, colour: bool) -> list[str]:
+    lines = [
+        click.style(f"{report.framework.title} ({report.framework.id})", bold=True)
+        if colour
+        else f"{report.framework.title} ({report.framework.id})",
+        _provider_line(report),
+        "",
+    ]
+    rows = [row for result in report.results for row in _detail_rows(result, by)]
+    lines += _table(DETAIL_HEADERS, rows, style, right=(2, 3))
+    for rates in report.response_rates:
+        if rates.round.id == report.round.id:
+            lines += _rates_lines(rates, by)
+    warnings = _warnings(report)
+    if warnings:
+        lines += ["", "Response-rate warnings:", *warnings]
+    return lines
+
+
+def _compact(cell: Cell | None) -> tuple[str, Status]:
+    if cell is None:
+        return "no data", Status.NO_DATA
+    if cell.suppressed:
+        return f"fewer than {SUPPRESS_BELOW}", cell.status
+    if cell.count is not None:
+        figure = f"{cell.count}"
+    elif cell.proportion is not None:
+        figure = f"{_percent(cell.proportion)} n={cell.n}"
+    elif cell.n is not None:
+        figure = f"n={cell.n}"
+    else:
+        figure = ""
+    status = _status_text(cell.status) if cell.status is not Status.NO_TARGET else ""
+    return " ".join(x for x in (figure, status) if x) or str(cell.status), cell.status
+
+
+def _side_by_side(
+    reports: Sequence[KpiReport], by: str | None, style: Styler, colour: bool
+) -> list[str]:
+    framework = reports[0].framework
+    view = side_by_side(framework, [(r.provider, r.provider_name, r.results) for r in reports])
+    title = f"{framework.title} ({framework.id}): providers side by side"
+    lines = [click.style(title, bold=True) if colour else title]
+    for report in reports:
+        lines.append(f"  {_provider_line(report)}")
+    lines.append("")
+    headers = ["KPI", "Indicator", "Target", *[name for _, name in view.providers]]
+    rows: list[tuple[Sequence[str], dict[int, Status]]] = []
+    for kpi, results in view.rows:
+        texts, colours = [kpi.id, _short(kpi.title, 40), str(kpi.target)], {}
+        for n, result in enumerate(results):
+            text, status = _compact(None if result is None else result.overall)
+            texts.append(text)
+            colours[3 + n] = status
+        rows.append((texts, colours))
+        segments = list(kpi.breakdowns) + ([by] if by and by not in kpi.breakdowns else [])
+        for segment in segments:
+            labels: dict[str | None, str] = {}
+            for result in results:
+                for cell in (result.breakdowns.get(segment, ()) if result else ()):
+                    labels.setdefault(cell.key, cell.label)
+            for key, label in labels.items():
+                texts, colours = ["", _short(f"  {SEGMENT_TITLES[segment]}: {label}", 40), ""], {}
+                for n, result in enumerate(results):
+                    found = next(
+                        (c for c in (result.breakdowns.get(segment, ()) if result else ())
+                         if c.key == key),
+                        None,
+                    )
+                    text, status = _compact(found) if found else ("–", Status.NO_DATA)
+                    texts.append(text)
+                    colours[3 + n] = status
+                rows.append((texts, colours))
+    lines += _table(headers, rows, style)
+    warnings = [line for report in reports for line in _warnings(report)]
+    if warnings:
+        lines += ["", "Response-rate warnings:", *warnings]
+    return lines
+
+
+def to_table(reports: Sequence[KpiReport], *, by: str | None = None, colour: bool = False) -> str:
+    """Render reports as readable text: one provider in detail, several side by side."""
+    if not reports:
+        return "No rounds to report on."
+    style = _styler(colour)
+    blocks: list[list[str]] = []
+    for _, group in groupby(reports, key=lambda r: r.framework.id):
+        same = list(group)
+        if len(same) == 1:
+            blocks.append(_detail(same[0], by, style, colour))
+        else:
+            blocks.append(_side_by_side(same, by, style, colour))
+    footer = [
+        "How to read the status: " + reports[0].rag_rule,
+        "Change since the previous round: the difference with Newcombe's 95% interval; "
+        "'more than chance' when the whole interval is on one side of zero.",
+    ]
+    return "\n\n".join("\n".join(block) for block in [*blocks, footer]) + "\n"

@@ -1,0 +1,332 @@
+"""Build KPI reports from the database: choose the rounds, load the frames once, evaluate.
+
+A :class:`KpiReport` is one framework's KPIs for one provider at one point in time, anchored on
+a round. The renderers (:mod:`analysis.render`) only ever see reports, whose cells are already
+suppressed where they must be.
+
+Which rounds a report reads:
+
+- the **anchor**: the round asked for (``round_id``), else the provider's latest closed round of
+  a survey the framework uses (or its latest round if none has closed yet);
+- for each KPI, the round of its survey: the anchor itself, else the provider's round of that
+  survey with the same period label, else its latest round of that survey that opened in the
+  year up to the anchor's close; none of these means "no data" for that KPI;
+- the **previous round** of a KPI's round: the same provider's latest round of the same survey
+  that opened before it;
+- for a count KPI (Essex x), the rounds of its survey that opened in its window (365 days) up to
+  its round's close.
+
+All the rounds of a survey that any report needs are loaded in one query; each condition is
+evaluated once over that frame, then counted per round and segment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Connection
+
+from analysis import frames
+from analysis.comparisons import ResponseRates, response_rates
+from analysis.frames import SEGMENTS
+from analysis.kpis.definitions import Framework, Kpi, KpiKind, frameworks, problems_with_survey
+from analysis.kpis.evaluation import (
+    Truths,
+    evaluate_awareness,
+    evaluate_count,
+    evaluate_framework_results,
+    evaluate_proportion,
+)
+from analysis.kpis.results import KpiResult, RoundRef, no_data_cell
+from analysis.kpis.targets import RAG_RULE
+from analysis.suppression import SUPPRESS_BELOW
+from collector.errors import NotFound
+from collector.survey.model import Survey
+
+__all__ = ["KpiReport", "build_reports"]
+
+YEAR = timedelta(days=365)
+
+
+@dataclass(frozen=True)
+class KpiReport:
+    """One framework's KPI results for one provider, anchored on one round."""
+
+    framework: Framework
+    provider: str
+    provider_name: str
+    round: RoundRef
+    results: tuple[KpiResult, ...]
+    response_rates: tuple[ResponseRates, ...] = ()
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def rag_rule(self) -> str:
+        """Give the RAG rule in words, as funders read it."""
+        return RAG_RULE.format(min_n=self.framework.min_n)
+
+    def result(self, kpi_id: str) -> KpiResult:
+        """Give the result of one KPI."""
+        for result in self.results:
+            if result.kpi.id == kpi_id:
+                return result
+        raise NotFound(f"The report has no KPI {kpi_id!r}")
+
+    def to_json(self) -> dict[str, Any]:
+        """Give the report as plain data."""
+        return {
+            "framework": {
+                "id": self.framework.id,
+                "title": self.framework.title,
+                "source": self.framework.source,
+                "min_n": self.framework.min_n,
+            },
+            "provider": {"slug": self.provider, "name": self.provider_name},
+            "round": self.round.to_json(),
+            "kpis": [result.to_json() for result in self.results],
+            "response_rates": [rates.to_json() for rates in self.response_rates],
+            "rag_rule": self.rag_rule,
+            "suppression": f"Groups with fewer than {SUPPRESS_BELOW} responses are not shown.",
+            "notes": list(self.notes),
+        }
+
+
+# --- choosing rounds -----------------------------------------------------------------------
+
+
+def _ref(row: Any) -> RoundRef:
+    return RoundRef(
+        id=int(row[frames.ROUND_ID]),
+        provider=str(row[frames.PROVIDER_SLUG]),
+        provider_name=str(row[frames.PROVIDER_NAME]),
+        survey=str(row[frames.SURVEY_SLUG]),
+        survey_version=int(row[frames.SURVEY_VERSION]),
+        period=str(row[frames.PERIOD]),
+        status=str(row[frames.STATUS]),
+        opens_at=frames.as_utc(row[frames.OPENS_AT]).to_pydatetime(),
+        closes_at=frames.as_utc(row[frames.CLOSES_AT]).to_pydatetime(),
+    )
+
+
+@dataclass
+class _Rounds:
+    """The rounds table as RoundRefs, with the survey row of each."""
+
+    refs: list[RoundRef]
+    survey_rows: dict[int, int]
+
+    def of(self, provider: str, survey: str) -> list[RoundRef]:
+        return [r for r in self.refs if r.provider == provider and r.survey == survey]
+
+    def anchor(self, provider: str, surveys: Iterable[str]) -> RoundRef | None:
+        wanted = set(surveys)
+        mine = [r for r in self.refs if r.provider == provider and r.survey in wanted]
+        closed = [r for r in mine if r.status == "closed"]
+        pool = closed or mine
+        return max(pool, key=lambda r: (r.closes_at, r.id)) if pool else None
+
+    def for_kpi(self, anchor: RoundRef, survey: str) -> RoundRef | None:
+        if survey == anchor.survey:
+            return anchor
+        candidates = self.of(anchor.provider, survey)
+        same_period = [r for r in candidates if r.period == anchor.period]
+        if same_period:
+            return max(same_period, key=lambda r: (r.opens_at, r.id))
+        recent = [
+            r for r in candidates if anchor.closes_at - YEAR <= r.opens_at <= anchor.closes_at
+        ]
+        return max(recent, key=lambda r: (r.opens_at, r.id)) if recent else None
+
+    def previous(self, round_: RoundRef) -> RoundRef | None:
+        earlier = [
+            r
+            for r in self.of(round_.provider, round_.survey)
+            if (r.opens_at, r.id) < (round_.opens_at, round_.id)
+        ]
+        return max(earlier, key=lambda r: (r.opens_at, r.id)) if earlier else None
+
+    def window(self, round_: RoundRef, days: int) -> list[RoundRef]:
+        start = round_.closes_at - timedelta(days=days)
+        return [
+            r
+            for r in self.of(round_.provider, round_.survey)
+            if start <= r.opens_at <= round_.closes_at
+        ]
+
+
+@dataclass
+class _Plan:
+    """One report to build: which round each KPI reads, and what else it needs."""
+
+    framework: Framework
+    anchor: RoundRef
+    kpi_rounds: dict[str, RoundRef | None]
+    previous: dict[str, RoundRef | None]
+    windows: dict[str, list[RoundRef]]
+
+    def rounds(self) -> set[RoundRef]:
+        needed: set[RoundRef] = {self.anchor}
+        needed |= {r for r in self.kpi_rounds.values() if r is not None}
+        needed |= {r for r in self.previous.values() if r is not None}
+        for window in self.windows.values():
+            needed |= set(window)
+        return needed
+
+
+def _plan(framework: Framework, rounds: _Rounds, anchor: RoundRef) -> _Plan:
+    plan = _Plan(framework, anchor, {}, {}, {})
+    for kpi in framework.kpis:
+        if kpi.survey is None:
+            continue
+        round_ = rounds.for_kpi(anchor, kpi.survey)
+        plan.kpi_rounds[kpi.id] = round_
+        plan.previous[kpi.id] = None if round_ is None else rounds.previous(round_)
+        if kpi.kind is KpiKind.COUNT and round_ is not None:
+            plan.windows[kpi.id] = rounds.window(round_, kpi.window_days)
+    return plan
+
+
+# --- building ------------------------------------------------------------------------------
+
+
+def build_reports(
+    connection: Connection,
+    *,
+    framework: str | None = None,
+    provider: str | None = None,
+    round_id: int | None = None,
+    segments: Sequence[str] | None = None,
+) -> list[KpiReport]:
+    """Build the reports asked for: one per framework and provider, in that order.
+
+    With `round_id`, that round's provider anchored on that round; with `provider`, its latest
+    closed round; with neither, every provider (side by side). `framework` picks one framework
+    (default: all). `segments` are the breakdowns to compute for every proportion KPI (default:
+    all); a KPI's required breakdowns are always computed.
+    """
+    chosen = _frameworks(framework)
+    table = frames.load_rounds(connection)
+    rounds = _Rounds(
+        [_ref(row) for _, row in table.iterrows()],
+        {int(r): int(s) for r, s in zip(table[frames.ROUND_ID], table[frames.SURVEY_ROW],
+                                        strict=True)},
+    )
+    plans = _plans(chosen, rounds, provider, round_id)
+    if not plans:
+        return []
+    needed: dict[str, set[RoundRef]] = {}
+    questions: dict[str, set[str]] = {}
+    for plan in plans:
+        for round_ in plan.rounds():
+            needed.setdefault(round_.survey, set()).add(round_)
+        for kpi in plan.framework.kpis:
+            if kpi.survey is not None:
+                questions.setdefault(kpi.survey, set()).update(kpi.questions)
+    definitions = frames.load_definitions(
+        connection, {rounds.survey_rows[r.id] for refs in needed.values() for r in refs}
+    )
+    loaded: dict[str, tuple[pd.DataFrame, Survey, Truths]] = {}
+    for survey_id, refs in needed.items():
+        newest = max(refs, key=lambda r: (r.survey_version, r.id))
+        survey = definitions[rounds.survey_rows[newest.id]]
+        frame = frames.load_frame(
+            connection, survey, [r.id for r in refs], questions=questions.get(survey_id, set())
+        )
+        loaded[survey_id] = (frame, survey, Truths(frame))
+    shown = {plan.anchor} | {r for plan in plans for r in plan.kpi_rounds.values() if r}
+    invitation_counts = frames.load_invitation_counts(connection, sorted(r.id for r in shown))
+    wanted_segments = tuple(SEGMENTS) if segments is None else tuple(segments)
+    reports = []
+    for plan in plans:
+        results = [
+            _evaluate(plan, kpi, loaded, definitions, rounds, wanted_segments)
+            for kpi in plan.framework.kpis
+            if kpi.kind is not KpiKind.TARGETS_MET
+        ]
+        results = evaluate_framework_results(plan.framework, results)
+        used = sorted(
+            {plan.anchor} | {r.round for r in results if r.round is not None},
+            key=lambda r: (r.survey != plan.anchor.survey, r.opens_at, r.id),
+        )
+        reports.append(
+            KpiReport(
+                framework=plan.framework,
+                provider=plan.anchor.provider,
+                provider_name=plan.anchor.provider_name,
+                round=plan.anchor,
+                results=tuple(results),
+                response_rates=tuple(response_rates(invitation_counts, r) for r in used),
+            )
+        )
+    return reports
+
+
+def _frameworks(framework: str | None) -> list[Framework]:
+    known = frameworks()
+    if framework is None:
+        return list(known.values())
+    if framework not in known:
+        raise NotFound(f"No KPI framework {framework!r} (there are: {', '.join(sorted(known))})")
+    return [known[framework]]
+
+
+def _plans(
+    chosen: list[Framework], rounds: _Rounds, provider: str | None, round_id: int | None
+) -> list[_Plan]:
+    if round_id is not None:
+        anchor = next((r for r in rounds.refs if r.id == round_id), None)
+        if anchor is None:
+            raise NotFound(f"No round {round_id}")
+        if provider is not None and anchor.provider != provider:
+            raise NotFound(f"Round {round_id} is not {provider}'s")
+        return [_plan(f, rounds, anchor) for f in chosen]
+    providers = list(dict.fromkeys(r.provider for r in sorted(rounds.refs,
+                                                              key=lambda r: r.provider)))
+    if provider is not None:
+        if provider not in providers:
+            raise NotFound(f"No rounds for provider {provider!r}")
+        providers = [provider]
+    plans = []
+    for f in chosen:
+        for slug in providers:
+            anchor = rounds.anchor(slug, f.surveys)
+            if anchor is not None:
+                plans.append(_plan(f, rounds, anchor))
+    return plans
+
+
+def _evaluate(
+    plan: _Plan,
+    kpi: Kpi,
+    loaded: dict[str, tuple[pd.DataFrame, Survey, Truths]],
+    definitions: dict[int, Survey],
+    rounds: _Rounds,
+    segments: Sequence[str],
+) -> KpiResult:
+    assert kpi.survey is not None
+    round_ = plan.kpi_rounds.get(kpi.id)
+    if round_ is None:
+        note = f"no round of {kpi.survey} for {plan.anchor.provider} in this period"
+        return KpiResult(kpi, no_data_cell(note=note), None, note=note)
+    frame, survey, truths = loaded[kpi.survey]
+    for used in {round_, plan.previous.get(kpi.id)} - {None}:
+        assert used is not None
+        problems = problems_with_survey(kpi, definitions[rounds.survey_rows[used.id]])
+        if problems:
+            note = "cannot be measured: " + "; ".join(problems)
+            return KpiResult(kpi, no_data_cell(note=note), round_, note=note)
+    previous = plan.previous.get(kpi.id)
+    min_n = plan.framework.min_n
+    if kpi.kind is KpiKind.PROPORTION:
+        return evaluate_proportion(
+            kpi, frame, round_, previous, min_n=min_n, segments=segments, truths=truths
+        )
+    if kpi.kind is KpiKind.AWARENESS:
+        return evaluate_awareness(
+            kpi, frame, survey, round_, previous, min_n=min_n, truths=truths
+        )
+    return evaluate_count(kpi, frame, round_, plan.windows.get(kpi.id, [round_]), truths)
