@@ -229,6 +229,7 @@ def _provider_slugs(connection: Connection, round_ids: Collection[int]) -> dict[
 
 def _response_frame(columns: Sequence[Sequence[Any]], providers: dict[int, str]) -> pd.DataFrame:
     ids, rounds, organisations, channels, types, bands, districts, outcomes, members = columns
+    index = pd.Index(np.asarray(ids, dtype=np.int64), name=RESPONSE_ID)
     round_array = np.asarray(rounds, dtype=np.int64)
     slugs = sorted(set(providers.values()))
     codes = {round_id: slugs.index(slug) for round_id, slug in providers.items()}
@@ -240,22 +241,22 @@ def _response_frame(columns: Sequence[Sequence[Any]], providers: dict[int, str])
             if slugs
             else pd.Categorical([]),
             ORGANISATION: pd.array(organisations, dtype="Int64"),
-            CHANNEL: _strings(channels),
-            ORG_TYPE: _strings(types),
-            INCOME_BAND: _strings(bands),
-            DISTRICT: _strings(districts),
-            OUTCOMES: _strings(outcomes),
+            CHANNEL: _strings(channels, index),
+            ORG_TYPE: _strings(types, index),
+            INCOME_BAND: _strings(bands, index),
+            DISTRICT: _strings(districts, index),
+            OUTCOMES: _strings(outcomes, index),
             IS_MEMBER: pd.array(members, dtype="boolean"),
         },
-        index=pd.Index(np.asarray(ids, dtype=np.int64), name=RESPONSE_ID),
+        index=index,
     )
 
 
-def _strings(values: Sequence[Any]) -> pd.Series:
+def _strings(values: Sequence[Any], index: pd.Index) -> pd.Series:
     # Plain object columns: cheaper to build than categoricals, and what the breakdowns read.
     array = np.empty(len(values), dtype=object)
     array[:] = values
-    return pd.Series(array, dtype=object)
+    return pd.Series(array, index=index, dtype=object)
 
 
 def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[Sequence[Any]]:

@@ -47,7 +47,7 @@ from analysis.suppression import SUPPRESS_BELOW
 from collector.errors import NotFound
 from collector.survey.model import Survey
 
-__all__ = ["KpiReport", "build_reports"]
+__all__ = ["KpiReport", "SurveyFrame", "build_reports", "evaluate_report"]
 
 YEAR = timedelta(days=365)
 
@@ -114,10 +114,9 @@ def _ref(row: Any) -> RoundRef:
 
 @dataclass
 class _Rounds:
-    """The rounds table as RoundRefs, with the survey row of each."""
+    """The rounds known, as RoundRefs, and the choices made among them."""
 
     refs: list[RoundRef]
-    survey_rows: dict[int, int]
 
     def of(self, provider: str, survey: str) -> list[RoundRef]:
         return [r for r in self.refs if r.provider == provider and r.survey == survey]
@@ -193,6 +192,62 @@ def _plan(framework: Framework, rounds: _Rounds, anchor: RoundRef) -> _Plan:
 # --- building ------------------------------------------------------------------------------
 
 
+@dataclass
+class SurveyFrame:
+    """The loaded responses of one survey (all the rounds needed), ready to evaluate."""
+
+    frame: pd.DataFrame
+    survey: Survey
+    versions: dict[int, Survey] = field(default_factory=dict)  # round id -> its definition
+
+    def __post_init__(self) -> None:
+        self.truths = Truths(self.frame)
+
+    def definition(self, round_id: int) -> Survey:
+        """Give the survey version a round used (the frame's survey unless told otherwise)."""
+        return self.versions.get(round_id, self.survey)
+
+
+def evaluate_report(
+    framework: Framework,
+    anchor: RoundRef,
+    rounds: Sequence[RoundRef],
+    surveys: dict[str, SurveyFrame],
+    invitation_counts: pd.DataFrame | None = None,
+    *,
+    segments: Sequence[str] | None = None,
+) -> KpiReport:
+    """Evaluate one framework for one provider from loaded frames (no I/O).
+
+    `rounds` are all the rounds known (the provider's at least); `surveys` the loaded frames by
+    survey id, holding every round the report reads; `invitation_counts` as
+    frames.load_invitation_counts gives them (no response rates without).
+    """
+    plan = _plan(framework, _Rounds(list(rounds)), anchor)
+    wanted = tuple(SEGMENTS) if segments is None else tuple(segments)
+    results = [
+        _evaluate(plan, kpi, surveys, wanted)
+        for kpi in framework.kpis
+        if kpi.kind is not KpiKind.TARGETS_MET
+    ]
+    results = evaluate_framework_results(framework, results)
+    used = sorted(
+        {anchor} | {r.round for r in results if r.round is not None},
+        key=lambda r: (r.survey != anchor.survey, r.opens_at, r.id),
+    )
+    rates = () if invitation_counts is None else tuple(
+        response_rates(invitation_counts, r) for r in used
+    )
+    return KpiReport(
+        framework=framework,
+        provider=anchor.provider,
+        provider_name=anchor.provider_name,
+        round=anchor,
+        results=tuple(results),
+        response_rates=rates,
+    )
+
+
 def build_reports(
     connection: Connection,
     *,
@@ -210,11 +265,12 @@ def build_reports(
     """
     chosen = _frameworks(framework)
     table = frames.load_rounds(connection)
-    rounds = _Rounds(
-        [_ref(row) for _, row in table.iterrows()],
-        {int(r): int(s) for r, s in zip(table[frames.ROUND_ID], table[frames.SURVEY_ROW],
-                                        strict=True)},
-    )
+    refs = [_ref(row) for _, row in table.iterrows()]
+    survey_rows = {
+        int(r): int(s)
+        for r, s in zip(table[frames.ROUND_ID], table[frames.SURVEY_ROW], strict=True)
+    }
+    rounds = _Rounds(refs)
     plans = _plans(chosen, rounds, provider, round_id)
     if not plans:
         return []
@@ -227,42 +283,25 @@ def build_reports(
             if kpi.survey is not None:
                 questions.setdefault(kpi.survey, set()).update(kpi.questions)
     definitions = frames.load_definitions(
-        connection, {rounds.survey_rows[r.id] for refs in needed.values() for r in refs}
+        connection, {survey_rows[r.id] for refs in needed.values() for r in refs}
     )
-    loaded: dict[str, tuple[pd.DataFrame, Survey, Truths]] = {}
-    for survey_id, refs in needed.items():
-        newest = max(refs, key=lambda r: (r.survey_version, r.id))
-        survey = definitions[rounds.survey_rows[newest.id]]
+    loaded: dict[str, SurveyFrame] = {}
+    for survey_id, used in needed.items():
+        newest = max(used, key=lambda r: (r.survey_version, r.id))
+        survey = definitions[survey_rows[newest.id]]
         frame = frames.load_frame(
-            connection, survey, [r.id for r in refs], questions=questions.get(survey_id, set())
+            connection, survey, [r.id for r in used], questions=questions.get(survey_id, set())
         )
-        loaded[survey_id] = (frame, survey, Truths(frame))
+        versions = {r.id: definitions[survey_rows[r.id]] for r in used}
+        loaded[survey_id] = SurveyFrame(frame, survey, versions)
     shown = {plan.anchor} | {r for plan in plans for r in plan.kpi_rounds.values() if r}
     invitation_counts = frames.load_invitation_counts(connection, sorted(r.id for r in shown))
-    wanted_segments = tuple(SEGMENTS) if segments is None else tuple(segments)
-    reports = []
-    for plan in plans:
-        results = [
-            _evaluate(plan, kpi, loaded, definitions, rounds, wanted_segments)
-            for kpi in plan.framework.kpis
-            if kpi.kind is not KpiKind.TARGETS_MET
-        ]
-        results = evaluate_framework_results(plan.framework, results)
-        used = sorted(
-            {plan.anchor} | {r.round for r in results if r.round is not None},
-            key=lambda r: (r.survey != plan.anchor.survey, r.opens_at, r.id),
+    return [
+        evaluate_report(
+            plan.framework, plan.anchor, refs, loaded, invitation_counts, segments=segments
         )
-        reports.append(
-            KpiReport(
-                framework=plan.framework,
-                provider=plan.anchor.provider,
-                provider_name=plan.anchor.provider_name,
-                round=plan.anchor,
-                results=tuple(results),
-                response_rates=tuple(response_rates(invitation_counts, r) for r in used),
-            )
-        )
-    return reports
+        for plan in plans
+    ]
 
 
 def _frameworks(framework: str | None) -> list[Framework]:
@@ -284,8 +323,7 @@ def _plans(
         if provider is not None and anchor.provider != provider:
             raise NotFound(f"Round {round_id} is not {provider}'s")
         return [_plan(f, rounds, anchor) for f in chosen]
-    providers = list(dict.fromkeys(r.provider for r in sorted(rounds.refs,
-                                                              key=lambda r: r.provider)))
+    providers = sorted({r.provider for r in rounds.refs})
     if provider is not None:
         if provider not in providers:
             raise NotFound(f"No rounds for provider {provider!r}")
@@ -300,33 +338,29 @@ def _plans(
 
 
 def _evaluate(
-    plan: _Plan,
-    kpi: Kpi,
-    loaded: dict[str, tuple[pd.DataFrame, Survey, Truths]],
-    definitions: dict[int, Survey],
-    rounds: _Rounds,
-    segments: Sequence[str],
+    plan: _Plan, kpi: Kpi, surveys: dict[str, SurveyFrame], segments: Sequence[str]
 ) -> KpiResult:
     assert kpi.survey is not None
     round_ = plan.kpi_rounds.get(kpi.id)
-    if round_ is None:
+    loaded = surveys.get(kpi.survey)
+    if round_ is None or loaded is None:
         note = f"no round of {kpi.survey} for {plan.anchor.provider} in this period"
         return KpiResult(kpi, no_data_cell(note=note), None, note=note)
-    frame, survey, truths = loaded[kpi.survey]
-    for used in {round_, plan.previous.get(kpi.id)} - {None}:
-        assert used is not None
-        problems = problems_with_survey(kpi, definitions[rounds.survey_rows[used.id]])
+    previous = plan.previous.get(kpi.id)
+    for used in (round_, previous):
+        if used is None:
+            continue
+        problems = problems_with_survey(kpi, loaded.definition(used.id))
         if problems:
             note = "cannot be measured: " + "; ".join(problems)
             return KpiResult(kpi, no_data_cell(note=note), round_, note=note)
-    previous = plan.previous.get(kpi.id)
-    min_n = plan.framework.min_n
+    frame, truths, min_n = loaded.frame, loaded.truths, plan.framework.min_n
     if kpi.kind is KpiKind.PROPORTION:
         return evaluate_proportion(
             kpi, frame, round_, previous, min_n=min_n, segments=segments, truths=truths
         )
     if kpi.kind is KpiKind.AWARENESS:
         return evaluate_awareness(
-            kpi, frame, survey, round_, previous, min_n=min_n, truths=truths
+            kpi, frame, loaded.survey, round_, previous, min_n=min_n, truths=truths
         )
     return evaluate_count(kpi, frame, round_, plan.windows.get(kpi.id, [round_]), truths)

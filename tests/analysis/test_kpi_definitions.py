@@ -1,0 +1,155 @@
+"""KPI frameworks load from YAML and are checked against the surveys, every problem at once."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from analysis.kpis import KpiDefinitionError, KpiKind, TargetRule, framework, frameworks
+from analysis.kpis.definitions import framework_from_data, load_framework, problems_with_survey
+from collector.survey.loader import library_survey, survey_from_data
+
+
+def test_the_built_in_frameworks_load() -> None:
+    assert set(frameworks()) == {"essex-2017", "leicestershire-val"}
+    essex = framework("essex-2017")
+    assert [k.id for k in essex.kpis] == ["ix", "b", "x", "ii"]
+    assert [k.kind for k in essex.kpis] == [
+        KpiKind.PROPORTION, KpiKind.AWARENESS, KpiKind.COUNT, KpiKind.TARGETS_MET,
+    ]
+    ix = essex.kpi("ix")
+    assert str(ix.target) == "≥ 75%" and ix.survey == "cvs-support"
+    # The denominator defaults to the responses that answered every question used.
+    assert ix.denominator_is_default
+    assert ix.denominator_text == "${ease_of_access} != '' and ${satisfaction} != ''"
+    assert essex.kpi("x").target.value == 50
+    assert essex.kpi("ii").target.value == Fraction(4, 5)
+    val = framework("leicestershire-val")
+    assert [k.id for k in val.kpis] == [
+        "VAL 2", "VAL 19", "VAL 20", "VAL 22", "VAL 23", "VAL 24", "VAL 27", "VAL 28",
+    ]
+    assert all(k.target.rule is TargetRule.MORE_THAN for k in val.kpis)
+    assert val.kpi("VAL 20").breakdowns == ("org_type",)
+    assert val.kpi("VAL 24").breakdowns == ("district",)
+    assert val.surveys == ("cvs-support", "funder-satisfaction", "volunteer-placement",
+                           "volunteer-host")
+
+
+def _framework(*kpis: dict[str, Any]) -> dict[str, Any]:
+    return {"id": "test-framework", "title": "Test", "kpis": list(kpis)}
+
+
+def _problems(data: object) -> list[str]:
+    with pytest.raises(KpiDefinitionError) as caught:
+        framework_from_data(data, source="test.yaml")
+    return caught.value.problems
+
+
+IX = {
+    "id": "ix",
+    "title": "Easy and satisfied",
+    "survey": "cvs-support",
+    "numerator": "${ease_of_access} = 'easy' and ${satisfaction} = 'satisfied'",
+    "target": "75%",
+}
+
+
+def test_a_good_definition_loads() -> None:
+    loaded = framework_from_data(_framework(IX))
+    assert loaded.kpi("ix").questions == {"ease_of_access", "satisfaction"}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {"numerator": "${ease_of_acess} = 'easy'"},
+            "KPI ix: numerator: survey cvs-support has no question ${ease_of_acess} "
+            "(did you mean 'ease_of_access'?)",
+        ),
+        (
+            {"numerator": "${satisfaction} = 'satisfed'"},
+            "KPI ix: numerator: question satisfaction has no choice 'satisfed' (did you mean "
+            "'satisfied'?)",
+        ),
+        (
+            {"denominator": "selected(${support_kinds}, 'fundng')"},
+            "KPI ix: denominator: question support_kinds has no choice 'fundng' (did you mean "
+            "'funding'?)",
+        ),
+        ({"survey": "cvs-suport"}, "unknown survey 'cvs-suport' (did you mean 'cvs-support'?)"),
+        ({"numerator": "${ease_of_access} = "}, "KPI ix: numerator: unexpected end"),
+        ({"numerator": ". = 'easy'"}, "'.' (the current answer) has no meaning in a KPI"),
+        ({"target": "75"}, "KPI ix: target: cannot read the target '75'"),
+        ({"target": "increase"}, "a proportion KPI cannot have the target increase"),
+        ({"breakdowns": ["org_typ"]}, "unknown segment 'org_typ' (did you mean 'org_type'?)"),
+        ({"numerater": "x"}, "KPI ix: unknown key 'numerater' (did you mean 'numerator'?)"),
+        ({"kind": "ratio"}, "KPI ix: unknown kind 'ratio'"),
+    ],
+)
+def test_a_bad_definition_says_what_and_where(change: dict[str, Any], message: str) -> None:
+    problems = _problems(_framework({**IX, **change}))
+    assert any(message in p for p in problems), problems
+    assert all(p.startswith("test.yaml: ") for p in problems)
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    problems = _problems(
+        _framework(
+            {**IX, "numerator": "${nope} = 'x'"},
+            {**IX, "id": "b", "target": "lots"},
+            {**IX},  # the same id twice
+            {"id": "aw", "kind": "awareness", "title": "Aware", "survey": "cvs-support",
+             "aware": "ease_of_access", "raised": "awareness_raised",
+             "raised_among": "${used_support} = 'yes'", "exclude": ["nothing"],
+             "target": "increase"},
+        )
+    )
+    text = "\n".join(problems)
+    assert "no question ${nope}" in text
+    assert "cannot read the target 'lots'" in text
+    assert "KPI ix: two KPIs have this id" in text
+    assert "question ease_of_access is scale, not multiple choice" in text
+    assert len(problems) == 4
+
+
+def test_a_count_and_targets_met_need_what_they_need() -> None:
+    problems = _problems(
+        _framework(
+            {"id": "x", "kind": "count", "title": "Orgs", "survey": "cvs-support",
+             "count": "people", "target": 12.5},
+            {"id": "ii", "kind": "targets_met", "title": "Met", "target": "increase"},
+        )
+    )
+    text = "\n".join(problems)
+    assert "the only thing a count KPI counts is 'organisations'" in text
+    assert "KPI x: target: a count's target must be a whole number" in text
+    assert "a targets_met KPI cannot have the target increase" in text
+
+
+def test_a_framework_file_is_checked_for_its_name_and_duplicate_keys(tmp_path: Path) -> None:
+    path = tmp_path / "other-name.yaml"
+    path.write_text("id: test-framework\ntitle: T\nkpis:\n  - id: ix\n    title: A\n"
+                    "    survey: cvs-support\n    numerator: \"${used_support} = 'yes'\"\n"
+                    "    target: 50%\n")
+    with pytest.raises(KpiDefinitionError, match="must match the framework id"):
+        load_framework(path)
+    doubled = tmp_path / "test-framework.yaml"
+    doubled.write_text("id: test-framework\ntitle: T\ntitle: U\nkpis: []\n")
+    with pytest.raises(KpiDefinitionError, match="duplicate key 'title'"):
+        load_framework(doubled)
+
+
+def test_a_kpi_is_checked_against_the_survey_version_a_round_used() -> None:
+    ix = framework("essex-2017").kpi("ix")
+    assert problems_with_survey(ix, library_survey("cvs-support")) == []
+    data = library_survey("cvs-support").to_dict()
+    data["version"] = 2
+    data["questions"] = [q for q in data["questions"] if q["id"] != "satisfaction"]
+    del data["choices"]["satisfaction"]
+    changed = survey_from_data(data)
+    problems = problems_with_survey(ix, changed)
+    assert problems and "has no question ${satisfaction}" in problems[0]
