@@ -138,7 +138,7 @@ def response_rates(counts: pd.DataFrame, round_: RoundRef) -> ResponseRates:
     for segment in RATE_SEGMENTS:
         rows = mine[mine[SEGMENT] == segment]
         totals: dict[str | None, tuple[int, int]] = {
-            key: (int(i), int(r))
+            None if pd.isna(key) else str(key): (int(i), int(r))
             for key, i, r in zip(rows[KEY], rows[INVITED], rows[RESPONDED], strict=True)
         }
         ordered = order_keys(segment, list(totals))

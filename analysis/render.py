@@ -237,8 +237,12 @@ def _table(
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
     for cells, colours in rows:
         parts = []
+        last = len(cells) - 1
         for n, (text, width) in enumerate(zip(cells, widths, strict=True)):
-            padded = text.rjust(width) if n in right else text.ljust(width)
+            if n == last and n not in right:
+                padded = text  # nothing follows: no trailing spaces
+            else:
+                padded = text.rjust(width) if n in right else text.ljust(width)
             parts.append(style(padded, colours[n]) if n in colours else padded)
         lines.append("  ".join(parts).rstrip())
     return lines
@@ -372,13 +376,15 @@ def _detail(report: KpiReport, by: str | None, style: Styler, colour: bool) -> l
     return lines
 
 
-def _compact(cell: Cell | None) -> tuple[str, Status]:
+def _compact(cell: Cell | None, *, of_kpis: bool = False) -> tuple[str, Status]:
     if cell is None:
         return "no data", Status.NO_DATA
     if cell.suppressed:
         return f"fewer than {SUPPRESS_BELOW}", cell.status
     if cell.count is not None:
         figure = f"{cell.count}"
+    elif cell.proportion is not None and of_kpis:
+        figure = f"{_percent(cell.proportion)} of {cell.n} KPIs"
     elif cell.proportion is not None:
         figure = f"{_percent(cell.proportion)} n={cell.n}"
     elif cell.n is not None:
@@ -404,7 +410,10 @@ def _side_by_side(
     for kpi, results in view.rows:
         texts, colours = [kpi.id, _short(kpi.title, 40), str(kpi.target)], {}
         for n, result in enumerate(results):
-            text, status = _compact(None if result is None else result.overall)
+            text, status = _compact(
+                None if result is None else result.overall,
+                of_kpis=kpi.kind is KpiKind.TARGETS_MET,
+            )
             texts.append(text)
             colours[3 + n] = status
         rows.append((texts, colours))
