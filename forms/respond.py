@@ -31,7 +31,7 @@ from collector.rounds import invitation_by_token
 from collector.survey.model import Survey
 from collector.survey.store import definition
 from forms import services
-from forms.errors import Message, RoundPage, TooManyAttempts, already_answered
+from forms.errors import Message, RoundPage, TooManyAttempts, already_answered, message_for
 from forms.security import client_key
 from forms.text import LANGUAGE_NAMES, Words
 
@@ -138,6 +138,14 @@ class _Moved(Exception):
         self.url = url
 
 
+class _Refused(Exception):
+    """The flow refused the action: show this page, after rolling back."""
+
+    def __init__(self, page: Page) -> None:
+        super().__init__(page.template)
+        self.page = page
+
+
 Outcome = Page | HttpResponse
 Work = Callable[[Session, Visit], Outcome]
 
@@ -214,15 +222,21 @@ def _remember(slug: str, response_id: int) -> None:
 def _run(kind: str, key: str, work: Work) -> ResponseReturnValue:
     """Find the visit and do the work in one transaction; render after it has committed."""
     outcome: Outcome | None = None
-    with db.transaction(services(current_app).sessions) as session:
-        visit = _locate(session, kind, key)
-        if visit is not None:
-            try:
-                outcome = work(session, visit)
-            except flow.RoundNotOpen as error:
-                raise RoundPage(error) from error
-            except _Moved as moved:
-                outcome = redirect(moved.url, 303)
+    try:
+        with db.transaction(services(current_app).sessions) as session:
+            visit = _locate(session, kind, key)
+            if visit is not None:
+                try:
+                    outcome = work(session, visit)
+                except _Moved as moved:
+                    outcome = redirect(moved.url, 303)
+                except (flow.RoundNotOpen, flow.OptedOut, flow.AlreadyCompleted) as error:
+                    # Build the page (with the survey's name) while the session is open, then
+                    # roll back whatever the refused action had begun.
+                    shown = RoundPage(error) if isinstance(error, flow.RoundNotOpen) else error
+                    raise _Refused(_message(visit, message_for(shown))) from error
+    except _Refused as refused:
+        outcome = refused.page
     if outcome is None:
         # Said only after the commit, so that the bad attempt is counted.
         raise NotFound("This link is not valid", code="bad_link")
@@ -425,14 +439,17 @@ def _question_page(visit: Visit, view: flow.QuestionView, raw: list[str] | None 
     else:
         selected = {choice.value for choice in view.choices if choice.selected}
         typed = view.value or ""
-    label = view.label
+    label, hint = view.label, view.hint
     if not view.required and view.type != "note":
         label = f"{view.label} {words.optional}"
+        if hint and hint.strip(" .").casefold() in ("optional", words.optional.strip("()")):
+            hint = None  # the label says so already
     return _page(
         "respond/question.html",
         frame,
         view=view,
         label=label,
+        hint=hint,
         selected=selected,
         typed=typed,
         error=view.error,

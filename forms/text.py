@@ -17,8 +17,10 @@ TEXT: dict[str, dict[str, str]] = {
         "or": "or",
         "problem": "There is a problem",
         "error_prefix": "Error:",
-        "intro_time": "It takes about {minutes} minutes.",
-        "intro_time_one": "It takes about a minute.",
+        "time_label": "Time it takes",
+        "time_value": "About {minutes} minutes",
+        "time_value_one": "About a minute",
+        "closes_label": "Survey closes",
         "intro_who_heading": "Who is asking",
         "intro_who": "{provider} is asking the groups it supports about the help they have had.",
         "intro_who_org": "{provider} is asking {organisation} about the help it has had.",
@@ -28,7 +30,6 @@ TEXT: dict[str, dict[str, str]] = {
             "fund {provider} only see totals from at least 5 groups, never your own answers."
         ),
         "intro_anonymous": "This survey does not ask who you are.",
-        "intro_close": "The survey closes on {date}.",
         "intro_resume": (
             "You can stop at any time. Your answers are saved as you go: open the same link "
             "again, on this or another device, to carry on."
@@ -57,6 +58,9 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "cy": {
         "start": "Dechrau nawr",
+        "time_label": "Amser",
+        "time_value": "Tua {minutes} munud",
+        "closes_label": "Yr arolwg yn cau",
         "continue": "Parhau",
         "back": "Yn ôl",
         "progress": "Cwestiwn {position} o {total}",

@@ -85,9 +85,10 @@ def test_start_page_says_who_asks_how_long_it_takes_who_sees_answers_and_the_clo
     assert page.status_code == 200
     assert '<h1 class="govuk-heading-l">Support from your CVS</h1>' in browser.text
     assert "Harlow CVS is asking Old Harlow Lunch Club" in browser.text
-    assert "about 2 minutes" in browser.text
+    assert "About 2 minutes" in browser.text
     assert "only see totals from at least 5 groups, never your own answers" in browser.text
-    assert f"closes on {closes:%-d %B %Y}" in browser.text
+    assert "Survey closes</dt>" in browser.text
+    assert f"{closes:%-d %B %Y}</dd>" in browser.text
     assert "Start now" in browser.text
     # Looking at the start page starts nothing.
     assert response_of(session_factory, token) is None

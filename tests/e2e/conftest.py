@@ -1,0 +1,182 @@
+"""Browser tests: Debian's Chromium (Playwright) against the web app on a demo database.
+
+The demo data set is built once into a SQLite file with a few extra cases (a round not open
+yet, an opted-out group); each test gets its own copy and its own server on a free port.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Playwright, sync_playwright
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.serving import make_server
+
+from collector import db, demo, models
+from collector.config import Settings
+from collector.models import utcnow
+from forms import create_app, services
+from tests.conftest import _free_port
+from tests.factories import cvs_support, make_invitation, make_organisation
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(__file__).parents[2] / "artifacts" / "screenshots"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+
+
+@dataclass(frozen=True)
+class Demo:
+    """Tokens and links in the demo database, by the case they show."""
+
+    path: Path
+    fresh: tuple[str, ...]  # unanswered invitations in open rounds of cvs-support
+    completed: str
+    closed: str
+    not_open_yet: str
+    opted_out: str
+    open_link: str  # slug of an open round with an open link
+
+
+def _token_of_round(session: Session, *, status: str, answered: str | None) -> str:
+    query = (
+        select(models.Invitation.token)
+        .join(models.Round)
+        .outerjoin(models.Response, models.Response.invitation_id == models.Invitation.id)
+        .where(models.Round.status == status)
+        .order_by(models.Invitation.id)
+    )
+    if answered is None:
+        query = query.where(models.Response.id.is_(None))
+    else:
+        query = query.where(models.Response.status == answered)
+    token = session.scalars(query.limit(1)).first()
+    assert token is not None
+    return token
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Demo:
+    """Build the demo data set once, with the extra cases, into a SQLite file."""
+    path = tmp_path_factory.mktemp("e2e") / "demo.db"
+    engine = db.make_engine(Settings(database_url=f"sqlite:///{path}"))
+    db.upgrade(engine)
+    factory = db.make_sessionmaker(engine)
+    with db.transaction(factory) as session:
+        demo.build(session)
+        provider = session.scalars(select(models.Provider).order_by(models.Provider.id)).first()
+        assert provider is not None
+        later = make_invitation(
+            session,
+            provider=provider,
+            organisation=make_organisation(session, provider, name="Shenfield Men's Shed"),
+            survey=cvs_support(),
+            period_label="2027/28 H1",
+            opens_at=utcnow() + timedelta(days=60),
+            closes_at=utcnow() + timedelta(days=100),
+        )
+        fresh = tuple(
+            session.scalars(
+                select(models.Invitation.token)
+                .join(models.Round)
+                .outerjoin(models.Response, models.Response.invitation_id == models.Invitation.id)
+                .where(models.Round.status == "open", models.Response.id.is_(None))
+                .where(models.Round.opens_at < utcnow())
+                .order_by(models.Invitation.id)
+                .limit(8)
+            )
+        )
+        opted = session.scalars(
+            select(models.Invitation).join(models.Round).where(models.Invitation.token == fresh[-1])
+        ).one()
+        assert opted.organisation is not None
+        opted.organisation.opted_out_at = utcnow()
+        slug = session.scalars(
+            select(models.Round.slug).where(
+                models.Round.status == "open", models.Round.open_link.is_(True)
+            )
+        ).first()
+        assert slug is not None
+        made = Demo(
+            path=path,
+            fresh=fresh[:-1],
+            completed=_token_of_round(session, status="open", answered="completed"),
+            closed=_token_of_round(session, status="closed", answered=None),
+            not_open_yet=later.token,
+            opted_out=opted.token,
+            open_link=slug,
+        )
+    engine.dispose()
+    return made
+
+
+@dataclass
+class LiveServer:
+    """The web app, served over HTTP on a free port, on the test's copy of the demo database."""
+
+    url: str
+    sessions: sessionmaker[Session]
+
+
+@pytest.fixture
+def live_server(demo_template: Demo, tmp_path: Path) -> Iterator[LiveServer]:
+    """Serve the app from a thread on 127.0.0.1 for one test."""
+    path = tmp_path / "demo.db"
+    shutil.copy(demo_template.path, path)
+    settings = Settings(
+        database_url=f"sqlite:///{path}",
+        secret_key="e2e-secret-key-not-for-production",
+        base_url="http://127.0.0.1",
+    )
+    app = create_app(settings)
+    port = _free_port()
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield LiveServer(f"http://127.0.0.1:{port}", services(app).sessions)
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+        services(app).engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    """Start Playwright once."""
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def chromium(playwright: Playwright) -> Iterator[Browser]:
+    """Launch Debian's Chromium once for the session (`make test` installs it)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is missing: `make test` installs Debian's chromium package")
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    """Give the folder for screenshots (git-ignored test artefacts)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS
