@@ -237,14 +237,15 @@ def _table(
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
     for cells, colours in rows:
         parts = []
-        last = len(cells) - 1
-        for n, (text, width) in enumerate(zip(cells, widths, strict=True)):
+        # Nothing is padded after the last cell with text: no trailing spaces, coloured or not.
+        last = max((n for n, text in enumerate(cells) if text), default=0)
+        for n, (text, width) in enumerate(zip(cells[: last + 1], widths, strict=False)):
             if n == last and n not in right:
-                padded = text  # nothing follows: no trailing spaces
+                padded = text
             else:
                 padded = text.rjust(width) if n in right else text.ljust(width)
             parts.append(style(padded, colours[n]) if n in colours else padded)
-        lines.append("  ".join(parts).rstrip())
+        lines.append("  ".join(parts))
     return lines
 
 
