@@ -446,7 +446,7 @@ def _side_by_side(
 def to_table(reports: Sequence[KpiReport], *, by: str | None = None, colour: bool = False) -> str:
     """Render reports as readable text: one provider in detail, several side by side."""
     if not reports:
-        return "No rounds to report on."
+        return "No rounds to report on.\n"
     style = _styler(colour)
     blocks: list[list[str]] = []
     for _, group in groupby(reports, key=lambda r: r.framework.id):

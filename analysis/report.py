@@ -62,7 +62,6 @@ class KpiReport:
     round: RoundRef
     results: tuple[KpiResult, ...]
     response_rates: tuple[ResponseRates, ...] = ()
-    notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def rag_rule(self) -> str:
@@ -91,7 +90,6 @@ class KpiReport:
             "response_rates": [rates.to_json() for rates in self.response_rates],
             "rag_rule": self.rag_rule,
             "suppression": f"Groups with fewer than {SUPPRESS_BELOW} responses are not shown.",
-            "notes": list(self.notes),
         }
 
 

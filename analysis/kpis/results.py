@@ -238,6 +238,7 @@ class KpiResult:
         return {
             "id": kpi.id,
             "title": kpi.title,
+            "source": kpi.source or None,
             "kind": str(kpi.kind),
             "survey": kpi.survey,
             "target": kpi.target.to_json(),
