@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from collector.config import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# The execution option that marks a read-only session's connections.
+READ_ONLY = "tempcheck_read_only"
 
 
 def make_engine(settings: Settings, **kwargs: Any) -> Engine:
@@ -52,13 +54,28 @@ def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     def _on_begin(connection: Any) -> None:
         # IMMEDIATE takes the write lock up front: a read that later turns into a write can
         # otherwise fail at once with SQLITE_BUSY when another process wrote in between,
-        # which the busy timeout cannot help with.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # which the busy timeout cannot help with. Sessions that only read say so, and take
+        # no lock at all (WAL readers never wait for writers).
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     """Return the session factory that every edge (web request, bot update, CLI) uses."""
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def make_read_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    """Return a factory for sessions that only read: on SQLite they take no write lock.
+
+    Writing in one of these may fail with SQLITE_BUSY under load: use it only for work that
+    is known not to write, and do anything else in a session from `make_sessionmaker`.
+    """
+    return sessionmaker(
+        engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False, autoflush=False
+    )
 
 
 @contextmanager

@@ -257,12 +257,15 @@ def set_language(session: Session, response: models.Response, language: str) -> 
 # Showing ----------------------------------------------------------------------------------
 
 
-def view(session: Session, response: models.Response) -> View:
+def view(
+    session: Session, response: models.Response, *, _known: dict[str, str] | None = None
+) -> View:
     """Give what the respondent should see now."""
     if response.status == "completed":
         return DoneView(response.id, response.completed_at, response.language)
     survey = _survey(response)
-    stored = _stored(session, response)
+    # `_known`: the stored answers, when the caller has just read (and written) them.
+    stored = _stored(session, response) if _known is None else _known
     steps, effective = _walk(survey, stored)
     if response.cursor is None:
         return _review(response, survey, steps, stored)
@@ -303,7 +306,7 @@ def answer(
         except AnswerError as error:
             response.last_error = error.message_in(response.language)
             session.flush()
-            return view(session, response)
+            return view(session, response, _known=stored)
         _store(session, response, question_id, value, now)
         if value is None:
             stored.pop(question_id, None)
@@ -315,7 +318,7 @@ def answer(
     if response.cursor is None:
         response.reached_review = True
     session.flush()
-    return view(session, response)
+    return view(session, response, _known=stored)
 
 
 def back(session: Session, response: models.Response) -> View:

@@ -29,6 +29,8 @@ class Services:
         self.settings = settings
         self.engine: Engine = db.make_engine(settings)
         self.sessions: sessionmaker[Session] = db.make_sessionmaker(self.engine)
+        # For pages that only show: on SQLite they do not wait for, or hold, the write lock.
+        self.readers: sessionmaker[Session] = db.make_read_sessionmaker(self.engine)
 
 
 def create_app(settings: Settings) -> Flask:

@@ -12,27 +12,30 @@ cursor back to that question and changes no answer.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask import session as cookie
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from flask_wtf.csrf import generate_csrf
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session, joinedload, sessionmaker
 from werkzeug.wrappers import Response as HttpResponse
 
 from collector import db, flow, models, ratelimits
 from collector.errors import NotFound
 from collector.models import utcnow
-from collector.rounds import invitation_by_token
+from collector.rounds import looks_like_token
 from collector.survey.model import Survey
 from collector.survey.store import definition
 from forms import services
 from forms.errors import Message, RoundPage, TooManyAttempts, already_answered, message_for
-from forms.security import client_key
+from forms.security import client_key, csp_nonce
 from forms.text import LANGUAGE_NAMES, Words
 
 bp = Blueprint("respond", __name__)
@@ -80,19 +83,23 @@ class Visit:
     round: models.Round
     invitation: models.Invitation | None
     response: models.Response | None
+    read_only: bool = False  # in a transaction that must not write
 
     def survey(self) -> Survey:
         """Give the round's survey definition."""
         return definition(self.round.survey)
 
-    def frame(self, language: str | None = None) -> Frame:
-        """Collect what the page shows about the survey, as plain values."""
+    def frame(self, language: str | None = None, *, named: bool = False) -> Frame:
+        """Collect what the page shows about the survey, as plain values.
+
+        `named`: include the invited organisation's name (the start page says whom it asks).
+        """
         survey = self.survey()
         if self.response is not None:
             language = self.response.language
         elif language not in survey.languages:
             language = survey.languages[0]
-        organisation = self.invitation.organisation if self.invitation is not None else None
+        organisation = self.invitation.organisation if named and self.invitation else None
         return Frame(
             kind=self.kind,
             key=self.key,
@@ -128,6 +135,49 @@ class Page:
     template: str
     context: dict[str, Any] = field(default_factory=dict)
     status: int = 200
+    # Pages that are the same for every respondent but for the link, the CSRF token and the
+    # script nonce are rendered once per process and reused (see `_render`).
+    shared: bool = False
+
+    def render(self) -> str:
+        """Render the page, from the cache when it is shared."""
+        if not self.shared:
+            return render_template(self.template, **self.context)
+        frame: Frame = self.context["frame"]
+        cache_key = (
+            self.template,
+            replace(frame, key=_KEY),
+            *sorted(
+                (k, v) for k, v in self.context.items() if k not in ("frame", "t", "language_names")
+            ),
+        )
+        with _cache_lock:
+            html = _cache.get(cache_key)
+            if html is not None:
+                _cache.move_to_end(cache_key)
+        if html is None:
+            html = render_template(
+                self.template,
+                **{**self.context, "frame": cache_key[1]},
+                csrf_token=lambda: _CSRF,
+                csp_nonce=lambda: _NONCE,
+            )
+            with _cache_lock:
+                _cache[cache_key] = html
+                while len(_cache) > CACHE_PAGES:
+                    _cache.popitem(last=False)
+        return (
+            html.replace(_KEY, frame.key)
+            .replace(_CSRF, generate_csrf())
+            .replace(_NONCE, csp_nonce())
+        )
+
+
+# Stand-ins while rendering a shared page: letters and digits only, so nothing escapes them.
+_KEY, _CSRF, _NONCE = "Zz0link0zZ", "Zz0csrf0zZ", "Zz0nonce0zZ"
+CACHE_PAGES = 512
+_cache: OrderedDict[tuple[Any, ...], str] = OrderedDict()
+_cache_lock = threading.Lock()
 
 
 class _Moved(Exception):
@@ -136,6 +186,10 @@ class _Moved(Exception):
     def __init__(self, url: str) -> None:
         super().__init__(url)
         self.url = url
+
+
+class _NeedsWrite(Exception):
+    """Work tried in a read-only transaction needs to write: run it again in a writing one."""
 
 
 class _Refused(Exception):
@@ -177,29 +231,54 @@ def _pages(rule: str, endpoint: str, methods: list[str]) -> Callable[[Callable[.
 # Finding the respondent -------------------------------------------------------------------
 
 
-def _locate(session: Session, kind: str, key: str) -> Visit | None:
-    """Find the visit for an address, counting bad links against the client's limit."""
+def _count_bad_link(session: Session) -> None:
+    """Count a bad link against the client's limit; past it, say so instead of 'not valid'.
+
+    A valid link always works, even from a client that has used up its limit (a group
+    behind the same Wi-Fi as a guesser, say): only bad links are limited, and past the limit
+    they are answered "too many attempts".
+    """
     client = client_key()
     if ratelimits.exceeded(session, BAD_LINKS, client):
         raise TooManyAttempts(
             BAD_LINKS.retry_after(utcnow()),
             "There have been too many attempts with links that are not valid from your connection.",
         )
-    visit = _find(session, kind, key)
-    if visit is None:
-        ratelimits.hit(session, BAD_LINKS, client)
-    return visit
+    ratelimits.hit(session, BAD_LINKS, client)
+
+
+# Everything a page needs, in one query built once. The survey's definition is parsed once per
+# process (by its fingerprint), so its JSON is loaded only when it is not in memory yet.
+_BY_TOKEN = (
+    select(models.Invitation)
+    .where(models.Invitation.token == bindparam("key"))
+    .options(
+        joinedload(models.Invitation.round)
+        .joinedload(models.Round.survey)
+        .defer(models.Survey.definition),
+        joinedload(models.Invitation.round).joinedload(models.Round.provider),
+        joinedload(models.Invitation.response),
+    )
+)
+_BY_SLUG = (
+    select(models.Round)
+    .where(models.Round.slug == bindparam("key"))
+    .options(
+        joinedload(models.Round.survey).defer(models.Survey.definition),
+        joinedload(models.Round.provider),
+    )
+)
 
 
 def _find(session: Session, kind: str, key: str) -> Visit | None:
     if kind == "r":
-        try:
-            invitation = invitation_by_token(session, key)
-        except NotFound:
+        if not looks_like_token(key):
             return None
-        response = flow.response_for(session, invitation)
-        return Visit(kind, key, invitation.round, invitation, response)
-    round_ = session.scalar(select(models.Round).where(models.Round.slug == key))
+        invitation = session.scalar(_BY_TOKEN, {"key": key})
+        if invitation is None:
+            return None
+        return Visit(kind, key, invitation.round, invitation, invitation.response)
+    round_ = session.scalar(_BY_SLUG, {"key": key})
     if round_ is None or not round_.open_link:
         return None
     response = None
@@ -219,13 +298,34 @@ def _remember(slug: str, response_id: int) -> None:
     cookie.permanent = True
 
 
-def _run(kind: str, key: str, work: Work) -> ResponseReturnValue:
-    """Find the visit and do the work in one transaction; render after it has committed."""
+def _run(kind: str, key: str, work: Work, *, read_only: bool = False) -> ResponseReturnValue:
+    """Find the visit and do the work in one transaction; render after it has committed.
+
+    `read_only`: try first without taking the write lock; work that turns out to need a
+    write (a bad link to count, a cursor to move) raises `_NeedsWrite` and runs again.
+    """
+    if read_only:
+        try:
+            return _attempt(kind, key, work, services(current_app).readers)
+        except _NeedsWrite:
+            pass
+    return _attempt(kind, key, work, services(current_app).sessions)
+
+
+def _attempt(
+    kind: str, key: str, work: Work, sessions: sessionmaker[Session]
+) -> ResponseReturnValue:
+    read_only = sessions is services(current_app).readers
     outcome: Outcome | None = None
     try:
-        with db.transaction(services(current_app).sessions) as session:
-            visit = _locate(session, kind, key)
-            if visit is not None:
+        with db.transaction(sessions) as session:
+            visit = _find(session, kind, key)
+            if visit is None:
+                if read_only:
+                    raise _NeedsWrite()
+                _count_bad_link(session)
+            else:
+                visit.read_only = read_only
                 try:
                     outcome = work(session, visit)
                 except _Moved as moved:
@@ -235,13 +335,15 @@ def _run(kind: str, key: str, work: Work) -> ResponseReturnValue:
                     # roll back whatever the refused action had begun.
                     shown = RoundPage(error) if isinstance(error, flow.RoundNotOpen) else error
                     raise _Refused(_message(visit, message_for(shown))) from error
+                if read_only and (session.dirty or session.new or session.deleted):
+                    raise _NeedsWrite()
     except _Refused as refused:
         outcome = refused.page
     if outcome is None:
         # Said only after the commit, so that the bad attempt is counted.
         raise NotFound("This link is not valid", code="bad_link")
     if isinstance(outcome, Page):
-        return render_template(outcome.template, **outcome.context), outcome.status
+        return outcome.render(), outcome.status
     return outcome
 
 
@@ -280,9 +382,9 @@ def start(kind: str, key: str) -> ResponseReturnValue:
             flow.ensure_invited(visit.invitation)
         else:
             flow.ensure_open(visit.round)
-        return _page("respond/start.html", visit.frame(language), page="start")
+        return _page("respond/start.html", visit.frame(language, named=True), page="start")
 
-    return _run(kind, key, work)
+    return _run(kind, key, work, read_only=True)
 
 
 @_pages("/start", "begin", ["POST"])
@@ -313,7 +415,7 @@ def begin(kind: str, key: str) -> ResponseReturnValue:
 @_pages("/q", "current", ["GET"])
 def current(kind: str, key: str) -> ResponseReturnValue:
     """Go to wherever the respondent is now."""
-    return _run(kind, key, lambda session, visit: redirect(visit.here(), 303))
+    return _run(kind, key, lambda session, visit: redirect(visit.here(), 303), read_only=True)
 
 
 @_pages("/q/<qid>", "question", ["GET"])
@@ -324,6 +426,8 @@ def question(kind: str, key: str, qid: str) -> ResponseReturnValue:
         response = _started(visit)
         if response.status == "completed":
             return redirect(visit.here(), 303)
+        if response.cursor != qid and visit.read_only:
+            raise _NeedsWrite()  # going back to an earlier question moves the cursor
         try:
             view = flow.go_to(session, response, qid)
         except flow.StaleQuestion:
@@ -332,7 +436,7 @@ def question(kind: str, key: str, qid: str) -> ResponseReturnValue:
             return redirect(visit.here(), 303)
         return _question_page(visit, view)
 
-    return _run(kind, key, work)
+    return _run(kind, key, work, read_only=True)
 
 
 @_pages("/q/<qid>", "answer", ["POST"])
@@ -376,7 +480,7 @@ def check(kind: str, key: str) -> ResponseReturnValue:
             return redirect(visit.here(), 303)
         return _page("respond/check.html", visit.frame(), view=view)
 
-    return _run(kind, key, work)
+    return _run(kind, key, work, read_only=True)
 
 
 @_pages("/check", "submit", ["POST"])
@@ -400,7 +504,7 @@ def done(kind: str, key: str) -> ResponseReturnValue:
             return redirect(visit.here(), 303)
         return _page("respond/done.html", visit.frame())
 
-    return _run(kind, key, work)
+    return _run(kind, key, work, read_only=True)
 
 
 @_pages("/language", "language", ["POST"])
@@ -444,15 +548,21 @@ def _question_page(visit: Visit, view: flow.QuestionView, raw: list[str] | None 
         label = f"{view.label} {words.optional}"
         if hint and hint.strip(" .").casefold() in ("optional", words.optional.strip("()")):
             hint = None  # the label says so already
-    return _page(
+    page = _page(
         "respond/question.html",
         frame,
-        view=view,
+        view=replace(view, response_id=0),  # the page does not show it; the cache need not
         label=label,
         hint=hint,
-        selected=selected,
+        selected=frozenset(selected),
         typed=typed,
         error=view.error,
         progress=words("progress", position=view.position, total=view.total),
-        exclusive={c.value for c in view.choices if c.value.split("_")[0] == "none"},
+        exclusive=frozenset(c.value for c in view.choices if c.value.split("_")[0] == "none"),
     )
+    # Choices are the same for everyone; what someone typed, or an error, is theirs alone.
+    page.shared = view.error is None and (view.type in _SHARED_TYPES or not typed)
+    return page
+
+
+_SHARED_TYPES = frozenset({"single", "multiple", "scale", "note"})

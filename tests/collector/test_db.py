@@ -30,3 +30,21 @@ def test_sqlite_runs_with_wal_foreign_keys_and_a_busy_timeout(engine: Engine) ->
 def test_upgrading_twice_changes_nothing(engine: Engine) -> None:
     db.upgrade(engine)
     assert db.current_revision(engine) == db.head_revision()
+
+
+def test_a_read_only_session_neither_takes_nor_waits_for_the_write_lock(engine: Engine) -> None:
+    from sqlalchemy import func, select
+
+    from collector.models import Provider
+
+    writer = db.make_sessionmaker(engine)()
+    try:
+        writer.begin()
+        writer.add(Provider(slug="locking", name="Holds the write lock"))
+        writer.flush()  # on SQLite the write lock is now held until commit
+        with db.transaction(db.make_read_sessionmaker(engine)) as reader:
+            # Reads see the last committed state, without waiting for the writer.
+            assert reader.scalar(select(func.count()).select_from(Provider)) == 0
+    finally:
+        writer.rollback()
+        writer.close()

@@ -370,3 +370,22 @@ def test_the_home_page_says_to_open_the_link(browser: Browser) -> None:
     page = browser.get("/")
     assert page.status_code == 200
     assert "open that link" in browser.text
+
+
+def test_a_question_page_shared_between_respondents_carries_each_one_s_own_link_and_token(
+    browser: Browser, other_browser: Browser, session_factory: sessionmaker[Session]
+) -> None:
+    first, second = invite(session_factory), invite(session_factory)
+    for who, token in ((browser, first), (other_browser, second)):
+        start(who, f"/r/{token}")
+        walk(who, NO_SUPPORT[:1])
+
+    # The second page comes from the cache of rendered pages: nothing of the first may show.
+    assert other_browser.question == browser.question == "used_support"
+    assert second in other_browser.text and first not in other_browser.text
+    assert other_browser.csrf() != browser.csrf()
+    assert other_browser.page is not None
+    nonce = other_browser.page.headers["Content-Security-Policy"].split("'nonce-")[1][:22]
+    assert f'<script nonce="{nonce}">' in other_browser.text
+    other_browser.answer("no")
+    assert other_browser.question == "outcomes_contributed"
