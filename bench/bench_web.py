@@ -404,7 +404,9 @@ def main() -> None:
         )
         try:
             _wait_until_up(port)
-            print(f"Baseline: {THROUGHPUT_CLIENTS} clients, {BASELINE_SECONDS:.0f} s...", flush=True)
+            print(
+                f"Baseline: {THROUGHPUT_CLIENTS} clients, {BASELINE_SECONDS:.0f} s...", flush=True
+            )
             started = time.monotonic()
             run_baseline(port, THROUGHPUT_CLIENTS, BASELINE_SECONDS)
             elapsed = time.monotonic() - started
