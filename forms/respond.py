@@ -354,6 +354,17 @@ def _started(visit: Visit) -> models.Response:
     return visit.response
 
 
+def _answering(visit: Visit) -> models.Response:
+    """Give the response being answered; refuse if the round has closed or the group opted out."""
+    response = _started(visit)
+    if response.status == "in_progress":
+        if visit.invitation is not None:
+            flow.ensure_invited(visit.invitation)
+        else:
+            flow.ensure_open(visit.round)
+    return response
+
+
 def _page(template: str, frame: Frame, status: int = 200, **context: Any) -> Page:
     return Page(
         template,
@@ -423,7 +434,7 @@ def question(kind: str, key: str, qid: str) -> ResponseReturnValue:
     """Show a question: the current one, or an earlier one the respondent went back to."""
 
     def work(session: Session, visit: Visit) -> Outcome:
-        response = _started(visit)
+        response = _answering(visit)
         if response.status == "completed":
             return redirect(visit.here(), 303)
         if response.cursor != qid and visit.read_only:
@@ -463,7 +474,7 @@ def back(kind: str, key: str) -> ResponseReturnValue:
     """Go to the step before the current one."""
 
     def work(session: Session, visit: Visit) -> Outcome:
-        flow.back(session, _started(visit))
+        flow.back(session, _answering(visit))
         return redirect(visit.here(), 303)
 
     return _run(kind, key, work)
@@ -474,7 +485,7 @@ def check(kind: str, key: str) -> ResponseReturnValue:
     """Show every answer, each with a link to change it, before sending."""
 
     def work(session: Session, visit: Visit) -> Outcome:
-        response = _started(visit)
+        response = _answering(visit)
         view = flow.view(session, response)
         if not isinstance(view, flow.ReviewView):
             return redirect(visit.here(), 303)

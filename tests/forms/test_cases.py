@@ -143,10 +143,12 @@ def test_a_closed_round_says_when_it_closed_even_midway_through(
         rounds.close_round(session, invitation.round)
 
     page = browser.get(f"/r/{token}")
+    question = browser.client.get(f"/r/{token}/q/outcomes_contributed")
     late = browser.client.post(
         f"/r/{token}/q/outcomes_contributed", data={"csrf_token": csrf, "answer": "none"}
     )
 
+    assert question.status_code == 410
     assert page.status_code == 410
     assert "This survey has closed" in browser.text
     assert f"closed on {utcnow():%-d %B %Y}" in browser.text

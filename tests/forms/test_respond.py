@@ -389,3 +389,17 @@ def test_a_question_page_shared_between_respondents_carries_each_one_s_own_link_
     assert f'<script nonce="{nonce}">' in other_browser.text
     other_browser.answer("no")
     assert other_browser.question == "outcomes_contributed"
+
+
+def test_an_unknown_language_is_refused_with_a_plain_page(
+    browser: Browser, session_factory: sessionmaker[Session]
+) -> None:
+    token = invite(session_factory, survey=None)
+    start(browser, f"/r/{token}")
+
+    page = browser.client.post(
+        f"/r/{token}/language", data={"csrf_token": browser.csrf(), "language": "xx"}
+    )
+
+    assert page.status_code == 400
+    assert "not available in &#39;xx&#39;" in page.get_data(as_text=True)
