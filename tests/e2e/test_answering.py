@@ -30,6 +30,13 @@ def phone(chromium: Browser, **options: object) -> BrowserContext:
     return chromium.new_context(viewport=PHONE, is_mobile=True, has_touch=True, **options)
 
 
+def watch(page: Page, problems: list[str]) -> Page:
+    """Collect the page's script errors and console errors (a CSP refusal shows up there)."""
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    return page
+
+
 def audit(page: Page, name: str, screenshots: Path | None = None) -> None:
     """Check the page with axe (WCAG 2.2 AA); save a screenshot when asked."""
     if screenshots is not None:
@@ -65,8 +72,9 @@ def test_a_group_completes_the_survey_on_a_phone(
 ) -> None:
     token = demo_template.fresh[0]
     link = f"{live_server.url}/r/{token}"
+    problems: list[str] = []
     context = phone(chromium)
-    page = context.new_page()
+    page = watch(context.new_page(), problems)
 
     page.goto(link)
     expect(page.get_by_role("heading", level=1)).to_have_text("Support from your CVS")
@@ -111,7 +119,7 @@ def test_a_group_completes_the_survey_on_a_phone(
     on_question(page, live_server, token, "aware_outcomes")
     context.close()
     context = phone(chromium)
-    page = context.new_page()
+    page = watch(context.new_page(), problems)
     page.goto(link)
     expect(page.get_by_text("You have started this survey")).to_be_visible()
     page.get_by_role("button", name="Continue").click()
@@ -144,6 +152,7 @@ def test_a_group_completes_the_survey_on_a_phone(
     expect(page.locator(".govuk-panel")).to_contain_text("Your answers have been sent")
     audit(page, "08-done", screenshots)
     context.close()
+    assert problems == []  # GOV.UK Frontend's scripts ran under the CSP without complaint
 
     response, answers = stored(live_server, token)
     assert (response.status, response.channel) == ("completed", "web")
