@@ -76,6 +76,7 @@ TEXT: dict[str, dict[str, str]] = {
         "done_title": "Diolch",
         "done_body": "Mae eich atebion wedi cael eu hanfon",
         "language": "Iaith",
+        "footer": "Mae tempcheck yn casglu adborth ar gyfer {provider}.",
     },
 }
 

@@ -52,6 +52,7 @@ class Demo:
     not_open_yet: str
     opted_out: str
     open_link: str  # slug of an open round with an open link
+    every_type: str  # an invitation to the test survey with every question type, in en and cy
 
 
 def _token_of_round(session: Session, *, status: str, answered: str | None) -> str:
@@ -107,6 +108,7 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Demo:
         ).one()
         assert opted.organisation is not None
         opted.organisation.opted_out_at = utcnow()
+        every_type = make_invitation(session, period_label="Every type").token
         slug = session.scalars(
             select(models.Round.slug).where(
                 models.Round.status == "open", models.Round.open_link.is_(True)
@@ -121,6 +123,7 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Demo:
             not_open_yet=later.token,
             opted_out=opted.token,
             open_link=slug,
+            every_type=every_type,
         )
     engine.dispose()
     return made

@@ -284,3 +284,30 @@ def test_the_open_link_start_page_is_accessible(
 
     expect(page).to_have_url(re.compile(rf"/s/{demo_template.open_link}/q/intro$"))
     context.close()
+
+
+def test_a_number_question_and_the_welsh_language_switch_are_accessible(
+    chromium: Browser, live_server: LiveServer, demo_template: Demo, screenshots: Path
+) -> None:
+    token = demo_template.every_type
+    context = phone(chromium)
+    page = context.new_page()
+
+    page.goto(f"{live_server.url}/r/{token}")
+    page.get_by_role("button", name="Cymraeg").click()
+    expect(page.locator("html")).to_have_attribute("lang", "cy")
+    audit(page, "11-start-welsh", screenshots)
+    page.get_by_role("button", name="Dechrau nawr").click()
+    page.get_by_role("button", name="Parhau").click()
+    choose_welsh = page.get_by_label("Na", exact=True)
+    choose_welsh.check()
+    page.get_by_role("button", name="Parhau").click()
+
+    on_question(page, live_server, token, "volunteers")
+    page.get_by_label("Faint o wirfoddolwyr?").fill("lots")
+    page.get_by_role("button", name="Parhau").click()
+    expect(page.locator(".govuk-error-summary")).to_be_visible()
+    audit(page, "12-number-error-welsh", screenshots)
+    page.get_by_role("button", name="English").click()
+    expect(page.get_by_label("How many volunteers?")).to_be_visible()
+    context.close()
