@@ -265,7 +265,7 @@ def demo_data(context: Context, reset: bool, seed: int) -> None:
         click.echo(f"  {token}")
     base = context.settings.base_url.rstrip("/")
     click.echo()
-    click.echo("The same invitations on the web (start the web app with `tempcheck serve`):")
+    click.echo("The same invitations on the web (served by `make demo` or `tempcheck serve`):")
     for token in summary.sample_tokens:
         click.echo(f"  {base}/r/{token}")
     with context.sessions() as session:
