@@ -150,8 +150,13 @@ def response_rates(counts: pd.DataFrame, round_: RoundRef) -> ResponseRates:
         for key in ordered:
             label = value_label(segment, key)
             k_invited, k_responded = totals[key]
-            warning = _far_below(k_invited, k_responded, invited - k_invited,
-                                 responded - k_responded, comparisons=len(totals))
+            warning = _far_below(
+                k_invited,
+                k_responded,
+                invited - k_invited,
+                responded - k_responded,
+                comparisons=len(totals),
+            )
             if key in primary or key in secondary:
                 note = SUPPRESSED_NOTE if key in primary else SECONDARY_NOTE
                 cells.append(RateCell(label, key, suppressed=True, note=note, warning=warning))

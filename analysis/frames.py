@@ -266,9 +266,7 @@ def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[Sequence[Any]]:
 def load_responses(connection: Connection, round_ids: Collection[int]) -> pd.DataFrame:
     """Load the completed responses of some rounds: one row each, with round and segments."""
     rows = connection.execute(_response_query(round_ids).order_by(models.Response.id)).all()
-    return _response_frame(
-        _columns(rows, _RESPONSE_FIELDS), _provider_slugs(connection, round_ids)
-    )
+    return _response_frame(_columns(rows, _RESPONSE_FIELDS), _provider_slugs(connection, round_ids))
 
 
 def load_long(
@@ -378,9 +376,7 @@ def load_frame(
     # No ORDER BY: sorting costs the database more than it is worth; rows come in index order.
     rows = connection.execute(query).all()
     columns = _columns(rows, _RESPONSE_FIELDS + len(wanted))
-    responses = _response_frame(
-        columns[:_RESPONSE_FIELDS], _provider_slugs(connection, round_ids)
-    )
+    responses = _response_frame(columns[:_RESPONSE_FIELDS], _provider_slugs(connection, round_ids))
     answers: dict[str, pd.Series] = {}
     for question, stored in zip(wanted, columns[_RESPONSE_FIELDS:], strict=True):
         answers[question.id] = _typed(
@@ -425,8 +421,11 @@ def load_invitation_counts(connection: Connection, round_ids: Collection[int]) -
     single["is_member"] = [
         None if v is None else ("member" if v else "not_member") for v in single["is_member"]
     ]
-    parts = [single.groupby(ROUND, as_index=False)[[INVITED, RESPONDED]].sum()
-             .assign(**{SEGMENT: "all", KEY: None})]
+    parts = [
+        single.groupby(ROUND, as_index=False)[[INVITED, RESPONDED]]
+        .sum()
+        .assign(**{SEGMENT: "all", KEY: None})
+    ]
     for segment in ("org_type", "income_band", "district", "is_member"):
         keyed = single.assign(**{KEY: single[segment].astype(object).fillna("")})
         summed = keyed.groupby([ROUND, KEY], as_index=False)[[INVITED, RESPONDED]].sum()
@@ -437,7 +436,8 @@ def load_invitation_counts(connection: Connection, round_ids: Collection[int]) -
             outcome_rows.append((round_id, key, invited, responded))
     outcome_frame = pd.DataFrame(outcome_rows, columns=[ROUND, KEY, INVITED, RESPONDED])
     parts.append(
-        outcome_frame.groupby([ROUND, KEY], as_index=False)[[INVITED, RESPONDED]].sum()
+        outcome_frame.groupby([ROUND, KEY], as_index=False)[[INVITED, RESPONDED]]
+        .sum()
         .assign(**{SEGMENT: "outcomes"})
     )
     counts = pd.concat(parts, ignore_index=True)[[ROUND, SEGMENT, KEY, INVITED, RESPONDED]]

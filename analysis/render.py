@@ -121,14 +121,28 @@ def csv_rows(reports: Sequence[KpiReport]) -> list[dict[str, Any]]:
             rows.append({**overall, **_change_fields(result.change)})
             for segment, cells in result.breakdowns.items():
                 for cell in cells:
-                    rows.append({**base, "measure": "breakdown", "segment": segment,
-                                 **_cell_fields(cell)})
+                    rows.append(
+                        {**base, "measure": "breakdown", "segment": segment, **_cell_fields(cell)}
+                    )
             for outcome in result.outcomes:
-                rows.append({**base, "measure": "aware", "segment": "outcome",
-                             **_cell_fields(outcome.aware), "status": str(outcome.status),
-                             **_change_fields(outcome.change)})
-                rows.append({**base, "measure": "raised", "segment": "outcome",
-                             **_cell_fields(outcome.raised)})
+                rows.append(
+                    {
+                        **base,
+                        "measure": "aware",
+                        "segment": "outcome",
+                        **_cell_fields(outcome.aware),
+                        "status": str(outcome.status),
+                        **_change_fields(outcome.change),
+                    }
+                )
+                rows.append(
+                    {
+                        **base,
+                        "measure": "raised",
+                        "segment": "outcome",
+                        **_cell_fields(outcome.raised),
+                    }
+                )
         for rates in report.response_rates:
             base = {
                 "framework": report.framework.id,
@@ -304,8 +318,16 @@ def _detail_rows(
             shown = _status_text(cell_status) if cell is outcome.aware else ""
             rows.append(
                 (
-                    ["", _short(f"  {measure}: {name}"), _n_text(cell),
-                     _result_text(cell), _interval(cell), "", shown, text or cell.note],
+                    [
+                        "",
+                        _short(f"  {measure}: {name}"),
+                        _n_text(cell),
+                        _result_text(cell),
+                        _interval(cell),
+                        "",
+                        shown,
+                        text or cell.note,
+                    ],
                     {6: cell_status},
                 )
             )
@@ -316,10 +338,18 @@ def _detail_rows(
         for cell in result.breakdowns.get(segment, ()):
             rows.append(
                 (
-                    ["", _short(f"  {SEGMENT_TITLES[segment]}: {cell.label}"), _n_text(cell),
-                     _result_text(cell), _interval(cell), "", _status_text(cell.status),
-                     cell.note if cell.suppressed or cell.status is Status.NOT_ENOUGH_DATA
-                     else ""],
+                    [
+                        "",
+                        _short(f"  {SEGMENT_TITLES[segment]}: {cell.label}"),
+                        _n_text(cell),
+                        _result_text(cell),
+                        _interval(cell),
+                        "",
+                        _status_text(cell.status),
+                        cell.note
+                        if cell.suppressed or cell.status is Status.NOT_ENOUGH_DATA
+                        else "",
+                    ],
                     {6: cell.status},
                 )
             )
@@ -422,14 +452,17 @@ def _side_by_side(
         for segment in segments:
             labels: dict[str | None, str] = {}
             for result in results:
-                for cell in (result.breakdowns.get(segment, ()) if result else ()):
+                for cell in result.breakdowns.get(segment, ()) if result else ():
                     labels.setdefault(cell.key, cell.label)
             for key, label in labels.items():
                 texts, colours = ["", _short(f"  {SEGMENT_TITLES[segment]}: {label}", 40), ""], {}
                 for n, result in enumerate(results):
                     found = next(
-                        (c for c in (result.breakdowns.get(segment, ()) if result else ())
-                         if c.key == key),
+                        (
+                            c
+                            for c in (result.breakdowns.get(segment, ()) if result else ())
+                            if c.key == key
+                        ),
                         None,
                     )
                     text, status = _compact(found) if found else ("–", Status.NO_DATA)

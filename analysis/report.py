@@ -233,8 +233,10 @@ def evaluate_report(
         {anchor} | {r.round for r in results if r.round is not None},
         key=lambda r: (r.survey != anchor.survey, r.opens_at, r.id),
     )
-    rates = () if invitation_counts is None else tuple(
-        response_rates(invitation_counts, r) for r in used
+    rates = (
+        ()
+        if invitation_counts is None
+        else tuple(response_rates(invitation_counts, r) for r in used)
     )
     return KpiReport(
         framework=framework,

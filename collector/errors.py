@@ -33,3 +33,18 @@ class Conflict(CollectorError):
 
     code = "conflict"
     status = 409
+
+
+class ProblemsError(CollectorError):
+    """Every problem found in a definition file at once, so a fix can address them all."""
+
+    what = "the definition"
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        if len(self.problems) == 1:
+            message = self.problems[0]
+        else:
+            lines = "\n".join(f"- {p}" for p in self.problems)
+            message = f"{len(self.problems)} problems in {self.what}:\n{lines}"
+        super().__init__(message)

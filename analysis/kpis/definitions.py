@@ -46,7 +46,7 @@ import yaml
 
 from analysis.frames import SEGMENTS
 from analysis.kpis.targets import DEFAULT_MIN_N, Target, TargetError, TargetRule
-from collector.errors import CollectorError, NotFound
+from collector.errors import NotFound, ProblemsError
 from collector.survey.expr import ExprError, Node, literal_comparisons, parse, references
 from collector.survey.expr import uses_current as expr_uses_current
 from collector.survey.loader import library_surveys
@@ -90,19 +90,11 @@ KIND_KEYS: dict[KpiKind, tuple[str, ...]] = {
 }
 
 
-class KpiDefinitionError(CollectorError):
+class KpiDefinitionError(ProblemsError):
     """A KPI framework file with problems; `problems` lists every one of them."""
 
     code = "bad_kpi_definition"
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = list(problems)
-        if len(self.problems) == 1:
-            message = self.problems[0]
-        else:
-            lines = "\n".join(f"- {p}" for p in self.problems)
-            message = f"{len(self.problems)} problems in the KPI definitions:\n{lines}"
-        super().__init__(message)
+    what = "the KPI definitions"
 
 
 @dataclass(frozen=True)
@@ -246,9 +238,7 @@ def framework(framework_id: str) -> Framework:
     """Give one built-in framework by id."""
     known = _builtin()
     if framework_id not in known:
-        raise NotFound(
-            f"No KPI framework {framework_id!r} (there are: {', '.join(sorted(known))})"
-        )
+        raise NotFound(f"No KPI framework {framework_id!r} (there are: {', '.join(sorted(known))})")
     return known[framework_id]
 
 
@@ -300,8 +290,9 @@ class _Checker:
         self.problems: list[str] = []
 
     def problem(self, where: str, message: str) -> None:
-        self.problems.append(f"{self.source}: {where}: {message}" if where else
-                             f"{self.source}: {message}")
+        self.problems.append(
+            f"{self.source}: {where}: {message}" if where else f"{self.source}: {message}"
+        )
 
     def unknown_keys(self, where: str, data: Mapping[Any, Any], allowed: Iterable[str]) -> None:
         allowed = tuple(allowed)
@@ -316,8 +307,9 @@ class _Checker:
         self.unknown_keys("", data, FRAMEWORK_KEYS)
         framework_id = data.get("id")
         if not isinstance(framework_id, str) or not FRAMEWORK_ID.fullmatch(framework_id):
-            self.problem("id", f"a framework id is lowercase words joined by '-', not "
-                               f"{framework_id!r}")
+            self.problem(
+                "id", f"a framework id is lowercase words joined by '-', not {framework_id!r}"
+            )
             framework_id = "?"
         title = self.text("title", data.get("title"), required=True)
         min_n = data.get("min_n", DEFAULT_MIN_N)
@@ -366,8 +358,11 @@ class _Checker:
         if isinstance(kpi_id, int) and not isinstance(kpi_id, bool):
             kpi_id = str(kpi_id)
         if not isinstance(kpi_id, str) or not KPI_ID.fullmatch(kpi_id):
-            self.problem(f"KPI number {n}", f"needs an id of letters, digits, spaces, '.', '_' "
-                                            f"or '-' (up to 32), not {kpi_id!r}")
+            self.problem(
+                f"KPI number {n}",
+                f"needs an id of letters, digits, spaces, '.', '_' "
+                f"or '-' (up to 32), not {kpi_id!r}",
+            )
             return None
         where = f"KPI {kpi_id}"
         try:
@@ -481,8 +476,9 @@ class _Checker:
     def proportion(
         self, where: str, raw: Mapping[str, Any], survey: Survey | None, common: dict[str, Any]
     ) -> Kpi:
-        numerator, numerator_text = self.condition(f"{where}: numerator", raw.get("numerator"),
-                                                   survey)
+        numerator, numerator_text = self.condition(
+            f"{where}: numerator", raw.get("numerator"), survey
+        )
         denominator, denominator_text = self.condition(
             f"{where}: denominator", raw.get("denominator"), survey, required=False
         )

@@ -268,11 +268,19 @@ def _awareness_summary(
     if is_small(respondents):
         return hidden_cell(label)
     if previous is None:
-        return Cell(label, n=respondents, status=Status.NOT_ENOUGH_DATA,
-                    note="no previous round to compare with")
+        return Cell(
+            label,
+            n=respondents,
+            status=Status.NOT_ENOUGH_DATA,
+            note="no previous round to compare with",
+        )
     if not pairs or any(n < min_n for (_, n), (_, m) in pairs for n in (n, m)):
-        return Cell(label, n=respondents, status=Status.NOT_ENOUGH_DATA,
-                    note=f"fewer than {min_n} responses in this round or the previous one")
+        return Cell(
+            label,
+            n=respondents,
+            status=Status.NOT_ENOUGH_DATA,
+            note=f"fewer than {min_n} responses in this round or the previous one",
+        )
     confidence = 1 - (1 - CONFIDENCE) / len(pairs)
     up = down = 0
     for (x1, n1), (x2, n2) in pairs:
@@ -329,8 +337,11 @@ def evaluate_targets_met(
     green = [r for r in judged if r.status is Status.GREEN]
     summary = "; ".join(f"{r.kpi.id} {r.status}" for r in others)
     if not judged:
-        overall = Cell(OVERALL, status=Status.NOT_ENOUGH_DATA,
-                       note=f"no KPI with a target had enough data to judge ({summary})")
+        overall = Cell(
+            OVERALL,
+            status=Status.NOT_ENOUGH_DATA,
+            note=f"no KPI with a target had enough data to judge ({summary})",
+        )
         return KpiResult(kpi, overall, round_)
     assert kpi.target.value is not None
     status = Status.GREEN if kpi.target.met(len(green), len(judged)) else Status.RED
@@ -359,4 +370,3 @@ def evaluate_framework_results(
         else:
             out.append(by_id[kpi.id])
     return out
-

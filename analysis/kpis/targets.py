@@ -34,7 +34,7 @@ RAG_RULE = (
     "Green: meets the target. Amber: below the target, but the target is within the 95% "
     "confidence interval, so the shortfall may be chance. Red: even the upper end of the 95% "
     "interval is below the target. Not enough data: fewer than {min_n} responses (figures shown, "
-    "not judged). Suppressed: fewer than 5 responses, nothing shown. \"Majority\" means more than "
+    'not judged). Suppressed: fewer than 5 responses, nothing shown. "Majority" means more than '
     "half; exactly 50% is not a majority. Counts are green at or above the target, red below."
 )
 

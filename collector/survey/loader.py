@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from collector.errors import CollectorError, NotFound
+from collector.errors import NotFound, ProblemsError
 from collector.survey.expr import ExprError, Node, literal_comparisons, parse, references
 from collector.survey.expr import uses_current as expr_uses_current
 from collector.survey.model import (
@@ -56,19 +56,11 @@ QUESTION_KEYS = (
 CHOICE_KEYS = ("value", "label")
 
 
-class SurveyDefinitionError(CollectorError):
+class SurveyDefinitionError(ProblemsError):
     """A survey definition with problems; `problems` lists every one of them."""
 
     code = "bad_definition"
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = list(problems)
-        if len(self.problems) == 1:
-            message = self.problems[0]
-        else:
-            lines = "\n".join(f"- {p}" for p in self.problems)
-            message = f"{len(self.problems)} problems in the survey definition:\n{lines}"
-        super().__init__(message)
+    what = "the survey definition"
 
 
 def load_survey(path: str | os.PathLike[str]) -> Survey:
