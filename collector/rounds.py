@@ -28,8 +28,16 @@ class RoundError(CollectorError):
 
 
 def new_token() -> str:
-    """Make an unguessable single-use invitation token."""
-    return secrets.token_urlsafe(TOKEN_BYTES)
+    """Make an unguessable single-use invitation token.
+
+    A token never starts with "-", so that it is never taken for an option when
+    pasted after a command (`tempcheck answer TOKEN`); redrawing costs under a
+    bit of the 192.
+    """
+    while True:
+        token = secrets.token_urlsafe(TOKEN_BYTES)
+        if not token.startswith("-"):
+            return token
 
 
 def looks_like_token(text: str) -> bool:

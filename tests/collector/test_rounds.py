@@ -98,3 +98,11 @@ def test_a_draft_survey_version_may_still_change(session: Session) -> None:
     row = register(session, survey)
     register(session, dataclasses.replace(survey, minutes=7))
     assert definition(row).minutes == 7
+
+
+def test_a_token_never_starts_with_a_dash_so_a_command_line_takes_it_as_a_token(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    drawn = iter(["-" + "a" * 31, "b" * 32])
+    monkeypatch.setattr(rounds.secrets, "token_urlsafe", lambda n: next(drawn))
+    assert rounds.new_token() == "b" * 32
