@@ -91,6 +91,28 @@ class Settings:
     mail_from: str = _setting(  # type: ignore[assignment]
         "MAIL_FROM", "tempcheck <noreply@localhost>", "From address of outgoing email."
     )
+    email_per_second: int = _setting(  # type: ignore[assignment]
+        "EMAIL_PER_SECOND",
+        10,
+        "Most emails the dispatchers send per second, each (respect your mail provider's limit).",
+    )
+    dispatch_batch: int = _setting(  # type: ignore[assignment]
+        "DISPATCH_BATCH",
+        10,
+        "How many messages a dispatcher claims at a time. A dispatcher killed mid-batch may "
+        "send at most this many twice after its claim expires.",
+    )
+    dispatch_claim_seconds: int = _setting(  # type: ignore[assignment]
+        "DISPATCH_CLAIM_SECONDS",
+        120,
+        "How long a claimed message stays with its dispatcher before another may take it "
+        "(when the first died).",
+    )
+    dispatch_max_attempts: int = _setting(  # type: ignore[assignment]
+        "DISPATCH_MAX_ATTEMPTS",
+        8,
+        "After this many failed attempts a message is given up and shown as failed in the console.",
+    )
 
     @classmethod
     def from_env(
@@ -121,6 +143,14 @@ class Settings:
             raise SettingsError(f"BASE_URL must be an http(s) address, not {self.base_url!r}")
         if self.telegram_webhook_url and not self.telegram_webhook_secret:
             raise SettingsError("TELEGRAM_WEBHOOK_URL is set: TELEGRAM_WEBHOOK_SECRET is required")
+        for name in (
+            "email_per_second",
+            "dispatch_batch",
+            "dispatch_claim_seconds",
+            "dispatch_max_attempts",
+        ):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"{name.upper()} must be 1 or more")
         if self.trusted_proxies < 0:
             raise SettingsError("TRUSTED_PROXIES must be 0 or more")
         if self.secret_key is not None and len(self.secret_key) < 16:

@@ -1,4 +1,5 @@
-"""The tables: providers, organisations, surveys, rounds, invitations, responses and answers.
+"""The tables: providers, organisations, surveys, rounds, invitations, responses and answers;
+the staff and funder users, the outbox of messages to send, and the audit log.
 
 Answers are long-format rows, one per answered question. A response carries a copy of its
 organisation's segment attributes taken when it started, so a report stays true after the
@@ -15,6 +16,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -144,12 +146,18 @@ class Round(Base):
     # A filter over organisation segments, e.g. {"org_type": ["faith_group"], "district": [...]}.
     audience: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     open_link: Mapped[bool] = mapped_column(Boolean, default=False)
+    # How invitations and reminders go out: "email" (and "telegram" once the bot sends).
+    channels: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["email"])
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     provider: Mapped[Provider] = relationship(back_populates="rounds")
     survey: Mapped[Survey] = relationship()
     invitations: Mapped[list[Invitation]] = relationship(back_populates="round")
+    reminders: Mapped[list[RoundReminder]] = relationship(
+        back_populates="round", order_by="RoundReminder.due_at"
+    )
 
     def __repr__(self) -> str:
         return f"<Round {self.id} {self.period_label} {self.status}>"
@@ -244,3 +252,110 @@ class RateCount(Base):
 
     def __repr__(self) -> str:
         return f"<RateCount {self.bucket} {self.client[:8]} {self.count}>"
+
+
+class RoundReminder(Base):
+    """A reminder to a round's non-responders: scheduled at creation, or sent now by staff."""
+
+    __tablename__ = "round_reminders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), index=True)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(String(16), default="scheduled")  # or manual
+    # Set once its messages are in the outbox (then `queued` says how many).
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    queued: Mapped[int] = mapped_column(Integer, default=0)
+
+    round: Mapped[Round] = relationship(back_populates="reminders")
+
+    def __repr__(self) -> str:
+        return f"<RoundReminder {self.id} round={self.round_id} {self.kind}>"
+
+
+class User(Base):
+    """Someone who signs in: an admin, a provider's staff member, or a funder (read-only)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(300))
+    role: Mapped[str] = mapped_column(String(16))  # admin, staff, funder
+    # Staff belong to one provider; admins and funders to none.
+    provider_id: Mapped[int | None] = mapped_column(ForeignKey("providers.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    provider: Mapped[Provider | None] = relationship()
+    # For funders: the providers whose results they may see.
+    funded: Mapped[list[Provider]] = relationship(secondary="funder_providers")
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.role}>"
+
+
+class FunderProvider(Base):
+    """A funder user may see this provider's results."""
+
+    __tablename__ = "funder_providers"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"), primary_key=True)
+
+
+class OutboxMessage(Base):
+    """One message to send (an invitation, a reminder, a summary): a row first, then delivered.
+
+    The dedupe key (e.g. `invite:<invitation id>`) is unique, so queueing the same message twice
+    stores it once. A dispatcher claims due rows (status pending, or sending with an expired
+    claim), delivers them, and records the result.
+    """
+
+    __tablename__ = "outbox_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    channel: Mapped[str] = mapped_column(String(16))  # email, telegram
+    recipient: Mapped[str] = mapped_column(String(254))
+    template: Mapped[str] = mapped_column(String(64))  # invite, reminder, ...
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # pending, sending, sent, failed (gave up), cancelled (no longer wanted)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    provider_id: Mapped[int | None] = mapped_column(ForeignKey("providers.id"), index=True)
+    round_id: Mapped[int | None] = mapped_column(ForeignKey("rounds.id"), index=True)
+    invitation_id: Mapped[int | None] = mapped_column(ForeignKey("invitations.id"), index=True)
+
+    def __repr__(self) -> str:
+        return f"<OutboxMessage {self.id} {self.template} {self.status}>"
+
+
+Index("ix_outbox_messages_due", OutboxMessage.status, OutboxMessage.next_attempt_at)
+
+
+class AuditEvent(Base):
+    """One thing a staff member or operator did: opened, reminded, closed, imported, edited."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Who, as shown: the user's email, or "command line (<login>)" for the CLI.
+    actor: Mapped[str] = mapped_column(String(254))
+    provider_id: Mapped[int | None] = mapped_column(ForeignKey("providers.id"), index=True)
+    action: Mapped[str] = mapped_column(String(64))  # e.g. round.open, organisations.import
+    subject: Mapped[str | None] = mapped_column(String(200))  # e.g. round 12 (2026/27 H1)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    def __repr__(self) -> str:
+        return f"<AuditEvent {self.id} {self.action}>"

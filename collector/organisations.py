@@ -6,13 +6,15 @@ import csv
 import io
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from collector import models
 from collector.errors import CollectorError
+from collector.models import utcnow
 from collector.segments import INCOME_BANDS, ORGANISATION_TYPES, OUTCOMES
 
 REQUIRED_COLUMNS = ("external_ref", "name", "org_type")
@@ -212,3 +214,33 @@ def import_csv(session: Session, provider: models.Provider, text: str) -> Import
                 setattr(organisation, key, value)
     session.flush()
     return plan
+
+
+def opt_out(
+    session: Session, organisation: models.Organisation, *, now: datetime | None = None
+) -> int:
+    """Stop asking an organisation: no new invitations, and its unsent messages are cancelled.
+
+    Give the number of messages cancelled. Answers it already gave are kept.
+    """
+    if organisation.opted_out_at is None:
+        organisation.opted_out_at = now or utcnow()
+    message, invitation = models.OutboxMessage, models.Invitation
+    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+        update(message)
+        .where(
+            message.status == "pending",
+            message.invitation_id.in_(
+                select(invitation.id).where(invitation.organisation_id == organisation.id)
+            ),
+        )
+        .values(status="cancelled", last_error="The group opted out")
+        .execution_options(synchronize_session=False)
+    )
+    session.flush()
+    return int(result.rowcount or 0)
+
+
+def opt_in(organisation: models.Organisation) -> None:
+    """Ask an organisation again in future rounds (staff, when the group asks to be back)."""
+    organisation.opted_out_at = None

@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import CursorResult, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from collector import models
+from collector import models, outbox
 from collector.errors import CollectorError, NotFound
 from collector.models import utcnow
 
@@ -60,10 +61,26 @@ def create_round(
     closes_at: datetime,
     audience: Mapping[str, Sequence[Any]] | None = None,
     open_link: bool = False,
+    channels: Sequence[str] = ("email",),
+    reminder_days: Sequence[int] = (),
 ) -> models.Round:
-    """Create a draft round of `survey` for `provider`; nothing is sent yet."""
+    """Create a draft round of `survey` for `provider`; nothing is sent yet.
+
+    `reminder_days` schedules reminders to non-responders that many days after the round opens.
+    """
     if closes_at <= opens_at:
         raise RoundError("The close date must be after the open date")
+    unknown_channels = set(channels) - set(outbox.CHANNELS)
+    if unknown_channels:
+        raise RoundError(f"Unknown channel: {', '.join(sorted(unknown_channels))}")
+    reminders = []
+    for days in sorted(set(reminder_days)):
+        due = opens_at + timedelta(days=days)
+        if days < 1 or due >= closes_at:
+            raise RoundError(
+                f"A reminder {days} days after opening is not between the open and close dates"
+            )
+        reminders.append(models.RoundReminder(due_at=due, kind="scheduled"))
     unknown = set(audience or {}) - set(AUDIENCE_KEYS)
     if unknown:
         raise RoundError(f"Unknown audience filter: {', '.join(sorted(unknown))}")
@@ -78,7 +95,9 @@ def create_round(
         closes_at=closes_at,
         audience={k: list(v) for k, v in (audience or {}).items()},
         open_link=open_link,
+        channels=list(dict.fromkeys(channels)),
         status="draft",
+        reminders=reminders,
     )
     session.add(round_)
     session.flush()
@@ -104,29 +123,295 @@ def audience_query(round_: models.Round) -> Any:
 
 
 def open_round(session: Session, round_: models.Round, *, now: datetime | None = None) -> int:
-    """Open a draft round: freeze its survey and create one invitation per recipient."""
+    """Open a draft round: freeze its survey, create one invitation per recipient, and queue
+    the invitation messages (sent from the open date). Give the number of invitations."""
     if round_.status != "draft":
         raise RoundError(f"Round {round_.id} is {round_.status}, not a draft")
     now = now or utcnow()
+    if round_.closes_at <= now:
+        raise RoundError("The close date has passed: change it before opening the round")
     if round_.survey.frozen_at is None:
         round_.survey.frozen_at = now
     recipients = session.scalars(audience_query(round_)).all()
-    for organisation in recipients:
-        session.add(
-            models.Invitation(round=round_, organisation_id=organisation.id, token=new_token())
-        )
+    invitations = [
+        models.Invitation(round=round_, organisation=organisation, token=new_token())
+        for organisation in recipients
+    ]
+    session.add_all(invitations)
     round_.status = "open"
+    round_.opened_at = now
     session.flush()
+    for invitation in invitations:
+        _queue(session, round_, invitation, "invite", f"invite:{invitation.id}", now)
     return len(recipients)
 
 
-def close_round(session: Session, round_: models.Round, *, now: datetime | None = None) -> None:
-    """Close an open round: no more answers are taken."""
+def remind(
+    session: Session,
+    round_: models.Round,
+    *,
+    reminder: models.RoundReminder | None = None,
+    now: datetime | None = None,
+) -> int:
+    """Queue a reminder to every invited organisation that has not completed; give how many.
+
+    Without `reminder`, this is a reminder sent now by hand.
+    """
+    if round_.status != "open":
+        raise RoundError(f"Round {round_.id} is {round_.status}: only an open round is reminded")
+    now = now or utcnow()
+    if reminder is None:
+        reminder = models.RoundReminder(round=round_, due_at=now, kind="manual")
+        session.add(reminder)
+        session.flush()
+    queued = 0
+    for invitation in session.scalars(non_responders_query(round_)):
+        key = f"remind:{reminder.id}:{invitation.id}"
+        queued += _queue(session, round_, invitation, "reminder", key, now)
+    reminder.queued_at = now
+    reminder.queued = queued
+    return queued
+
+
+def non_responders_query(round_: models.Round) -> Any:
+    """Build the SELECT of a round's invitations not yet completed, opted-out groups left out."""
+    inv, resp, org = models.Invitation, models.Response, models.Organisation
+    return (
+        select(inv)
+        .join(org, org.id == inv.organisation_id)
+        .outerjoin(resp, resp.invitation_id == inv.id)
+        .where(inv.round_id == round_.id, org.opted_out_at.is_(None))
+        .where(or_(resp.id.is_(None), resp.status != "completed"))
+        .order_by(inv.id)
+    )
+
+
+def _queue(
+    session: Session,
+    round_: models.Round,
+    invitation: models.Invitation,
+    template: str,
+    key: str,
+    now: datetime,
+) -> int:
+    """Queue one invitation's message on each of the round's channels it has an address for."""
+    organisation = invitation.organisation
+    if organisation is None or organisation.opted_out_at is not None:
+        return 0
+    queued = 0
+    for channel in round_.channels:
+        address = contact_address(organisation, channel)
+        if address is None:
+            continue
+        queued += outbox.enqueue(
+            session,
+            dedupe_key=f"{key}:{channel}",
+            channel=channel,
+            recipient=address,
+            template=template,
+            data=message_data(round_, invitation),
+            not_before=max(now, round_.opens_at),
+            provider_id=round_.provider_id,
+            round_id=round_.id,
+            invitation_id=invitation.id,
+        )
+    return queued
+
+
+def contact_address(organisation: models.Organisation, channel: str) -> str | None:
+    """Give where to reach an organisation on a channel, if it has agreed to be reached there."""
+    if channel == "email" and organisation.consent_email and organisation.contact_email:
+        return organisation.contact_email
+    return None
+
+
+def message_data(round_: models.Round, invitation: models.Invitation) -> dict[str, Any]:
+    """Give what an invitation or reminder message says: names, dates, and the token."""
+    organisation = invitation.organisation
+    return {
+        "token": invitation.token,
+        "organisation": organisation.name if organisation is not None else "",
+        "provider": round_.provider.name,
+        "survey": round_.survey.title,
+        "period": round_.period_label,
+        "closes_at": round_.closes_at.isoformat(),
+    }
+
+
+def close_round(session: Session, round_: models.Round, *, now: datetime | None = None) -> int:
+    """Close an open round: no more answers are taken, and unsent messages are cancelled.
+
+    Give the number of messages cancelled.
+    """
     if round_.status != "open":
         raise RoundError(f"Round {round_.id} is {round_.status}, not open")
     round_.status = "closed"
     round_.closed_at = now or utcnow()
+    message = models.OutboxMessage
+    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+        update(message)
+        .where(message.round_id == round_.id, message.status == "pending")
+        .values(status="cancelled", last_error="The round closed before it was sent")
+    )
     session.flush()
+    return int(result.rowcount or 0)
+
+
+def run_schedules(session: Session, *, now: datetime | None = None) -> dict[str, int]:
+    """Do what is due: queue scheduled reminders, close rounds past their close date.
+
+    Safe to run from several dispatchers at once: reminders dedupe in the outbox, and each
+    round is changed under a row lock (PostgreSQL) or the write lock (SQLite).
+    """
+    now = now or utcnow()
+    done = {"reminders": 0, "reminded": 0, "closed": 0}
+    due_reminders = session.scalars(
+        select(models.RoundReminder)
+        .join(models.Round)
+        .where(
+            models.RoundReminder.queued_at.is_(None),
+            models.RoundReminder.due_at <= now,
+            models.Round.status == "open",
+        )
+        .with_for_update(of=models.RoundReminder, skip_locked=True)
+    ).all()
+    for reminder in due_reminders:
+        done["reminded"] += remind(session, reminder.round, reminder=reminder, now=now)
+        done["reminders"] += 1
+    due_rounds = session.scalars(
+        select(models.Round)
+        .where(models.Round.status == "open", models.Round.closes_at <= now)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for round_ in due_rounds:
+        close_round(session, round_, now=now)
+        done["closed"] += 1
+    return done
+
+
+@dataclass
+class Counts:
+    """Invited, started and completed, for a whole round or one segment of it."""
+
+    invited: int = 0
+    started: int = 0
+    completed: int = 0
+
+    @property
+    def rate(self) -> float | None:
+        """Give the response rate (completed over invited), or None with nobody invited."""
+        return self.completed / self.invited if self.invited else None
+
+
+@dataclass
+class NonResponder:
+    """An invited organisation that has not completed: for staff to chase."""
+
+    invitation_id: int
+    organisation_id: int
+    name: str
+    contact_email: str | None
+    started: bool
+    last_message_at: datetime | None
+
+
+@dataclass
+class RoundStatus:
+    """Where a round stands: totals, by segment, by channel, messages, and who to chase."""
+
+    round_id: int
+    total: Counts
+    anonymous_completed: int
+    by_segment: dict[str, dict[str, Counts]] = field(default_factory=dict)
+    by_channel: dict[str, int] = field(default_factory=dict)
+    messages: dict[str, int] = field(default_factory=dict)
+    non_responders: list[NonResponder] = field(default_factory=list)
+
+
+STATUS_SEGMENTS = ("org_type", "district", "income_band", "is_member")
+
+
+def round_status(session: Session, round_: models.Round) -> RoundStatus:
+    """Count a round's invited, started and completed, overall and by segment and channel."""
+    inv, resp, org = models.Invitation, models.Response, models.Organisation
+    rows = session.execute(
+        select(
+            inv.id,
+            org.id,
+            org.name,
+            org.contact_email,
+            org.opted_out_at,
+            *(getattr(org, key) for key in STATUS_SEGMENTS),
+            resp.status,
+            resp.channel,
+        )
+        .join(org, org.id == inv.organisation_id)
+        .outerjoin(resp, resp.invitation_id == inv.id)
+        .where(inv.round_id == round_.id)
+        .order_by(org.name)
+    ).all()
+    last_sent = dict(
+        session.execute(
+            select(models.OutboxMessage.invitation_id, func.max(models.OutboxMessage.sent_at))
+            .where(models.OutboxMessage.round_id == round_.id)
+            .group_by(models.OutboxMessage.invitation_id)
+        ).all()
+    )
+    status = RoundStatus(round_id=round_.id, total=Counts(), anonymous_completed=0)
+    for row in rows:
+        invitation_id, org_id, name, email, opted_out = row[:5]
+        segments = dict(zip(STATUS_SEGMENTS, row[5 : 5 + len(STATUS_SEGMENTS)], strict=True))
+        response_status, channel = row[-2], row[-1]
+        cells = [status.total]
+        for key, value in segments.items():
+            label = _segment_label(key, value)
+            cells.append(status.by_segment.setdefault(key, {}).setdefault(label, Counts()))
+        for cell in cells:
+            cell.invited += 1
+            cell.started += response_status is not None
+            cell.completed += response_status == "completed"
+        if response_status == "completed":
+            status.by_channel[channel] = status.by_channel.get(channel, 0) + 1
+        elif opted_out is None:
+            status.non_responders.append(
+                NonResponder(
+                    invitation_id=invitation_id,
+                    organisation_id=org_id,
+                    name=name,
+                    contact_email=email,
+                    started=response_status is not None,
+                    last_message_at=last_sent.get(invitation_id),
+                )
+            )
+    status.anonymous_completed = int(
+        session.scalar(
+            select(func.count(resp.id)).where(
+                resp.round_id == round_.id,
+                resp.invitation_id.is_(None),
+                resp.status == "completed",
+            )
+        )
+        or 0
+    )
+    if status.anonymous_completed:
+        status.by_channel["open_link"] = (
+            status.by_channel.get("open_link", 0) + status.anonymous_completed
+        )
+    status.messages = {
+        message_status: int(count)
+        for message_status, count in session.execute(
+            select(models.OutboxMessage.status, func.count(models.OutboxMessage.id))
+            .where(models.OutboxMessage.round_id == round_.id)
+            .group_by(models.OutboxMessage.status)
+        ).all()
+    }
+    return status
+
+
+def _segment_label(key: str, value: Any) -> str:
+    if key == "is_member":
+        return "member" if value else "not a member"
+    return str(value) if value not in (None, "") else "not recorded"
 
 
 def invitation_by_token(session: Session, token: str) -> models.Invitation:

@@ -40,7 +40,7 @@ def create_app(settings: Settings) -> Flask:
             "SECRET_KEY is not set: the web app signs sessions and forms with it. Generate one "
             "with `python -c 'import secrets; print(secrets.token_hex(32))'` and put it in .env"
         )
-    from forms import assets, errors, logs, respond, security
+    from forms import assets, auth, console, errors, logs, optout, respond, security
 
     app = Flask(__name__, static_folder=None)
     secure = settings.base_url.startswith("https://")
@@ -69,7 +69,12 @@ def create_app(settings: Settings) -> Flask:
     security.init_app(app)
     errors.init_app(app)
     app.register_blueprint(assets.bp)
+    auth.init_app(app)
     app.register_blueprint(respond.bp)
+    app.register_blueprint(optout.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(console.bp)
+    app.register_blueprint(console.funder_bp)
     return app
 
 

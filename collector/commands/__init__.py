@@ -1,0 +1,1 @@
+"""Groups of `tempcheck` commands, each in a module named for what it works on."""
