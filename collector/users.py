@@ -37,6 +37,10 @@ class UserError(CollectorError):
     code = "bad_user"
 
 
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
 def hash_password(password: str) -> str:
     """Hash a password with scrypt and a random salt, as `scrypt$n$r$p$salt$hash`."""
     salt = secrets.token_bytes(16)
@@ -71,10 +75,6 @@ def check_password(password: str, hashed: str) -> bool:
 _DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
 
 
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
 def check_password_strength(password: str) -> None:
     """Refuse a password that is too short to be safe."""
     if len(password) < MIN_PASSWORD_LENGTH:
@@ -89,6 +89,34 @@ def normalise_email(email: str) -> str:
     return email
 
 
+def check_new_user(
+    session: Session,
+    *,
+    email: str,
+    name: str,
+    role: str,
+    provider: models.Provider | None = None,
+    funded: Sequence[models.Provider] = (),
+) -> str:
+    """Refuse an account that cannot be made (before any password is asked); give the email."""
+    email = normalise_email(email)
+    if role not in ROLES:
+        raise UserError(f"Unknown role {role!r}: use one of {', '.join(ROLES)}")
+    if role == "staff" and provider is None:
+        raise UserError("A staff account belongs to a provider: name it")
+    if role != "staff" and provider is not None:
+        raise UserError(f"Only staff belong to a provider, not {role}s")
+    if role == "funder" and not funded:
+        raise UserError("A funder account needs the providers it funds")
+    if role != "funder" and funded:
+        raise UserError("Only funder accounts fund providers")
+    if not name.strip():
+        raise UserError("Give the account a name")
+    if session.scalar(select(models.User.id).where(models.User.email == email)) is not None:
+        raise UserError(f"There is already an account for {email}")
+    return email
+
+
 def create_user(
     session: Session,
     *,
@@ -100,22 +128,10 @@ def create_user(
     funded: Sequence[models.Provider] = (),
 ) -> models.User:
     """Add an account; staff need their provider, funders the providers they fund."""
-    email = normalise_email(email)
-    if role not in ROLES:
-        raise UserError(f"Unknown role {role!r}: use one of {', '.join(ROLES)}")
-    if role == "staff" and provider is None:
-        raise UserError("A staff account belongs to a provider: name it")
-    if role != "staff" and provider is not None:
-        raise UserError(f"Only staff belong to a provider, not a {role}")
-    if role == "funder" and not funded:
-        raise UserError("A funder account needs the providers it funds")
-    if role != "funder" and funded:
-        raise UserError("Only funder accounts fund providers")
-    if not name.strip():
-        raise UserError("Give the account a name")
+    email = check_new_user(
+        session, email=email, name=name, role=role, provider=provider, funded=funded
+    )
     check_password_strength(password)
-    if session.scalar(select(models.User.id).where(models.User.email == email)) is not None:
-        raise UserError(f"There is already an account for {email}")
     user = models.User(
         email=email,
         name=name.strip(),

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from datetime import datetime
+from typing import NoReturn
+from zoneinfo import ZoneInfo
 
 import click
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import db
+from collector import db, models
 from collector.config import Settings
+
+# Staff think in UK dates and times: shown in London time, stored in UTC.
+LONDON = ZoneInfo("Europe/London")
 
 
 class Context:
@@ -53,7 +59,30 @@ def fail(message: str, lines: Sequence[str] = ()) -> None:
     sys.exit(1)
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+def stop(message: str, lines: Sequence[str] = ()) -> NoReturn:
+    """Print a problem and exit with status 1 (the transaction around it rolls back)."""
+    fail(message, lines)
+    raise AssertionError("fail() exits")  # pragma: no cover
+
+
+def provider_by_slug(session: Session, slug: str) -> models.Provider:
+    """Find a provider by slug, or stop naming the ones there are."""
+    provider = session.scalar(select(models.Provider).where(models.Provider.slug == slug))
+    if provider is None:
+        known = session.scalars(select(models.Provider.slug).order_by(models.Provider.slug)).all()
+        stop(
+            f"No provider called {slug!r}"
+            + (f": known providers are {', '.join(known)}" if known else ": there are none yet")
+        )
+    return provider
+
+
+def local_time(moment: datetime) -> str:
+    """Show a stored UTC time as a UK date and time."""
+    return moment.astimezone(LONDON).strftime("%Y-%m-%d %H:%M")
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
     """Print rows as an aligned table."""
     widths = [len(h) for h in headers]
     for row in rows:
