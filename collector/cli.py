@@ -371,6 +371,7 @@ def _add_command_groups() -> None:
     main.add_command(users.users)
     main.add_command(rounds.rounds)
     main.add_command(dispatch.dispatch)
+    main.add_command(dispatch.mail_sink)
 
 
 _add_command_groups()
