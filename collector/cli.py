@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 from sqlalchemy import func, select
 
-from collector import db, flow, models, organisations
+from collector import audit, db, flow, models, organisations
 from collector.commands.base import Context, _fail, _table, pass_context
 from collector.config import Settings
 from collector.errors import CollectorError
@@ -150,6 +150,15 @@ def orgs_import(context: Context, file: Path, provider_slug: str, dry_run: bool)
         except organisations.CsvImportError as error:
             _fail(str(error), [str(p) for p in error.problems])
             return
+        if not dry_run:
+            audit.record(
+                session,
+                "organisations.import",
+                actor=audit.command_line_actor(),
+                provider_id=provider.id,
+                subject=file.name,
+                details={"added": len(plan.new), "updated": len(plan.updated)},
+            )
     verb = "Would add" if dry_run else "Added"
     click.secho(
         f"{verb} {len(plan.new)} and {'would update' if dry_run else 'updated'} "
@@ -236,6 +245,20 @@ def demo_data(context: Context, reset: bool, seed: int) -> None:
         click.echo("Open links (anonymous, for posters and events):")
         for slug in slugs:
             click.echo(f"  {base}/s/{slug}")
+    click.echo()
+    click.echo(f"Sign in to the staff console at {base}/login (demo passwords, new every time):")
+    width = max(len(login.email) for login in summary.logins)
+    for login in summary.logins:
+        click.echo(f"  {login.role:<7}{login.email:<{width + 2}}{login.password:<18}{login.sees}")
+    click.echo()
+    click.echo(
+        f"{summary.emails_queued} invitation emails wait in the outbox: `tempcheck up` (run by "
+        "`make demo`) sends them"
+    )
+    click.echo(
+        f"to a local mail sink that saves each one as a .eml file in "
+        f"{Path(context.settings.instance_path) / 'mail'}/."
+    )
 
 
 def _safe_url(url: str) -> str:
@@ -366,12 +389,13 @@ def kpi(
 
 def _add_command_groups() -> None:
     """Add the command groups that live in `collector.commands` (one module per noun)."""
-    from collector.commands import dispatch, rounds, users
+    from collector.commands import dispatch, rounds, up, users
 
     main.add_command(users.users)
     main.add_command(rounds.rounds)
     main.add_command(dispatch.dispatch)
     main.add_command(dispatch.mail_sink)
+    main.add_command(up.up)
 
 
 _add_command_groups()

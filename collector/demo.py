@@ -5,19 +5,25 @@ bands, two closed past rounds of `cvs-support` and one open round. Answers are g
 the answering engine (so they obey skip logic and validation exactly as a person's would),
 by simulated respondents whose leaning towards positive answers depends on their provider,
 type of group, income band and the round, so results vary by segment and over time.
+
+Accounts to sign in with: an admin, one staff member per provider, and a funder of two of the
+three, each with a new random password every time (printed by `tempcheck demo-data`). The past
+rounds' invitations are marked sent when they opened; the open rounds' invitations wait in the
+outbox for the dispatcher that `tempcheck up` starts.
 """
 
 from __future__ import annotations
 
 import random
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from collector import flow, models, rounds
+from collector import audit, flow, models, rounds, users
 from collector.models import utcnow
 from collector.segments import INCOME_BANDS, ORGANISATION_TYPES, OUTCOMES
 from collector.survey.loader import library_survey
@@ -106,6 +112,27 @@ ROUNDS = (
     ("2025/26 H2", 8, 42, 0.05),
 )
 RESPONSE_RATE = 0.7
+# Who signs in: one staff member per provider (by slug), and which providers the funder funds.
+STAFF = {
+    "brentwood-cvs": "Priya Shah",
+    "harlow-cvs": "Tom Walker",
+    "uttlesford-cvs": "Grace Okafor",
+}
+FUNDER = ("funder@example.org", "Essex County Council", ("brentwood-cvs", "harlow-cvs"))
+ADMIN = ("admin@example.org", "Demo Admin")
+# The first provider's open round also has a reminder scheduled this many days after it opened
+# (the round opened 10 days ago, so it is due in 4 days).
+SCHEDULED_REMINDER_DAYS = 14
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    """One demo account: its role, email, password (shown once) and what it sees."""
+
+    role: str
+    email: str
+    password: str
+    sees: str
 
 
 @dataclass
@@ -118,7 +145,9 @@ class DemoSummary:
     completed: int = 0
     in_progress: int = 0
     invitations_open: int = 0
+    emails_queued: int = 0
     sample_tokens: tuple[str, ...] = ()
+    logins: tuple[DemoLogin, ...] = ()
 
 
 def build(
@@ -134,12 +163,20 @@ def build(
     survey_row = register(session, library_survey("cvs-support"))
     summary = DemoSummary()
     open_tokens: list[str] = []
+    logins = [_login(session, "admin", *ADMIN)]
+    providers: dict[str, models.Provider] = {}
     for slug, name, district, localities, leaning in PROVIDERS:
         provider = models.Provider(slug=slug, name=name, kind="cvs", district=district)
         session.add(provider)
+        providers[slug] = provider
         organisations = _organisations(rng, provider, localities, count=rng.randint(46, 54))
         session.add_all(organisations)
         session.flush()
+        staff_login = _login(
+            session, "staff", f"staff@{slug}.example.org", STAFF[slug], provider=provider
+        )
+        logins.append(staff_login)
+        staff = users.user_by_email(session, staff_login.email)
         summary.providers += 1
         summary.organisations += len(organisations)
         for label, months_ago, days, improvement in ROUNDS:
@@ -153,8 +190,11 @@ def build(
                 closes_at=opens + timedelta(days=days),
             )
             rounds.open_round(session, round_, now=opens)
+            _audit(session, staff, "round.open", round_, opens)
+            _mark_sent(session, round_, opens + timedelta(minutes=5))
             done, _ = _answer_round(rng, session, round_, leaning + improvement, opens, days)
             rounds.close_round(session, round_, now=opens + timedelta(days=days))
+            _audit(session, staff, "round.close", round_, opens + timedelta(days=days))
             summary.rounds += 1
             summary.completed += done
             progress(f"{name}: {label} closed with {done} responses")
@@ -167,8 +207,10 @@ def build(
             opens_at=opens,
             closes_at=now + timedelta(days=32),
             open_link=True,
+            reminder_days=(SCHEDULED_REMINDER_DAYS,) if summary.providers == 1 else (),
         )
         rounds.open_round(session, round_, now=opens)
+        _audit(session, staff, "round.open", round_, opens)
         done, started = _answer_round(
             rng, session, round_, leaning + 0.08, opens, 10, rate=0.35, partial=0.1
         )
@@ -184,9 +226,75 @@ def build(
         summary.invitations_open += len(unanswered)
         open_tokens += unanswered[:2]
         progress(f"{name}: 2026/27 H1 open, {done} answered so far")
+    email, name, funds = FUNDER
+    logins.append(_login(session, "funder", email, name, funded=[providers[s] for s in funds]))
     session.flush()
     summary.sample_tokens = tuple(open_tokens)
+    summary.logins = tuple(logins)
+    message = models.OutboxMessage
+    summary.emails_queued = int(
+        session.scalar(
+            select(func.count(message.id)).where(
+                message.status == "pending", message.channel == "email"
+            )
+        )
+        or 0
+    )
     return summary
+
+
+def _login(
+    session: Session,
+    role: str,
+    email: str,
+    name: str,
+    *,
+    provider: models.Provider | None = None,
+    funded: list[models.Provider] | None = None,
+) -> DemoLogin:
+    """Add a demo account with a new random password, and give its login."""
+    # Random each time (not from the seed): the demo may be served beyond localhost.
+    password = secrets.token_urlsafe(12)
+    user = users.create_user(
+        session,
+        email=email,
+        name=name,
+        password=password,
+        role=role,
+        provider=provider,
+        funded=funded or [],
+    )
+    if role == "admin":
+        sees = "every provider"
+    elif provider is not None:
+        sees = provider.slug
+    else:
+        sees = "funds " + ", ".join(p.slug for p in user.funded)
+    return DemoLogin(role=role, email=user.email, password=password, sees=sees)
+
+
+def _audit(
+    session: Session, staff: models.User, action: str, round_: models.Round, when: datetime
+) -> None:
+    """Log what the provider's staff member did to a round, at the time it happened."""
+    event = audit.record(
+        session,
+        action,
+        user=staff,
+        provider_id=round_.provider_id,
+        subject=f"round {round_.id} ({round_.period_label})",
+    )
+    event.at = when
+
+
+def _mark_sent(session: Session, round_: models.Round, when: datetime) -> None:
+    """Record a past round's invitations as delivered when it opened (as a dispatcher would)."""
+    message = models.OutboxMessage
+    session.execute(
+        update(message)
+        .where(message.round_id == round_.id, message.status == "pending")
+        .values(status="sent", attempts=1, sent_at=when)
+    )
 
 
 def _organisations(

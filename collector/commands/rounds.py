@@ -1,10 +1,668 @@
-"""`tempcheck rounds`: (being built)."""
+"""`tempcheck rounds`: create, open, remind, close and follow survey rounds.
+
+Dates are UK dates, as staff say them: a round opens at 00:00 on its first day and closes at
+23:59 on its last, London time (stored in UTC). Every change is one transaction with its
+audit event; nothing is sent from here: messages go to the outbox for `tempcheck dispatch`.
+"""
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any
+
 import click
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from collector import audit, db, models
+from collector import rounds as rounds_
+from collector.commands.base import (
+    LONDON,
+    Context,
+    local_time,
+    pass_context,
+    provider_by_slug,
+    stop,
+    table,
+)
+from collector.errors import CollectorError
+from collector.models import utcnow
+from collector.segments import INCOME_BANDS, ORGANISATION_TYPES, OUTCOMES
+
+OPENS_AT = time(0, 0)
+CLOSES_AT = time(23, 59)
+MESSAGE_STATUSES = ("pending", "sending", "sent", "failed", "cancelled")
+YES = ("yes", "y", "true", "1")
+NO = ("no", "n", "false", "0")
 
 
 @click.group()
 def rounds() -> None:
-    """(being built)"""
+    """Create, open, remind, close and follow survey rounds."""
+
+
+# Listing and creating ---------------------------------------------------------------------
+
+
+@rounds.command("list")
+@click.option("--provider", "provider_slug", help="Only this provider's rounds.")
+@pass_context
+def rounds_list(context: Context, provider_slug: str | None) -> None:
+    """List rounds with their dates, status and response rate."""
+    inv, resp = models.Invitation, models.Response
+    invited = select(inv.round_id, func.count(inv.id).label("n")).group_by(inv.round_id).subquery()
+    completed = (
+        select(resp.round_id, func.count(resp.id).label("n"))
+        .where(resp.status == "completed", resp.invitation_id.is_not(None))
+        .group_by(resp.round_id)
+        .subquery()
+    )
+    with context.sessions() as session:
+        query = (
+            select(models.Round, models.Provider.slug, models.Survey, invited.c.n, completed.c.n)
+            .join(models.Provider, models.Provider.id == models.Round.provider_id)
+            .join(models.Survey, models.Survey.id == models.Round.survey_id)
+            .outerjoin(invited, invited.c.round_id == models.Round.id)
+            .outerjoin(completed, completed.c.round_id == models.Round.id)
+            .order_by(models.Round.id)
+        )
+        if provider_slug:
+            provider = provider_by_slug(session, provider_slug)
+            query = query.where(models.Round.provider_id == provider.id)
+        rows = [
+            (
+                str(round_.id),
+                slug,
+                f"{survey.slug} v{survey.version}",
+                round_.period_label,
+                round_.status,
+                local_time(round_.opens_at)[:10],
+                local_time(round_.closes_at)[:10],
+                str(n_invited or 0),
+                str(n_completed or 0),
+                _rate(n_completed or 0, n_invited or 0),
+            )
+            for round_, slug, survey, n_invited, n_completed in session.execute(query)
+        ]
+    table(
+        (
+            "id",
+            "provider",
+            "survey",
+            "period",
+            "status",
+            "opens",
+            "closes",
+            "invited",
+            "completed",
+            "rate",
+        ),
+        rows,
+    )
+
+
+@rounds.command("create")
+@click.option("--provider", "provider_slug", required=True, help="The provider's slug.")
+@click.option(
+    "--survey",
+    "survey_spec",
+    required=True,
+    metavar="SLUG[:VERSION]",
+    help="A survey (see `tempcheck surveys list`), optionally a stored version of it.",
+)
+@click.option("--period", required=True, help='The period the round covers, e.g. "2026/27 H1".')
+@click.option("--opens", required=True, metavar="YYYY-MM-DD", help="First day (from 00:00 UK).")
+@click.option("--closes", required=True, metavar="YYYY-MM-DD", help="Last day (to 23:59 UK).")
+@click.option(
+    "--audience",
+    multiple=True,
+    metavar="KEY=V1,V2",
+    help="Only organisations matching: org_type, income_band, district, outcomes or "
+    "is_member (yes/no). Repeat for several keys; every key must match.",
+)
+@click.option(
+    "--channel",
+    "channels",
+    multiple=True,
+    metavar="CHANNEL",
+    help="How invitations go out (repeatable): email (the default).",
+)
+@click.option(
+    "--remind-days",
+    metavar="N,N",
+    help="Remind non-responders this many days after opening, e.g. 7,14.",
+)
+@click.option("--open-link", is_flag=True, help="Also answer at an anonymous open link.")
+@pass_context
+def rounds_create(
+    context: Context,
+    provider_slug: str,
+    survey_spec: str,
+    period: str,
+    opens: str,
+    closes: str,
+    audience: tuple[str, ...],
+    channels: tuple[str, ...],
+    remind_days: str | None,
+    open_link: bool,
+) -> None:
+    """Create a draft round: nothing is sent until it is opened."""
+    opens_at = _uk_moment(opens, OPENS_AT, "--opens")
+    closes_at = _uk_moment(closes, CLOSES_AT, "--closes")
+    if closes_at <= utcnow():
+        stop(f"The close date {closes} has passed: give a date from today on")
+    days = _reminder_days(remind_days)
+    with db.transaction(context.sessions) as session:
+        provider = provider_by_slug(session, provider_slug)
+        survey = _survey(session, survey_spec)
+        filters = _audience(session, provider, audience)
+        try:
+            round_ = rounds_.create_round(
+                session,
+                provider=provider,
+                survey=survey,
+                period_label=period,
+                opens_at=opens_at,
+                closes_at=closes_at,
+                audience=filters,
+                open_link=open_link,
+                channels=channels or ("email",),
+                reminder_days=days,
+            )
+        except CollectorError as error:
+            stop(error.message)
+        recipients = session.scalar(
+            select(func.count()).select_from(rounds_.audience_query(round_).subquery())
+        )
+        audit.record(
+            session,
+            "round.create",
+            actor=audit.command_line_actor(),
+            provider_id=provider.id,
+            subject=_subject(round_),
+            details={
+                "survey": f"{survey.slug} v{survey.version}",
+                "opens": opens,
+                "closes": closes,
+                "audience": filters,
+                "channels": round_.channels,
+                "reminder_days": list(days),
+                "open_link": open_link,
+            },
+        )
+        round_id, slug = round_.id, round_.slug
+        reminders = [local_time(r.due_at) for r in round_.reminders]
+    click.secho(
+        f"Created round {round_id} (draft): {provider.name}, {survey.slug} v{survey.version}, "
+        f"{period.strip()}",
+        fg="green",
+    )
+    click.echo(f"  opens {local_time(opens_at)}, closes {local_time(closes_at)} (UK time)")
+    click.echo(f"  audience: {_describe_audience(filters)}; {recipients} organisations today")
+    click.echo(f"  channels: {', '.join(channels or ('email',))}")
+    if reminders:
+        click.echo(f"  reminders to non-responders: {', '.join(reminders)}")
+    if open_link:
+        click.echo(f"  open link: {_base(context)}/s/{slug} (answers once the round is open)")
+    click.echo(f"Open it with `tempcheck rounds open {round_id}`.")
+
+
+# Opening, reminding, closing ----------------------------------------------------------------
+
+
+@rounds.command("open")
+@click.argument("round_id", type=int)
+@pass_context
+def rounds_open(context: Context, round_id: int) -> None:
+    """Open a draft round: one invitation per organisation, and their messages queued."""
+    now = utcnow()
+    with db.transaction(context.sessions) as session:
+        round_ = _round(session, round_id, lock=True)
+        try:
+            invited = rounds_.open_round(session, round_, now=now)
+        except CollectorError as error:
+            stop(error.message)
+        queued = _queued(session, round_.id, "invite")
+        audit.record(
+            session,
+            "round.open",
+            actor=audit.command_line_actor(),
+            provider_id=round_.provider_id,
+            subject=_subject(round_),
+            details={"invitations": invited, "queued": queued},
+        )
+        unreachable = invited - _invitations_with_messages(session, round_.id)
+        opens_at, open_link, slug = round_.opens_at, round_.open_link, round_.slug
+    click.secho(
+        f"Opened round {round_id}: {invited} invitations, {_messages(queued)} queued"
+        + ("; run `tempcheck dispatch` to send them" if sum(queued.values()) else ""),
+        fg="green",
+    )
+    if opens_at > now:
+        click.echo(f"  They go out from {local_time(opens_at)}, when the round opens.")
+    if unreachable:
+        click.echo(
+            f"  {unreachable} organisations have no address they agreed to be reached at: "
+            f"send them their links with `tempcheck rounds links {round_id}`."
+        )
+    if open_link:
+        click.echo(f"  Open link: {_base(context)}/s/{slug}")
+
+
+@rounds.command("remind")
+@click.argument("round_id", type=int)
+@pass_context
+def rounds_remind(context: Context, round_id: int) -> None:
+    """Remind, now, every invited organisation that has not completed."""
+    with db.transaction(context.sessions) as session:
+        round_ = _round(session, round_id, lock=True)
+        if round_.status != "open":
+            stop(f"Round {round_id} is {round_.status}: only an open round can be reminded")
+        waiting = _count(session, rounds_.non_responders_query(round_))
+        if not waiting:
+            click.echo(
+                f"Every organisation invited to round {round_id} has completed: no reminder."
+            )
+            return
+        try:
+            rounds_.remind(session, round_)
+        except CollectorError as error:
+            stop(error.message)
+        queued = _queued(session, round_.id, "reminder", newest_reminder=True)
+        audit.record(
+            session,
+            "round.remind",
+            actor=audit.command_line_actor(),
+            provider_id=round_.provider_id,
+            subject=_subject(round_),
+            details={"non_responders": waiting, "queued": queued},
+        )
+    click.secho(
+        f"Reminded round {round_id}: {_messages(queued)} queued to the {waiting} organisations "
+        "that have not completed"
+        + ("; run `tempcheck dispatch` to send them" if sum(queued.values()) else ""),
+        fg="green",
+    )
+
+
+@rounds.command("close")
+@click.argument("round_id", type=int)
+@pass_context
+def rounds_close(context: Context, round_id: int) -> None:
+    """Close an open round: no more answers, and unsent messages are cancelled."""
+    with db.transaction(context.sessions) as session:
+        round_ = _round(session, round_id, lock=True)
+        try:
+            cancelled = rounds_.close_round(session, round_)
+        except CollectorError as error:
+            stop(error.message)
+        total = rounds_.round_status(session, round_).total
+        audit.record(
+            session,
+            "round.close",
+            actor=audit.command_line_actor(),
+            provider_id=round_.provider_id,
+            subject=_subject(round_),
+            details={
+                "invited": total.invited,
+                "completed": total.completed,
+                "cancelled_messages": cancelled,
+            },
+        )
+    click.secho(
+        f"Closed round {round_id}: {total.completed} of {total.invited} invited completed "
+        f"({_rate(total.completed, total.invited)}); "
+        f"{cancelled} unsent message{'s' if cancelled != 1 else ''} cancelled.",
+        fg="green",
+    )
+
+
+# Following a round ----------------------------------------------------------------------------
+
+
+@rounds.command("status")
+@click.argument("round_id", type=int)
+@click.option("--non-responders", is_flag=True, help="Also list who has not completed.")
+@pass_context
+def rounds_status(context: Context, round_id: int, non_responders: bool) -> None:
+    """Show a round's response rate, by segment and channel, its messages and who to chase."""
+    with context.sessions() as session:
+        round_ = _round(session, round_id)
+        status = rounds_.round_status(session, round_)
+        heading = (
+            f"Round {round_.id}: {round_.provider.name}, {round_.survey.slug} "
+            f"v{round_.survey.version}, {round_.period_label} ({round_.status})"
+        )
+        when = (
+            f"opens {local_time(round_.opens_at)}, closes {local_time(round_.closes_at)} "
+            f"(UK time); channels {', '.join(round_.channels)}"
+            + ("; open link on" if round_.open_link else "")
+        )
+        reminders = [
+            (
+                local_time(r.due_at),
+                r.kind,
+                f"{r.queued} queued"
+                if r.queued_at is not None
+                else ("not yet due" if round_.status == "open" else "not sent"),
+            )
+            for r in round_.reminders
+        ]
+    total = status.total
+    click.secho(heading, bold=True)
+    click.echo(when)
+    click.echo()
+    table(
+        ("invited", "started", "completed", "response rate"),
+        [(total.invited, total.started, total.completed, _rate(total.completed, total.invited))],
+    )
+    if status.anonymous_completed:
+        click.echo(
+            f"Also {status.anonymous_completed} completed through the open link "
+            "(anonymous: not in the rate)."
+        )
+    for key, cells in status.by_segment.items():
+        click.echo()
+        table(
+            (key, "invited", "started", "completed", "rate"),
+            [
+                (label, c.invited, c.started, c.completed, _rate(c.completed, c.invited))
+                for label, c in sorted(cells.items())
+            ],
+        )
+    click.echo()
+    table(
+        ("completed by channel", "responses"),
+        [(channel, n) for channel, n in sorted(status.by_channel.items())],
+    )
+    click.echo()
+    order = {s: n for n, s in enumerate(MESSAGE_STATUSES)}
+    table(
+        ("messages", "count"),
+        [
+            (s, n)
+            for s, n in sorted(status.messages.items(), key=lambda item: order.get(item[0], 99))
+        ],
+    )
+    if reminders:
+        click.echo()
+        table(("reminder due", "kind", "sent"), reminders)
+    click.echo()
+    waiting = status.non_responders
+    started = sum(1 for n in waiting if n.started)
+    click.echo(
+        f"Not yet completed: {len(waiting)} organisations ({started} started)"
+        + ("" if non_responders or not waiting else "; list them with --non-responders")
+    )
+    if non_responders and waiting:
+        table(
+            ("organisation", "email", "started", "last message sent"),
+            [
+                (
+                    n.name,
+                    n.contact_email or "",
+                    "yes" if n.started else "no",
+                    local_time(n.last_message_at) if n.last_message_at else "none",
+                )
+                for n in waiting
+            ],
+        )
+
+
+@rounds.command("links")
+@click.argument("round_id", type=int)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the CSV to this file (UTF-8, opens in Excel) instead of printing it.",
+)
+@click.option("--force", is_flag=True, help="Overwrite the --output file if it exists.")
+@pass_context
+def rounds_links(context: Context, round_id: int, output: Path | None, force: bool) -> None:
+    """Export each invitation's link as CSV, for a mail merge."""
+    if output is not None and output.exists() and not force:
+        stop(f"{output} already exists: choose another file, or add --force to overwrite it")
+    base = _base(context)
+    with db.transaction(context.sessions) as session:
+        round_ = _round(session, round_id)
+        if round_.status == "draft":
+            stop(
+                f"Round {round_id} is a draft: its invitations are made when it opens "
+                f"(`tempcheck rounds open {round_id}`)"
+            )
+        if round_.status == "closed":
+            stop(f"Round {round_id} is closed: its links no longer take answers")
+        inv, org = models.Invitation, models.Organisation
+        rows = session.execute(
+            select(org.external_ref, org.name, org.contact_email, inv.token)
+            .join(org, org.id == inv.organisation_id)
+            .where(inv.round_id == round_.id, org.opted_out_at.is_(None))
+            .order_by(org.external_ref)
+        ).all()
+        audit.record(
+            session,
+            "round.export_links",
+            actor=audit.command_line_actor(),
+            provider_id=round_.provider_id,
+            subject=_subject(round_),
+            details={"links": len(rows), "to": "file" if output else "screen"},
+        )
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(("external_ref", "organisation", "contact_email", "link"))
+    for ref, name, email, token in rows:
+        writer.writerow((ref, name, email or "", f"{base}/r/{token}"))
+    if output is None:
+        click.echo(buffer.getvalue(), nl=False)
+        return
+    try:
+        # With a byte order mark, so that Excel reads the names' accents right.
+        output.write_text(buffer.getvalue(), encoding="utf-8-sig", newline="")
+    except OSError as error:
+        stop(f"Could not write {output}: {error.strerror}")
+    click.secho(f"Wrote {len(rows)} links for round {round_id} to {output}.", fg="green")
+
+
+# Helpers --------------------------------------------------------------------------------------
+
+
+def _round(session: Session, round_id: int, *, lock: bool = False) -> models.Round:
+    round_ = session.get(models.Round, round_id, with_for_update=lock)
+    if round_ is None:
+        stop(f"No round {round_id} (see `tempcheck rounds list`)")
+    return round_
+
+
+def _subject(round_: models.Round) -> str:
+    return f"round {round_.id} ({round_.period_label})"
+
+
+def _base(context: Context) -> str:
+    return context.settings.base_url.rstrip("/")
+
+
+def _uk_moment(text: str, at: time, option: str) -> datetime:
+    """Turn a UK date into the UTC moment it opens or closes at."""
+    try:
+        day = datetime.strptime(text.strip(), "%Y-%m-%d").date()
+    except ValueError:
+        stop(f"{option} {text!r} is not a date: write it as YYYY-MM-DD, e.g. 2026-05-01")
+    return _at(day, at)
+
+
+def _at(day: date, at: time) -> datetime:
+    return datetime.combine(day, at, tzinfo=LONDON).astimezone(UTC)
+
+
+def _reminder_days(text: str | None) -> tuple[int, ...]:
+    if not text:
+        return ()
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        stop(f"--remind-days {text!r}: give whole numbers of days separated by commas, e.g. 7,14")
+
+
+def _survey(session: Session, spec: str) -> models.Survey:
+    """Find a survey version, registering the built-in definition when it is the one asked for."""
+    from collector.survey.loader import library_surveys
+    from collector.survey.store import register
+
+    slug, _, version_text = spec.strip().partition(":")
+    version: int | None = None
+    if version_text:
+        if not version_text.isdigit():
+            stop(f"--survey {spec!r}: the version after ':' is a whole number, e.g. {slug}:1")
+        version = int(version_text)
+    library = library_surveys()
+    builtin = library.get(slug)
+    if builtin is not None and version in (None, builtin.version):
+        try:
+            return register(session, builtin)
+        except CollectorError as error:
+            stop(error.message)
+    query = select(models.Survey).where(models.Survey.slug == slug)
+    if version is not None:
+        query = query.where(models.Survey.version == version)
+    row = session.scalar(query.order_by(models.Survey.version.desc()).limit(1))
+    if row is None:
+        if builtin is not None:
+            stop(f"No version {version} of {slug}: the built-in one is version {builtin.version}")
+        stop(
+            f"No survey called {slug!r}: the built-in ones are {', '.join(sorted(library))} "
+            "(see `tempcheck surveys list`)"
+        )
+    return row
+
+
+def _audience(
+    session: Session, provider: models.Provider, items: Sequence[str]
+) -> dict[str, list[Any]]:
+    """Parse `KEY=V1,V2` filters, checking every key and value against what exists."""
+    audience: dict[str, list[Any]] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        values = [v.strip() for v in raw.split(",") if v.strip()]
+        if not sep or not values:
+            stop(
+                f"--audience {item!r}: write it as KEY=VALUE[,VALUE...], "
+                "e.g. org_type=faith_group,community_group"
+            )
+        if key not in rounds_.AUDIENCE_KEYS:
+            stop(f"Unknown audience filter {key!r}: use one of {', '.join(rounds_.AUDIENCE_KEYS)}")
+        if key == "is_member":
+            flags = {v.lower() in YES for v in values if v.lower() in YES + NO}
+            if len(flags) != 1 or len(values) != 1:
+                stop("is_member takes one value: yes (members only) or no (non-members only)")
+            audience[key] = [flags.pop()]
+            continue
+        known = _known_values(session, provider, key)
+        chosen = audience.setdefault(key, [])
+        for value in values:
+            match = known.get(value.lower())
+            if match is None:
+                choices = sorted(set(known.values()))
+                stop(
+                    f"Unknown {key} {value!r} for the audience: "
+                    + (
+                        f"use one of {', '.join(choices)}"
+                        if choices
+                        else f"{provider.slug} has no organisations with one recorded"
+                    )
+                )
+            if match not in chosen:
+                chosen.append(match)
+    return audience
+
+
+def _known_values(session: Session, provider: models.Provider, key: str) -> dict[str, str]:
+    """Give the values a filter may take, by lower-case key or label."""
+    vocabularies: Mapping[str, Mapping[str, str]] = {
+        "org_type": ORGANISATION_TYPES,
+        "income_band": INCOME_BANDS,
+        "outcomes": OUTCOMES,
+    }
+    if key in vocabularies:
+        known = {}
+        for value, label in vocabularies[key].items():
+            known[value.lower()] = value
+            known[label.lower()] = value
+        return known
+    # Districts are free text: those of the provider's organisations.
+    districts = session.scalars(
+        select(models.Organisation.district)
+        .where(
+            models.Organisation.provider_id == provider.id,
+            models.Organisation.district.is_not(None),
+        )
+        .distinct()
+    ).all()
+    return {d.lower(): d for d in districts if d}
+
+
+def _describe_audience(audience: Mapping[str, Sequence[Any]]) -> str:
+    if not audience:
+        return "every organisation of the provider that has not opted out"
+    parts = []
+    for key, values in audience.items():
+        if key == "is_member":
+            parts.append("members only" if values[0] else "non-members only")
+        else:
+            parts.append(f"{key} is {' or '.join(str(v) for v in values)}")
+    return ", and ".join(parts)
+
+
+def _count(session: Session, query: Any) -> int:
+    return int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+
+
+def _queued(
+    session: Session, round_id: int, template: str, *, newest_reminder: bool = False
+) -> dict[str, int]:
+    """Count a round's queued messages of one kind, by channel."""
+    message = models.OutboxMessage
+    query = select(message.channel, func.count(message.id)).where(
+        message.round_id == round_id, message.template == template
+    )
+    if newest_reminder:
+        newest = session.scalar(
+            select(func.max(models.RoundReminder.id)).where(
+                models.RoundReminder.round_id == round_id
+            )
+        )
+        query = query.where(message.dedupe_key.startswith(f"remind:{newest}:"))
+    return {
+        channel: int(n) for channel, n in session.execute(query.group_by(message.channel)).all()
+    }
+
+
+def _invitations_with_messages(session: Session, round_id: int) -> int:
+    message = models.OutboxMessage
+    return int(
+        session.scalar(
+            select(func.count(func.distinct(message.invitation_id))).where(
+                message.round_id == round_id, message.template == "invite"
+            )
+        )
+        or 0
+    )
+
+
+def _messages(queued: Mapping[str, int]) -> str:
+    """Say how many messages were queued: "45 emails", "45 emails and 3 Telegram messages"."""
+    parts = []
+    for channel, n in sorted(queued.items()):
+        if channel == "email":
+            parts.append(f"{n} email{'s' if n != 1 else ''}")
+        else:
+            parts.append(f"{n} {channel.capitalize()} message{'s' if n != 1 else ''}")
+    return " and ".join(parts) if parts else "no messages"
+
+
+def _rate(completed: int, invited: int) -> str:
+    return f"{completed / invited:.0%}" if invited else "-"

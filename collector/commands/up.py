@@ -1,0 +1,243 @@
+"""`tempcheck up`: everything the demo needs, in one terminal.
+
+Starts three child processes: a local mail sink (`tempcheck mail-sink`) that saves every email
+as a .eml file, the outbox dispatcher (`tempcheck dispatch`) pointed at it, and the web server
+(`tempcheck serve`). With SMTP_HOST configured, the dispatcher sends through that server
+instead and no sink is started. Ctrl-C or SIGTERM stops them all; if one stops by itself, the
+others are stopped too and `up` exits with an error, saying which one it was.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from collector.commands.base import Context, pass_context, stop
+from collector.config import Settings
+
+# How long each child gets to stop after SIGTERM before it is killed (gunicorn's graceful
+# timeout is 10 seconds; the dispatcher finishes the message it is sending).
+STOP_SECONDS = 15
+POLL_SECONDS = 0.2
+
+
+@dataclass
+class Child:
+    """One process `up` runs: what it is called, its command line and extra environment."""
+
+    name: str
+    args: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start the process in its own process group (so stopping it reaches its workers)."""
+        self.process = subprocess.Popen(
+            [*tempcheck_command(), *self.args],
+            env={**os.environ, **self.env},
+            start_new_session=True,
+        )
+
+    def exit_code(self) -> int | None:
+        """Give the exit code if the process has stopped, else None."""
+        return None if self.process is None else self.process.poll()
+
+    def signal(self, signum: int) -> None:
+        """Send a signal to the process and anything it started."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        with suppress(ProcessLookupError):  # it stopped in between
+            os.killpg(self.process.pid, signum)
+
+
+def tempcheck_command() -> list[str]:
+    """Give the command line that runs `tempcheck` with this Python."""
+    script = Path(sys.executable).with_name("tempcheck")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "from collector.cli import main; main(prog_name='tempcheck')"]
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Web server address.")
+@click.option(
+    "--port", default=5000, show_default=True, type=click.IntRange(1, 65535), help="Web port."
+)
+@click.option(
+    "--mail-port",
+    default=8025,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="Port of the local mail sink (when SMTP_HOST is not set).",
+)
+@click.option(
+    "--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="Web workers."
+)
+@pass_context
+def up(context: Context, host: str, port: int, mail_port: int, workers: int) -> None:
+    """Run the web server, the dispatcher and a local mail sink together, until Ctrl-C."""
+    settings = context.settings
+    if not settings.secret_key:
+        stop(
+            "SECRET_KEY is not set. Generate one with "
+            "`python -c 'import secrets; print(secrets.token_hex(32))'` and put it in .env"
+        )
+    sink = not settings.smtp_host
+    _check_free(host, port, "--port")
+    if sink:
+        _check_free("127.0.0.1", mail_port, "--mail-port")
+    context.sessions  # noqa: B018 - create or upgrade the schema once, before the children start
+    context.close()
+
+    shared: dict[str, str] = {}
+    base = settings.base_url.rstrip("/")
+    if settings.base_url == _default_base_url() and port != 5000:
+        # Links in emails must reach this server: the default BASE_URL names port 5000.
+        base = f"http://localhost:{port}"
+        shared["BASE_URL"] = base
+    children: list[Child] = []
+    mail_folder = Path(settings.instance_path) / "mail"
+    dispatcher_env = dict(shared)
+    if sink:
+        mail_folder.mkdir(parents=True, exist_ok=True)
+        children.append(
+            Child(
+                "mail sink",
+                ["mail-sink", "--port", str(mail_port), "--folder", str(mail_folder)],
+                shared,
+            )
+        )
+        dispatcher_env.update(
+            SMTP_HOST="127.0.0.1",
+            SMTP_PORT=str(mail_port),
+            SMTP_TLS="false",
+            SMTP_USER="",
+            SMTP_PASSWORD="",
+        )
+    children.append(Child("dispatcher", ["dispatch"], dispatcher_env))
+    children.append(
+        Child(
+            "web server",
+            ["serve", "--host", host, "--port", str(port), "--workers", str(workers)],
+            shared,
+        )
+    )
+
+    with _signals_stop() as stopping:
+        for child in children:
+            child.start()
+            if child.name == "mail sink":
+                # The dispatcher's first emails should find the sink listening.
+                _wait_for_port("127.0.0.1", mail_port, child)
+        shown = "localhost" if host in ("0.0.0.0", "::") else host
+        click.secho("tempcheck is up (Ctrl-C stops everything):", bold=True, fg="green")
+        click.echo(f"  web:      http://{shown}:{port}/")
+        click.echo(f"  sign in:  http://{shown}:{port}/login")
+        click.echo(f"  links in messages start with {base}/")
+        if sink:
+            click.echo(
+                f"  email:    to the local mail sink on 127.0.0.1:{mail_port}, saved as .eml "
+                f"files in {mail_folder}/"
+            )
+        else:
+            click.echo(f"  email:    through {settings.smtp_host}:{settings.smtp_port} (SMTP_HOST)")
+        click.echo(
+            "  processes: " + ", ".join(f"{c.name} (pid {_pid(c)})" for c in children),
+        )
+        failed = _watch(children, stopping)
+    _stop_all(children)
+    if failed is not None:
+        stop(
+            f"The {failed.name} stopped by itself (exit code {failed.exit_code()}): "
+            "stopped the others too. Its messages are above."
+        )
+    click.echo("Stopped the web server, the dispatcher" + (" and the mail sink." if sink else "."))
+
+
+def _watch(children: list[Child], stopping: list[int]) -> Child | None:
+    """Wait until asked to stop (give None) or until a child stops by itself (give it)."""
+    while not stopping:
+        for child in children:
+            if child.exit_code() is not None:
+                return child
+        time.sleep(POLL_SECONDS)
+    click.echo("Stopping...", err=True)
+    return None
+
+
+def _stop_all(children: list[Child]) -> None:
+    """Stop the children one by one, newest first: SIGTERM, then SIGKILL after STOP_SECONDS.
+
+    Newest first, and each to the end, so that the dispatcher finishes the email it is sending
+    while the mail sink still listens.
+    """
+    for child in reversed(children):
+        if child.process is None:
+            continue
+        child.signal(signal.SIGTERM)
+        try:
+            child.process.wait(timeout=STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            click.echo(f"The {child.name} did not stop in time: killing it.", err=True)
+            child.signal(signal.SIGKILL)
+            child.process.wait()
+        # Anything the child left behind in its group (a gunicorn worker) goes too.
+        with suppress(ProcessLookupError, PermissionError):
+            os.killpg(child.process.pid, signal.SIGKILL)
+
+
+@contextmanager
+def _signals_stop() -> Iterator[list[int]]:
+    """Note SIGTERM, SIGINT (Ctrl-C) and SIGHUP in a list instead of dying on them."""
+    received: list[int] = []
+
+    def handle(signum: int, _frame: FrameType | None) -> None:
+        received.append(signum)
+
+    watched = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    previous = {s: signal.signal(s, handle) for s in watched}
+    try:
+        yield received
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _check_free(host: str, port: int, option: str) -> None:
+    """Stop early, with the option to change, when a port is taken."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            stop(f"Cannot listen on {host}:{port} ({error.strerror}): choose another {option}")
+
+
+def _wait_for_port(host: str, port: int, child: Child, seconds: float = 15) -> None:
+    """Wait until the child listens on the port (or has stopped, which `_watch` reports)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and child.exit_code() is None:
+        try:
+            with socket.create_connection((host, port), timeout=1):
+                return
+        except OSError:
+            time.sleep(POLL_SECONDS)
+
+
+def _pid(child: Child) -> int:
+    return child.process.pid if child.process is not None else 0
+
+
+def _default_base_url() -> object:
+    return next(f.default for f in fields(Settings) if f.name == "base_url")
