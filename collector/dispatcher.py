@@ -198,9 +198,7 @@ class Dispatcher:
             # sent when something broke keeps its claim, which expires: it may have gone out.
             if waiting:
                 with db.transaction(self.sessions) as session:
-                    report.released += outbox.release(
-                        session, self.name, [m.id for m in waiting]
-                    )
+                    report.released += outbox.release(session, self.name, [m.id for m in waiting])
         return report
 
     def _deliver(self, message: Outgoing, report: TickReport) -> None:

@@ -361,9 +361,7 @@ def retry(
     if not message_ids:
         return 0
     message = models.OutboxMessage
-    statement = update(message).where(
-        message.id.in_(list(message_ids)), message.status == "failed"
-    )
+    statement = update(message).where(message.id.in_(list(message_ids)), message.status == "failed")
     if provider_id is not None:
         statement = statement.where(message.provider_id == provider_id)
     result: CursorResult[Any] = session.execute(  # type: ignore[assignment]

@@ -160,6 +160,11 @@ def remind(
     if round_.status != "open":
         raise RoundError(f"Round {round_.id} is {round_.status}: only an open round is reminded")
     now = now or utcnow()
+    if now < round_.opens_at:
+        # Its invitations have not gone out yet: a reminder would arrive with them.
+        raise RoundError(
+            f"Round {round_.id} opens on {round_.opens_at:%-d %B %Y}: nobody has been invited yet"
+        )
     if reminder is None:
         reminder = models.RoundReminder(round=round_, due_at=now, kind="manual")
         session.add(reminder)
@@ -265,6 +270,15 @@ def run_schedules(session: Session, *, now: datetime | None = None) -> dict[str,
     """
     now = now or utcnow()
     done = {"reminders": 0, "reminded": 0, "closed": 0}
+    # Close first: a reminder still waiting when its round closes is never sent.
+    due_rounds = session.scalars(
+        select(models.Round)
+        .where(models.Round.status == "open", models.Round.closes_at <= now)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for round_ in due_rounds:
+        close_round(session, round_, now=now)
+        done["closed"] += 1
     due_reminders = session.scalars(
         select(models.RoundReminder)
         .join(models.Round)
@@ -278,14 +292,6 @@ def run_schedules(session: Session, *, now: datetime | None = None) -> dict[str,
     for reminder in due_reminders:
         done["reminded"] += remind(session, reminder.round, reminder=reminder, now=now)
         done["reminders"] += 1
-    due_rounds = session.scalars(
-        select(models.Round)
-        .where(models.Round.status == "open", models.Round.closes_at <= now)
-        .with_for_update(skip_locked=True)
-    ).all()
-    for round_ in due_rounds:
-        close_round(session, round_, now=now)
-        done["closed"] += 1
     return done
 
 
