@@ -5,26 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from collector import db, models
 from collector.cli import main
 from collector.survey.loader import library_path
-
-
-@pytest.fixture
-def run(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
-    """Give a function that runs `tempcheck ARGS` on the test's database."""
-    monkeypatch.chdir(tmp_path)  # no stray .env
-    runner = CliRunner()
-    env = {"DATABASE_URL": database_url, "TEMPCHECK_INSTANCE": str(tmp_path / "instance")}
-
-    def invoke(*args: str, input: str | None = None) -> Result:  # noqa: A002
-        return runner.invoke(main, list(args), env=env, input=input, catch_exceptions=False)
-
-    return invoke
 
 
 def test_init_creates_then_reports_an_up_to_date_database(run) -> None:  # noqa: ANN001

@@ -1,0 +1,161 @@
+"""Accounts: scrypt hashes, signing in, and who may see and run which provider."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from collector import models, users
+from collector.errors import NotFound
+from tests.factories import make_provider
+
+PASSWORD = "correct horse battery"
+
+
+def test_a_hash_is_salted_scrypt_and_checks_only_its_password() -> None:
+    first = users.hash_password(PASSWORD)
+    second = users.hash_password(PASSWORD)
+    assert first.startswith("scrypt$32768$8$1$")
+    assert first != second  # a new salt each time
+    assert PASSWORD not in first
+    assert users.check_password(PASSWORD, first) and users.check_password(PASSWORD, second)
+    assert not users.check_password(PASSWORD + "!", first)
+    assert not users.check_password("", first)
+
+
+@pytest.mark.parametrize(
+    "stored",
+    ["", "plain-text", "bcrypt$1$2$3$abc$def", "scrypt$x$8$1$abc$def", "scrypt$32768$8$1$!!$??"],
+)
+def test_a_malformed_stored_hash_never_matches(stored: str) -> None:
+    assert users.check_password(PASSWORD, stored) is False
+
+
+def _account(session: Session, role: str = "admin", **overrides: Any) -> models.User:
+    values: dict[str, Any] = {
+        "email": f"{role}@example.org",
+        "name": f"A {role}",
+        "password": PASSWORD,
+        "role": role,
+    }
+    values.update(overrides)
+    return users.create_user(session, **values)
+
+
+def test_authenticate_takes_the_right_password_of_an_active_account(session: Session) -> None:
+    user = _account(session, email="Pat@Example.org")
+    assert user.email == "pat@example.org" and user.last_login_at is None
+    assert users.authenticate(session, " PAT@example.org ", PASSWORD) is user
+    assert user.last_login_at is not None
+
+
+def test_authenticate_refuses_a_wrong_password_an_unknown_email_and_an_inactive_account(
+    session: Session,
+) -> None:
+    user = _account(session)
+    assert users.authenticate(session, user.email, "wrong password") is None
+    assert users.authenticate(session, "nobody@example.org", PASSWORD) is None
+    user.active = False
+    assert users.authenticate(session, user.email, PASSWORD) is None
+    assert user.last_login_at is None
+
+
+def test_set_password_replaces_the_old_one_and_refuses_a_short_one(session: Session) -> None:
+    user = _account(session)
+    users.set_password(user, "a brand new password")
+    assert users.authenticate(session, user.email, "a brand new password") is user
+    assert users.authenticate(session, user.email, PASSWORD) is None
+    before = user.password_hash
+    with pytest.raises(users.UserError, match="at least 10 characters"):
+        users.set_password(user, "short")
+    assert user.password_hash == before
+
+
+def test_user_by_email_ignores_case_and_says_when_there_is_none(session: Session) -> None:
+    user = _account(session)
+    assert users.user_by_email(session, "ADMIN@example.org") is user
+    with pytest.raises(NotFound, match="No account for someone@example.org"):
+        users.user_by_email(session, "someone@example.org")
+
+
+@pytest.fixture
+def personas(session: Session) -> dict[str, Any]:
+    """Three providers and one account of each kind: admin, staff of A, funder of A and B."""
+    a, b, c = (make_provider(session) for _ in range(3))
+    accounts = {
+        "admin": _account(session, "admin"),
+        "staff": _account(session, "staff", provider=a),
+        "funder": _account(session, "funder", funded=[a, b]),
+    }
+    return {"providers": (a, b, c), **accounts}
+
+
+@pytest.mark.parametrize(
+    ("role", "sees", "runs"),
+    [
+        ("admin", (True, True, True), (True, True, True)),
+        ("staff", (True, False, False), (True, False, False)),
+        ("funder", (True, True, False), (False, False, False)),
+    ],
+)
+def test_who_may_see_and_run_each_provider(
+    session: Session,
+    personas: dict[str, Any],
+    role: str,
+    sees: tuple[bool, ...],
+    runs: tuple[bool, ...],
+) -> None:
+    user = personas[role]
+    providers = personas["providers"]
+    assert tuple(users.can_see(user, p.id) for p in providers) == sees
+    assert tuple(users.can_run(user, p.id) for p in providers) == runs
+    visible = users.visible_provider_ids(session, user)
+    assert visible == sorted(p.id for p, seen in zip(providers, sees, strict=True) if seen)
+    user.active = False
+    assert not any(users.can_see(user, p.id) or users.can_run(user, p.id) for p in providers)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"email": "not-an-email"}, "'not-an-email' is not an email address"),
+        ({"role": "owner"}, "Unknown role 'owner': use one of admin, staff, funder"),
+        ({"role": "staff"}, "A staff account belongs to a provider: name it"),
+        ({"role": "admin", "provider": True}, "Only staff belong to a provider, not admins"),
+        ({"role": "funder"}, "A funder account needs the providers it funds"),
+        ({"role": "staff", "provider": True, "funded": True}, "Only funder accounts fund"),
+        ({"name": "  "}, "Give the account a name"),
+        ({"password": "too short"}, "A password must be at least 10 characters"),
+        ({"email": "TAKEN@example.org"}, "There is already an account for taken@example.org"),
+    ],
+)
+def test_create_user_refuses_bad_accounts_and_saves_nothing(
+    session: Session, overrides: dict[str, Any], message: str
+) -> None:
+    provider = make_provider(session)
+    _account(session, email="taken@example.org")
+    values: dict[str, Any] = {"email": "new@example.org", "name": "New", "role": "admin"}
+    values.update(overrides)
+    if values.get("provider") is True:
+        values["provider"] = provider
+    if values.get("funded") is True:
+        values["funded"] = [provider]
+    with pytest.raises(users.UserError) as refused:
+        users.create_user(session, password=values.pop("password", PASSWORD), **values)
+    assert message in refused.value.message
+    assert session.scalar(select(func.count(models.User.id))) == 1
+
+
+def test_staff_and_funders_keep_their_providers(session: Session) -> None:
+    a, b = make_provider(session), make_provider(session)
+    staff = _account(session, "staff", provider=a)
+    funder = _account(session, "funder", funded=[a, b])
+    session.commit()
+    session.expire_all()
+    assert staff.provider_id == a.id and staff.funded == []
+    assert funder.provider_id is None and {p.id for p in funder.funded} == {a.id, b.id}
+    links = session.scalars(select(models.FunderProvider.provider_id)).all()
+    assert sorted(links) == sorted([a.id, b.id])
