@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import db, models
+from collector import db, models, users
 from collector.cli import main
 from collector.survey.loader import library_path
 
@@ -117,6 +117,24 @@ def test_demo_data_then_answer_a_survey_in_the_terminal(run, session_factory) ->
     again = run("demo-data")
     assert again.exit_code == 1 and "already has data" in again.output
     token = made.output.split("tempcheck answer TOKEN`:")[1].split()[0]
+    # The demo logins are printed, and sign in.
+    heading = "Sign in to the staff console at http://localhost:5000/login"
+    assert heading in made.output
+    block = made.output.split(heading)[1].split("\n\n")[0].splitlines()[1:]
+    logins = [line.split(maxsplit=3) for line in block]
+    assert [(role, email) for role, email, _, _ in logins] == [
+        ("admin", "admin@example.org"),
+        ("staff", "staff@brentwood-cvs.example.org"),
+        ("staff", "staff@harlow-cvs.example.org"),
+        ("staff", "staff@uttlesford-cvs.example.org"),
+        ("funder", "funder@example.org"),
+    ]
+    assert logins[-1][3] == "funds brentwood-cvs, harlow-cvs"
+    with session_factory() as session:
+        for _, email, password, _ in logins:
+            assert users.authenticate(session, email, password) is not None
+    assert "invitation emails wait in the outbox" in made.output
+    assert "instance/mail/" in made.output
 
     # intro, "No" support, then the questions that remain: skip logic hides the support ones.
     typed = "\n".join(["", "2", "9", "8", "1,3", "2", "2", "", ""]) + "\n"

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from collector import demo, models
+from collector import demo, models, users
+from collector.models import utcnow
 from collector.segments import INCOME_BANDS, ORGANISATION_TYPES
 
 
@@ -47,3 +48,59 @@ def test_demo_data_varies_by_segment_and_obeys_skip_logic(session: Session) -> N
     # Some providers near the 75% target, some well below: a KPI report with colour in it.
     assert means[-1] - means[0] > 0.15, shares
     assert any(r.status == "in_progress" for r in session.scalars(select(models.Response)))
+
+
+@pytest.mark.slow
+def test_demo_accounts_and_outbox(session: Session) -> None:
+    summary = demo.build(session, seed=7)
+    session.commit()
+    providers = {p.slug: p.id for p in session.scalars(select(models.Provider))}
+
+    logins = {login.email: login for login in summary.logins}
+    assert [login.role for login in summary.logins] == [
+        "admin",
+        "staff",
+        "staff",
+        "staff",
+        "funder",
+    ]
+    assert len({login.password for login in summary.logins}) == 5
+    for login in summary.logins:
+        assert len(login.password) >= users.MIN_PASSWORD_LENGTH
+        user = users.authenticate(session, login.email, login.password)
+        assert user is not None and user.role == login.role
+        assert users.authenticate(session, login.email, login.password + "x") is None
+        assert login.password not in user.password_hash
+    for slug, provider_id in providers.items():
+        staff = users.user_by_email(session, f"staff@{slug}.example.org")
+        assert staff.provider_id == provider_id and logins[staff.email].sees == slug
+    funder = users.user_by_email(session, "funder@example.org")
+    assert sorted(p.slug for p in funder.funded) == ["brentwood-cvs", "harlow-cvs"]
+    assert logins["funder@example.org"].sees == "funds brentwood-cvs, harlow-cvs"
+
+    # Past rounds' invitations went out when they opened; the open rounds' wait for the
+    # dispatcher, one per invited group that agreed to email.
+    rows = session.execute(
+        select(models.Round.status, models.OutboxMessage.status, func.count())
+        .join(models.Round, models.Round.id == models.OutboxMessage.round_id)
+        .group_by(models.Round.status, models.OutboxMessage.status)
+    ).all()
+    counts = {(round_status, status): n for round_status, status, n in rows}
+    emailable = session.scalar(
+        select(func.count(models.Invitation.id))
+        .join(models.Round)
+        .join(models.Organisation)
+        .where(models.Round.status == "open", models.Organisation.consent_email.is_(True))
+    )
+    assert set(counts) == {("closed", "sent"), ("open", "pending")}
+    assert counts[("open", "pending")] == emailable == summary.emails_queued
+    sent = session.scalars(
+        select(models.OutboxMessage).where(models.OutboxMessage.status == "sent")
+    ).all()
+    assert all(m.sent_at is not None and m.template == "invite" for m in sent)
+
+    [reminder] = session.scalars(select(models.RoundReminder)).all()
+    assert reminder.round.status == "open" and reminder.queued_at is None
+    assert reminder.due_at > utcnow()
+    actions = Counter(e.action for e in session.scalars(select(models.AuditEvent)))
+    assert actions == {"round.open": 9, "round.close": 6}
