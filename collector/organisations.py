@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from collector import models
@@ -244,3 +244,168 @@ def opt_out(
 def opt_in(organisation: models.Organisation) -> None:
     """Ask an organisation again in future rounds (staff, when the group asks to be back)."""
     organisation.opted_out_at = None
+
+
+# One organisation at a time (the console's add and edit) ----------------------------------
+
+# The columns an organisation's form has, in the order its problems are listed.
+FORM_COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+
+
+class OrganisationError(CollectorError):
+    """An organisation cannot be saved as given; `problems` names each bad field."""
+
+    code = "bad_organisation"
+
+    def __init__(self, problems: list[Problem]) -> None:
+        count = len(problems)
+        super().__init__(
+            f"Nothing was saved: {count} problem{'s' if count != 1 else ''} with the organisation"
+        )
+        self.problems = problems
+
+
+def check_organisation(
+    session: Session,
+    provider: models.Provider,
+    cells: dict[str, str],
+    *,
+    organisation: models.Organisation | None = None,
+) -> dict[str, Any]:
+    """Check one organisation's fields with the CSV's rules; give the values to store.
+
+    `cells` are the CSV's columns as text (flags as yes or no, outcomes separated by
+    semicolons). `organisation`: the one being edited, which may keep its own reference.
+    """
+    row, problems = _parse_row(0, cells)
+    ref = row["external_ref"]
+    if ref:
+        taken = session.scalar(
+            select(models.Organisation).where(
+                models.Organisation.provider_id == provider.id,
+                models.Organisation.external_ref == ref,
+            )
+        )
+        if taken is not None and taken is not organisation:
+            problems.append(Problem(0, "external_ref", f"{ref!r} is already used by {taken.name}"))
+    if problems:
+        order = {column: n for n, column in enumerate(FORM_COLUMNS)}
+        raise OrganisationError(sorted(problems, key=lambda p: order.get(p.column, 99)))
+    return {k: v for k, v in row.items() if k != "line"}
+
+
+def add_organisation(
+    session: Session, provider: models.Provider, cells: dict[str, str]
+) -> models.Organisation:
+    """Add one organisation to the provider's list, checked as a CSV row is."""
+    values = check_organisation(session, provider, cells)
+    organisation = models.Organisation(provider_id=provider.id, **values)
+    session.add(organisation)
+    session.flush()
+    return organisation
+
+
+def update_organisation(
+    session: Session, organisation: models.Organisation, cells: dict[str, str]
+) -> list[str]:
+    """Change one organisation's fields, checked as a CSV row is; give the changed fields."""
+    values = check_organisation(session, organisation.provider, cells, organisation=organisation)
+    changed = [key for key, value in values.items() if getattr(organisation, key) != value]
+    for key in changed:
+        setattr(organisation, key, values[key])
+    session.flush()
+    return changed
+
+
+def as_cells(organisation: models.Organisation) -> dict[str, str]:
+    """Give an organisation's fields as the text a form or CSV row holds."""
+
+    def flag(value: bool) -> str:
+        return "yes" if value else "no"
+
+    return {
+        "external_ref": organisation.external_ref,
+        "name": organisation.name,
+        "org_type": organisation.org_type,
+        "income_band": organisation.income_band or "",
+        "district": organisation.district or "",
+        "outcomes": ";".join(organisation.outcomes.split()),
+        "is_member": flag(organisation.is_member),
+        "contact_email": organisation.contact_email or "",
+        "consent_email": flag(organisation.consent_email),
+        "consent_telegram": flag(organisation.consent_telegram),
+    }
+
+
+# Finding organisations ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What to look for in a provider's list; None (or empty) means any."""
+
+    text: str = ""  # in the name or the reference
+    org_type: str | None = None
+    district: str | None = None
+    income_band: str | None = None  # "unknown": not recorded
+    member: bool | None = None
+    outcome: str | None = None
+    opted_out: bool | None = None
+
+
+def filtered_query(provider_id: int, filters: Filters) -> Any:
+    """Build the SELECT of a provider's organisations that match `filters` (by name)."""
+    org = models.Organisation
+    query = select(org).where(org.provider_id == provider_id)
+    text = filters.text.strip().lower()
+    if text:
+        query = query.where(
+            or_(
+                func.lower(org.name).contains(text, autoescape=True),
+                func.lower(org.external_ref).contains(text, autoescape=True),
+            )
+        )
+    if filters.org_type:
+        query = query.where(org.org_type == filters.org_type)
+    if filters.district:
+        query = query.where(org.district == filters.district)
+    if filters.income_band == "unknown":
+        query = query.where(org.income_band.is_(None))
+    elif filters.income_band:
+        query = query.where(org.income_band == filters.income_band)
+    if filters.member is not None:
+        query = query.where(org.is_member.is_(filters.member))
+    if filters.outcome:
+        # Outcomes are space-separated slugs: pad both sides so one never matches inside another.
+        query = query.where((" " + org.outcomes + " ").contains(f" {filters.outcome} "))
+    if filters.opted_out is True:
+        query = query.where(org.opted_out_at.is_not(None))
+    elif filters.opted_out is False:
+        query = query.where(org.opted_out_at.is_(None))
+    return query
+
+
+def search(
+    session: Session, provider_id: int, filters: Filters, *, page: int = 1, per_page: int = 50
+) -> tuple[list[models.Organisation], int]:
+    """Give one page of the provider's organisations that match, by name, and how many match."""
+    query = filtered_query(provider_id, filters)
+    total = int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+    rows = session.scalars(
+        query.order_by(func.lower(models.Organisation.name), models.Organisation.id)
+        .offset(max(page - 1, 0) * per_page)
+        .limit(per_page)
+    ).all()
+    return list(rows), total
+
+
+def districts(session: Session, provider_id: int) -> list[str]:
+    """List the districts recorded on the provider's organisations, alphabetically."""
+    org = models.Organisation
+    return sorted(
+        d
+        for d in session.scalars(
+            select(org.district).where(org.provider_id == provider_id).distinct()
+        )
+        if d
+    )

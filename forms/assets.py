@@ -22,6 +22,7 @@ FILES = {
     "tempcheck.css": BUILT,
     "govuk-frontend.min.js": GOVUK,
     "tempcheck.js": OURS,
+    "console.js": OURS,
     "favicon.svg": OURS,
 }
 CACHE_SECONDS = 3600

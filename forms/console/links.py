@@ -1,0 +1,115 @@
+"""A round's links outside the outbox: a CSV for a mail merge, and a printable page of QR codes.
+
+Both hold working invitation links, so both are audited, and neither is cached. Groups that
+opted out are left out: they asked not to be contacted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import segno
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from collector import audit, models
+from forms.console import bp
+from forms.console.access import ProviderRef, staff_required
+from forms.console.pages import csv_download, owned, reading, render, writing
+from forms.console.rounds import invitation_url, open_link_url
+
+
+def _invitations(session: Session, round_id: int) -> list[Any]:
+    inv, org, resp = models.Invitation, models.Organisation, models.Response
+    return list(
+        session.execute(
+            select(
+                inv.token,
+                org.external_ref,
+                org.name,
+                org.contact_email,
+                org.consent_email,
+                resp.status,
+            )
+            .join(org, org.id == inv.organisation_id)
+            .outerjoin(resp, resp.invitation_id == inv.id)
+            .where(inv.round_id == round_id, org.opted_out_at.is_(None))
+            .order_by(org.name, inv.id)
+        ).all()
+    )
+
+
+def _audit(provider: ProviderRef, round_id: int, action: str, count: int) -> None:
+    with writing() as session:
+        found = owned(session, models.Round, round_id, provider.id)
+        audit.record(
+            session,
+            action,
+            user=current_user.user,
+            provider_id=provider.id,
+            subject=f"round {found.id} ({found.period_label})",
+            details={"links": count},
+        )
+
+
+@bp.get("/<provider_slug>/rounds/<int:round_id>/links.csv")
+@staff_required
+def round_links(provider: ProviderRef, round_id: int) -> ResponseReturnValue:
+    """Give the round's invitation links as CSV, one row per group, for a mail merge."""
+    with reading() as session:
+        found = owned(session, models.Round, round_id, provider.id)
+        rows = _invitations(session, found.id)
+    _audit(provider, round_id, "round.export_links", len(rows))
+    states = {None: "not started", "in_progress": "started", "completed": "completed"}
+    return csv_download(
+        f"round-{round_id}-links.csv",
+        ["organisation_ref", "organisation", "email", "link", "answered"],
+        [
+            (
+                ref,
+                name,
+                email if consent and email else "",
+                invitation_url(token),
+                states.get(status, status),
+            )
+            for token, ref, name, email, consent, status in rows
+        ],
+    )
+
+
+def qr_image(url: str) -> str:
+    """Give a QR code of `url` as an SVG data URI (the page's CSP allows data: images)."""
+    return str(segno.make(url, error="m").svg_data_uri(scale=4, border=2, dark="#0b0c0c"))
+
+
+@bp.get("/<provider_slug>/rounds/<int:round_id>/qr")
+@staff_required
+def round_qr(provider: ProviderRef, round_id: int) -> ResponseReturnValue:
+    """Show a printable page of QR codes: the open link, and each group's invitation."""
+    with reading() as session:
+        found = owned(session, models.Round, round_id, provider.id)
+        rows = _invitations(session, found.id)
+        codes = [
+            {
+                "name": name,
+                "ref": ref,
+                "url": invitation_url(token),
+                "image": qr_image(invitation_url(token)),
+            }
+            for token, ref, name, _email, _consent, status in rows
+            if status != "completed"
+        ]
+        open_link = open_link_url(found) if found.open_link else None
+        page = render(
+            "console/round_qr.html",
+            section="rounds",
+            round=found,
+            survey_title=found.survey.title,
+            codes=codes,
+            open_link=open_link,
+            open_image=qr_image(open_link) if open_link else None,
+        )
+    _audit(provider, round_id, "round.print_links", len(codes))
+    return page

@@ -1,0 +1,581 @@
+"""Rounds: the list, creating one (details, then a check of who it reaches), its status page
+with live numbers, and opening, reminding and closing it (each after a confirmation page).
+
+Dates are whole days in UTC, as the respondent pages show them: a round opens at the start of
+its open date and closes at the end of its close date.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from flask import current_app, flash, jsonify, redirect, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from collector import audit, models, rounds
+from collector import organisations as orgs
+from collector.models import utcnow
+from collector.rounds import RoundError
+from collector.segments import INCOME_BANDS, ORGANISATION_TYPES, OUTCOMES
+from collector.survey.loader import library_surveys
+from collector.survey.store import SurveyChanged, register
+from forms import services
+from forms.console import bp
+from forms.console.access import ProviderRef, staff_required
+from forms.console.pages import Form, owned, reading, render, text_field, writing
+
+LABEL_LENGTH = 40  # the column's size
+MOST_REMINDERS = 5
+SHOWN_NON_RESPONDERS = 200
+POLL_SECONDS = 5
+SEGMENT_NAMES = {
+    "org_type": "Type of group",
+    "district": "District",
+    "income_band": "Income",
+    "is_member": "Member",
+}
+CHANNEL_NAMES = {
+    "web": "Web form",
+    "telegram": "Telegram",
+    "terminal": "Command line",
+    "open_link": "Open link",
+}
+OPENS_AT = time(0, 0)
+# The status a round must have for each action.
+NEEDS = {"open": "draft", "remind": "open", "close": "open"}
+CLOSES_AT = time(23, 59)
+
+
+# Surveys a round can use ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SurveyChoice:
+    """A survey that a new round can use: a built-in one, or one stored in the database."""
+
+    slug: str
+    title: str
+    version: int
+    minutes: int | None = None
+
+
+def survey_choices(session: Session) -> list[SurveyChoice]:
+    """List the surveys a round can use: the library's, then others stored (newest version)."""
+    found: dict[str, SurveyChoice] = {
+        slug: SurveyChoice(slug, survey.title.get("en"), survey.version, survey.minutes)
+        for slug, survey in library_surveys().items()
+    }
+    for row in session.scalars(select(models.Survey).order_by(models.Survey.version)):
+        if row.slug not in found or found[row.slug].minutes is None:
+            found[row.slug] = SurveyChoice(row.slug, row.title, row.version)
+    return sorted(found.values(), key=lambda s: s.title.lower())
+
+
+def survey_row(session: Session, slug: str) -> models.Survey | None:
+    """Give the stored survey for a slug: the library's version (stored now if new), or the
+    newest stored version of a survey that is not in the library."""
+    library = library_surveys()
+    if slug in library:
+        return register(session, library[slug])
+    return session.scalars(
+        select(models.Survey)
+        .where(models.Survey.slug == slug)
+        .order_by(models.Survey.version.desc())
+        .limit(1)
+    ).first()
+
+
+# The new round form ---------------------------------------------------------------------
+
+
+@dataclass
+class RoundForm(Form):
+    """The new round form: what was sent, its errors, and the values it stands for."""
+
+    survey: str = ""
+    label: str = ""
+    opens: date | None = None
+    closes: date | None = None
+    audience: dict[str, list[Any]] = field(default_factory=dict)
+    channels: list[str] = field(default_factory=list)
+    reminder_days: list[int] = field(default_factory=list)
+    open_link: bool = False
+
+    def summary(self) -> list[dict[str, str]]:
+        """Give the errors for the summary; a date's links to its day field."""
+        return [
+            {"text": text, "href": f"#{name}-day" if name in ("opens", "closes") else f"#{name}"}
+            for name, text in self.errors.items()
+        ]
+
+    @property
+    def opens_at(self) -> datetime | None:
+        """Give when the round opens: the start of the open date (UTC)."""
+        return datetime.combine(self.opens, OPENS_AT, UTC) if self.opens else None
+
+    @property
+    def closes_at(self) -> datetime | None:
+        """Give when the round closes: the end of the close date (UTC)."""
+        return datetime.combine(self.closes, CLOSES_AT, UTC) if self.closes else None
+
+
+def _date_field(form: RoundForm, name: str, what: str) -> date | None:
+    parts = {p: text_field(f"{name}-{p}", 10) for p in ("day", "month", "year")}
+    form.values[name] = parts
+    if not any(parts.values()):
+        form.error(name, f"Enter the {what} date")
+        return None
+    for part in ("day", "month", "year"):
+        if not parts[part]:
+            form.error(name, f"The {what} date must include a {part}")
+            return None
+    if not all(v.isdigit() for v in parts.values()):
+        form.error(name, f"The {what} date must be a real date, like 1 4 2026")
+        return None
+    if len(parts["year"]) != 4:
+        form.error(name, "The year must include 4 numbers")
+        return None
+    try:
+        return date(int(parts["year"]), int(parts["month"]), int(parts["day"]))
+    except ValueError:
+        form.error(name, f"The {what} date must be a real date, like 1 4 2026")
+        return None
+
+
+def _reminders(form: RoundForm) -> list[int]:
+    raw = text_field("reminders", 100)
+    form.values["reminders"] = raw
+    parts = [p for p in re.split(r"[,;\s]+", raw) if p]
+    if not all(p.isdigit() and len(p) <= 4 for p in parts):
+        form.error(
+            "reminders",
+            "Enter reminder days as whole numbers separated by commas, like 7, 14",
+        )
+        return []
+    days = sorted({int(p) for p in parts})
+    if any(d < 1 for d in days):
+        form.error("reminders", "A reminder must be at least 1 day after the round opens")
+    elif len(days) > MOST_REMINDERS:
+        form.error("reminders", f"Give at most {MOST_REMINDERS} reminder days")
+    return days
+
+
+def _audience(form: RoundForm, districts: list[str]) -> dict[str, list[Any]]:
+    chosen: dict[str, list[Any]] = {}
+    for key, allowed in (
+        ("org_type", list(ORGANISATION_TYPES)),
+        ("district", districts),
+        ("income_band", list(INCOME_BANDS)),
+        ("outcomes", list(OUTCOMES)),
+    ):
+        sent = set(request.values.getlist(key))
+        values = [v for v in allowed if v in sent]
+        form.values[key] = values
+        if values:
+            chosen[key] = values
+    member = request.values.get("member", "any")
+    form.values["member"] = member if member in ("yes", "no") else "any"
+    if member in ("yes", "no"):
+        chosen["is_member"] = [member == "yes"]
+    return chosen
+
+
+def read_round_form(session: Session, provider: ProviderRef) -> RoundForm:
+    """Read and check the new round form as sent; errors are on the form."""
+    form = RoundForm()
+    form.survey = text_field("survey", 64)
+    form.values["survey"] = form.survey
+    if not form.survey:
+        form.error("survey", "Choose a survey")
+    elif form.survey not in {s.slug for s in survey_choices(session)}:
+        form.error("survey", "Choose a survey from the list")
+    form.label = text_field("period_label", 200)
+    form.values["period_label"] = form.label
+    if not form.label:
+        form.error("period_label", "Enter a period label, like 2026/27 H1")
+    elif len(form.label) > LABEL_LENGTH:
+        form.error("period_label", f"The period label must be {LABEL_LENGTH} characters or fewer")
+    form.opens = _date_field(form, "opens", "open")
+    form.closes = _date_field(form, "closes", "close")
+    today = utcnow().date()
+    if form.opens is not None and form.opens < today:
+        form.error("opens", "The open date must be today or in the future")
+    if form.opens is not None and form.closes is not None and form.closes <= form.opens:
+        form.error("closes", "The close date must be after the open date")
+    form.audience = _audience(form, orgs.districts(session, provider.id))
+    sent_channels = request.values.getlist("channels")
+    form.values["channels"] = sent_channels
+    form.channels = [c for c in ("email",) if c in sent_channels]
+    if "telegram" in sent_channels:
+        form.error("channels", "Invitations in Telegram are not available yet: choose email")
+    form.values["open_link"] = request.values.get("open_link", "no")
+    form.open_link = form.values["open_link"] == "yes"
+    if not form.channels and not form.open_link and "channels" not in form.errors:
+        form.error("channels", "Choose email, or give the round an open link")
+    form.reminder_days = _reminders(form)
+    if form.reminder_days and not form.channels:
+        form.error("reminders", "Reminders go by email: choose email, or give no reminder days")
+    opens_at, closes_at = form.opens_at, form.closes_at
+    if opens_at and closes_at and "reminders" not in form.errors and "closes" not in form.errors:
+        late = [d for d in form.reminder_days if opens_at + timedelta(days=d) >= closes_at]
+        if late:
+            form.error(
+                "reminders",
+                f"A reminder {late[0]} days after opening would be after the round closes: "
+                "give fewer days, or a later close date",
+            )
+    return form
+
+
+def matching(session: Session, provider_id: int, audience: dict[str, list[Any]]) -> tuple[int, int]:
+    """Count the organisations an audience filter reaches, and how many can be emailed."""
+    org = models.Organisation
+    # A round that is never added to the session: only its filter is used.
+    query = rounds.audience_query(models.Round(provider_id=provider_id, audience=audience))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    emailable = query.where(org.consent_email.is_(True), org.contact_email.is_not(None))
+    reachable = session.scalar(select(func.count()).select_from(emailable.subquery())) or 0
+    return int(total), int(reachable)
+
+
+def _form_page(form: RoundForm, session: Session, provider: ProviderRef) -> ResponseReturnValue:
+    return render(
+        "console/round_new.html",
+        section="rounds",
+        form=form,
+        surveys=survey_choices(session),
+        districts=orgs.districts(session, provider.id),
+        types=ORGANISATION_TYPES,
+        bands=INCOME_BANDS,
+        outcomes=OUTCOMES,
+        count=matching(session, provider.id, form.audience),
+    )
+
+
+@bp.route("/<provider_slug>/rounds/new", methods=["GET", "POST"])
+@staff_required
+def round_new(provider: ProviderRef) -> ResponseReturnValue:
+    """Create a round: its details, then a check of whom it reaches, then create it (a draft)."""
+    step = request.form.get("step", "details")
+    if request.method == "GET":
+        form = RoundForm(values={"channels": ["email"], "open_link": "no", "member": "any"})
+        with reading() as session:
+            return _form_page(form, session, provider)
+    with reading() as session:
+        form = read_round_form(session, provider)
+        if step == "change" or form.errors:
+            form.errors = {} if step == "change" else form.errors
+            return _form_page(form, session, provider)
+        if step != "create":
+            survey = next(s for s in survey_choices(session) if s.slug == form.survey)
+            return render(
+                "console/round_check.html",
+                section="rounds",
+                form=form,
+                survey=survey,
+                count=matching(session, provider.id, form.audience),
+                hidden=[
+                    (k, v)
+                    for k, v in request.form.items(multi=True)
+                    if k not in ("csrf_token", "step")
+                ],
+                audience=_describe(form.audience),
+            )
+    try:
+        with writing() as session:
+            survey_version = survey_row(session, form.survey)
+            provider_row = session.get(models.Provider, provider.id)
+            assert survey_version is not None and provider_row is not None
+            assert form.opens_at is not None and form.closes_at is not None
+            created = rounds.create_round(
+                session,
+                provider=provider_row,
+                survey=survey_version,
+                period_label=form.label,
+                opens_at=form.opens_at,
+                closes_at=form.closes_at,
+                audience=form.audience,
+                open_link=form.open_link,
+                channels=form.channels,
+                reminder_days=form.reminder_days,
+            )
+            audit.record(
+                session,
+                "round.create",
+                user=current_user.user,
+                provider_id=provider.id,
+                subject=_subject(created),
+                details={"survey": survey_version.slug, "version": survey_version.version},
+            )
+            round_id = created.id
+    except (RoundError, SurveyChanged) as error:
+        # Rolled back: the form's own checks should have caught it; say what the rules said.
+        form.error("survey" if isinstance(error, SurveyChanged) else "period_label", error.message)
+        with reading() as session:
+            return _form_page(form, session, provider)
+    flash("The round was created as a draft. Open it to send the invitations.")
+    return redirect(url_for("console.round", provider_slug=provider.slug, round_id=round_id), 303)
+
+
+@bp.get("/<provider_slug>/rounds/audience.json")
+@staff_required
+def round_audience(provider: ProviderRef) -> ResponseReturnValue:
+    """Count the organisations an audience filter reaches (asked as the new round form changes)."""
+    form = RoundForm()
+    with reading() as session:
+        audience = _audience(form, orgs.districts(session, provider.id))
+        total, reachable = matching(session, provider.id, audience)
+    response = jsonify(
+        {"matching": total, "emailable": reachable, "text": _reach_text(total, reachable)}
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _reach_text(total: int, reachable: int) -> str:
+    groups = f"{total} organisation{'s' if total != 1 else ''}"
+    return f"{groups} match, {reachable} of them can be invited by email."
+
+
+def _describe(audience: dict[str, list[Any]]) -> list[tuple[str, str]]:
+    """Say in words whom an audience filter takes (every group, when it has no filter)."""
+    names = {
+        "org_type": ("Type of group", ORGANISATION_TYPES),
+        "district": ("District", {}),
+        "income_band": ("Income", INCOME_BANDS),
+        "outcomes": ("Outcome areas (any of)", OUTCOMES),
+    }
+    described = []
+    for key, (label, vocabulary) in names.items():
+        if audience.get(key):
+            described.append((label, ", ".join(vocabulary.get(v, v) for v in audience[key])))
+    if "is_member" in audience:
+        described.append(("Member", "Members only" if audience["is_member"][0] else "Not members"))
+    return described
+
+
+# The list and one round ---------------------------------------------------------------------
+
+
+def _subject(round_: models.Round) -> str:
+    return f"round {round_.id} ({round_.period_label})"
+
+
+def response_counts(session: Session, provider_id: int) -> dict[int, tuple[int, int]]:
+    """Give each of the provider's rounds' (invited, completed)."""
+    inv, resp = models.Invitation, models.Response
+    rows = session.execute(
+        select(
+            inv.round_id,
+            func.count(inv.id),
+            func.sum(case((resp.status == "completed", 1), else_=0)),
+        )
+        .join(models.Round, models.Round.id == inv.round_id)
+        .outerjoin(resp, resp.invitation_id == inv.id)
+        .where(models.Round.provider_id == provider_id)
+        .group_by(inv.round_id)
+    ).all()
+    return {round_id: (int(invited), int(done or 0)) for round_id, invited, done in rows}
+
+
+@bp.get("/<provider_slug>/rounds", endpoint="rounds")
+@staff_required
+def rounds_list(provider: ProviderRef) -> ResponseReturnValue:
+    """List the provider's rounds, newest first, with their response rates."""
+    with reading() as session:
+        found = session.scalars(
+            select(models.Round)
+            .where(models.Round.provider_id == provider.id)
+            .order_by(models.Round.opens_at.desc(), models.Round.id.desc())
+        ).all()
+        titles = {r.id: r.survey.title for r in found}
+        rates = response_counts(session, provider.id)
+    return render("console/rounds.html", section="rounds", rounds=found, titles=titles, rates=rates)
+
+
+def open_link_url(round_: models.Round) -> str:
+    """Give the absolute address of a round's open link."""
+    base = services(current_app).settings.base_url.rstrip("/")
+    return base + url_for("respond.s_start", key=round_.slug)
+
+
+def invitation_url(token: str) -> str:
+    """Give the absolute address of an invitation's link."""
+    base = services(current_app).settings.base_url.rstrip("/")
+    return base + url_for("respond.r_start", key=token)
+
+
+def _numbers(status: rounds.RoundStatus, round_: models.Round) -> dict[str, Any]:
+    """Give the numbers the status page shows and polls."""
+    messages = {
+        s: status.messages.get(s, 0) for s in ("pending", "sending", "sent", "failed", "cancelled")
+    }
+    return {
+        "status": round_.status,
+        "invited": status.total.invited,
+        "started": status.total.started,
+        "completed": status.total.completed,
+        "rate": "–" if status.total.rate is None else f"{status.total.rate:.0%}",
+        "open_link_completed": status.anonymous_completed,
+        "not_answered": len(status.non_responders),
+        **{f"messages.{k}": v for k, v in messages.items()},
+    }
+
+
+@bp.get("/<provider_slug>/rounds/<int:round_id>", endpoint="round")
+@staff_required
+def round_page(provider: ProviderRef, round_id: int) -> ResponseReturnValue:
+    """Show a round: its settings, live numbers, breakdowns, and who has not answered."""
+    with reading() as session:
+        found = owned(session, models.Round, round_id, provider.id)
+        status = rounds.round_status(session, found)
+        reach = (
+            matching(session, provider.id, found.audience or {})
+            if found.status == "draft"
+            else None
+        )
+        page = render(
+            "console/round.html",
+            section="rounds",
+            round=found,
+            progress=status,
+            numbers=_numbers(status, found),
+            reach=reach,
+            audience=_describe(found.audience or {}),
+            open_link=open_link_url(found) if found.open_link else None,
+            segment_names=SEGMENT_NAMES,
+            channel_names=CHANNEL_NAMES,
+            labels={"org_type": ORGANISATION_TYPES, "income_band": INCOME_BANDS},
+            shown=SHOWN_NON_RESPONDERS,
+            poll_seconds=POLL_SECONDS,
+        )
+    return page
+
+
+@bp.get("/<provider_slug>/rounds/<int:round_id>/status.json")
+@staff_required
+def round_status_json(provider: ProviderRef, round_id: int) -> ResponseReturnValue:
+    """Give a round's numbers as JSON, for the status page to poll."""
+    with reading() as session:
+        found = owned(session, models.Round, round_id, provider.id)
+        numbers = _numbers(rounds.round_status(session, found), found)
+    response = jsonify(numbers)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# Open, remind, close: a confirmation page (GET), then the action (POST) ---------------------
+
+
+def _pending(session: Session, round_id: int) -> int:
+    message = models.OutboxMessage
+    return int(
+        session.scalar(
+            select(func.count(message.id)).where(
+                message.round_id == round_id, message.status == "pending"
+            )
+        )
+        or 0
+    )
+
+
+def _confirm_page(
+    provider: ProviderRef,
+    round_: models.Round,
+    action: str,
+    session: Session,
+    problem: str | None = None,
+) -> ResponseReturnValue:
+    facts: dict[str, Any] = {}
+    if action == "open":
+        facts["matching"], facts["emailable"] = matching(
+            session, provider.id, round_.audience or {}
+        )
+        facts["now"] = round_.opens_at <= utcnow()
+    elif action == "remind":
+        status = rounds.round_status(session, round_)
+        facts["waiting"] = len(status.non_responders)
+    else:
+        facts["pending"] = _pending(session, round_.id)
+    return render(
+        "console/round_action.html",
+        status=409 if problem else 200,
+        section="rounds",
+        round=round_,
+        action=action,
+        facts=facts,
+        problem=problem,
+        error=bool(problem),
+    )
+
+
+def _act(provider: ProviderRef, round_id: int, action: str) -> ResponseReturnValue:
+    """Show the confirmation page, or do the action and go back to the round."""
+    if request.method == "GET":
+        with reading() as session:
+            found = owned(session, models.Round, round_id, provider.id)
+            if found.status != NEEDS[action]:
+                # Nothing to confirm (an old link, another tab): the round page shows its state.
+                return redirect(
+                    url_for("console.round", provider_slug=provider.slug, round_id=round_id), 303
+                )
+            return _confirm_page(provider, found, action, session)
+    keys = {"open": "invited", "remind": "queued", "close": "cancelled"}
+    try:
+        with writing() as session:
+            found = owned(session, models.Round, round_id, provider.id)
+            if action == "open":
+                done = rounds.open_round(session, found)
+            elif action == "remind":
+                done = rounds.remind(session, found)
+            else:
+                done = rounds.close_round(session, found)
+            audit.record(
+                session,
+                f"round.{action}",
+                user=current_user.user,
+                provider_id=provider.id,
+                subject=_subject(found),
+                details={keys[action]: done},
+            )
+    except RoundError as error:
+        # Rolled back. The round changed since the page was shown (another tab, the schedule).
+        with reading() as session:
+            found = owned(session, models.Round, round_id, provider.id)
+            return _confirm_page(provider, found, action, session, error.message)
+    messages = {
+        "open": f"The round is open: {done} organisation{'s were' if done != 1 else ' was'} "
+        "invited.",
+        "remind": f"{done} reminder{'s were' if done != 1 else ' was'} queued.",
+        "close": "The round is closed."
+        + (f" {done} unsent message{'s were' if done != 1 else ' was'} cancelled." if done else ""),
+    }
+    flash(messages[action])
+    return redirect(url_for("console.round", provider_slug=provider.slug, round_id=round_id), 303)
+
+
+@bp.route("/<provider_slug>/rounds/<int:round_id>/open", methods=["GET", "POST"])
+@staff_required
+def round_open(provider: ProviderRef, round_id: int) -> ResponseReturnValue:
+    """Open a draft round: invite every matching organisation (after a confirmation page)."""
+    return _act(provider, round_id, "open")
+
+
+@bp.route("/<provider_slug>/rounds/<int:round_id>/remind", methods=["GET", "POST"])
+@staff_required
+def round_remind(provider: ProviderRef, round_id: int) -> ResponseReturnValue:
+    """Remind an open round's non-responders now (after a confirmation page)."""
+    return _act(provider, round_id, "remind")
+
+
+@bp.route("/<provider_slug>/rounds/<int:round_id>/close", methods=["GET", "POST"])
+@staff_required
+def round_close(provider: ProviderRef, round_id: int) -> ResponseReturnValue:
+    """Close an open round now (after a confirmation page)."""
+    return _act(provider, round_id, "close")

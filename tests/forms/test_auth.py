@@ -1,0 +1,300 @@
+"""Signing in and out: right and wrong passwords, disabled accounts, limits, where `next` may
+send someone, signing out, and sessions that stop working."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from collector import db, models, ratelimits, users
+from forms import auth
+from tests.forms.conftest import Browser
+from tests.forms.people import PASSWORD, World, build_world, sign_in, user_row
+
+
+@pytest.fixture
+def world(app: Flask, session_factory: sessionmaker[Session]) -> World:
+    """Give providers A and B and an account per role."""
+    return build_world(session_factory)
+
+
+def signed_in_as(browser: Browser) -> str | None:
+    """Give the name in the console header, or None when the console asks to sign in."""
+    page = browser.client.get("/console/")
+    if page.status_code == 302 and "/login" in page.headers["Location"]:
+        return None
+    assert page.status_code in (200, 303), page.status_code
+    browser.get("/console/")
+    start = browser.text.index('class="tempcheck-account__name">') + 32
+    return browser.text[start : browser.text.index("<", start)]
+
+
+def test_staff_sign_in_and_land_on_their_provider_s_rounds(
+    browser: Browser, world: World, session_factory: sessionmaker[Session]
+) -> None:
+    assert user_row(session_factory, world.emails["staff_a"]).last_login_at is None
+
+    sign_in(browser, "  Staff.A@Example.org ", PASSWORD)
+
+    assert browser.path == "/console/alpha-cvs/rounds"
+    assert "Alpha CVS" in browser.text and "Sign out" in browser.text
+    assert signed_in_as(browser) == "Staff A"
+    assert user_row(session_factory, world.emails["staff_a"]).last_login_at is not None
+
+
+@pytest.mark.parametrize(
+    ("persona", "lands"),
+    [("admin", "/console/"), ("funder_a", "/funder/"), ("staff_b", "/console/beta-cvs/rounds")],
+)
+def test_each_role_lands_on_its_own_start_page(
+    browser: Browser, world: World, persona: str, lands: str
+) -> None:
+    sign_in(browser, world.emails[persona])
+    assert browser.path == lands
+
+
+@pytest.mark.parametrize(
+    ("email", "password"),
+    [
+        ("staff.a@example.org", "wrong password here"),
+        ("nobody@example.org", PASSWORD),
+        ("nobody@example.org", "wrong password here"),
+    ],
+    ids=["wrong-password", "unknown-email", "both-wrong"],
+)
+def test_a_wrong_email_or_password_gets_one_message_that_tells_neither(
+    browser: Browser, world: World, email: str, password: str
+) -> None:
+    sign_in(browser, email, password)
+
+    assert browser.page is not None and browser.page.status_code == 200
+    assert browser.path == "/login"
+    assert "The email address or password is not right" in browser.text
+    assert 'href="#email"' in browser.text  # the error summary links to the field
+    assert browser.text.count("The email address or password is not right") == 2
+    assert "no account" not in browser.text.lower()
+    assert signed_in_as(browser) is None
+
+
+def test_the_pages_for_a_wrong_password_and_an_unknown_email_are_the_same(
+    app: Flask, world: World
+) -> None:
+    pages = []
+    for email in ("staff.a@example.org", "nobody.at.all@example.org"):
+        browser = Browser(app.test_client())
+        sign_in(browser, email, "wrong password here")
+        text = re.sub(r'nonce="[^"]+"', "NONCE", browser.text)
+        pages.append(text.replace(browser.csrf(), "CSRF").replace(email, "EMAIL"))
+    assert pages[0] == pages[1]
+
+
+@pytest.mark.parametrize(
+    ("email", "password", "message"),
+    [
+        ("", PASSWORD, "Enter your email address"),
+        ("staff.a@example.org", "", "Enter your password"),
+    ],
+)
+def test_an_empty_field_is_named(
+    browser: Browser, world: World, email: str, password: str, message: str
+) -> None:
+    sign_in(browser, email, password)
+    assert message in browser.text
+    assert "There is a problem" in browser.text
+    assert browser.text.startswith("<!DOCTYPE html>")
+    assert "<title>Error: Sign in" in browser.text
+    assert signed_in_as(browser) is None
+
+
+def test_a_disabled_account_cannot_sign_in(
+    browser: Browser, world: World, session_factory: sessionmaker[Session]
+) -> None:
+    with db.transaction(session_factory) as session:
+        users.user_by_email(session, world.emails["staff_a"]).active = False
+
+    sign_in(browser, world.emails["staff_a"])
+
+    assert "The email address or password is not right" in browser.text
+    assert signed_in_as(browser) is None
+    assert user_row(session_factory, world.emails["staff_a"]).last_login_at is None
+
+
+def test_disabling_an_account_signs_it_out(
+    browser: Browser, world: World, session_factory: sessionmaker[Session]
+) -> None:
+    sign_in(browser, world.emails["staff_a"])
+    assert signed_in_as(browser) == "Staff A"
+    with db.transaction(session_factory) as session:
+        users.user_by_email(session, world.emails["staff_a"]).active = False
+    assert signed_in_as(browser) is None
+
+
+def test_a_new_password_signs_out_every_other_session(
+    browser: Browser, world: World, session_factory: sessionmaker[Session]
+) -> None:
+    sign_in(browser, world.emails["staff_a"])
+    with db.transaction(session_factory) as session:
+        users.set_password(
+            users.user_by_email(session, world.emails["staff_a"]), "a new password 2"
+        )
+    assert signed_in_as(browser) is None
+    sign_in(browser, world.emails["staff_a"], "a new password 2")
+    assert signed_in_as(browser) == "Staff A"
+
+
+def test_a_session_used_from_another_browser_is_not_signed_in(
+    browser: Browser, world: World
+) -> None:
+    sign_in(browser, world.emails["staff_a"])
+    page = browser.client.get("/console/alpha-cvs/rounds", headers={"User-Agent": "stolen/1.0"})
+    assert page.status_code == 302
+    assert page.headers["Location"].startswith("/login")
+
+
+def test_a_session_ends_hours_after_signing_in(browser: Browser, world: World) -> None:
+    sign_in(browser, world.emails["staff_a"])
+    with browser.client.session_transaction() as cookie:
+        cookie["signed_in_at"] -= auth.SESSION_HOURS * 3600 + 1
+    assert signed_in_as(browser) is None
+
+
+def test_too_many_failures_for_one_email_refuse_even_the_right_password(
+    browser: Browser, world: World, session_factory: sessionmaker[Session]
+) -> None:
+    for _ in range(auth.LOGIN_EMAIL.limit):
+        sign_in(browser, world.emails["staff_a"], "wrong password here")
+        assert "not right" in browser.text
+
+    sign_in(browser, world.emails["staff_a"])
+
+    assert browser.page is not None and browser.page.status_code == 429
+    assert "too many attempts to sign in" in browser.text
+    assert browser.page.headers["Retry-After"].isdigit()
+    assert signed_in_as(browser) is None
+    # Another account from the same place is not held up by this one's limit.
+    sign_in(browser, world.emails["staff_b"])
+    assert signed_in_as(browser) == "Staff B"
+    # The counts keep keyed hashes, never the address.
+    with session_factory() as session:
+        clients = session.scalars(select(models.RateCount.client)).all()
+    assert clients and not any("@" in c or "staff" in c for c in clients)
+
+
+def test_an_unknown_email_is_limited_the_same_way(browser: Browser, world: World) -> None:
+    for _ in range(auth.LOGIN_EMAIL.limit):
+        sign_in(browser, "nobody@example.org", "wrong password here")
+    sign_in(browser, "nobody@example.org", "wrong password here")
+    assert browser.page is not None and browser.page.status_code == 429
+
+
+def test_too_many_failures_from_one_client_refuse_it(
+    browser: Browser, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        auth, "LOGIN_CLIENT", ratelimits.Limit("login_client", 3, timedelta(minutes=15))
+    )
+    for n in range(3):
+        sign_in(browser, f"guess{n}@example.org", "wrong password here")
+
+    sign_in(browser, world.emails["staff_a"])
+
+    assert browser.page is not None and browser.page.status_code == 429
+    assert signed_in_as(browser) is None
+
+
+@pytest.mark.parametrize(
+    ("target", "lands"),
+    [
+        ("/console/alpha-cvs/organisations?q=club", "/console/alpha-cvs/organisations"),
+        ("//evil.example/console", "/console/alpha-cvs/rounds"),
+        ("https://evil.example/", "/console/alpha-cvs/rounds"),
+        ("/\\evil.example", "/console/alpha-cvs/rounds"),
+        ("javascript:alert(1)", "/console/alpha-cvs/rounds"),
+        ("/console/%0d%0aSet-Cookie:x", "/console/alpha-cvs/rounds"),
+        ("evil.example", "/console/alpha-cvs/rounds"),
+    ],
+)
+def test_next_only_leads_to_a_page_of_this_site(
+    browser: Browser, world: World, target: str, lands: str
+) -> None:
+    browser.get("/login")
+    page = browser.client.post(
+        "/login",
+        data={
+            "csrf_token": browser.csrf(),
+            "email": world.emails["staff_a"],
+            "password": PASSWORD,
+            "next": target.replace("%0d%0a", "\r\n"),
+        },
+    )
+    location = page.headers["Location"]
+    assert location.startswith("/"), location
+    assert not location.startswith("//")
+    browser.get(location)
+    assert browser.path == lands
+
+
+def test_an_anonymous_visit_goes_to_sign_in_and_comes_back(browser: Browser, world: World) -> None:
+    page = browser.client.get("/console/alpha-cvs/organisations?q=lunch")
+    assert page.status_code == 302
+    assert page.headers["Location"] == "/login?next=/console/alpha-cvs/organisations?q%3Dlunch"
+
+    browser.get(page.headers["Location"])
+    assert 'name="next" value="/console/alpha-cvs/organisations?q=lunch"' in browser.text
+    browser.post(
+        "/login",
+        {"email": world.emails["staff_a"], "password": PASSWORD, "next": browser_next(browser)},
+    )
+
+    assert browser.path == "/console/alpha-cvs/organisations"
+    assert "Alpha CVS Lunch Club" in browser.text
+    assert "Alpha CVS Youth Club" not in browser.text
+
+
+def browser_next(browser: Browser) -> str:
+    """Give the sign-in form's hidden `next` value."""
+    marker = 'name="next" value="'
+    start = browser.text.index(marker) + len(marker)
+    return browser.text[start : browser.text.index('"', start)]
+
+
+def test_signing_out_is_a_post_with_the_form_s_token(browser: Browser, world: World) -> None:
+    sign_in(browser, world.emails["staff_a"])
+    assert browser.client.get("/logout").status_code == 405
+    assert browser.client.post("/logout").status_code == 400  # no CSRF token
+    assert signed_in_as(browser) == "Staff A"
+
+    browser.post("/logout")
+
+    assert browser.path == "/login"
+    assert "You have signed out." in browser.text
+    assert signed_in_as(browser) is None
+
+
+def test_the_sign_in_page_is_not_cached_and_signed_in_pages_neither(
+    browser: Browser, world: World
+) -> None:
+    assert browser.get("/login").headers["Cache-Control"] == "no-store"
+    sign_in(browser, world.emails["staff_a"])
+    assert browser.get("/console/alpha-cvs/rounds").headers["Cache-Control"] == "no-store"
+
+
+def test_a_signed_in_visit_to_the_sign_in_page_goes_on(browser: Browser, world: World) -> None:
+    sign_in(browser, world.emails["staff_a"])
+    browser.get("/login?next=/console/alpha-cvs/outbox")
+    assert browser.path == "/console/alpha-cvs/outbox"
+
+
+def test_sign_in_never_logs_the_address_or_password(
+    browser: Browser, world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("DEBUG"):
+        sign_in(browser, world.emails["staff_a"], "wrong password here")
+        sign_in(browser, world.emails["staff_a"])
+    assert "staff.a@" not in caplog.text
+    assert "wrong password" not in caplog.text and PASSWORD not in caplog.text

@@ -1,0 +1,192 @@
+"""Who gets in where: every console and funder route, with every role, on providers A and B.
+
+The expectations table names every endpoint under /console and /funder with the kind of
+page it is; a new route that is not in the table (or whose view lacks the decorator for its
+kind) fails here. Each route is then requested (GET and POST, as it allows) by an anonymous
+visitor, an admin, staff of A, staff of B, a funder of A and a funder of neither, about
+provider A, provider B, and provider A with B's rows in the path.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from collector import models
+from tests.forms.conftest import Browser
+from tests.forms.people import PERSONAS, Side, World, as_persona, build_world
+
+# Every endpoint under /console and /funder, and the kind of page it is.
+EXPECTED = {
+    "console.index": "signed_in",
+    "console.audit": "admin",
+    "console.provider_home": "staff",
+    "console.organisations": "staff",
+    "console.organisation": "staff",
+    "console.organisation_new": "staff",
+    "console.organisation_opt_out": "staff",
+    "console.organisation_opt_in": "staff",
+    "console.organisations_import": "staff",
+    "console.organisations_import_confirm": "staff",
+    "console.organisations_template": "staff",
+    "console.rounds": "staff",
+    "console.round_new": "staff",
+    "console.round_audience": "staff",
+    "console.round": "staff",
+    "console.round_status_json": "staff",
+    "console.round_open": "staff",
+    "console.round_remind": "staff",
+    "console.round_close": "staff",
+    "console.round_links": "staff",
+    "console.round_qr": "staff",
+    "console.outbox": "staff",
+    "console.outbox_retry": "staff",
+    "funder.index": "signed_in",
+    "funder.provider": "funder",
+}
+
+# Who may use each kind of page about provider A, or B ("in"), or is refused and how: 404
+# where the account may not see the provider, 403 where it may see but not use the page.
+ON = {
+    "a": {
+        "staff": {"admin": "in", "staff_a": "in", "staff_b": 404, "funder_a": 403},
+        "funder": {"admin": "in", "staff_a": 403, "staff_b": 404, "funder_a": "in"},
+    },
+    "b": {
+        "staff": {"admin": "in", "staff_a": 404, "staff_b": "in", "funder_a": 404},
+        "funder": {"admin": "in", "staff_a": 404, "staff_b": 403, "funder_a": 404},
+    },
+}
+ANYWHERE = {
+    "admin": {"admin": "in", "staff_a": 403, "staff_b": 403, "funder_a": 403, "funder_other": 403},
+    "signed_in": {p: "in" for p in PERSONAS},
+}
+
+
+def _guarded_rules(app: Flask) -> list[Any]:
+    return [
+        rule for rule in app.url_map.iter_rules() if rule.rule.startswith(("/console", "/funder"))
+    ]
+
+
+def test_every_console_and_funder_endpoint_is_in_the_table_with_its_decorator(
+    app: Flask,
+) -> None:
+    endpoints = {rule.endpoint for rule in _guarded_rules(app)}
+    assert endpoints == set(EXPECTED), (
+        f"not in the table: {sorted(endpoints - set(EXPECTED))}; "
+        f"gone: {sorted(set(EXPECTED) - endpoints)}"
+    )
+    for endpoint, kind in EXPECTED.items():
+        view = app.view_functions[endpoint]
+        assert getattr(view, "access", None) == kind, f"{endpoint} is not guarded as {kind}"
+
+
+def _fill(rule: Any, provider: Side, rows: Side) -> str:
+    """Give the rule's path for `provider`, with the ids of `rows` (the same side, or not)."""
+    values = {
+        "provider_slug": provider.slug,
+        "round_id": rows.open_round,
+        "organisation_id": rows.organisation,
+        "message_id": rows.failed_message,
+    }
+    unknown = set(rule.arguments) - set(values)
+    assert not unknown, f"fill {unknown} for {rule.rule} in this test"
+    path: str = rule.build({k: values[k] for k in rule.arguments}, append_unknown=False)[1]
+    return path
+
+
+def _expected(kind: str, persona: str, target: str, crossed: bool) -> object:
+    if persona == "anonymous":
+        return "login"
+    # The funder of neither provider sees neither (404 by default).
+    outcome = ANYWHERE[kind][persona] if kind in ANYWHERE else ON[target][kind].get(persona, 404)
+    if crossed and outcome == "in":
+        return 404  # another provider's row under this provider's address
+    return outcome
+
+
+def _outcome(status: int, location: str) -> object:
+    if status in (301, 302, 303, 307, 308) and location.startswith("/login"):
+        return "login"
+    if status in (200, 302, 303, 409):
+        return "in"
+    return status
+
+
+def _state(sessions: sessionmaker[Session]) -> tuple[Any, ...]:
+    """Snapshot what a refused request must not change."""
+    with sessions() as session:
+        return (
+            session.scalars(select(models.AuditEvent.id).order_by(models.AuditEvent.id)).all(),
+            session.execute(select(models.Round.id, models.Round.status)).all(),
+            session.execute(select(models.Organisation.id, models.Organisation.opted_out_at)).all(),
+            session.execute(select(models.OutboxMessage.id, models.OutboxMessage.status)).all(),
+            session.scalar(select(models.Organisation.id).order_by(models.Organisation.id.desc())),
+        )
+
+
+def _requests(app: Flask, world: World) -> Iterator[tuple[str, str, str, str, bool]]:
+    """Give (endpoint, method, path, target, crossed) for every route, method and provider."""
+    for rule in sorted(_guarded_rules(app), key=lambda r: r.rule):
+        methods = sorted(rule.methods - {"HEAD", "OPTIONS"})
+        variants = [("a", world.a, world.a, False), ("b", world.b, world.b, False)]
+        if set(rule.arguments) - {"provider_slug"}:
+            variants.append(("a", world.a, world.b, True))
+        if "provider_slug" not in rule.arguments:
+            variants = variants[:1]
+        for method in methods:
+            for target, provider, rows, crossed in variants:
+                yield rule.endpoint, method, _fill(rule, provider, rows), target, crossed
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_each_role_gets_into_exactly_the_pages_it_should(
+    app: Flask, session_factory: sessionmaker[Session], persona: str
+) -> None:
+    world = build_world(session_factory)
+    browser = as_persona(Browser(app.test_client()), world, persona)
+    if persona == "anonymous":
+        browser.get("/login")  # a form, for a CSRF token: the refusal must not be CSRF's
+    token = browser.csrf()
+    wrong: list[str] = []
+    checked = 0
+    for endpoint, method, path, target, crossed in _requests(app, world):
+        expected = _expected(EXPECTED[endpoint], persona, target, crossed)
+        before = _state(session_factory) if expected != "in" else None
+        if method == "GET":
+            page = browser.client.get(path)
+        else:
+            page = browser.client.post(path, data={"csrf_token": token})
+        got = _outcome(page.status_code, page.headers.get("Location", ""))
+        checked += 1
+        if got != expected:
+            wrong.append(f"{method} {path}: expected {expected}, got {got}")
+        elif before is not None and _state(session_factory) != before:
+            wrong.append(f"{method} {path}: refused ({got}) but changed something")
+        if got == "in" and page.status_code == 200 and page.mimetype == "text/html":
+            assert "Sign out" in page.get_data(as_text=True), f"{path} has no sign-out button"
+    assert checked > 60
+    assert not wrong, "\n".join(wrong)
+
+
+def test_a_refused_page_says_nothing_about_the_provider(
+    app: Flask, session_factory: sessionmaker[Session]
+) -> None:
+    world = build_world(session_factory)
+    browser = as_persona(Browser(app.test_client()), world, "staff_b")
+    missing = browser.client.get("/console/no-such-cvs/rounds")
+    hidden = browser.client.get("/console/alpha-cvs/rounds")
+    assert missing.status_code == hidden.status_code == 404
+
+    def text(page: Any) -> str:
+        return re.sub(r'nonce="[^"]+"', "", page.get_data(as_text=True))
+
+    assert text(missing) == text(hidden)
+    assert "Alpha" not in text(hidden)
