@@ -43,13 +43,16 @@ system-deps:
 	fi
 
 # The web app signs sessions with SECRET_KEY: the demo makes a random one in .env once.
+# `tempcheck up` then runs the web server, the outbox dispatcher and a mail sink that saves
+# the demo's emails under instance/mail/.
 demo: install
 	@grep -qs '^SECRET_KEY=' .env || { printf '\nSECRET_KEY=%s\n' "$$($(BIN)/python -c 'import secrets; print(secrets.token_hex(32))')" >> .env; \
 		echo "Added a random SECRET_KEY to .env"; }
 	$(BIN)/tempcheck demo-data --reset
 	@echo
 	@echo "Open a link above in a browser, or answer in the terminal with:  $(BIN)/tempcheck answer TOKEN"
-	$(BIN)/tempcheck serve
+	@echo "Starting the web server, the dispatcher and a local mail sink (Ctrl-C stops them all)..."
+	$(BIN)/tempcheck up
 
 test: install system-deps
 	$(BIN)/ruff check collector forms bot analysis tests
