@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select, update
@@ -290,3 +292,36 @@ def test_the_report_says_what_happened_in_one_line() -> None:
     assert not TickReport().busy
     report.add(TickReport(sent=2, closed=1))
     assert (report.sent, report.closed) == (5, 1)
+
+
+# The command -------------------------------------------------------------------------------
+
+
+def test_the_dispatch_command_prints_emails_without_addresses_when_smtp_is_not_set(
+    run: Callable[..., Any], session_factory: sessionmaker[Session]
+) -> None:
+    round_id, emails = build(session_factory, 2)
+    with session_factory() as session:
+        tokens = session.scalars(
+            select(models.Invitation.token).where(models.Invitation.round_id == round_id)
+        ).all()
+    result = run("dispatch", "--until-idle", "--name", "test-dispatcher")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == (
+        "Dispatcher test-dispatcher: email printed to the console, not sent (SMTP_HOST is "
+        "empty); batches of 10, at most 10 emails a second."
+    )
+    printed = [line for line in lines if line.startswith("[email not sent: no SMTP_HOST]")]
+    assert len(printed) == 2 and "(invite): Test CVS" in printed[0]
+    assert lines[-2].endswith(" sent 2") and lines[-1] == "Done: sent 2."
+    for secret in (*emails, *tokens):
+        assert secret not in result.output
+    assert [m[2] for m in messages(session_factory)] == ["sent", "sent"]
+    again = run("dispatch", "--once")
+    assert again.exit_code == 0 and again.output.splitlines()[-1] == "Done: sent 0."
+
+
+def test_the_dispatch_command_takes_one_of_once_and_until_idle(run: Callable[..., Any]) -> None:
+    result = run("dispatch", "--once", "--until-idle")
+    assert result.exit_code == 1 and "Choose one of --until-idle and --once" in result.output

@@ -1,0 +1,203 @@
+"""Dispatchers as real processes (`tempcheck dispatch`) against an SMTP server on loopback: one
+killed with SIGKILL mid-send and restarted delivers every message, with duplicates bounded by
+the messages it had in flight; two at once on PostgreSQL deliver each message exactly once.
+
+No browser here (so not marked `e2e`).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from collector import db, mailer, mailsink, models, rounds
+from collector.config import Settings
+from collector.models import utcnow
+from tests.conftest import _free_port
+from tests.factories import make_provider, make_round
+
+pytestmark = pytest.mark.slow
+
+MESSAGES = 500
+BATCH = 10
+CLAIM_SECONDS = 2
+
+
+@pytest.fixture
+def sink() -> Iterator[tuple[mailsink.Sink, int]]:
+    """Run an SMTP server on a free loopback port that keeps what it receives."""
+    sink, port = mailsink.Sink(), _free_port()
+    controller = mailsink.serve(sink, "127.0.0.1", port)
+    yield sink, port
+    controller.stop()
+
+
+def queue_round(sessions: sessionmaker[Session], groups: int) -> list[str]:
+    """Open a round for `groups` groups that agreed to email; give the messages' dedupe keys."""
+    with db.transaction(sessions) as session:
+        provider = make_provider(session)
+        now = utcnow()
+        session.execute(
+            insert(models.Organisation),
+            [
+                {
+                    "provider_id": provider.id,
+                    "external_ref": f"K{n:04d}",
+                    "name": f"Group {n}",
+                    "org_type": "community_group",
+                    "outcomes": "",
+                    "is_member": False,
+                    "contact_email": f"group{n:04d}@example.org",
+                    "consent_email": True,
+                    "consent_telegram": False,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for n in range(groups)
+            ],
+        )
+        round_ = make_round(session, provider, open_now=False)
+        assert rounds.open_round(session, round_) == groups
+    with sessions() as session:
+        return list(session.scalars(select(models.OutboxMessage.dedupe_key)))
+
+
+def start_dispatcher(
+    settings: Settings, port: int, log: Path, *extra: str, rate: int = 200
+) -> subprocess.Popen[bytes]:
+    """Start `tempcheck dispatch --until-idle` as its own process, sending to the sink."""
+    script = Path(sys.executable).with_name("tempcheck")
+    command = (
+        [str(script)]
+        if script.exists()
+        else [sys.executable, "-c", "from collector.cli import main; main()"]
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SMTP_", "DISPATCH_"))}
+    env.update(
+        DATABASE_URL=settings.resolved_database_url,
+        TEMPCHECK_INSTANCE=settings.instance_path,
+        BASE_URL=settings.base_url,
+        SMTP_HOST="127.0.0.1",
+        SMTP_PORT=str(port),
+        SMTP_TLS="false",
+        MAIL_FROM=settings.mail_from,
+        EMAIL_PER_SECOND=str(rate),
+        DISPATCH_BATCH=str(BATCH),
+        DISPATCH_CLAIM_SECONDS=str(CLAIM_SECONDS),
+    )
+    # Its own folder, so that no .env of the checkout is read.
+    with log.open("ab") as output:
+        return subprocess.Popen(
+            [*command, "dispatch", "--until-idle", *extra],
+            cwd=log.parent,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def finish(process: subprocess.Popen[bytes], log: Path) -> None:
+    """Wait for a dispatcher to finish, and show its output if it failed."""
+    code = process.wait(timeout=120)
+    assert code == 0, log.read_text()
+
+
+def wait_for_claims_to_expire(sessions: sessionmaker[Session]) -> None:
+    """Wait until no message is held by a live claim (the killed dispatcher's run out)."""
+    for _ in range(100):
+        with sessions() as session:
+            latest = session.scalar(
+                select(func.max(models.OutboxMessage.claimed_until)).where(
+                    models.OutboxMessage.status == "sending"
+                )
+            )
+        if latest is None or latest < utcnow():
+            return
+        time.sleep(0.2)
+    raise AssertionError("claims did not expire")
+
+
+def delivered(settings: Settings, sink: mailsink.Sink, keys: list[str]) -> Counter[str]:
+    """Count how many copies of each outbox message the SMTP server received."""
+    by_id = {mailer.message_id(settings, key): key for key in keys}
+    received = Counter(by_id[str(m["Message-ID"])] for m in sink.snapshot())
+    return received
+
+
+def test_a_dispatcher_killed_mid_send_and_restarted_delivers_everything(
+    settings: Settings,
+    session_factory: sessionmaker[Session],
+    sink: tuple[mailsink.Sink, int],
+    tmp_path: Path,
+) -> None:
+    server, port = sink
+    keys = queue_round(session_factory, MESSAGES)
+    assert len(keys) == MESSAGES
+    log = tmp_path / "dispatch.log"
+    process = start_dispatcher(settings, port, log)
+    while server.count < 150:
+        assert process.poll() is None, log.read_text()
+        time.sleep(0.002)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=10)
+    at_kill = server.count
+    assert at_kill < MESSAGES, "the dispatcher finished before it could be killed"
+
+    wait_for_claims_to_expire(session_factory)
+    finish(start_dispatcher(settings, port, log), log)
+
+    copies = delivered(settings, server, keys)
+    assert set(copies) == set(keys)  # every message arrived
+    duplicates = sum(copies.values()) - MESSAGES
+    with session_factory() as session:
+        statuses = Counter(session.scalars(select(models.OutboxMessage.status)))
+    assert statuses == {"sent": MESSAGES}
+    print(
+        f"\nSIGKILL after {at_kill} of {MESSAGES} emails had arrived; after the restart every "
+        f"message was delivered, {duplicates} twice (in flight: at most {BATCH})"
+    )
+    assert duplicates <= BATCH
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite: one dispatcher
+def test_two_dispatchers_on_postgresql_share_the_work_without_sending_twice(
+    settings: Settings,
+    session_factory: sessionmaker[Session],
+    sink: tuple[mailsink.Sink, int],
+    tmp_path: Path,
+) -> None:
+    server, port = sink
+    keys = queue_round(session_factory, MESSAGES)
+    logs = [tmp_path / "a.log", tmp_path / "b.log"]
+    processes = [
+        start_dispatcher(settings, port, log, "--name", name, rate=100)
+        for log, name in zip(logs, ("dispatcher-a", "dispatcher-b"), strict=True)
+    ]
+    for process, log in zip(processes, logs, strict=True):
+        finish(process, log)
+
+    copies = delivered(settings, server, keys)
+    assert set(copies) == set(keys)
+    assert max(copies.values()) == 1 and sum(copies.values()) == MESSAGES
+    with session_factory() as session:
+        by_dispatcher = dict(
+            session.execute(
+                select(models.OutboxMessage.claimed_by, func.count())
+                .where(models.OutboxMessage.status == "sent")
+                .group_by(models.OutboxMessage.claimed_by)
+            ).all()
+        )
+    assert set(by_dispatcher) == {"dispatcher-a", "dispatcher-b"}
+    assert sum(by_dispatcher.values()) == MESSAGES
+    print(f"\nTwo dispatchers sent {by_dispatcher}, no message twice")
