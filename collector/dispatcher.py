@@ -345,7 +345,7 @@ def still_wanted(session: Session, message: Outgoing) -> tuple[str | None, str]:
             return "The group opted out", recipient
         address = rounds.contact_address(organisation, message.channel)
         if address is None:
-            return f"The group no longer has a {message.channel} contact it agreed to", recipient
+            return f"The group can no longer be reached by {message.channel}", recipient
         recipient = address
     response = invitation.response
     if response is not None and response.status == "completed":

@@ -102,7 +102,7 @@ def test_messages_no_longer_wanted_are_cancelled_not_sent(
     assert outcome == [
         ("cancelled", "The group answered before it was sent", emails[0]),
         ("cancelled", "The group opted out", emails[1]),
-        ("cancelled", "The group no longer has a email contact it agreed to", emails[2]),
+        ("cancelled", "The group can no longer be reached by email", emails[2]),
         ("sent", None, "new@example.org"),
         ("sent", None, emails[4]),
     ]

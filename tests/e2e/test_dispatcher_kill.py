@@ -73,9 +73,10 @@ def queue_round(sessions: sessionmaker[Session], groups: int) -> list[str]:
 
 
 def start_dispatcher(
-    settings: Settings, port: int, log: Path, *extra: str, rate: int = 200
+    settings: Settings, port: int, log: Path, *extra: str, rate: int = 200, forever: bool = False
 ) -> subprocess.Popen[bytes]:
-    """Start `tempcheck dispatch --until-idle` as its own process, sending to the sink."""
+    """Start `tempcheck dispatch --until-idle` (or without, `forever`) as its own process,
+    sending to the sink."""
     script = Path(sys.executable).with_name("tempcheck")
     command = (
         [str(script)]
@@ -98,7 +99,7 @@ def start_dispatcher(
     # Its own folder, so that no .env of the checkout is read.
     with log.open("ab") as output:
         return subprocess.Popen(
-            [*command, "dispatch", "--until-idle", *extra],
+            [*command, "dispatch", *([] if forever else ["--until-idle"]), *extra],
             cwd=log.parent,
             env=env,
             stdout=output,
@@ -201,3 +202,36 @@ def test_two_dispatchers_on_postgresql_share_the_work_without_sending_twice(
     assert set(by_dispatcher) == {"dispatcher-a", "dispatcher-b"}
     assert sum(by_dispatcher.values()) == MESSAGES
     print(f"\nTwo dispatchers sent {by_dispatcher}, no message twice")
+
+
+def test_a_dispatcher_stopped_with_sigterm_finishes_its_email_and_gives_the_rest_back(
+    settings: Settings,
+    session_factory: sessionmaker[Session],
+    sink: tuple[mailsink.Sink, int],
+    tmp_path: Path,
+) -> None:
+    server, port = sink
+    keys = queue_round(session_factory, 100)
+    log = tmp_path / "dispatch.log"
+    process = start_dispatcher(settings, port, log, rate=50, forever=True)
+    while server.count < 20:
+        assert process.poll() is None, log.read_text()
+        time.sleep(0.01)
+    process.send_signal(signal.SIGTERM)
+    finish(process, log)
+    output = log.read_text()
+    assert "Stopping after the message being sent..." in output
+    assert output.splitlines()[-1].startswith(f"Stopped: sent {server.count}")
+    with session_factory() as session:
+        statuses = Counter(session.scalars(select(models.OutboxMessage.status)))
+        attempts = Counter(
+            session.scalars(
+                select(models.OutboxMessage.attempts).where(
+                    models.OutboxMessage.status == "pending"
+                )
+            )
+        )
+    # What was sent is recorded; nothing is left claimed; the rest waits, no attempt counted.
+    assert statuses == {"sent": server.count, "pending": 100 - server.count}
+    assert attempts == {0: 100 - server.count}
+    assert max(delivered(settings, server, keys).values()) == 1
