@@ -1,7 +1,8 @@
 """A round for 50 groups, delivered through a real SMTP server on loopback (aiosmtpd): exactly one
 invitation each, every link opens the survey, and the reminder reaches only the non-responders.
 
-No browser here (so not marked `e2e`): the web form is Flask's test client.
+The delivery tests need no browser (so are not marked `e2e`): the web form is Flask's test
+client. The last test opens the opt-out page in Chromium, with axe.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -28,6 +30,8 @@ from collector.models import utcnow
 from forms import create_app, services
 from tests.collector.mail_helpers import complete
 from tests.conftest import _free_port
+from tests.e2e.conftest import Demo, LiveServer
+from tests.e2e.test_answering import audit, phone
 from tests.factories import cvs_support, make_organisation, make_provider, make_round
 
 pytestmark = pytest.mark.slow
@@ -181,3 +185,24 @@ def test_the_mail_sink_command_saves_each_email_and_prints_no_address(tmp_path: 
     files = sorted(folder.glob("*.eml"))
     assert len(files) == 2 and b"Subject: Invitation 2" in files[1].read_bytes()
     assert "secret.person" not in first + "".join(saved) + rest
+
+
+@pytest.mark.e2e
+def test_opting_out_from_the_emails_link_in_a_browser_is_plain_and_accessible(
+    chromium: Browser, live_server: LiveServer, demo_template: Demo, screenshots: Path
+) -> None:
+    token = demo_template.fresh[-1]
+    context = phone(chromium)
+    page = context.new_page()
+    visit = page.goto(f"{live_server.url}/r/{token}/opt-out")
+    assert visit is not None and visit.status == 200
+    expect(page.get_by_role("heading", level=1)).to_have_text("Stop being asked for feedback")
+    audit(page, "11-opt-out", screenshots)
+    page.get_by_role("button", name=re.compile("^Stop asking ")).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("You will not be asked again")
+    audit(page, "12-opted-out", screenshots)
+    context.close()
+    with live_server.sessions() as session:
+        invitation = rounds.invitation_by_token(session, token)
+        assert invitation.organisation is not None
+        assert invitation.organisation.opted_out_at is not None
