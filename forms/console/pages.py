@@ -168,6 +168,12 @@ def format_date(value: datetime | None) -> str:
     return f"{value:%-d %B %Y}" if value is not None else ""
 
 
+@bp.app_template_filter("tc_day")
+def format_day(value: datetime | None) -> str:
+    """Show a date briefly, for tables: 3 Mar 2026 (UTC)."""
+    return f"{value:%-d %b %Y}" if value is not None else ""
+
+
 @bp.app_template_filter("tc_time")
 def format_time(value: datetime | None) -> str:
     """Show a time as 3 Mar 2026, 14:05 UTC."""

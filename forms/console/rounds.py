@@ -411,6 +411,33 @@ def invitation_url(token: str) -> str:
     return base + url_for("respond.r_start", key=token)
 
 
+def segment_tables(status: rounds.RoundStatus) -> list[tuple[str, str, list[tuple[str, Any]]]]:
+    """Give the status breakdowns as (key, heading, [(label, counts)]), rows in a sensible order:
+    the vocabulary's for types and bands, members first, districts alphabetically, and the
+    unrecorded last."""
+    vocabularies: dict[str, dict[str, str]] = {
+        "org_type": ORGANISATION_TYPES,
+        "income_band": INCOME_BANDS,
+        "is_member": {"member": "Members", "not a member": "Not members"},
+    }
+    tables = []
+    for key, heading in SEGMENT_NAMES.items():
+        cells = status.by_segment.get(key, {})
+        vocabulary = vocabularies.get(key, {})
+        order = list(vocabulary)
+
+        def position(value: str, order: list[str] = order) -> tuple[int, int, str]:
+            return (value == "not recorded", order.index(value) if value in order else 0, value)
+
+        rows = [
+            (vocabulary.get(value) or value[:1].upper() + value[1:], cells[value])
+            for value in sorted(cells, key=position)
+        ]
+        if rows:
+            tables.append((key, heading, rows))
+    return tables
+
+
 def _numbers(status: rounds.RoundStatus, round_: models.Round) -> dict[str, Any]:
     """Give the numbers the status page shows and polls."""
     messages = {
@@ -449,9 +476,8 @@ def round_page(provider: ProviderRef, round_id: int) -> ResponseReturnValue:
             reach=reach,
             audience=_describe(found.audience or {}),
             open_link=open_link_url(found) if found.open_link else None,
-            segment_names=SEGMENT_NAMES,
+            segments=segment_tables(status),
             channel_names=CHANNEL_NAMES,
-            labels={"org_type": ORGANISATION_TYPES, "income_band": INCOME_BANDS},
             shown=SHOWN_NON_RESPONDERS,
             poll_seconds=POLL_SECONDS,
         )

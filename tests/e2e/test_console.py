@@ -1,0 +1,262 @@
+"""The staff console in a real browser: sign in, import a CSV (a bad row first, then fixed),
+create and open a round, watch its status page count a response as it arrives (the page
+polls), and close the round.
+
+Every console page on the way is checked with axe (WCAG 2.2 AA) and saved as a screenshot at
+a computer's width and a phone's, as artifacts/screenshots/console-*.png.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Browser, Page, expect
+from sqlalchemy import func, select
+
+from collector import audit as log
+from collector import db, flow, models, users
+from collector.models import utcnow
+from tests.e2e.conftest import DESKTOP, PHONE, LiveServer
+
+pytestmark = pytest.mark.e2e
+
+WCAG_22_AA = {
+    "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]}
+}
+_axe = Axe()
+EMAIL = "sam.staff@example.org"
+PASSWORD = "a long enough password"
+PROVIDER = "brentwood-cvs"
+HEADER = (
+    "external_ref,name,org_type,income_band,district,outcomes,is_member,contact_email,consent_email"
+)
+ROWS = [
+    "E2E001,Pilgrims Hatch Lunch Club,community_group,under_10k,E2E Town,good_lives,yes,"
+    "lunch@example.org,yes",
+    "E2E002,Kelvedon Hatch Carers,charity shop,10k_100k,E2E Town,,no,carers@example.org,yes",
+    "E2E003,Doddinghurst Youth Football,sports_arts_heritage,,E2E Town,healthy_lifestyles,no,"
+    "football@example.org,yes",
+]
+
+
+class Shots:
+    """Numbered screenshots of each console page, at a computer's width and a phone's."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.n = 0
+
+    def audit(self, page: Page, name: str) -> None:
+        """Check the page with axe, and save it at both widths."""
+        self.n += 1
+        results = _axe.run(page, options=WCAG_22_AA)
+        assert results.violations_count == 0, f"{name}: {results.generate_report()}"
+        stem = f"console-{self.n:02d}-{name}"
+        page.screenshot(path=str(self.folder / f"{stem}.png"), full_page=True)
+        page.set_viewport_size(PHONE)
+        page.screenshot(path=str(self.folder / f"{stem}-phone.png"), full_page=True)
+        results = _axe.run(page, options=WCAG_22_AA)
+        assert results.violations_count == 0, f"{name} (phone): {results.generate_report()}"
+        page.set_viewport_size(DESKTOP)
+
+
+def _staff(server: LiveServer) -> None:
+    with db.transaction(server.sessions) as session:
+        provider = session.scalars(
+            select(models.Provider).where(models.Provider.slug == PROVIDER)
+        ).one()
+        users.create_user(
+            session,
+            email=EMAIL,
+            name="Sam Staff",
+            password=PASSWORD,
+            role="staff",
+            provider=provider,
+        )
+
+
+def _count(server: LiveServer, model: type[models.Base], **where: object) -> int:
+    with server.sessions() as session:
+        return int(session.scalar(select(func.count()).select_from(model).filter_by(**where)) or 0)
+
+
+def _answer_one(server: LiveServer, round_id: int) -> str:
+    """Answer one invitation of the round to the end, as a group would; give its group."""
+    with db.transaction(server.sessions) as session:
+        invitation = session.scalars(
+            select(models.Invitation)
+            .where(models.Invitation.round_id == round_id)
+            .order_by(models.Invitation.id)
+        ).first()
+        assert invitation is not None and invitation.organisation is not None
+        response = flow.start(session, invitation, channel="web")
+        for _ in range(100):
+            view = flow.view(session, response)
+            if not isinstance(view, flow.QuestionView):
+                break
+            values = [c.value for c in view.choices]
+            picked: str | list[str] | None = None
+            if view.type == "multiple":
+                picked = [next(v for v in values if not v.startswith("none"))]
+            elif values:
+                picked = values[0]
+            elif view.type in ("integer", "decimal"):
+                picked = "3"
+            flow.answer(session, response, view.question_id, picked)
+        assert isinstance(flow.complete(session, response), flow.DoneView)
+        return invitation.organisation.name
+
+
+def test_staff_import_groups_run_a_round_and_watch_answers_arrive(
+    chromium: Browser, live_server: LiveServer, screenshots: Path, tmp_path: Path
+) -> None:
+    _staff(live_server)
+    shots = Shots(screenshots)
+    problems: list[str] = []
+    context = chromium.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    base = f"{live_server.url}/console/{PROVIDER}"
+
+    # Sign in: the console sends an anonymous visitor to sign in first.
+    page.goto(f"{live_server.url}/console/")
+    expect(page).to_have_url(f"{live_server.url}/login?next=/console/")
+    shots.audit(page, "sign-in")
+    page.get_by_label("Email address").fill(EMAIL)
+    page.get_by_label("Password", exact=True).fill("not the password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator(".govuk-error-summary")).to_contain_text(
+        "The email address or password is not right"
+    )
+    shots.audit(page, "sign-in-error")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(f"{base}/rounds")
+    expect(page.locator(".tempcheck-account")).to_contain_text("Sam Staff")
+    shots.audit(page, "rounds")
+
+    # Import: a bad row first. Its problem is named by line and column, and nothing is saved.
+    page.get_by_role("link", name="Organisations", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Organisations")
+    shots.audit(page, "organisations")
+    before = _count(live_server, models.Organisation)
+    page.get_by_role("link", name="Import from CSV").click()
+    bad = tmp_path / "groups.csv"
+    bad.write_text("\n".join([HEADER, *ROWS]) + "\n", encoding="utf-8")
+    page.get_by_label("CSV file").set_input_files(bad)
+    page.get_by_role("button", name="Check the file").click()
+    expect(page.locator(".govuk-error-summary")).to_contain_text("The file has 1 problem")
+    problem = page.locator("table", has_text="Line").locator("tbody tr")
+    expect(problem).to_have_count(1)
+    expect(problem.first).to_contain_text("3")
+    expect(problem.first).to_contain_text("org_type")
+    expect(problem.first).to_contain_text("'charity shop' is not a known type of group")
+    shots.audit(page, "import-problems")
+    assert _count(live_server, models.Organisation) == before
+
+    fixed = tmp_path / "groups-fixed.csv"
+    fixed.write_text(bad.read_text().replace("charity shop", "registered_charity"))
+    page.get_by_label("CSV file").set_input_files(fixed)
+    page.get_by_role("button", name="Check the file").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Check the import")
+    expect(page.get_by_text("Importing it will add 3 and update 0")).to_be_visible()
+    shots.audit(page, "import-preview")
+    assert _count(live_server, models.Organisation) == before
+    page.get_by_role("button", name="Import 3 organisations").click()
+    expect(page.locator(".govuk-notification-banner")).to_contain_text(
+        "Imported 3 organisations: 3 added, 0 updated."
+    )
+    assert _count(live_server, models.Organisation) == before + 3
+    page.get_by_label("Name or reference").fill("hatch")
+    page.get_by_role("button", name="Search").click()
+    expect(page.get_by_role("link", name="Kelvedon Hatch Carers")).to_be_visible()
+    shots.audit(page, "organisations-search")
+
+    # Create a round for the three new groups: the count follows the ticked boxes.
+    page.get_by_role("link", name="Rounds", exact=True).click()
+    page.get_by_role("link", name="Create a round").click()
+    shots.audit(page, "round-new")
+    page.get_by_label("Support from your CVS").check()
+    page.get_by_label("Period").fill("2026/27 E2E")
+    today, closes = utcnow().date(), utcnow().date() + timedelta(days=30)
+    for prefix, day in (("opens", today), ("closes", closes)):
+        page.locator(f"#{prefix}-day").fill(str(day.day))
+        page.locator(f"#{prefix}-month").fill(str(day.month))
+        page.locator(f"#{prefix}-year").fill(str(day.year))
+    page.get_by_label("E2E Town").check()
+    expect(page.locator(".tempcheck-audience__count")).to_have_text(
+        "3 organisations match, 3 of them can be invited by email."
+    )
+    page.get_by_label("Remind groups that have not answered (optional)").fill("7, 14")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Check the round before creating it")
+    expect(page.locator("#reach")).to_contain_text("3 organisations match")
+    shots.audit(page, "round-check")
+    page.get_by_role("button", name="Create the round").click()
+    expect(page.locator(".govuk-notification-banner")).to_contain_text("created as a draft")
+    round_id = int(page.url.rsplit("/", 1)[1])
+    shots.audit(page, "round-draft")
+
+    # Open it, after the confirmation page.
+    page.get_by_role("link", name="Open the round").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Open the round?")
+    shots.audit(page, "round-open-confirm")
+    page.get_by_role("button", name="Open the round").click()
+    expect(page.locator(".govuk-notification-banner")).to_contain_text(
+        "3 organisations were invited"
+    )
+    expect(page.locator('[data-stat="invited"]')).to_have_text("3")
+    expect(page.locator('[data-stat="completed"]')).to_have_text("0")
+    shots.audit(page, "round-open")
+
+    # A group answers: the page's numbers change without a reload (it polls every few seconds).
+    page.evaluate("window.tempcheckMark = 'still the same page'")
+    answered = _answer_one(live_server, round_id)
+    expect(page.locator('[data-stat="completed"]')).to_have_text("1", timeout=20_000)
+    expect(page.locator('[data-stat="rate"]')).to_have_text("33%")
+    assert page.evaluate("window.tempcheckMark") == "still the same page"
+    page.get_by_role("link", name="Refresh the numbers").click()
+    expect(page.locator("#waiting")).to_have_text("Not answered yet (2)")
+    expect(page.locator("table", has_text="Progress")).not_to_contain_text(answered)
+    shots.audit(page, "round-answered")
+
+    page.get_by_role("link", name="Print QR codes").click()
+    expect(page.locator("img.tempcheck-qr__image")).to_have_count(2)
+    shots.audit(page, "round-qr")
+    page.go_back()
+
+    # Close it, after the confirmation page.
+    page.get_by_role("link", name="Close the round").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Close the round?")
+    shots.audit(page, "round-close-confirm")
+    page.get_by_role("button", name="Close the round").click()
+    expect(page.locator(".govuk-notification-banner")).to_contain_text("The round is closed.")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Closed")
+    shots.audit(page, "round-closed")
+
+    page.get_by_role("link", name="Outbox").click()
+    shots.audit(page, "outbox")
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(f"{live_server.url}/login")
+    expect(page.locator(".govuk-notification-banner")).to_contain_text("You have signed out.")
+    context.close()
+    assert problems == []
+
+    with live_server.sessions() as session:
+        round_ = session.get(models.Round, round_id)
+        assert round_ is not None
+        assert (round_.status, round_.period_label) == ("closed", "2026/27 E2E")
+        assert round_.audience == {"district": ["E2E Town"]}
+        staff_events = [e.action for e in log.recent(session) if e.actor == EMAIL]
+    assert staff_events[::-1] == [
+        "organisations.import",
+        "round.create",
+        "round.open",
+        "round.print_links",
+        "round.close",
+    ]
+    assert _count(live_server, models.Response, round_id=round_id, status="completed") == 1
