@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from flask import Response, abort, current_app, g, render_template, request
 from flask.typing import ResponseReturnValue
@@ -21,6 +22,8 @@ from forms import services
 from forms.console import bp
 from forms.text import Words
 
+# Staff work in UK time: dates are entered and shown in it (they are stored in UTC).
+LONDON = ZoneInfo("Europe/London")
 Row = TypeVar("Row", models.Round, models.Organisation, models.OutboxMessage)
 
 
@@ -164,20 +167,20 @@ def mask_address(address: str) -> str:
 
 @bp.app_template_filter("tc_date")
 def format_date(value: datetime | None) -> str:
-    """Show a date as 3 March 2026 (UTC)."""
-    return f"{value:%-d %B %Y}" if value is not None else ""
+    """Show a moment's UK date as 3 March 2026."""
+    return f"{value.astimezone(LONDON):%-d %B %Y}" if value is not None else ""
 
 
 @bp.app_template_filter("tc_day")
 def format_day(value: datetime | None) -> str:
-    """Show a date briefly, for tables: 3 Mar 2026 (UTC)."""
-    return f"{value:%-d %b %Y}" if value is not None else ""
+    """Show a moment's UK date briefly, for tables: 3 Mar 2026."""
+    return f"{value.astimezone(LONDON):%-d %b %Y}" if value is not None else ""
 
 
 @bp.app_template_filter("tc_time")
 def format_time(value: datetime | None) -> str:
-    """Show a time as 3 Mar 2026, 14:05 UTC."""
-    return f"{value:%-d %b %Y, %H:%M} UTC" if value is not None else ""
+    """Show a moment in UK time as 3 Mar 2026, 14:05."""
+    return f"{value.astimezone(LONDON):%-d %b %Y, %H:%M}" if value is not None else ""
 
 
 @bp.app_template_filter("tc_rate")

@@ -1,8 +1,8 @@
 """Rounds: the list, creating one (details, then a check of who it reaches), its status page
 with live numbers, and opening, reminding and closing it (each after a confirmation page).
 
-Dates are whole days in UTC, as the respondent pages show them: a round opens at the start of
-its open date and closes at the end of its close date.
+Dates are whole UK days, as in `tempcheck rounds create`: a round opens at 00:00 on its open
+date and closes at 23:59 on its close date, London time (stored in UTC).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from collector.survey.store import SurveyChanged, register
 from forms import services
 from forms.console import bp
 from forms.console.access import ProviderRef, staff_required
-from forms.console.pages import Form, owned, reading, render, text_field, writing
+from forms.console.pages import LONDON, Form, owned, reading, render, text_field, writing
 
 LABEL_LENGTH = 40  # the column's size
 MOST_REMINDERS = 5
@@ -116,13 +116,17 @@ class RoundForm(Form):
 
     @property
     def opens_at(self) -> datetime | None:
-        """Give when the round opens: the start of the open date (UTC)."""
-        return datetime.combine(self.opens, OPENS_AT, UTC) if self.opens else None
+        """Give when the round opens: the start of the open date (UK time)."""
+        return _moment(self.opens, OPENS_AT) if self.opens else None
 
     @property
     def closes_at(self) -> datetime | None:
-        """Give when the round closes: the end of the close date (UTC)."""
-        return datetime.combine(self.closes, CLOSES_AT, UTC) if self.closes else None
+        """Give when the round closes: the end of the close date (UK time)."""
+        return _moment(self.closes, CLOSES_AT) if self.closes else None
+
+
+def _moment(day: date, at: time) -> datetime:
+    return datetime.combine(day, at, tzinfo=LONDON).astimezone(UTC)
 
 
 def _date_field(form: RoundForm, name: str, what: str) -> date | None:
@@ -203,7 +207,7 @@ def read_round_form(session: Session, provider: ProviderRef) -> RoundForm:
         form.error("period_label", f"The period label must be {LABEL_LENGTH} characters or fewer")
     form.opens = _date_field(form, "opens", "open")
     form.closes = _date_field(form, "closes", "close")
-    today = utcnow().date()
+    today = utcnow().astimezone(LONDON).date()
     if form.opens is not None and form.opens < today:
         form.error("opens", "The open date must be today or in the future")
     if form.opens is not None and form.closes is not None and form.closes <= form.opens:

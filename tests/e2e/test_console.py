@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -182,7 +183,8 @@ def test_staff_import_groups_run_a_round_and_watch_answers_arrive(
     shots.audit(page, "round-new")
     page.get_by_label("Support from your CVS").check()
     page.get_by_label("Period").fill("2026/27 E2E")
-    today, closes = utcnow().date(), utcnow().date() + timedelta(days=30)
+    today = utcnow().astimezone(ZoneInfo("Europe/London")).date()  # staff enter UK dates
+    closes = today + timedelta(days=30)
     for prefix, day in (("opens", today), ("closes", closes)):
         page.locator(f"#{prefix}-day").fill(str(day.day))
         page.locator(f"#{prefix}-month").fill(str(day.month))
@@ -260,3 +262,79 @@ def test_staff_import_groups_run_a_round_and_watch_answers_arrive(
         "round.close",
     ]
     assert _count(live_server, models.Response, round_id=round_id, status="completed") == 1
+
+
+def test_forms_with_errors_and_the_admin_and_funder_pages_pass_axe(
+    chromium: Browser, live_server: LiveServer, screenshots: Path
+) -> None:
+    _staff(live_server)
+    with db.transaction(live_server.sessions) as session:
+        providers = session.scalars(select(models.Provider).order_by(models.Provider.id)).all()
+        users.create_user(
+            session,
+            email="ada.admin@example.org",
+            name="Ada Admin",
+            password=PASSWORD,
+            role="admin",
+        )
+        users.create_user(
+            session,
+            email="fay.funder@example.org",
+            name="Fay Funder",
+            password=PASSWORD,
+            role="funder",
+            funded=providers[:2],
+        )
+    shots = Shots(screenshots)
+    shots.n = 50
+    context = chromium.new_context(viewport=DESKTOP)
+    page = context.new_page()
+
+    def sign_in(email: str) -> None:
+        page.goto(f"{live_server.url}/login")
+        page.get_by_label("Email address").fill(email)
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+
+    # Staff: an organisation with mistakes, then a round with mistakes.
+    sign_in(EMAIL)
+    page.goto(f"{live_server.url}/console/{PROVIDER}/organisations/new")
+    page.get_by_label("Name of the group").fill("Hutton Poplars Residents")
+    page.get_by_label("Email address (optional)").fill("not an address")
+    page.get_by_role("button", name="Add organisation").click()
+    expect(page.locator(".govuk-error-summary")).to_contain_text("Enter a reference")
+    expect(page.locator(".govuk-error-summary")).to_contain_text("Choose the type of group")
+    expect(page.get_by_label("Name of the group")).to_have_value("Hutton Poplars Residents")
+    shots.audit(page, "organisation-errors")
+    page.goto(f"{live_server.url}/console/{PROVIDER}/organisations")
+    page.locator("table a.govuk-link").first.click()
+    expect(page.get_by_role("button", name="Opt out")).to_be_visible()
+    shots.audit(page, "organisation-edit")
+    page.goto(f"{live_server.url}/console/{PROVIDER}/rounds/new")
+    page.get_by_label("Remind groups that have not answered (optional)").fill("soon")
+    page.get_by_role("button", name="Continue").click()
+    summary = page.locator(".govuk-error-summary")
+    for message in ("Choose a survey", "Enter a period label", "Enter the open date"):
+        expect(summary).to_contain_text(message)
+    summary.get_by_role("link", name="Enter the open date").click()
+    expect(page.locator("#opens-day")).to_be_focused()
+    shots.audit(page, "round-new-errors")
+    page.get_by_role("button", name="Sign out").click()
+
+    # Admin: the providers and the audit log.
+    sign_in("ada.admin@example.org")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Providers")
+    shots.audit(page, "admin-providers")
+    page.get_by_role("link", name="Audit").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Audit log")
+    shots.audit(page, "admin-audit")
+    page.get_by_role("button", name="Sign out").click()
+
+    # Funder: the providers it funds, and one's rounds.
+    sign_in("fay.funder@example.org")
+    expect(page.get_by_role("heading", level=1)).to_have_text("The providers you fund")
+    shots.audit(page, "funder-index")
+    page.get_by_role("link", name=providers[0].name).click()
+    expect(page.locator("table")).to_contain_text("2025/26 H1")
+    shots.audit(page, "funder-provider")
+    context.close()

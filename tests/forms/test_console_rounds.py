@@ -6,8 +6,9 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
@@ -21,7 +22,8 @@ from tests.forms.conftest import Browser
 from tests.forms.people import World, as_persona, audit_actions, build_world
 
 BASE = "/console/alpha-cvs/rounds"
-TODAY = utcnow().date()
+LONDON = ZoneInfo("Europe/London")
+TODAY = utcnow().astimezone(LONDON).date()
 
 
 @pytest.fixture
@@ -101,9 +103,10 @@ def test_creating_a_round_checks_whom_it_reaches_then_saves_a_draft(
         "2026/27 H2",
         True,
     )
-    assert created.opens_at == datetime(TODAY.year, TODAY.month, TODAY.day, tzinfo=UTC)
+    # Whole UK days, as `tempcheck rounds create` takes them.
+    assert created.opens_at == datetime.combine(TODAY, time(0, 0), LONDON).astimezone(UTC)
     closes = TODAY + timedelta(days=30)
-    assert created.closes_at == datetime(closes.year, closes.month, closes.day, 23, 59, tzinfo=UTC)
+    assert created.closes_at == datetime.combine(closes, time(23, 59), LONDON).astimezone(UTC)
     assert created.audience == {"org_type": ["faith_group"]}
     assert created.channels == ["email"]
     assert [r.due_at - created.opens_at for r in created.reminders] == [
