@@ -119,16 +119,12 @@ def organisations_import_confirm(provider: ProviderRef) -> ResponseReturnValue:
         form = Form()
         form.error("file", "Choose a CSV file to upload")
         return render("console/import.html", section="organisations", form=form)
-    details: dict[str, Any] = {}
-    with writing() as session:
-        row = session.get(models.Provider, provider.id)
-        assert row is not None
-        try:
+    try:
+        with writing() as session:
+            row = session.get(models.Provider, provider.id)
+            assert row is not None
             plan = orgs.import_csv(session, row, text)
-        except orgs.CsvImportError:
-            plan = None
-        else:
-            details = {"added": len(plan.new), "updated": len(plan.updated)}
+            details: dict[str, Any] = {"added": len(plan.new), "updated": len(plan.updated)}
             audit.record(
                 session,
                 "organisations.import",
@@ -137,7 +133,7 @@ def organisations_import_confirm(provider: ProviderRef) -> ResponseReturnValue:
                 subject=f"{len(plan.new) + len(plan.updated)} organisations from CSV",
                 details=details,
             )
-    if plan is None:
+    except orgs.CsvImportError:
         # Only a changed text can fail here (the preview passed it): show its problems.
         return _preview(provider, text)
     flash(

@@ -209,16 +209,11 @@ def organisation_new(provider: ProviderRef) -> ResponseReturnValue:
     if request.method == "GET":
         return _edit_page(provider, Form({"outcomes": [], "is_member": "no"}), None)
     form = _posted()
-    with writing() as session:
-        row = session.get(models.Provider, provider.id)
-        assert row is not None
-        try:
+    try:
+        with writing() as session:
+            row = session.get(models.Provider, provider.id)
+            assert row is not None
             added = orgs.add_organisation(session, row, _cells(form))
-        except orgs.OrganisationError as error:
-            # Nothing was added: the checks come before any change.
-            _report(form, error.problems)
-            added = None
-        else:
             audit.record(
                 session,
                 "organisation.add",
@@ -227,7 +222,9 @@ def organisation_new(provider: ProviderRef) -> ResponseReturnValue:
                 subject=_subject(added),
             )
             name = added.name
-    if added is None:
+    except orgs.OrganisationError as error:
+        # Nothing was added: the checks come before any change (and it rolled back).
+        _report(form, error.problems)
         return _edit_page(provider, form, None)
     flash(f"{name} was added.")
     return redirect(url_for("console.organisations", provider_slug=provider.slug), 303)
