@@ -100,6 +100,17 @@ def _fingerprint(password_hash: str) -> str:
     return hmac.new(secret, b"account:" + password_hash.encode(), hashlib.sha256).hexdigest()[:20]
 
 
+def _identifier() -> str:
+    """Identify the browser a session is used from: its address and its user agent.
+
+    The address is `request.remote_addr`, which the configured trusted proxies set (see
+    forms.security); Flask-Login's own identifier reads the first X-Forwarded-For entry,
+    which any client can write.
+    """
+    base = f"{request.remote_addr}|{request.headers.get('User-Agent', '')}"
+    return hashlib.sha512(base.encode()).hexdigest()
+
+
 def _email_key(email: str) -> str:
     """Key the per-address limit by a keyed hash: rate counts never hold an address."""
     secret = current_app.config["SECRET_KEY"].encode()
@@ -124,7 +135,7 @@ def load_user(session_id: str) -> Account | None:
     # "strong" protection, also for a permanent session (Flask-Login relaxes it for those, and
     # a browser that answered an open-link survey has a permanent one): a session used from
     # another address or browser is not signed in.
-    if session.get("_id") != login_manager._session_identifier_generator():
+    if session.get("_id") != _identifier():
         return None
     signed_in_at = session.get("signed_in_at")
     if not isinstance(signed_in_at, int | float) or time.time() - signed_in_at > (
@@ -255,5 +266,6 @@ def logout() -> ResponseReturnValue:
 def init_app(app: Flask) -> None:
     """Set up sign-in for the app."""
     login_manager.session_protection = "strong"
+    login_manager._session_identifier_generator = _identifier
     login_manager.login_view = "auth.login"
     login_manager.init_app(app)

@@ -156,6 +156,19 @@ def test_a_session_used_from_another_browser_is_not_signed_in(
     assert page.headers["Location"].startswith("/login")
 
 
+def test_a_session_used_from_another_address_is_not_signed_in(
+    browser: Browser, world: World
+) -> None:
+    sign_in(browser, world.emails["staff_a"])
+    # A forged X-Forwarded-For changes nothing (no proxy is trusted here)...
+    page = browser.client.get("/console/alpha-cvs/rounds", headers={"X-Forwarded-For": "1.2.3.4"})
+    assert page.status_code == 200
+    # ...but another address is another browser.
+    page = browser.client.get("/console/alpha-cvs/rounds", environ_base={"REMOTE_ADDR": "10.9.8.7"})
+    assert page.status_code == 302
+    assert page.headers["Location"].startswith("/login")
+
+
 def test_a_session_ends_hours_after_signing_in(browser: Browser, world: World) -> None:
     sign_in(browser, world.emails["staff_a"])
     with browser.client.session_transaction() as cookie:
