@@ -23,6 +23,7 @@ from typing import Any, TextIO
 from jinja2 import Environment, PackageLoader, StrictUndefined, TemplateError, select_autoescape
 
 from collector.config import Settings
+from collector.localtime import long_date
 from collector.models import utcnow
 from collector.outbox import DeliveryError, Outgoing
 
@@ -75,7 +76,7 @@ def message_id(settings: Settings, dedupe_key: str) -> str:
 
 def _closes(value: Any) -> str:
     when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    return f"{when:%-d %B %Y}"
+    return long_date(when)
 
 
 def render_email(

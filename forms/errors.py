@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from collector import flow
 from collector.errors import CollectorError, NotFound
+from collector.localtime import long_date
 from forms.text import Words
 
 _RESPONDENT_PATH = re.compile(r"^/(r|s)/([A-Za-z0-9_-]+)")
@@ -38,8 +39,8 @@ class RoundPage(CollectorError):
     def __init__(self, error: flow.RoundNotOpen) -> None:
         super().__init__(error.message, code=error.code, status=403)
         round_ = error.round
-        self.opens = f"{round_.opens_at:%-d %B %Y}"
-        self.closes = f"{round_.closes_at:%-d %B %Y}"
+        self.opens = long_date(round_.opens_at)
+        self.closes = long_date(round_.closes_at)
         if error.code == "round_closed":
             # Gone for good: the round will not take answers again.
             self.status = 410

@@ -29,6 +29,7 @@ from werkzeug.wrappers import Response as HttpResponse
 
 from collector import db, flow, models, ratelimits
 from collector.errors import NotFound
+from collector.localtime import long_date
 from collector.models import utcnow
 from collector.rounds import looks_like_token
 from collector.survey.model import Survey
@@ -108,8 +109,8 @@ class Visit:
             minutes=survey.minutes,
             provider=self.round.provider.name,
             organisation=organisation.name if organisation is not None else None,
-            opens=f"{self.round.opens_at:%-d %B %Y}",
-            closes=f"{self.round.closes_at:%-d %B %Y}",
+            opens=long_date(self.round.opens_at),
+            closes=long_date(self.round.closes_at),
             language=language or survey.languages[0],
             languages=tuple(survey.languages),
             started=self.response is not None,

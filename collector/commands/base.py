@@ -6,7 +6,6 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 from typing import NoReturn
-from zoneinfo import ZoneInfo
 
 import click
 from sqlalchemy import Engine, select
@@ -14,9 +13,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from collector import db, models
 from collector.config import Settings
+from collector.localtime import LONDON
 
 # Staff think in UK dates and times: shown in London time, stored in UTC.
-LONDON = ZoneInfo("Europe/London")
 
 
 class Context:

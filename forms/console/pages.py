@@ -11,19 +11,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from flask import Response, abort, current_app, g, render_template, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
-from collector import db, models
+from collector import db, localtime, models
 from forms import services
 from forms.console import bp
 from forms.text import Words
 
 # Staff work in UK time: dates are entered and shown in it (they are stored in UTC).
-LONDON = ZoneInfo("Europe/London")
 Row = TypeVar("Row", models.Round, models.Organisation, models.OutboxMessage)
 
 
@@ -168,19 +166,19 @@ def mask_address(address: str) -> str:
 @bp.app_template_filter("tc_date")
 def format_date(value: datetime | None) -> str:
     """Show a moment's UK date as 3 March 2026."""
-    return f"{value.astimezone(LONDON):%-d %B %Y}" if value is not None else ""
+    return localtime.long_date(value) if value is not None else ""
 
 
 @bp.app_template_filter("tc_day")
 def format_day(value: datetime | None) -> str:
     """Show a moment's UK date briefly, for tables: 3 Mar 2026."""
-    return f"{value.astimezone(LONDON):%-d %b %Y}" if value is not None else ""
+    return localtime.short_date(value) if value is not None else ""
 
 
 @bp.app_template_filter("tc_time")
 def format_time(value: datetime | None) -> str:
     """Show a moment in UK time as 3 Mar 2026, 14:05."""
-    return f"{value.astimezone(LONDON):%-d %b %Y, %H:%M}" if value is not None else ""
+    return localtime.date_time(value) if value is not None else ""
 
 
 @bp.app_template_filter("tc_rate")

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from collector import audit, models, rounds
 from collector import organisations as orgs
+from collector.localtime import LONDON
 from collector.models import utcnow
 from collector.rounds import RoundError
 from collector.segments import INCOME_BANDS, ORGANISATION_TYPES, OUTCOMES
@@ -28,7 +29,7 @@ from collector.survey.store import SurveyChanged, register
 from forms import services
 from forms.console import bp
 from forms.console.access import ProviderRef, staff_required
-from forms.console.pages import LONDON, Form, owned, reading, render, text_field, writing
+from forms.console.pages import Form, owned, reading, render, text_field, writing
 
 LABEL_LENGTH = 40  # the column's size
 MOST_REMINDERS = 5

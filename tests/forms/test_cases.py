@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from flask import Flask
@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from collector import db, models, rounds
+from collector.localtime import day_ends, day_starts
 from collector.models import utcnow
 from forms import respond
 from tests.factories import cvs_support, make_invitation, make_organisation, make_provider
@@ -126,6 +127,23 @@ def test_a_round_not_open_yet_says_so_with_its_dates(
     assert f"This survey opens on {opens:%-d %B %Y}" in browser.text
     assert f"from {opens:%-d %B %Y} to {closes:%-d %B %Y}" in browser.text
     assert "Start now" not in browser.text
+
+
+def test_a_round_opening_on_a_summer_day_shows_that_uk_date_not_the_utc_one(
+    browser: Browser, session_factory: sessionmaker[Session]
+) -> None:
+    # Opening at the start of a UK day in summer is 23:00 UTC the day before.
+    next_summer = date(utcnow().year + 1, 7, 1)
+    token = invite(
+        session_factory,
+        opens_at=day_starts(next_summer),
+        closes_at=day_ends(next_summer + timedelta(days=30)),
+    )
+
+    browser.get(f"/r/{token}")
+
+    year = next_summer.year
+    assert f"from 1 July {year} to 31 July {year}" in browser.text
 
 
 def test_a_closed_round_says_when_it_closed_even_midway_through(
