@@ -389,8 +389,9 @@ def kpi(
 
 def _add_command_groups() -> None:
     """Add the command groups that live in `collector.commands` (one module per noun)."""
-    from collector.commands import dispatch, rounds, up, users
+    from collector.commands import dispatch, providers, rounds, up, users
 
+    main.add_command(providers.providers)
     main.add_command(users.users)
     main.add_command(rounds.rounds)
     main.add_command(dispatch.dispatch)
