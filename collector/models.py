@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -359,3 +360,48 @@ class AuditEvent(Base):
 
     def __repr__(self) -> str:
         return f"<AuditEvent {self.id} {self.action}>"
+
+
+class KpiNarrative(Base):
+    """What a provider's staff wrote to explain one KPI's result for one round (its variance)."""
+
+    __tablename__ = "kpi_narratives"
+    __table_args__ = (UniqueConstraint("round_id", "framework", "kpi_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), index=True)
+    framework: Mapped[str] = mapped_column(String(64))
+    kpi_id: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<KpiNarrative round={self.round_id} {self.framework}/{self.kpi_id}>"
+
+
+class ReportSnapshot(Base):
+    """A KPI report frozen when published: what funders were sent, unchanged by later answers.
+
+    `data` is the report as plain data (analysis's KpiReport.to_json); the PDF and workbook
+    made from it at publication are kept beside it, so a resend or download is the same file.
+    """
+
+    __tablename__ = "report_snapshots"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"), index=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), index=True)
+    framework: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(300))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    pdf: Mapped[bytes | None] = mapped_column(LargeBinary)
+    xlsx: Mapped[bytes | None] = mapped_column(LargeBinary)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    published_by: Mapped[str] = mapped_column(String(254))
+
+    provider: Mapped[Provider] = relationship()
+    round: Mapped[Round] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<ReportSnapshot {self.id} round={self.round_id} {self.framework}>"
