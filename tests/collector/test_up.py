@@ -155,12 +155,18 @@ def test_up_refuses_a_port_in_use_and_a_missing_secret_key(
     env = {"TEMPCHECK_INSTANCE": str(tmp_path / "instance"), "SMTP_HOST": ""}
     no_key = CliRunner().invoke(main, ["up"], env={**env, "SECRET_KEY": ""})
     assert no_key.exit_code == 1 and "SECRET_KEY is not set" in no_key.output
-    with socket.socket() as taken:
+    with socket.socket() as taken, socket.socket() as free:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
+        # A web port nobody holds, so the test does not depend on 5000 being free.
+        free.bind(("127.0.0.1", 0))
+        web_port = free.getsockname()[1]
+        free.close()
         busy = CliRunner().invoke(
-            main, ["up", "--mail-port", str(port)], env={**env, "SECRET_KEY": "k" * 32}
+            main,
+            ["up", "--port", str(web_port), "--mail-port", str(port)],
+            env={**env, "SECRET_KEY": "k" * 32},
         )
     assert busy.exit_code == 1
     assert f"Cannot listen on 127.0.0.1:{port}" in busy.output
