@@ -1,0 +1,156 @@
+"""How every renderer writes a figure and a status, so the page, the workbook, the PDF and the
+message show the same text for the same number (one source: the KpiReport).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from analysis.kpis.definitions import KpiKind
+from analysis.kpis.results import Cell, Change, KpiResult
+from analysis.kpis.targets import Status, TargetRule
+from analysis.report import KpiReport
+from analysis.suppression import SECONDARY_NOTE, SUPPRESS_BELOW
+
+__all__ = [
+    "CHANGE_METHOD",
+    "DASH",
+    "HIDDEN",
+    "SECONDARY",
+    "STATUS_WORDS",
+    "Summary",
+    "change_text",
+    "hidden_text",
+    "interval_text",
+    "n_text",
+    "percent",
+    "result_text",
+    "status_word",
+    "summarise",
+]
+
+DASH = "–"
+HIDDEN = f"fewer than {SUPPRESS_BELOW} answers: not shown"
+SECONDARY = "not shown, so that a smaller group cannot be worked out from the total"
+CHANGE_METHOD = (
+    "Change since the previous round: the difference between the two rounds' results with "
+    "Newcombe's 95% interval; 'more than chance' when the whole interval is on one side of zero. "
+    "Both rounds need the framework's minimum number of responses to be compared."
+)
+STATUS_WORDS = {
+    Status.GREEN: "Green",
+    Status.AMBER: "Amber",
+    Status.RED: "Red",
+    Status.NOT_ENOUGH_DATA: "Not enough data",
+    Status.SUPPRESSED: "Not shown",
+    Status.NO_DATA: "No data",
+    Status.NO_TARGET: "No target",
+}
+
+
+def percent(value: float | None) -> str:
+    """Write a proportion as a whole percentage, rounding halves up as spreadsheets do."""
+    if value is None:
+        return DASH
+    return f"{math.floor(value * 100 + 0.5):d}%"
+
+
+def interval_text(low: float | None, high: float | None) -> str:
+    """Write a 95% interval as '70–96%' (a dash when there is none)."""
+    if low is None or high is None:
+        return DASH
+    return f"{math.floor(low * 100 + 0.5):d}–{math.floor(high * 100 + 0.5):d}%"
+
+
+def n_text(cell: Cell) -> str:
+    """Write the number of responses behind a cell (a dash when hidden or none)."""
+    return DASH if cell.n is None else str(cell.n)
+
+
+def hidden_text(cell: Cell) -> str:
+    """Say why a hidden cell is not shown: too few answers, or to protect a smaller group."""
+    if cell.note == SECONDARY_NOTE:
+        return SECONDARY
+    return HIDDEN
+
+
+def result_text(cell: Cell) -> str:
+    """Write a cell's result: a percentage, a count, or why there is none."""
+    if cell.suppressed:
+        return "not shown" if cell.note == SECONDARY_NOTE else HIDDEN
+    if cell.count is not None:
+        return str(cell.count)
+    if cell.proportion is not None:
+        return percent(cell.proportion)
+    return "no data"
+
+
+def status_word(status: Status) -> str:
+    """Name a status as the report writes it: Green, Amber, Red, Not enough data..."""
+    return STATUS_WORDS[status]
+
+
+def change_text(change: Change | None) -> str:
+    """Write the change since the previous round: verdict and the previous result."""
+    if change is None:
+        return "no previous round"
+    was = change.previous
+    period = change.previous_round.period
+    if was.suppressed:
+        return f"{change.verdict} ({period}: {HIDDEN})"
+    if was.proportion is None:
+        return change.verdict
+    return f"{change.verdict} ({period}: {percent(was.proportion)})"
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The top of a report: targets met and what changed by more than chance."""
+
+    met: int
+    judged: int
+    with_target: int
+    headline: str
+    changes: tuple[str, ...]
+
+
+def _judged(report: KpiReport) -> list[KpiResult]:
+    # The same KPIs as Essex ii counts: every other KPI that has a target.
+    return [
+        r
+        for r in report.results
+        if r.kpi.kind is not KpiKind.TARGETS_MET and r.kpi.target.rule is not TargetRule.NONE
+    ]
+
+
+def summarise(report: KpiReport) -> Summary:
+    """Count the targets met (of the KPIs judged) and list the clear changes."""
+    with_target = _judged(report)
+    judged = [r for r in with_target if r.status.judged]
+    met = sum(1 for r in judged if r.status is Status.GREEN)
+    if judged:
+        headline = f"{met} of {len(judged)} targets met"
+        if len(judged) < len(with_target):
+            unjudged = len(with_target) - len(judged)
+            headline += f" ({unjudged} not judged: too few answers or no data)"
+    else:
+        headline = "No target could be judged: too few answers or no data"
+    changes: list[str] = []
+    for result in report.results:
+        change = result.change
+        if change is not None and change.status in (Status.GREEN, Status.RED):
+            changes.append(
+                f"{result.kpi.id} {result.kpi.title}: {change.verdict} "
+                f"({percent(change.previous.proportion)} in {change.previous_round.period}, "
+                f"{percent(result.overall.proportion)} now)"
+            )
+        for outcome in result.outcomes:
+            if outcome.change is not None and outcome.change.status in (Status.GREEN, Status.RED):
+                changes.append(
+                    f"{result.kpi.id} awareness of {outcome.label}: {outcome.change.verdict} "
+                    f"({percent(outcome.change.previous.proportion)} in "
+                    f"{outcome.change.previous_round.period}, "
+                    f"{percent(outcome.aware.proportion)} now)"
+                )
+    return Summary(met, len(judged), len(with_target), headline, tuple(changes))

@@ -1,0 +1,405 @@
+"""The report as HTML: a whole document (inline CSS, print styles, charts as data: URIs) for the
+PDF and downloads, or a fragment for the web pages (GOV.UK classes, no inline style: the site's
+Content-Security-Policy allows styles only from its own stylesheet, and images as data:).
+
+Order, as funders read it: the summary (targets met, what changed), each KPI (chart, figures,
+status in words, change, the provider's explanation), breakdowns, response rates, definitions.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from analysis.comparisons import RateCell, ResponseRates
+from analysis.kpis.definitions import Kpi, KpiKind
+from analysis.kpis.results import Cell, KpiResult
+from analysis.kpis.targets import Status
+from analysis.render import charts
+from analysis.render.formats import (
+    CHANGE_METHOD,
+    DASH,
+    change_text,
+    hidden_text,
+    interval_text,
+    n_text,
+    percent,
+    result_text,
+    status_word,
+    summarise,
+)
+from analysis.report import KpiReport
+from analysis.segments import SEGMENT_TITLES
+from collector.localtime import long_date
+
+__all__ = [
+    "TEMPLATES",
+    "definition_lines",
+    "report_css",
+    "report_html",
+    "report_view",
+    "shown_segments",
+]
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "report"
+
+# Class names per element: the site's GOV.UK Frontend classes in the fragment, plain ones in
+# the standalone document (styled by report.css).
+GOVUK = {
+    "h1": "govuk-heading-l",
+    "h2": "govuk-heading-m",
+    "h3": "govuk-heading-s",
+    "caption": "govuk-caption-l",
+    "p": "govuk-body",
+    "lead": "govuk-body-l",
+    "list": "govuk-list govuk-list--bullet",
+    "table": "govuk-table",
+    "table_caption": "govuk-table__caption govuk-table__caption--s",
+    "thead": "govuk-table__head",
+    "tbody": "govuk-table__body",
+    "tr": "govuk-table__row",
+    "th": "govuk-table__header",
+    "td": "govuk-table__cell",
+    "num": "govuk-table__cell govuk-table__cell--numeric",
+    "thnum": "govuk-table__header govuk-table__header--numeric",
+    "dl": "govuk-summary-list",
+    "dlrow": "govuk-summary-list__row",
+    "dt": "govuk-summary-list__key",
+    "dd": "govuk-summary-list__value",
+    "inset": "govuk-inset-text",
+    "hint": "govuk-hint",
+    "details": "govuk-details",
+    "summary": "govuk-details__summary",
+    "summary_text": "govuk-details__summary-text",
+    "details_text": "govuk-details__text",
+}
+PLAIN = {key: "" for key in GOVUK} | {
+    "caption": "caption",
+    "lead": "lead",
+    "num": "num",
+    "thnum": "num",
+    "inset": "narrative",
+    "hint": "hint",
+}
+TAGS = {
+    Status.GREEN: "govuk-tag--green",
+    Status.AMBER: "govuk-tag--yellow",
+    Status.RED: "govuk-tag--red",
+}
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A chart as an <img>: its data: URI and the text that says what it shows."""
+
+    uri: str
+    alt: str
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of a figures table: a group's result, n, interval, status and note."""
+
+    label: str
+    result: str
+    n: str
+    interval: str
+    status: Status
+    note: str = ""
+    suppressed: bool = False
+
+
+@dataclass(frozen=True)
+class Table:
+    """A breakdown of one KPI by one segment."""
+
+    kpi: Kpi
+    segment: str
+    title: str
+    rows: tuple[Row, ...]
+
+
+@dataclass(frozen=True)
+class KpiView:
+    """Everything the page shows about one KPI."""
+
+    result: KpiResult
+    anchor: str
+    chart: Chart
+    trend: Chart | None
+    facts: tuple[tuple[str, str], ...]
+    outcomes: tuple[dict[str, Any], ...]
+    narrative: str
+    notes: tuple[str, ...]
+    tables: tuple[Table, ...] = field(default=())
+
+
+def _uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _row(cell: Cell) -> Row:
+    return Row(
+        label=cell.label,
+        result=result_text(cell),
+        n=n_text(cell),
+        interval=interval_text(cell.low, cell.high),
+        status=cell.status,
+        note=hidden_text(cell) if cell.suppressed else cell.note,
+        suppressed=cell.suppressed,
+    )
+
+
+def shown_segments(kpi: Kpi, result: KpiResult) -> list[str]:
+    """Give the breakdowns the page shows for a KPI: those it asks for, then districts."""
+    wanted = [*kpi.breakdowns, *([] if "district" in kpi.breakdowns else ["district"])]
+    return [s for s in wanted if result.breakdowns.get(s)]
+
+
+def _chart_alt(result: KpiResult) -> str:
+    kpi, cell = result.kpi, result.overall
+    if kpi.kind is KpiKind.AWARENESS and result.outcomes:
+        parts = [
+            f"{o.label} {result_text(o.aware)} ({status_word(o.status)})" for o in result.outcomes
+        ]
+        return f"Bar chart of {kpi.id}, groups aware of each outcome: " + "; ".join(parts) + "."
+    if cell.suppressed or (cell.proportion is None and cell.count is None):
+        return f"Chart of {kpi.id}: no bar, {hidden_text(cell) if cell.suppressed else 'no data'}."
+    interval = (
+        f", 95% interval {interval_text(cell.low, cell.high)}" if cell.low is not None else ""
+    )
+    return (
+        f"Bar chart of {kpi.id}: {result_text(cell)}{interval}, target {kpi.target}, "
+        f"status {status_word(cell.status)}."
+    )
+
+
+def _trend_alt(result: KpiResult) -> str:
+    change = result.change
+    assert change is not None
+    return (
+        f"Bar chart of {result.kpi.id} in {change.previous_round.period} "
+        f"({result_text(change.previous)}) and now ({result_text(result.overall)}): "
+        f"{change.verdict}."
+    )
+
+
+def _facts(result: KpiResult) -> tuple[tuple[str, str], ...]:
+    kpi, cell = result.kpi, result.overall
+    period = result.round.period if result.round is not None else DASH
+    facts: list[tuple[str, str]] = [("Round", period)]
+    if kpi.kind is KpiKind.AWARENESS:
+        facts.append(("Responses (n)", n_text(cell)))
+    elif kpi.kind is KpiKind.COUNT:
+        facts.append(("Organisations", result_text(cell)))
+    elif kpi.kind is KpiKind.TARGETS_MET:
+        facts.append(("Result", result_text(cell)))
+        if cell.n is not None:
+            facts.append(("KPIs judged", str(cell.n)))
+            facts.append(("KPIs green", str(cell.numerator)))
+    else:
+        facts.append(("Result", result_text(cell)))
+        facts.append(("Responses (n)", n_text(cell)))
+        if cell.numerator is not None:
+            facts.append(("Meeting the definition", str(cell.numerator)))
+        facts.append(("95% confidence interval", interval_text(cell.low, cell.high)))
+    facts.append(("Target", str(kpi.target)))
+    facts.append(("Status", status_word(result.status)))
+    if kpi.kind is KpiKind.PROPORTION:
+        facts.append(("Change since the previous round", change_text(result.change)))
+    return tuple(facts)
+
+
+def _outcomes(result: KpiResult) -> tuple[dict[str, Any], ...]:
+    rows = []
+    for outcome in result.outcomes:
+        before = outcome.change.previous if outcome.change is not None else None
+        rows.append(
+            {
+                "label": outcome.label,
+                "aware": result_text(outcome.aware),
+                "n": n_text(outcome.aware),
+                "interval": interval_text(outcome.aware.low, outcome.aware.high),
+                "before": DASH if before is None else result_text(before),
+                "change": DASH if outcome.change is None else outcome.change.verdict,
+                "status": outcome.status,
+                "raised": result_text(outcome.raised),
+                "raised_interval": interval_text(outcome.raised.low, outcome.raised.high),
+            }
+        )
+    return tuple(rows)
+
+
+def _kpi_view(result: KpiResult, report: KpiReport) -> KpiView:
+    kpi = result.kpi
+    trend = charts.trend_chart(result, report)
+    # A hidden result already says why; its note would only repeat it.
+    notes = [n for n in (result.note, result.overall.note) if n and not result.overall.suppressed]
+    tables = tuple(
+        Table(kpi, s, f"{kpi.id} by {SEGMENT_TITLES[s].lower()}",
+              tuple(_row(c) for c in result.breakdowns[s]))
+        for s in shown_segments(kpi, result)
+    )
+    return KpiView(
+        result=result,
+        anchor="kpi-" + "".join(ch if ch.isalnum() else "-" for ch in kpi.id.lower()),
+        chart=Chart(_uri(charts.kpi_chart(result, report)), _chart_alt(result)),
+        trend=None if trend is None else Chart(_uri(trend), _trend_alt(result)),
+        facts=_facts(result),
+        outcomes=_outcomes(result),
+        narrative=report.narratives.get(kpi.id, "").strip(),
+        notes=tuple(dict.fromkeys(notes)),
+        tables=tables,
+    )
+
+
+def _rate_row(cell: RateCell) -> dict[str, Any]:
+    return {
+        "label": cell.label,
+        "invited": DASH if cell.invited is None else str(cell.invited),
+        "responded": DASH if cell.responded is None else str(cell.responded),
+        "rate": hidden_text_rate(cell) if cell.suppressed else percent(cell.rate),
+        "note": "; ".join(x for x in (cell.note if not cell.suppressed else "", cell.warning) if x),
+        "suppressed": cell.suppressed,
+    }
+
+
+def hidden_text_rate(cell: RateCell) -> str:
+    """Say why a response rate is not shown."""
+    return hidden_text(Cell(label=cell.label, status=Status.SUPPRESSED, note=cell.note))
+
+
+def _rates(rates: ResponseRates) -> dict[str, Any]:
+    return {
+        "round": rates.round,
+        "overall": _rate_row(rates.overall),
+        "segments": [
+            (SEGMENT_TITLES.get(segment, segment), [_rate_row(c) for c in cells])
+            for segment, cells in rates.segments.items()
+            if cells
+        ],
+    }
+
+
+def definition_lines(kpi: Kpi) -> list[tuple[str, str, bool]]:
+    """Give (term, text, is code) lines saying how a KPI is computed."""
+    lines: list[tuple[str, str, bool]] = []
+    if kpi.source:
+        lines.append(("Source", kpi.source, False))
+    if kpi.survey:
+        lines.append(("Survey", kpi.survey, False))
+    if kpi.kind is KpiKind.PROPORTION:
+        lines.append(("Counted (numerator)", kpi.numerator_text, True))
+        lines.append(("Out of (denominator)", kpi.denominator_text, True))
+    elif kpi.kind is KpiKind.COUNT:
+        lines.append(("Counted", "different organisations with a completed response", False))
+        if kpi.where_text:
+            lines.append(("Where", kpi.where_text, True))
+        lines.append(("Window", f"rounds opened in the {kpi.window_days} days up to the "
+                      "round's close", False))
+    elif kpi.kind is KpiKind.AWARENESS:
+        if kpi.aware:
+            lines.append(("Aware (each outcome)", f"selected in {kpi.aware}", False))
+        if kpi.raised:
+            lines.append(("Raised by the CVS", f"selected in {kpi.raised}", False))
+        if kpi.raised_among_text:
+            lines.append(("Raised: out of", kpi.raised_among_text, True))
+    lines.append(("Target", str(kpi.target), False))
+    if kpi.note:
+        lines.append(("Note", kpi.note, False))
+    return lines
+
+
+def report_view(report: KpiReport) -> dict[str, Any]:
+    """Gather what the templates show (charts drawn, every figure written as text)."""
+    anchor = report.round
+    results = report.results
+    return {
+        "report": report,
+        "framework": report.framework,
+        "provider": report.provider_name,
+        "round": anchor,
+        "opens": long_date(anchor.opens_at),
+        "closes": long_date(anchor.closes_at),
+        "summary": summarise(report),
+        "glance": [
+            {
+                "result": r,
+                "anchor": "kpi-" + "".join(ch if ch.isalnum() else "-" for ch in r.kpi.id.lower()),
+                "value": result_text(r.overall),
+                "n": n_text(r.overall),
+                "interval": interval_text(r.overall.low, r.overall.high),
+                "change": (
+                    change_text(r.change) if r.kpi.kind is KpiKind.PROPORTION
+                    else DASH
+                ),
+            }
+            for r in results
+        ],
+        "kpis": [_kpi_view(r, report) for r in results],
+        "locality": _locality(report),
+        "rates": [_rates(r) for r in report.response_rates],
+        "definitions": [(r.kpi, definition_lines(r.kpi)) for r in results],
+        "rag_rule": report.rag_rule,
+        "suppression": (
+            "Groups with fewer than 5 responses are not shown (no count, percentage, interval or "
+            "status), and where a breakdown adds up to a total, the next smallest group is "
+            "hidden too, so that a small group cannot be worked out from the others."
+        ),
+        "change_method": CHANGE_METHOD,
+        "interval_method": (
+            "95% confidence intervals are Wilson score intervals: the range the true share "
+            "probably lies in, given how many groups answered."
+        ),
+    }
+
+
+def _locality(report: KpiReport) -> Chart | None:
+    result = charts.locality_result(report)
+    png = charts.locality_chart(report)
+    if result is None or png is None:
+        return None
+    parts = [f"{c.label} {result_text(c)}" for c in result.breakdowns.get("district", ())]
+    return Chart(_uri(png), f"Bar chart of {result.kpi.id} by district: " + "; ".join(parts) + ".")
+
+
+@functools.cache
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["status_word"] = status_word
+    env.globals["Status"] = Status
+    env.globals["TAGS"] = TAGS
+    return env
+
+
+def report_css() -> str:
+    """Give the standalone document's stylesheet (screen and A4 print)."""
+    return (TEMPLATES / "report.css").read_text(encoding="utf-8")
+
+
+def report_html(report: KpiReport, *, standalone: bool = True) -> str:
+    """Render the report as a whole HTML document (standalone) or a fragment for the site."""
+    env = _environment()
+    context = report_view(report)
+    context["c"] = PLAIN if standalone else GOVUK
+    context["standalone"] = standalone
+    body = env.get_template("body.html").render(context)
+    if not standalone:
+        return body
+    return env.get_template("document.html").render(
+        title=f"{report.provider_name}: {report.framework.title}, {report.round.period}",
+        css=report_css(),
+        body=body,
+    )

@@ -1,0 +1,59 @@
+"""The report as a short message (email body, Telegram): targets met, one line per KPI, the link.
+
+Kept under about 1,000 characters: titles are shortened when the KPIs would not fit.
+"""
+
+from __future__ import annotations
+
+from analysis.kpis.definitions import KpiKind
+from analysis.kpis.results import KpiResult
+from analysis.kpis.targets import Status
+from analysis.render.formats import interval_text, result_text, status_word, summarise
+from analysis.report import KpiReport
+
+__all__ = ["LIMIT", "report_message"]
+
+LIMIT = 1000
+
+
+def _line(result: KpiResult, title_width: int) -> str:
+    kpi, cell = result.kpi, result.overall
+    title = kpi.title if len(kpi.title) <= title_width else kpi.title[: title_width - 1] + "…"
+    head = f"{kpi.id} {title}: " if title_width else f"{kpi.id}: "
+    if cell.suppressed:
+        return f"- {head}fewer than 5 answers, not shown"
+    if kpi.kind is KpiKind.AWARENESS and result.outcomes:
+        rose = sum(1 for o in result.outcomes if o.status is Status.GREEN)
+        fell = sum(1 for o in result.outcomes if o.status is Status.RED)
+        figures = (
+            f"clearly up for {rose} of {len(result.outcomes)} outcomes, down for {fell} "
+            f"(n={cell.n})"
+        )
+        return f"- {head}{figures}: {status_word(result.status)}"
+    if cell.proportion is None and cell.count is None:
+        return f"- {head}no data"
+    if kpi.kind is KpiKind.PROPORTION:
+        figures = f"{result_text(cell)} (n={cell.n}, 95% CI {interval_text(cell.low, cell.high)})"
+    elif kpi.kind is KpiKind.TARGETS_MET:
+        figures = f"{result_text(cell)} ({cell.numerator} of {cell.n} KPIs)"
+    else:
+        figures = result_text(cell)
+    target = f", target {kpi.target}" if str(kpi.target) != "none" else ""
+    return f"- {head}{figures}{target}: {status_word(result.status)}"
+
+
+def report_message(report: KpiReport, link: str) -> str:
+    """Write the report as a short plain text with a link to the full report."""
+    summary = summarise(report)
+    top = [
+        f"{report.provider_name}: {report.framework.title}, {report.round.period}",
+        f"{summary.headline}.",
+        "",
+    ]
+    bottom = ["", f"Full report, with intervals, breakdowns and explanations: {link}"]
+    for width in (60, 44, 32, 20, 0):
+        lines = [_line(result, width) for result in report.results]
+        text = "\n".join([*top, *lines, *bottom]) + "\n"
+        if len(text) <= LIMIT:
+            return text
+    return text
