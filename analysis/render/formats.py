@@ -21,6 +21,7 @@ __all__ = [
     "STATUS_WORDS",
     "Summary",
     "change_text",
+    "headline_text",
     "hidden_text",
     "interval_text",
     "n_text",
@@ -84,6 +85,15 @@ def result_text(cell: Cell) -> str:
     if cell.proportion is not None:
         return percent(cell.proportion)
     return "no data"
+
+
+def headline_text(result: KpiResult) -> str:
+    """Write a KPI's result in a few words (awareness: how many outcomes clearly rose)."""
+    if result.kpi.kind is KpiKind.AWARENESS and result.outcomes and not result.overall.suppressed:
+        rose = sum(1 for o in result.outcomes if o.status is Status.GREEN)
+        fell = sum(1 for o in result.outcomes if o.status is Status.RED)
+        return f"up for {rose} of {len(result.outcomes)} outcomes, down for {fell}"
+    return result_text(result.overall)
 
 
 def status_word(status: Status) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import markupsafe
 
 from analysis.comparisons import RateCell, ResponseRates
 from analysis.kpis.definitions import Kpi, KpiKind
@@ -25,6 +26,7 @@ from analysis.render.formats import (
     CHANGE_METHOD,
     DASH,
     change_text,
+    headline_text,
     hidden_text,
     interval_text,
     n_text,
@@ -146,7 +148,7 @@ def _uri(png: bytes) -> str:
 def _row(cell: Cell) -> Row:
     return Row(
         label=cell.label,
-        result=result_text(cell),
+        result="not shown" if cell.suppressed else result_text(cell),
         n=n_text(cell),
         interval=interval_text(cell.low, cell.high),
         status=cell.status,
@@ -263,8 +265,10 @@ def _rate_row(cell: RateCell) -> dict[str, Any]:
         "label": cell.label,
         "invited": DASH if cell.invited is None else str(cell.invited),
         "responded": DASH if cell.responded is None else str(cell.responded),
-        "rate": hidden_text_rate(cell) if cell.suppressed else percent(cell.rate),
-        "note": "; ".join(x for x in (cell.note if not cell.suppressed else "", cell.warning) if x),
+        "rate": "not shown" if cell.suppressed else percent(cell.rate),
+        "note": "; ".join(
+            x for x in (hidden_text_rate(cell) if cell.suppressed else cell.note, cell.warning) if x
+        ),
         "suppressed": cell.suppressed,
     }
 
@@ -331,7 +335,7 @@ def report_view(report: KpiReport) -> dict[str, Any]:
             {
                 "result": r,
                 "anchor": "kpi-" + "".join(ch if ch.isalnum() else "-" for ch in r.kpi.id.lower()),
-                "value": result_text(r.overall),
+                "value": headline_text(r),
                 "n": n_text(r.overall),
                 "interval": interval_text(r.overall.low, r.overall.high),
                 "change": (
@@ -400,6 +404,6 @@ def report_html(report: KpiReport, *, standalone: bool = True) -> str:
         return body
     return env.get_template("document.html").render(
         title=f"{report.provider_name}: {report.framework.title}, {report.round.period}",
-        css=report_css(),
-        body=body,
+        css=markupsafe.Markup(report_css()),
+        body=markupsafe.Markup(body),
     )

@@ -7,8 +7,13 @@ from __future__ import annotations
 
 from analysis.kpis.definitions import KpiKind
 from analysis.kpis.results import KpiResult
-from analysis.kpis.targets import Status
-from analysis.render.formats import interval_text, result_text, status_word, summarise
+from analysis.render.formats import (
+    headline_text,
+    interval_text,
+    result_text,
+    status_word,
+    summarise,
+)
 from analysis.report import KpiReport
 
 __all__ = ["LIMIT", "report_message"]
@@ -23,12 +28,7 @@ def _line(result: KpiResult, title_width: int) -> str:
     if cell.suppressed:
         return f"- {head}fewer than 5 answers, not shown"
     if kpi.kind is KpiKind.AWARENESS and result.outcomes:
-        rose = sum(1 for o in result.outcomes if o.status is Status.GREEN)
-        fell = sum(1 for o in result.outcomes if o.status is Status.RED)
-        figures = (
-            f"clearly up for {rose} of {len(result.outcomes)} outcomes, down for {fell} "
-            f"(n={cell.n})"
-        )
+        figures = f"awareness {headline_text(result)} (n={cell.n})"
         return f"- {head}{figures}: {status_word(result.status)}"
     if cell.proportion is None and cell.count is None:
         return f"- {head}no data"

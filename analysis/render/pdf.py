@@ -1,43 +1,44 @@
 """The report as a PDF: WeasyPrint from the standalone HTML, offline.
 
 The document carries everything it needs (inline CSS, charts as data: URIs), so the fetcher
-refuses every other URL: rendering a report never reaches the network or the file system.
+refuses every other URL, and a refused URL stops the rendering: a report never reaches the
+network or the file system, and a template that tried to would fail its tests loudly.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from analysis.render.html import report_html
 from analysis.report import KpiReport
 
-__all__ = ["OfflineFetchError", "offline_fetcher", "report_pdf"]
+__all__ = ["OfflineFetchError", "offline_fetcher", "pdf_from_html", "report_pdf"]
 
 
 class OfflineFetchError(ValueError):
     """A report tried to load something that is not inside it (only data: URIs are allowed)."""
 
 
-def offline_fetcher(url: str, timeout: int = 10, ssl_context: Any = None) -> dict[str, Any]:
-    """Load data: URIs as WeasyPrint would, and refuse every other URL."""
-    if not url.startswith("data:"):
-        raise OfflineFetchError(f"the report may only use data: URIs, not {url[:60]!r}")
-    from weasyprint.urls import default_url_fetcher
+def offline_fetcher() -> Any:
+    """Give a WeasyPrint URL fetcher that loads data: URIs and refuses everything else."""
+    from weasyprint.urls import URLFetcher
 
-    result: dict[str, Any] = default_url_fetcher(url, timeout=timeout, ssl_context=ssl_context)
-    return result
+    return URLFetcher(allowed_protocols={"data"}, allow_redirects=False, fail_on_errors=True)
+
+
+def pdf_from_html(html: str) -> bytes:
+    """Render a self-contained HTML document as a PDF, refusing every URL but data: ones."""
+    # Imported here: WeasyPrint loads Pango when imported, which only PDF rendering needs.
+    from weasyprint import HTML
+    from weasyprint.urls import FatalURLFetchingError
+
+    try:
+        pdf: bytes = HTML(string=html, base_url=None, url_fetcher=offline_fetcher()).write_pdf()
+    except FatalURLFetchingError as error:
+        raise OfflineFetchError(f"The report refers to something outside it: {error}") from None
+    return pdf
 
 
 def report_pdf(report: KpiReport) -> bytes:
     """Render the report as an A4 PDF from its standalone HTML."""
-    # Imported here: WeasyPrint loads Pango at import, which only PDF rendering needs.
-    from weasyprint import HTML
-
-    # WeasyPrint logs every CSS property it does not support as a warning; the report's CSS
-    # is written for browsers too, so those are expected and not worth a log line each.
-    logging.getLogger("weasyprint").setLevel(logging.ERROR)
-    document = HTML(string=report_html(report, standalone=True), base_url=None,
-                    url_fetcher=offline_fetcher)
-    pdf: bytes = document.write_pdf()
-    return pdf
+    return pdf_from_html(report_html(report, standalone=True))
