@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install assets system-deps demo test lint bench clean
+.PHONY: install assets system-deps pdf-deps demo test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,8 +31,9 @@ $(CSS): $(NODE_STAMP) forms/static/tempcheck.scss
 
 assets: $(CSS)
 
-# The tests need a real PostgreSQL server (binaries only: the tests start their own cluster).
-system-deps:
+# The tests need a real PostgreSQL server (binaries only: the tests start their own cluster),
+# Chromium, Pango for WeasyPrint (PDF reports) and pdftoppm (the tests render the PDF to PNG).
+system-deps: pdf-deps
 	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
 		echo "Installing PostgreSQL server binaries (Debian package postgresql)..."; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
@@ -41,11 +42,22 @@ system-deps:
 		echo "Installing Chromium for the browser tests (Debian package chromium)..."; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	fi
+	@if ! command -v pdftoppm >/dev/null 2>&1; then \
+		echo "Installing poppler-utils for the PDF report tests (pdftoppm)..."; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null; \
+	fi
+
+# WeasyPrint (PDF reports, the demo publishes some) needs Pango.
+pdf-deps:
+	@if ! dpkg -s libpango-1.0-0 libpangoft2-1.0-0 >/dev/null 2>&1; then \
+		echo "Installing Pango for PDF reports (Debian packages libpango-1.0-0 libpangoft2-1.0-0)..."; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 >/dev/null; \
+	fi
 
 # The web app signs sessions with SECRET_KEY: the demo makes a random one in .env once.
 # `tempcheck up` then runs the web server, the outbox dispatcher and a mail sink that saves
 # the demo's emails under instance/mail/.
-demo: install
+demo: install pdf-deps
 	@grep -qs '^SECRET_KEY=' .env || { printf '\nSECRET_KEY=%s\n' "$$($(BIN)/python -c 'import secrets; print(secrets.token_hex(32))')" >> .env; \
 		echo "Added a random SECRET_KEY to .env"; }
 	$(BIN)/tempcheck demo-data --reset
