@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import db, models, outbox, rounds
+from collector import db, models, outbox, reports, rounds
 from collector.config import Settings
 from collector.models import utcnow
 from collector.outbox import DeliveryError, Outgoing
@@ -73,6 +73,7 @@ class TickReport:
     reminders: int = 0  # scheduled reminders queued
     reminded: int = 0  # messages those reminders queued
     closed: int = 0  # rounds closed at their close date
+    published: int = 0  # reports published for the rounds closed
 
     def add(self, other: TickReport) -> None:
         """Add another report's counts to this one."""
@@ -100,6 +101,8 @@ class TickReport:
             parts.append(f"reminders queued {self.reminded} (from {self.reminders} schedules)")
         if self.closed:
             parts.append(f"rounds closed {self.closed}")
+        if self.published:
+            parts.append(f"reports published {self.published}")
         return ", ".join(parts)
 
 
@@ -133,8 +136,12 @@ class Dispatcher:
         clock: Callable[[], datetime] = utcnow,
         rates: Mapping[str, float] | None = None,
         idle_seconds: float = IDLE_SECONDS,
+        publish: reports.PublishHook | None = None,
     ) -> None:
         self.settings = settings
+        # Publishes the report of a round this dispatcher closes at its close date: passed in
+        # by the composition root (the collector does not build reports).
+        self.publish = publish
         self.sessions = sessions
         self.transports = dict(transports)
         self.name = name
@@ -159,13 +166,37 @@ class Dispatcher:
     def tick(self) -> TickReport:
         """Run the schedules, then claim one batch and deliver it."""
         report = TickReport()
+        outcomes: list[reports.PublishOutcome] = []
+
+        def closed(session: Session, round_: models.Round) -> None:
+            if self.publish is not None:
+                outcomes.append(
+                    reports.publish_after_close(
+                        session, round_, self.publish, actor=f"dispatcher {self.name}"
+                    )
+                )
+
         with db.transaction(self.sessions) as session:
-            done = rounds.run_schedules(session, now=self.clock())
+            done = rounds.run_schedules(session, now=self.clock(), on_close=closed)
         report.reminders, report.reminded, report.closed = (
             done["reminders"],
             done["reminded"],
             done["closed"],
         )
+        for outcome in outcomes:
+            report.published += len(outcome.snapshots)
+            if outcome.error is not None:
+                log.warning(
+                    "round %d closed, but its report could not be published (`tempcheck "
+                    "report publish --round %d` tries again): %s",
+                    outcome.round_id,
+                    outcome.round_id,
+                    outcome.error,
+                )
+            elif outcome.nothing is not None:
+                log.info(
+                    "round %d closed; no report published: %s", outcome.round_id, outcome.nothing
+                )
         if self.stop_event.is_set():
             return report
         with db.transaction(self.sessions) as session:
@@ -329,6 +360,8 @@ class Dispatcher:
 def still_wanted(session: Session, message: Outgoing) -> tuple[str | None, str]:
     """Check a message just before it is sent: give why it is no longer wanted (or None), and
     the address to send it to now."""
+    if message.template == reports.TEMPLATE:
+        return reports.still_wanted(session, message)
     recipient = message.recipient
     if message.round_id is not None:
         round_ = session.get(models.Round, message.round_id)

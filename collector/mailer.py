@@ -1,10 +1,14 @@
-"""Email: invitations and reminders rendered from templates, and the transports that send them.
+"""Email: invitations, reminders and funder reports rendered from templates, and the transports
+that send them.
 
-`render_email` builds the whole message (subject, plain text and HTML, the respondent's link
-and an opt-out link in both, List-Unsubscribe headers for one-click unsubscribe as RFC 8058
-asks). `SmtpTransport` delivers through an SMTP server, keeping one connection open across a
-batch; `ConsoleTransport` prints a one-line summary instead (when SMTP_HOST is empty), with
-neither the address nor the link, because logs must not hold personal data or tokens.
+`render_email` builds the whole message. An invitation or reminder has a subject, plain text and
+HTML, the respondent's link and an opt-out link in both, and List-Unsubscribe headers for
+one-click unsubscribe as RFC 8058 asks. A report email goes to a funder's own account: the
+short message, the link to the report's page, and the report's PDF and workbook attached, read
+from the published snapshot when it is sent (so a resend attaches the same files).
+`SmtpTransport` delivers through an SMTP server, keeping one connection open across a batch;
+`ConsoleTransport` prints a one-line summary instead (when SMTP_HOST is empty), with neither
+the address nor the link, because logs must not hold personal data or tokens.
 """
 
 from __future__ import annotations
@@ -15,19 +19,23 @@ import smtplib
 import ssl
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from typing import Any, TextIO
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, TemplateError, select_autoescape
+from sqlalchemy.orm import Session, sessionmaker
 
+from collector import models, reports
 from collector.config import Settings
 from collector.localtime import long_date
 from collector.models import utcnow
 from collector.outbox import DeliveryError, Outgoing
+from collector.reports import Attachment
 
-TEMPLATES = ("invite", "reminder")
+TEMPLATES = ("invite", "reminder", reports.TEMPLATE)
 # Errors from mail servers often quote the address; it goes nowhere near logs or the console.
 _ADDRESS = re.compile(r"<?[^\s<>@]+@[^\s<>@]+>?")
 
@@ -79,10 +87,60 @@ def _closes(value: Any) -> str:
     return long_date(when)
 
 
+def report_link(settings: Settings, path: str) -> str:
+    """Give the address of a published report's page."""
+    return f"{settings.base_url.rstrip('/')}{path}"
+
+
+def _invitation_context(settings: Settings, data: Mapping[str, Any]) -> dict[str, Any]:
+    token = str(data["token"])
+    return {
+        "organisation": data.get("organisation") or "",
+        "provider": data["provider"],
+        "survey": data["survey"],
+        "period": data["period"],
+        "closes": _closes(data["closes_at"]),
+        "link": respondent_link(settings, token),
+        "optout_link": optout_link(settings, token),
+        "token": token,
+    }
+
+
+def _report_context(
+    settings: Settings, data: Mapping[str, Any], attachments: Sequence[Attachment]
+) -> dict[str, Any]:
+    link = report_link(settings, str(data["path"]))
+    message = str(data.get("message") or "").replace(reports.LINK_SLOT, link).strip()
+    names = {a.subtype: a.filename for a in attachments}
+    attached = [
+        f"{what} ({names[subtype]})"
+        for subtype, what in (
+            ("pdf", "a PDF"),
+            (reports.XLSX_TYPE.partition("/")[2], "an Excel workbook"),
+        )
+        if subtype in names
+    ]
+    return {
+        "provider": data["provider"],
+        "period": data["period"],
+        "framework_title": data.get("framework_title") or data.get("framework") or "",
+        "title": data["title"],
+        "replaces": data.get("replaces"),
+        "link": link,
+        "message": message,
+        "message_lines": message.splitlines(),
+        "attached": " and ".join(attached),
+    }
+
+
 def render_email(
-    settings: Settings, message: Outgoing, *, now: datetime | None = None
+    settings: Settings,
+    message: Outgoing,
+    *,
+    now: datetime | None = None,
+    attachments: Sequence[Attachment] = (),
 ) -> EmailMessage:
-    """Build the email for an invitation or reminder message.
+    """Build the email for an invitation, a reminder or a funder's report.
 
     Raise a permanent DeliveryError when the message cannot be rendered (an unknown template,
     or data it lacks): trying again would not help.
@@ -91,16 +149,10 @@ def render_email(
         raise DeliveryError(f"No email template for {message.template!r}", permanent=True)
     data = message.data
     try:
-        token = str(data["token"])
-        context = {
-            "organisation": data.get("organisation") or "",
-            "provider": data["provider"],
-            "survey": data["survey"],
-            "period": data["period"],
-            "closes": _closes(data["closes_at"]),
-            "link": respondent_link(settings, token),
-            "optout_link": optout_link(settings, token),
-        }
+        if message.template == reports.TEMPLATE:
+            context = _report_context(settings, data, attachments)
+        else:
+            context = _invitation_context(settings, data)
         subject = _environment.get_template(f"{message.template}.subject.txt").render(context)
         subject = " ".join(subject.split())
         text = _environment.get_template(f"{message.template}.txt").render(context)
@@ -118,13 +170,43 @@ def render_email(
     email["To"] = message.recipient
     email["Date"] = format_datetime(now or utcnow())
     email["Message-ID"] = message_id(settings, message.dedupe_key)
-    email["List-Unsubscribe"] = f"<{unsubscribe_link(settings, token)}>"
-    email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    if "token" in context:
+        # A group's invitation: one-click unsubscribe. A report goes to a funder's own
+        # account, which a mail program's unsubscribe cannot close.
+        email["List-Unsubscribe"] = f"<{unsubscribe_link(settings, context['token'])}>"
+        email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     # Tells out-of-office robots not to answer (RFC 3834).
     email["Auto-Submitted"] = "auto-generated"
     email.set_content(text)
     email.add_alternative(html, subtype="html")
+    for attachment in attachments:
+        email.add_attachment(
+            attachment.content,
+            maintype=attachment.maintype,
+            subtype=attachment.subtype,
+            filename=attachment.filename,
+        )
     return email
+
+
+def load_attachments(sessions: sessionmaker[Session] | None, message: Outgoing) -> list[Attachment]:
+    """Read the files an email carries from the database (a report's PDF and workbook).
+
+    Raise a permanent DeliveryError when they cannot be had: without a database to read from,
+    or when the report is gone.
+    """
+    if message.template != reports.TEMPLATE:
+        return []
+    if sessions is None:
+        raise DeliveryError(
+            "This email transport has no database to read the report's files from",
+            permanent=True,
+        )
+    with sessions() as session:
+        snapshot = session.get(models.ReportSnapshot, message.data.get("snapshot_id"))
+        if snapshot is None:
+            raise DeliveryError("The published report no longer exists", permanent=True)
+        return reports.attachments(snapshot)
 
 
 class SmtpTransport:
@@ -138,10 +220,12 @@ class SmtpTransport:
         *,
         timeout: float = 20.0,
         idle_check_seconds: float = 10.0,
+        sessions: sessionmaker[Session] | None = None,
     ) -> None:
         if not settings.smtp_host:
             raise ValueError("SMTP_HOST is not set")
         self.settings = settings
+        self.sessions = sessions  # where a report email's attachments are read from
         self.host: str = settings.smtp_host
         self.timeout = timeout
         self.idle_check_seconds = idle_check_seconds
@@ -156,7 +240,9 @@ class SmtpTransport:
 
     def render(self, message: Outgoing) -> EmailMessage:
         """Build the email for a message."""
-        return render_email(self.settings, message)
+        return render_email(
+            self.settings, message, attachments=load_attachments(self.sessions, message)
+        )
 
     def send(self, message: Outgoing, rendered: EmailMessage) -> None:
         """Deliver one email; raise DeliveryError saying whether trying again may help."""
@@ -270,9 +356,16 @@ class ConsoleTransport:
 
     channel = "email"
 
-    def __init__(self, settings: Settings, stream: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        stream: TextIO | None = None,
+        *,
+        sessions: sessionmaker[Session] | None = None,
+    ) -> None:
         self.settings = settings
         self.stream = stream
+        self.sessions = sessions
         self.sent = 0
 
     def describe(self) -> str:
@@ -281,7 +374,9 @@ class ConsoleTransport:
 
     def render(self, message: Outgoing) -> EmailMessage:
         """Build the email for a message (as it would be sent)."""
-        return render_email(self.settings, message)
+        return render_email(
+            self.settings, message, attachments=load_attachments(self.sessions, message)
+        )
 
     def send(self, message: Outgoing, rendered: EmailMessage) -> None:
         """Print a line about the email."""
@@ -298,8 +393,13 @@ class ConsoleTransport:
         """Nothing to close."""
 
 
-def email_transport(settings: Settings) -> SmtpTransport | ConsoleTransport:
-    """Give the email transport the settings ask for: SMTP, or the console without a host."""
+def email_transport(
+    settings: Settings, sessions: sessionmaker[Session] | None = None
+) -> SmtpTransport | ConsoleTransport:
+    """Give the email transport the settings ask for: SMTP, or the console without a host.
+
+    `sessions` is where report emails' attachments are read from.
+    """
     if settings.smtp_host:
-        return SmtpTransport(settings)
-    return ConsoleTransport(settings)
+        return SmtpTransport(settings, sessions=sessions)
+    return ConsoleTransport(settings, sessions=sessions)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -262,11 +262,18 @@ def close_round(session: Session, round_: models.Round, *, now: datetime | None 
     return int(result.rowcount or 0)
 
 
-def run_schedules(session: Session, *, now: datetime | None = None) -> dict[str, int]:
+def run_schedules(
+    session: Session,
+    *,
+    now: datetime | None = None,
+    on_close: Callable[[Session, models.Round], object] | None = None,
+) -> dict[str, int]:
     """Do what is due: queue scheduled reminders, close rounds past their close date.
 
-    Safe to run from several dispatchers at once: reminders dedupe in the outbox, and each
-    round is changed under a row lock (PostgreSQL) or the write lock (SQLite).
+    `on_close` is called with each round just closed, in the same transaction (the dispatcher
+    publishes its report there). Safe to run from several dispatchers at once: reminders dedupe
+    in the outbox, and each round is changed under a row lock (PostgreSQL) or the write lock
+    (SQLite).
     """
     now = now or utcnow()
     done = {"reminders": 0, "reminded": 0, "closed": 0}
@@ -279,6 +286,8 @@ def run_schedules(session: Session, *, now: datetime | None = None) -> dict[str,
     for round_ in due_rounds:
         close_round(session, round_, now=now)
         done["closed"] += 1
+        if on_close is not None:
+            on_close(session, round_)
     due_reminders = session.scalars(
         select(models.RoundReminder)
         .join(models.Round)

@@ -18,6 +18,7 @@ import click
 
 from collector import db
 from collector.commands.base import Context, fail, pass_context
+from collector.reports import PublishHook
 
 log = logging.getLogger("collector.dispatcher")
 
@@ -54,7 +55,7 @@ def _configure_logging() -> None:
 @click.option("--name", help="This dispatcher's name in the outbox (default: host:pid).")
 @pass_context
 def dispatch(context: Context, until_idle: bool, once: bool, name: str | None) -> None:
-    """Deliver queued invitations and reminders, and run the schedules, until stopped."""
+    """Deliver queued invitations, reminders and reports, and run the schedules, until stopped."""
     from collector import mailer
     from collector.dispatcher import Dispatcher, TickReport
 
@@ -68,8 +69,10 @@ def dispatch(context: Context, until_idle: bool, once: bool, name: str | None) -
     engine = db.make_engine(settings, hide_parameters=True)
     sessions = db.make_sessionmaker(engine)
     worker = name or f"{socket.gethostname()}:{os.getpid()}"
-    email = mailer.email_transport(settings)
-    dispatcher = Dispatcher(settings, sessions, {"email": email}, worker)
+    email = mailer.email_transport(settings, sessions)
+    dispatcher = Dispatcher(
+        settings, sessions, {"email": email}, worker, publish=_publisher(worker)
+    )
     click.echo(
         f"Dispatcher {worker}: {email.describe()}; batches of {settings.dispatch_batch}, "
         f"at most {settings.email_per_second} emails a second."
@@ -97,6 +100,15 @@ def dispatch(context: Context, until_idle: bool, once: bool, name: str | None) -
         engine.dispose()
     stopped = "Stopped" if dispatcher.stop_event.is_set() else "Done"
     click.echo(f"{stopped}: {total.summary()}.")
+
+
+def _publisher(worker: str) -> PublishHook:
+    """Give the hook that publishes the report of a round the dispatcher closes."""
+    from functools import partial
+
+    from analysis.publish import publish
+
+    return partial(publish, published_by=f"dispatcher {worker} (the round's close date)")
 
 
 @click.command("mail-sink")
