@@ -203,6 +203,9 @@ def orgs_list(context: Context, provider_slug: str | None) -> None:
 @pass_context
 def demo_data(context: Context, reset: bool, seed: int) -> None:
     """Create a realistic synthetic data set: providers, organisations, rounds and answers."""
+    from functools import partial
+
+    from analysis.publish import publish
     from collector import demo
 
     url = context.settings.resolved_database_url
@@ -215,7 +218,12 @@ def demo_data(context: Context, reset: bool, seed: int) -> None:
     with db.transaction(context.sessions) as session:
         if session.scalar(select(func.count()).select_from(models.Provider)):
             _fail("The database already has data: use --reset for a fresh demo database")
-        summary = demo.build(session, seed=seed, progress=lambda line: click.echo(f"  {line}"))
+        summary = demo.build(
+            session,
+            seed=seed,
+            progress=lambda line: click.echo(f"  {line}"),
+            publish=partial(publish, published_by="demo"),
+        )
     click.echo()
     click.secho("Demo data created", bold=True, fg="green")
     click.echo(f"  database:        {_safe_url(url)}")
@@ -250,6 +258,13 @@ def demo_data(context: Context, reset: bool, seed: int) -> None:
     width = max(len(login.email) for login in summary.logins)
     for login in summary.logins:
         click.echo(f"  {login.role:<7}{login.email:<{width + 2}}{login.password:<18}{login.sees}")
+    funded = [r for r in summary.reports if r.funded]
+    if funded:
+        click.echo()
+        click.echo("KPI reports the funder can open (published when the last rounds closed):")
+        for published in funded:
+            click.echo(f"  {published.title}")
+            click.echo(f"    {base}{published.path}")
     click.echo()
     click.echo(
         f"{summary.emails_queued} invitation emails wait in the outbox: `tempcheck up` (run by "
@@ -259,6 +274,11 @@ def demo_data(context: Context, reset: bool, seed: int) -> None:
         f"to a local mail sink that saves each one as a .eml file in "
         f"{Path(context.settings.instance_path) / 'mail'}/."
     )
+    if summary.report_emails:
+        click.echo(
+            f"The {summary.report_emails} report emails to the funder (PDF and workbook "
+            "attached) go the same way."
+        )
 
 
 def _safe_url(url: str) -> str:
@@ -389,11 +409,12 @@ def kpi(
 
 def _add_command_groups() -> None:
     """Add the command groups that live in `collector.commands` (one module per noun)."""
-    from collector.commands import dispatch, providers, rounds, up, users
+    from collector.commands import dispatch, providers, report, rounds, up, users
 
     main.add_command(providers.providers)
     main.add_command(users.users)
     main.add_command(rounds.rounds)
+    main.add_command(report.report)
     main.add_command(dispatch.dispatch)
     main.add_command(dispatch.mail_sink)
     main.add_command(up.up)

@@ -10,6 +10,10 @@ Accounts to sign in with: an admin, one staff member per provider, and a funder 
 three, each with a new random password every time (printed by `tempcheck demo-data`). The past
 rounds' invitations are marked sent when they opened; the open rounds' invitations wait in the
 outbox for the dispatcher that `tempcheck up` starts.
+
+Given a `publish` hook (analysis.publish.publish, passed in by the command: the collector builds
+no reports), each provider's latest closed round has its KPI reports published as it closed,
+so the funder has reports to open, and their emails wait in the outbox beside the invitations.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from collector import audit, flow, models, rounds, users
+from collector import audit, flow, models, reports, rounds, users
 from collector.models import utcnow
 from collector.segments import INCOME_BANDS, ORGANISATION_TYPES, OUTCOMES
 from collector.survey.loader import library_survey
@@ -148,6 +152,18 @@ class DemoSummary:
     emails_queued: int = 0
     sample_tokens: tuple[str, ...] = ()
     logins: tuple[DemoLogin, ...] = ()
+    reports: tuple[DemoReport, ...] = ()
+    report_emails: int = 0
+
+
+@dataclass(frozen=True)
+class DemoReport:
+    """A published demo report: whose, which, and the path of its page."""
+
+    provider: str
+    title: str
+    path: str
+    funded: bool  # whether the demo funder funds its provider (and so can open it)
 
 
 def build(
@@ -156,8 +172,12 @@ def build(
     seed: int = 2026,
     now: datetime | None = None,
     progress: Callable[[str], None] = lambda _: None,
+    publish: reports.PublishHook | None = None,
 ) -> DemoSummary:
-    """Fill an empty database with the demo data set; the caller commits."""
+    """Fill an empty database with the demo data set; the caller commits.
+
+    With `publish`, each provider's latest closed round has its reports published.
+    """
     rng = random.Random(seed)
     now = now or utcnow()
     survey_row = register(session, library_survey("cvs-support"))
@@ -165,10 +185,18 @@ def build(
     open_tokens: list[str] = []
     logins = [_login(session, "admin", *ADMIN)]
     providers: dict[str, models.Provider] = {}
-    for slug, name, district, localities, leaning in PROVIDERS:
-        provider = models.Provider(slug=slug, name=name, kind="cvs", district=district)
-        session.add(provider)
-        providers[slug] = provider
+    published: list[models.ReportSnapshot] = []
+    for slug, name, district, _, _ in PROVIDERS:
+        providers[slug] = models.Provider(slug=slug, name=name, kind="cvs", district=district)
+    session.add_all(providers.values())
+    session.flush()
+    # The funder exists before any report is published, so its emails are queued then.
+    email, funder_name, funds = FUNDER
+    funder_login = _login(
+        session, "funder", email, funder_name, funded=[providers[s] for s in funds]
+    )
+    for slug, name, _, localities, leaning in PROVIDERS:
+        provider = providers[slug]
         organisations = _organisations(rng, provider, localities, count=rng.randint(46, 54))
         session.add_all(organisations)
         session.flush()
@@ -198,6 +226,8 @@ def build(
             summary.rounds += 1
             summary.completed += done
             progress(f"{name}: {label} closed with {done} responses")
+        if publish is not None:
+            published.extend(_publish(session, publish, round_, staff, progress))
         opens = now - timedelta(days=10)
         round_ = rounds.create_round(
             session,
@@ -226,21 +256,50 @@ def build(
         summary.invitations_open += len(unanswered)
         open_tokens += unanswered[:2]
         progress(f"{name}: 2026/27 H1 open, {done} answered so far")
-    email, name, funds = FUNDER
-    logins.append(_login(session, "funder", email, name, funded=[providers[s] for s in funds]))
-    session.flush()
+    logins.append(funder_login)
+    summary.report_emails = sum(reports.emails_queued(session, s.id) for s in published)
+    summary.reports = tuple(
+        DemoReport(
+            provider=snapshot.provider.name,
+            title=snapshot.title,
+            path=reports.report_path(snapshot.provider.slug, snapshot.id),
+            funded=snapshot.provider.slug in funds,
+        )
+        for snapshot in published
+    )
     summary.sample_tokens = tuple(open_tokens)
     summary.logins = tuple(logins)
     message = models.OutboxMessage
     summary.emails_queued = int(
         session.scalar(
             select(func.count(message.id)).where(
-                message.status == "pending", message.channel == "email"
+                message.status == "pending",
+                message.channel == "email",
+                message.template != reports.TEMPLATE,
             )
         )
         or 0
     )
     return summary
+
+
+def _publish(
+    session: Session,
+    publish: reports.PublishHook,
+    round_: models.Round,
+    staff: models.User,
+    progress: Callable[[str], None],
+) -> list[models.ReportSnapshot]:
+    """Publish a closed round's reports as its staff member did when it closed."""
+    published = list(publish(session, round_))
+    for snapshot in published:
+        snapshot.published_at = round_.closed_at or snapshot.published_at
+        snapshot.published_by = staff.email
+    event = reports.record_publication(session, round_, published, user=staff, on="close")
+    event.at = round_.closed_at or event.at
+    session.flush()
+    progress(f"{round_.provider.name}: {round_.period_label} reports published ({len(published)})")
+    return published
 
 
 def _login(

@@ -18,7 +18,7 @@ import click
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from collector import audit, db, models
+from collector import audit, db, models, reports
 from collector import rounds as rounds_
 from collector.commands.base import (
     LONDON,
@@ -293,7 +293,12 @@ def rounds_remind(context: Context, round_id: int) -> None:
 @click.argument("round_id", type=int)
 @pass_context
 def rounds_close(context: Context, round_id: int) -> None:
-    """Close an open round: no more answers, and unsent messages are cancelled."""
+    """Close an open round: no more answers, unsent messages cancelled, its report published."""
+    from functools import partial
+
+    from analysis.publish import publish
+
+    actor = audit.command_line_actor()
     with db.transaction(context.sessions) as session:
         round_ = _round(session, round_id, lock=True)
         try:
@@ -304,7 +309,7 @@ def rounds_close(context: Context, round_id: int) -> None:
         audit.record(
             session,
             "round.close",
-            actor=audit.command_line_actor(),
+            actor=actor,
             provider_id=round_.provider_id,
             subject=_subject(round_),
             details={
@@ -313,12 +318,27 @@ def rounds_close(context: Context, round_id: int) -> None:
                 "cancelled_messages": cancelled,
             },
         )
+        click.echo(f"Closing round {round_id} and publishing its report...")
+        hook = partial(publish, published_by=actor, progress=lambda line: click.echo(f"  {line}"))
+        outcome = reports.publish_after_close(session, round_, hook, actor=actor)
     click.secho(
         f"Closed round {round_id}: {total.completed} of {total.invited} invited completed "
         f"({_rate(total.completed, total.invited)}); "
         f"{cancelled} unsent message{'s' if cancelled != 1 else ''} cancelled.",
         fg="green",
     )
+    if outcome.error is not None:
+        click.secho(
+            f"Closed, but the report could not be published: {outcome.error}. When that is "
+            f"fixed, publish it with `tempcheck report publish --round {round_id}`.",
+            fg="yellow",
+        )
+    else:
+        click.echo(outcome.describe())
+        for snapshot_id, path in outcome.links:
+            click.echo(f"  report {snapshot_id}: {_base(context)}{path}")
+    if outcome.emails:
+        click.echo("Run `tempcheck dispatch` to send the report emails.")
 
 
 # Following a round ----------------------------------------------------------------------------

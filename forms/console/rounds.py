@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 from typing import Any
 
 from flask import current_app, flash, jsonify, redirect, request, url_for
@@ -18,7 +19,8 @@ from flask_login import current_user
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from collector import audit, models, rounds
+from analysis.publish import publish
+from collector import audit, models, reports, rounds
 from collector import organisations as orgs
 from collector.localtime import LONDON
 from collector.models import utcnow
@@ -558,6 +560,7 @@ def _act(provider: ProviderRef, round_id: int, action: str) -> ResponseReturnVal
                 )
             return _confirm_page(provider, found, action, session)
     keys = {"open": "invited", "remind": "queued", "close": "cancelled"}
+    closing_note = ""
     try:
         with writing() as session:
             found = owned(session, models.Round, round_id, provider.id)
@@ -567,6 +570,14 @@ def _act(provider: ProviderRef, round_id: int, action: str) -> ResponseReturnVal
                 done = rounds.remind(session, found)
             else:
                 done = rounds.close_round(session, found)
+                # Publishing never undoes the close (a savepoint); the outcome says how it went.
+                published = reports.publish_after_close(
+                    session,
+                    found,
+                    partial(publish, published_by=current_user.user.email),
+                    user=current_user.user,
+                )
+                closing_note = f" {_published(published)}"
             audit.record(
                 session,
                 f"round.{action}",
@@ -585,10 +596,21 @@ def _act(provider: ProviderRef, round_id: int, action: str) -> ResponseReturnVal
         "invited.",
         "remind": f"{done} reminder{'s were' if done != 1 else ' was'} queued.",
         "close": "The round is closed."
-        + (f" {done} unsent message{'s were' if done != 1 else ' was'} cancelled." if done else ""),
+        + (f" {done} unsent message{'s were' if done != 1 else ' was'} cancelled." if done else "")
+        + closing_note,
     }
     flash(messages[action])
     return redirect(url_for("console.round", provider_slug=provider.slug, round_id=round_id), 303)
+
+
+def _published(outcome: reports.PublishOutcome) -> str:
+    """Say what closing did about the round's report."""
+    if outcome.error is not None:
+        return (
+            f"But its report could not be published: {outcome.error}. Try publishing it "
+            "again from the reports page."
+        )
+    return outcome.describe()
 
 
 @bp.route("/<provider_slug>/rounds/<int:round_id>/open", methods=["GET", "POST"])

@@ -189,7 +189,9 @@ def test_a_round_from_create_to_close(
         "round.remind",
         "round.export_links",
         "round.close",
+        "report.publish",  # closing publishes the round's reports (nobody funds Harlow here)
     ]
+    assert "Published 2 reports; no funder of this provider has an account" in closed.output
     row = run("rounds", "list").output.splitlines()[1].split()
     assert row[:7] == ["1", "harlow-cvs", "cvs-support", "v1", "2026/27", "H1", "closed"]
     assert row[-3:] == ["5", "1", "20%"]

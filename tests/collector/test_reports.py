@@ -330,7 +330,7 @@ def test_the_report_email_has_the_message_the_link_and_both_files() -> None:
     ]
     email = mailer.render_email(SETTINGS, report_outgoing(), attachments=files)
     link = "https://tempcheck.example.org/funder/brentwood-cvs/reports/9"
-    assert email["Subject"] == "Brentwood <CVS>: KPI report for 2026/27 H1 (Essex CVS support)"
+    assert email["Subject"] == "Brentwood <CVS>: KPI report for 2026/27 H1 – Essex CVS support"
     assert email["To"] == "funder@council.example.org"
     assert email["List-Unsubscribe"] is None  # a funder's own account, not a mailing
     assert email["Auto-Submitted"] == "auto-generated"
@@ -338,7 +338,8 @@ def test_the_report_email_has_the_message_the_link_and_both_files() -> None:
     assert text_part is not None and html_part is not None
     text, html = text_part.get_content(), html_part.get_content()
     assert LINK_SLOT not in text and LINK_SLOT not in html
-    assert f"ix: 81% (green)\n{link}" in text and "Read the whole report online" in text
+    assert f"ix: 81% (green)\n{link}" in text
+    assert f"sign in with your funder account: {link}" in text
     assert "Brentwood <CVS> has published its KPI report for 2026/27 H1" in text
     assert "funder account for Brentwood <CVS>" in text  # why they get it
     assert f'href="{link}"' in html and "ix: 81% (green)" in html
