@@ -122,7 +122,7 @@ class KpiReport:
         """
         try:
             return _report_from_json(data)
-        except (KeyError, TypeError, ValueError) as error:
+        except (AttributeError, KeyError, TypeError, ValueError) as error:
             raise ReportDataError(f"The report data cannot be read: {error!r}") from None
 
 

@@ -20,7 +20,7 @@ SURVEY = library_survey("cvs-support")
 H1 = round_ref(1, "2025/26 H1")
 H2 = round_ref(2, "2025/26 H2", months=6)
 NARRATIVES = {
-    "ix": "Satisfaction rose after we added evening drop-in sessions in Old Harlow.",
+    "ix": "Satisfaction rose after we added evening drop-in sessions at the library.",
     "x": "We count only groups that answered; our records show 61 groups supported.",
 }
 

@@ -1,0 +1,88 @@
+"""Charts: valid PNGs of the expected size, status shown by colour and by pattern and word,
+no bar for a hidden result, the same bytes however many threads draw them."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+from concurrent.futures import ThreadPoolExecutor
+
+from PIL import Image
+
+from analysis.kpis.targets import Status
+from analysis.render.charts import PALETTE, kpi_chart, locality_chart, trend_chart
+from analysis.report import KpiReport
+from tests.analysis.samples import essex_report, leicestershire_report
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def image(data: bytes) -> Image.Image:
+    assert data.startswith(PNG)
+    picture = Image.open(io.BytesIO(data))
+    picture.load()
+    return picture.convert("RGB")
+
+
+def colours(data: bytes) -> set[tuple[int, int, int]]:
+    return {c for _, c in image(data).getcolors(maxcolors=1 << 20) or []}
+
+
+def rgb(hex_colour: str) -> tuple[int, int, int]:
+    return (int(hex_colour[1:3], 16), int(hex_colour[3:5], 16), int(hex_colour[5:7], 16))
+
+
+def with_status(report: KpiReport, kpi_id: str, status: Status) -> KpiReport:
+    results = tuple(
+        dataclasses.replace(r, overall=dataclasses.replace(r.overall, status=status))
+        if r.kpi.id == kpi_id else r
+        for r in report.results
+    )
+    return dataclasses.replace(report, results=results)
+
+
+def test_every_chart_is_a_small_png() -> None:
+    for report in (essex_report(), leicestershire_report()):
+        for result in report.results:
+            chart = image(kpi_chart(result, report))
+            assert chart.width == 800 and 300 <= chart.height <= 600, chart.size
+            trend = trend_chart(result, report)
+            if trend is not None:
+                assert image(trend).size == (800, 400)
+    essex = essex_report()
+    assert trend_chart(essex.result("ix"), essex) is not None
+    assert trend_chart(essex.result("x"), essex) is None  # a count has no change to draw
+    locality = locality_chart(essex)
+    assert locality is not None and image(locality).width == 800
+
+
+def test_the_status_is_drawn_in_its_own_colour_and_pattern() -> None:
+    report = essex_report()
+    green = kpi_chart(report.result("ix"), report)
+    amber_report = with_status(report, "ix", Status.AMBER)
+    amber = kpi_chart(amber_report.result("ix"), amber_report)
+    assert green != amber
+    assert rgb(PALETTE[Status.GREEN][0]) in colours(green)
+    assert rgb(PALETTE[Status.AMBER][0]) not in colours(green)
+    assert rgb(PALETTE[Status.AMBER][0]) in colours(amber)
+    # Amber and red are hatched, so they differ in greyscale too (green is solid).
+    assert PALETTE[Status.GREEN][1] != PALETTE[Status.AMBER][1] != PALETTE[Status.RED][1]
+    red = kpi_chart(report.result("x"), report)
+    assert rgb(PALETTE[Status.RED][0]) in colours(red)
+
+
+def test_a_hidden_result_has_no_bar() -> None:
+    report = leicestershire_report()
+    hidden = kpi_chart(report.result("VAL 19"), report)
+    palette = {rgb(colour) for colour, _ in PALETTE.values()}
+    assert not palette & colours(hidden)
+    shown = kpi_chart(report.result("VAL 20"), report)
+    assert palette & colours(shown)
+
+
+def test_charts_drawn_in_threads_are_the_same_as_one_by_one() -> None:
+    report = essex_report()
+    one_by_one = [kpi_chart(r, report) for r in report.results] * 3
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        together = list(pool.map(lambda r: kpi_chart(r, report), list(report.results) * 3))
+    assert together == one_by_one
