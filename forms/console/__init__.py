@@ -1,7 +1,7 @@
 """The staff console (/console) and the funder pages (/funder).
 
-Pages are grouped by noun: `organisations`, `imports` (CSV), `rounds`, `outbox`, `audit`,
-`funder`; `access` holds the decorators every view wears, `pages` what the views share.
+Pages are grouped by noun: `organisations`, `imports` (CSV), `rounds`, `reports`, `outbox`,
+`audit`, `funder`; `access` holds the decorators every view wears, `pages` what the views share.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from forms.console import (  # noqa: E402 - the views register themselves on bp 
     links,
     organisations,
     outbox,
+    reports,
     rounds,
 )
 
@@ -48,5 +49,6 @@ __all__ = [
     "links",
     "organisations",
     "outbox",
+    "reports",
     "rounds",
 ]

@@ -6,6 +6,8 @@ a view without one). Each decorator marks the view with its kind in `view.access
 - Anonymous visitors are sent to sign in, and come back afterwards.
 - A provider an account may not see is "not found" (404): its existence is not revealed.
 - A provider an account may see but not change (a funder's, on a staff page) is 403.
+- A published report is read by everyone who may see its provider: its staff, its funders
+  and admins (`reader_required`).
 """
 
 from __future__ import annotations
@@ -110,3 +112,8 @@ def funder_required(view: View) -> View:
     return _guard_provider(
         "funder", lambda a, p: a.role in ("admin", "funder") and users.can_see(a.user, p.id), view
     )
+
+
+def reader_required(view: View) -> View:
+    """Let in everyone who may see the provider: its staff, funders and admins (read-only pages)."""
+    return _guard_provider("reader", lambda a, p: True, view)

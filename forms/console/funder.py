@@ -1,6 +1,8 @@
-"""The funder pages: the providers a funder funds, and each one's rounds and response rates.
+"""The funder pages: the providers a funder funds, and each one's published reports, rounds
+and response rates.
 
-Read only, and only totals: no organisation names and no answers (issue 7 adds the KPIs).
+Read only, and only totals: no organisation names and no answers. The reports themselves
+(`reports.snapshot_page`) are the snapshots as published, with their small cells suppressed.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from forms.auth import Account
 from forms.console import funder_bp
 from forms.console.access import ProviderRef, funder_required, signed_in_required
 from forms.console.pages import reading, render
+from forms.console.reports import replaced, snapshots_of
 from forms.console.rounds import response_counts
 
 
@@ -36,7 +39,7 @@ def index(account: Account) -> ResponseReturnValue:
 @funder_bp.get("/<provider_slug>")
 @funder_required
 def provider(provider: ProviderRef) -> ResponseReturnValue:
-    """Show a funded provider's rounds: period, dates, status and response rate."""
+    """Show a funded provider's published reports, newest first, and its rounds and rates."""
     with reading() as session:
         found = session.scalars(
             select(models.Round)
@@ -45,4 +48,13 @@ def provider(provider: ProviderRef) -> ResponseReturnValue:
         ).all()
         rows = [(r, r.survey.title) for r in found]
         rates = response_counts(session, provider.id)
-    return render("funder/provider.html", area="funder", rows=rows, rates=rates)
+        reports = snapshots_of(session, provider.id)
+        page = render(
+            "funder/provider.html",
+            area="funder",
+            rows=rows,
+            rates=rates,
+            reports=reports,
+            replaced=replaced(reports),
+        )
+    return page

@@ -18,7 +18,8 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import models
+from analysis.publish import build_report
+from collector import db, models
 from tests.forms.conftest import Browser
 from tests.forms.people import PERSONAS, Side, World, as_persona, build_world
 
@@ -47,8 +48,15 @@ EXPECTED = {
     "console.round_qr": "staff",
     "console.outbox": "staff",
     "console.outbox_retry": "staff",
+    "console.reports": "staff",
+    "console.report": "staff",
+    "console.report_narrative": "staff",
+    "console.report_publish": "staff",
     "funder.index": "signed_in",
     "funder.provider": "funder",
+    "funder.report": "reader",
+    "funder.report_pdf": "reader",
+    "funder.report_xlsx": "reader",
 }
 
 # Who may use each kind of page about provider A, or B ("in"), or is refused and how: 404
@@ -57,10 +65,12 @@ ON = {
     "a": {
         "staff": {"admin": "in", "staff_a": "in", "staff_b": 404, "funder_a": 403},
         "funder": {"admin": "in", "staff_a": 403, "staff_b": 404, "funder_a": "in"},
+        "reader": {"admin": "in", "staff_a": "in", "staff_b": 404, "funder_a": "in"},
     },
     "b": {
         "staff": {"admin": "in", "staff_a": 404, "staff_b": "in", "funder_a": 404},
         "funder": {"admin": "in", "staff_a": 404, "staff_b": 403, "funder_a": 404},
+        "reader": {"admin": "in", "staff_a": 404, "staff_b": "in", "funder_a": 404},
     },
 }
 ANYWHERE = {
@@ -88,13 +98,38 @@ def test_every_console_and_funder_endpoint_is_in_the_table_with_its_decorator(
         assert getattr(view, "access", None) == kind, f"{endpoint} is not guarded as {kind}"
 
 
-def _fill(rule: Any, provider: Side, rows: Side) -> str:
+def _publish(sessions: sessionmaker[Session], world: World) -> dict[int, int]:
+    """Publish a report of each provider's open round, as a snapshot row; give their ids."""
+    made = {}
+    with db.transaction(sessions) as session:
+        for side in (world.a, world.b):
+            round_ = session.get(models.Round, side.open_round)
+            assert round_ is not None
+            report = build_report(session, round_, "essex-2017", {})
+            snapshot = models.ReportSnapshot(
+                provider_id=side.id,
+                round_id=round_.id,
+                framework="essex-2017",
+                title=f"{side.slug}: a report",
+                data=report.to_json(),
+                pdf=b"%PDF-1.7 a report",
+                xlsx=b"PK a workbook",
+                published_by="test",
+            )
+            session.add(snapshot)
+            session.flush()
+            made[side.id] = snapshot.id
+    return made
+
+
+def _fill(rule: Any, provider: Side, rows: Side, snapshots: dict[int, int]) -> str:
     """Give the rule's path for `provider`, with the ids of `rows` (the same side, or not)."""
     values = {
         "provider_slug": provider.slug,
         "round_id": rows.open_round,
         "organisation_id": rows.organisation,
         "message_id": rows.failed_message,
+        "snapshot_id": snapshots[rows.id],
     }
     unknown = set(rule.arguments) - set(values)
     assert not unknown, f"fill {unknown} for {rule.rule} in this test"
@@ -129,10 +164,16 @@ def _state(sessions: sessionmaker[Session]) -> tuple[Any, ...]:
             session.execute(select(models.Organisation.id, models.Organisation.opted_out_at)).all(),
             session.execute(select(models.OutboxMessage.id, models.OutboxMessage.status)).all(),
             session.scalar(select(models.Organisation.id).order_by(models.Organisation.id.desc())),
+            session.scalars(
+                select(models.ReportSnapshot.id).order_by(models.ReportSnapshot.id)
+            ).all(),
+            session.execute(select(models.KpiNarrative.id, models.KpiNarrative.text)).all(),
         )
 
 
-def _requests(app: Flask, world: World) -> Iterator[tuple[str, str, str, str, bool]]:
+def _requests(
+    app: Flask, world: World, snapshots: dict[int, int]
+) -> Iterator[tuple[str, str, str, str, bool]]:
     """Give (endpoint, method, path, target, crossed) for every route, method and provider."""
     for rule in sorted(_guarded_rules(app), key=lambda r: r.rule):
         methods = sorted(rule.methods - {"HEAD", "OPTIONS"})
@@ -143,7 +184,8 @@ def _requests(app: Flask, world: World) -> Iterator[tuple[str, str, str, str, bo
             variants = variants[:1]
         for method in methods:
             for target, provider, rows, crossed in variants:
-                yield rule.endpoint, method, _fill(rule, provider, rows), target, crossed
+                path = _fill(rule, provider, rows, snapshots)
+                yield rule.endpoint, method, path, target, crossed
 
 
 @pytest.mark.parametrize("persona", PERSONAS)
@@ -151,13 +193,14 @@ def test_each_role_gets_into_exactly_the_pages_it_should(
     app: Flask, session_factory: sessionmaker[Session], persona: str
 ) -> None:
     world = build_world(session_factory)
+    snapshots = _publish(session_factory, world)
     browser = as_persona(Browser(app.test_client()), world, persona)
     if persona == "anonymous":
         browser.get("/login")  # a form, for a CSRF token: the refusal must not be CSRF's
     token = browser.csrf()
     wrong: list[str] = []
     checked = 0
-    for endpoint, method, path, target, crossed in _requests(app, world):
+    for endpoint, method, path, target, crossed in _requests(app, world, snapshots):
         expected = _expected(EXPECTED[endpoint], persona, target, crossed)
         before = _state(session_factory) if expected != "in" else None
         if method == "GET":
