@@ -374,7 +374,12 @@ def publish_after_close(
         outcome.nothing = error.message
         return outcome
     except CollectorError as error:
-        log.warning("round %d closed, but its report was not published: %s", round_.id, error)
+        log.warning(
+            "round %d closed, but its report was not published: %s",
+            round_.id,
+            error,
+            exc_info=True,
+        )
         outcome.error = error.message
         return outcome
     except Exception as error:  # noqa: BLE001 - a report must never stop a round closing

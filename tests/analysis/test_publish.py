@@ -5,7 +5,9 @@ rounds with nothing to publish, and bad requests, say so plainly."""
 from __future__ import annotations
 
 import io
+import re
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import openpyxl
@@ -16,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from analysis.publish import build_report, frameworks_for, publish
 from analysis.report import KpiReport
-from collector import flow, models, reports, rounds, users
+from collector import demo, flow, models, reports, rounds, users
 from collector.errors import NotFound
 from collector.models import utcnow
 from collector.reports import LINK_SLOT, NothingToPublish, ReportError
@@ -244,3 +246,31 @@ def test_bad_publishing_requests_are_refused_with_a_reason(session: Session) -> 
     with pytest.raises(NotFound, match="No KPI framework 'nope' \\(there are: essex-2017"):
         publish(session, round_, framework="nope", published_by="staff")
     assert session.scalars(select(models.ReportSnapshot)).all() == []
+
+
+def test_the_demo_publishes_each_providers_latest_closed_round(session: Session) -> None:
+    summary = demo.build(session, publish=partial(publish, published_by="demo"))
+    snapshots = session.scalars(select(models.ReportSnapshot).order_by(models.ReportSnapshot.id))
+    by_round = {(s.round.provider.slug, s.round.period_label, s.framework) for s in snapshots}
+    assert by_round == {
+        (slug, "2025/26 H2", framework)
+        for slug in ("brentwood-cvs", "harlow-cvs", "uttlesford-cvs")
+        for framework in ("essex-2017", "leicestershire-val")
+    }
+    for kept in session.scalars(select(models.ReportSnapshot)):
+        assert kept.published_at == kept.round.closed_at  # as if published when it closed
+        assert kept.published_by == f"staff@{kept.round.provider.slug}.example.org"
+        assert kept.pdf and kept.xlsx
+    # The funder funds two of the three: their four reports are linked and emailed.
+    funded = [r for r in summary.reports if r.funded]
+    assert {r.provider for r in funded} == {"Brentwood CVS", "Harlow Council for Voluntary Service"}
+    assert len(funded) == 4 and summary.report_emails == 4
+    assert all(re.fullmatch(r"/funder/(brentwood|harlow)-cvs/reports/\d+", r.path) for r in funded)
+    emailed = session.scalars(
+        select(models.OutboxMessage.recipient).where(models.OutboxMessage.template == "report")
+    ).all()
+    assert emailed == ["funder@example.org"] * 4
+    events = session.scalars(
+        select(models.AuditEvent).where(models.AuditEvent.action == "report.publish")
+    ).all()
+    assert len(events) == 3 and all(e.details["on"] == "close" for e in events)
