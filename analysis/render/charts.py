@@ -105,8 +105,10 @@ def _bars(axes: Axes, bars: Sequence[_Bar], *, percentage: bool, limit: float) -
         value = bar.value
         if value is None:
             note = hidden_text(bar.cell) if bar.cell.suppressed else (bar.cell.note or "no data")
+            # On a white ground, so the target line does not strike the words through.
             axes.text(0.01 * limit, y, note, va="center", ha="left", fontsize=9.5,
-                      style="italic", color="#505A5F")
+                      style="italic", color="#505A5F", zorder=3,
+                      bbox={"facecolor": "white", "edgecolor": "none", "pad": 1.5})
             continue
         colour, hatch = _style(bar.cell.status)
         axes.barh(y, value, height=0.55, color=colour, hatch=hatch, edgecolor=INK,
@@ -135,16 +137,19 @@ def _wrap(text: str, width: int) -> str:
     return "\n".join(line for part in text.split("\n") for line in textwrap.wrap(part, width))
 
 
-def _target(axes: Axes, value: float, text: str, *, vertical: bool = True) -> None:
+def _target(
+    axes: Axes, value: float, text: str, *, vertical: bool = True, label_x: float = 0.0
+) -> None:
     if vertical:
         axes.axvline(value, color=TARGET_INK, linestyle=(0, (5, 3)), linewidth=1.6)
         axes.annotate(f"Target {text}", xy=(value, 1.0), xycoords=("data", "axes fraction"),
                       xytext=(3, 2), textcoords="offset points", ha="left", va="bottom",
                       fontsize=9, color=TARGET_INK, fontweight="bold")
     else:
+        # Labelled to the right of the last bar, where no bar can hide it.
         axes.axhline(value, color=TARGET_INK, linestyle=(0, (5, 3)), linewidth=1.6)
-        axes.annotate(f"Target {text}", xy=(1.0, value), xycoords=("axes fraction", "data"),
-                      xytext=(-3, 3), textcoords="offset points", ha="right", va="bottom",
+        axes.annotate(f"Target {text}", xy=(label_x, value), xycoords="data",
+                      xytext=(0, 3), textcoords="offset points", ha="left", va="bottom",
                       fontsize=9, color=TARGET_INK, fontweight="bold")
 
 
@@ -263,12 +268,13 @@ def trend_chart(result: KpiResult, report: KpiReport) -> bytes | None:
                   fontweight="bold", color=INK)
     axes.set_xticks([0, 1], [f"{p}\nn = {c.n}" if c.n is not None else p for p, c in cells],
                     fontsize=9.5)
-    axes.set_xlim(-0.6, 1.6)
+    axes.set_xlim(-0.6, 2.3)
+    axes.spines["bottom"].set_bounds(-0.6, 1.6)
     axes.set_ylim(0, 1.12)
     axes.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y * 100:.0f}%"))
     axes.set_yticks([0, 0.25, 0.5, 0.75, 1.0])
     if kpi.target.value is not None:
-        _target(axes, float(kpi.target.value), str(kpi.target), vertical=False)
+        _target(axes, float(kpi.target.value), str(kpi.target), vertical=False, label_x=1.32)
     figure.subplots_adjust(left=0.1, right=0.97, top=0.78, bottom=0.16)
     return _png(figure)
 

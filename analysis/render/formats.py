@@ -92,7 +92,7 @@ def headline_text(result: KpiResult) -> str:
     if result.kpi.kind is KpiKind.AWARENESS and result.outcomes and not result.overall.suppressed:
         rose = sum(1 for o in result.outcomes if o.status is Status.GREEN)
         fell = sum(1 for o in result.outcomes if o.status is Status.RED)
-        return f"up for {rose} of {len(result.outcomes)} outcomes, down for {fell}"
+        return f"{rose} of {len(result.outcomes)} outcomes up, {fell} down"
     return result_text(result.overall)
 
 

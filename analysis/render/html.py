@@ -132,7 +132,7 @@ class KpiView:
 
     result: KpiResult
     anchor: str
-    chart: Chart
+    chart: Chart | None  # none when there is no figure to draw (the facts say why)
     trend: Chart | None
     facts: tuple[tuple[str, str], ...]
     outcomes: tuple[dict[str, Any], ...]
@@ -237,6 +237,13 @@ def _outcomes(result: KpiResult) -> tuple[dict[str, Any], ...]:
     return tuple(rows)
 
 
+def _has_figures(result: KpiResult) -> bool:
+    cell = result.overall
+    if cell.suppressed:
+        return False
+    return cell.proportion is not None or cell.count is not None or bool(result.outcomes)
+
+
 def _kpi_view(result: KpiResult, report: KpiReport) -> KpiView:
     kpi = result.kpi
     trend = charts.trend_chart(result, report)
@@ -250,7 +257,8 @@ def _kpi_view(result: KpiResult, report: KpiReport) -> KpiView:
     return KpiView(
         result=result,
         anchor="kpi-" + "".join(ch if ch.isalnum() else "-" for ch in kpi.id.lower()),
-        chart=Chart(_uri(charts.kpi_chart(result, report)), _chart_alt(result)),
+        chart=Chart(_uri(charts.kpi_chart(result, report)), _chart_alt(result))
+        if _has_figures(result) else None,
         trend=None if trend is None else Chart(_uri(trend), _trend_alt(result)),
         facts=_facts(result),
         outcomes=_outcomes(result),
@@ -335,7 +343,7 @@ def report_view(report: KpiReport) -> dict[str, Any]:
             {
                 "result": r,
                 "anchor": "kpi-" + "".join(ch if ch.isalnum() else "-" for ch in r.kpi.id.lower()),
-                "value": headline_text(r),
+                "value": "not shown" if r.overall.suppressed else headline_text(r),
                 "n": n_text(r.overall),
                 "interval": interval_text(r.overall.low, r.overall.high),
                 "change": (
