@@ -88,12 +88,13 @@ def result_text(cell: Cell) -> str:
 
 
 def headline_text(result: KpiResult) -> str:
-    """Write a KPI's result in a few words (awareness: how many outcomes clearly rose)."""
-    if result.kpi.kind is KpiKind.AWARENESS and result.outcomes and not result.overall.suppressed:
-        rose = sum(1 for o in result.outcomes if o.status is Status.GREEN)
-        fell = sum(1 for o in result.outcomes if o.status is Status.RED)
-        return f"{rose} of {len(result.outcomes)} outcomes up, {fell} down"
-    return result_text(result.overall)
+    """Write a KPI's result in a few words (awareness: the verdict over all its outcomes)."""
+    overall = result.overall
+    if result.kpi.kind is KpiKind.AWARENESS and not overall.suppressed:
+        # The KPI's own words: its outcomes are judged together, allowing for several tests,
+        # which counting the outcomes' separate verdicts (each at 95%) would not.
+        return overall.note or status_word(overall.status)
+    return result_text(overall)
 
 
 def status_word(status: Status) -> str:
@@ -157,9 +158,10 @@ def summarise(report: KpiReport) -> Summary:
             )
         for outcome in result.outcomes:
             if outcome.change is not None and outcome.change.status in (Status.GREEN, Status.RED):
+                before = outcome.change.previous
                 changes.append(
                     f"{result.kpi.id} awareness of {outcome.label}: {outcome.change.verdict} "
-                    f"({percent(outcome.change.previous.proportion)} in "
+                    f"for this outcome on its own ({percent(before.proportion)} in "
                     f"{outcome.change.previous_round.period}, "
                     f"{percent(outcome.aware.proportion)} now)"
                 )

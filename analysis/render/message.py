@@ -28,7 +28,7 @@ def _line(result: KpiResult, title_width: int) -> str:
     if cell.suppressed:
         return f"- {head}fewer than 5 answers, not shown"
     if kpi.kind is KpiKind.AWARENESS and result.outcomes:
-        figures = f"awareness {headline_text(result)} (n={cell.n})"
+        figures = f"{headline_text(result)} (n={cell.n})"
         return f"- {head}{figures}: {status_word(result.status)}"
     if cell.proportion is None and cell.count is None:
         return f"- {head}no data"
