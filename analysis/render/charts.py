@@ -75,15 +75,24 @@ def _png(figure: Figure) -> bytes:
     return out.getvalue()
 
 
-def _title(figure: Figure, text: str, subtitle: str = "") -> None:
-    """Write the title and a subtitle at the top left, a fixed distance in pixels apart."""
+def _title(figure: Figure, text: str, subtitle: str = "") -> float:
+    """Write the title and a subtitle at the top left; give the top of the plot below them.
+
+    Laid out in pixels, so a long title or subtitle that wraps pushes the plot down rather
+    than running into it.
+    """
     height = figure.get_figheight() * DPI
     lines = textwrap.wrap(text, 80)
     figure.text(0.02, 1 - 12 / height, "\n".join(lines), ha="left", va="top", fontsize=12,
                 fontweight="bold", color=INK)
+    used = 16 + 18 * len(lines)
     if subtitle:
-        figure.text(0.02, 1 - (20 + 18 * len(lines)) / height, subtitle, ha="left", va="top",
+        sublines = textwrap.wrap(subtitle, 115)
+        figure.text(0.02, 1 - (used + 4) / height, "\n".join(sublines), ha="left", va="top",
                     fontsize=9.5, color="#383F43")
+        used += 4 + 15 * len(sublines)
+    # Room for the target's label above the plot.
+    return 1 - (used + 34) / height
 
 
 def _style(status: Status) -> tuple[str, str]:
@@ -98,10 +107,21 @@ def _label(bar: _Bar, percentage: bool) -> str:
     return f"{figure}  {status_word(bar.cell.status)}"
 
 
-def _bars(axes: Axes, bars: Sequence[_Bar], *, percentage: bool, limit: float) -> None:
-    """Draw horizontal bars, top to bottom, with intervals, labels, and notes for hidden ones."""
+def _bars(
+    axes: Axes,
+    bars: Sequence[_Bar],
+    *,
+    percentage: bool,
+    limit: float,
+    markers: Sequence[float | None] = (),
+) -> None:
+    """Draw horizontal bars, top to bottom, with intervals, labels, and notes for hidden ones.
+
+    `markers` are values drawn on the same rows (the previous round's): labels go past them.
+    """
     positions = list(range(len(bars)))[::-1]
-    for y, bar in zip(positions, bars, strict=True):
+    beyond = list(markers) + [None] * (len(bars) - len(markers))
+    for y, bar, marker in zip(positions, bars, beyond, strict=True):
         value = bar.value
         if value is None:
             note = hidden_text(bar.cell) if bar.cell.suppressed else (bar.cell.note or "no data")
@@ -118,8 +138,12 @@ def _bars(axes: Axes, bars: Sequence[_Bar], *, percentage: bool, limit: float) -
             axes.errorbar(value, y, xerr=[[value - bar.cell.low], [bar.cell.high - value]],
                           fmt="none", ecolor=INK, elinewidth=1.4, capsize=5, capthick=1.4)
             end = bar.cell.high
+        if marker is not None:
+            end = max(end, marker + 0.015 * limit)
+        # On a white ground above the target line, which would otherwise strike it through.
         axes.text(end + 0.015 * limit, y, _label(bar, percentage), va="center", ha="left",
-                  fontsize=10, fontweight="bold", color=INK)
+                  fontsize=10, fontweight="bold", color=INK, zorder=4,
+                  bbox={"facecolor": "white", "edgecolor": "none", "pad": 1.0})
     axes.set_yticks(positions, [_wrap(b.label, 28) for b in bars], fontsize=9.5)
     axes.set_ylim(-0.7, len(bars) - 0.3)
     # Room on the right for the labels; the axis itself stops at the limit.
@@ -176,12 +200,12 @@ def kpi_chart(result: KpiResult, report: KpiReport) -> bytes:
     if kpi.kind is KpiKind.AWARENESS and result.outcomes:
         return _awareness_chart(result, report)
     figure, axes = _figure(SINGLE_HEIGHT)
-    _title(figure, f"{kpi.id}: {kpi.title}",
+    top = _title(figure, f"{kpi.id}: {kpi.title}",
            f"{report.provider_name}, {period}. Status: {status_word(result.status)}")
     overall = result.overall
     if overall.suppressed or (overall.proportion is None and overall.count is None):
         _no_figures(axes, HIDDEN if overall.suppressed else (overall.note or "no data"))
-        figure.subplots_adjust(top=0.7)
+        figure.subplots_adjust(top=top)
         return _png(figure)
     if kpi.kind is KpiKind.COUNT:
         count = overall.count or 0
@@ -199,7 +223,7 @@ def kpi_chart(result: KpiResult, report: KpiReport) -> bytes:
         )
     if target.value is not None:
         _target(axes, float(target.value), str(target))
-    figure.subplots_adjust(left=0.17, right=0.97, top=0.7, bottom=0.2)
+    figure.subplots_adjust(left=0.17, right=0.97, top=top, bottom=0.2)
     return _png(figure)
 
 
@@ -208,30 +232,34 @@ def _awareness_chart(result: KpiResult, report: KpiReport) -> bytes:
     height = max(HEIGHT, 1.2 + 0.5 * len(result.outcomes))
     figure, axes = _figure(height)
     period = result.round.period if result.round is not None else report.round.period
-    _title(figure, f"{kpi.id}: {kpi.title}",
-           f"{report.provider_name}, {period}: groups aware of each outcome; "
-           f"status from the change since the previous round")
+    top = _title(figure, f"{kpi.id}: {kpi.title}",
+           f"{report.provider_name}, {period}: groups aware of each outcome; status from "
+           "the change since the previous round")
     bars = [
         _Bar(o.label, Cell(label=o.label, n=o.aware.n, proportion=o.aware.proportion,
                            low=o.aware.low, high=o.aware.high, status=o.status))
         if not o.aware.suppressed else _Bar(o.label, o.aware)
         for o in result.outcomes
     ]
-    _bars(axes, bars, percentage=True, limit=1.0)
+    before_values = [
+        o.change.previous.proportion if o.change is not None and not o.aware.suppressed else None
+        for o in result.outcomes
+    ]
+    _bars(axes, bars, percentage=True, limit=1.0, markers=before_values)
     positions = list(range(len(bars)))[::-1]
     shown = False
     for y, outcome in zip(positions, result.outcomes, strict=True):
         before = outcome.change.previous if outcome.change is not None else None
         if before is not None and before.proportion is not None and not outcome.aware.suppressed:
             axes.plot([before.proportion], [y], marker="D", markersize=7, color="white",
-                      markeredgecolor=INK, markeredgewidth=1.4, linestyle="none",
+                      markeredgecolor=INK, markeredgewidth=1.4, linestyle="none", zorder=5,
                       label="previous round" if not shown else None)
             shown = True
     if shown:
         axes.legend(loc="lower right", fontsize=8.5, frameon=False)
     axes.set_xlabel("Share of groups aware (bar) with 95% interval; diamond: previous round",
                     fontsize=9.5)
-    figure.subplots_adjust(left=0.3, right=0.97, top=1 - 1.15 / height, bottom=0.55 / height)
+    figure.subplots_adjust(left=0.3, right=0.97, top=top, bottom=0.55 / height)
     return _png(figure)
 
 
@@ -245,7 +273,7 @@ def trend_chart(result: KpiResult, report: KpiReport) -> bytes | None:
         return None
     figure, axes = _figure()
     kpi = result.kpi
-    _title(figure, f"{kpi.id}: change since the previous round",
+    top = _title(figure, f"{kpi.id}: change since the previous round",
            f"{report.provider_name}: {change.verdict}")
     cells = [(change.previous_round.period, before), (_period(result, report), now)]
     for x, (_, cell) in enumerate(cells):
@@ -265,7 +293,8 @@ def trend_chart(result: KpiResult, report: KpiReport) -> bytes | None:
             top = cell.high
         axes.text(x, min(top + 0.03, 1.02), f"{percent(cell.proportion)}  "
                   f"{status_word(cell.status)}", ha="center", va="bottom", fontsize=10,
-                  fontweight="bold", color=INK)
+                  fontweight="bold", color=INK, zorder=4,
+                  bbox={"facecolor": "white", "edgecolor": "none", "pad": 1.0})
     axes.set_xticks([0, 1], [f"{p}\nn = {c.n}" if c.n is not None else p for p, c in cells],
                     fontsize=9.5)
     axes.set_xlim(-0.6, 2.3)
@@ -275,7 +304,7 @@ def trend_chart(result: KpiResult, report: KpiReport) -> bytes | None:
     axes.set_yticks([0, 0.25, 0.5, 0.75, 1.0])
     if kpi.target.value is not None:
         _target(axes, float(kpi.target.value), str(kpi.target), vertical=False, label_x=1.32)
-    figure.subplots_adjust(left=0.1, right=0.97, top=0.78, bottom=0.16)
+    figure.subplots_adjust(left=0.1, right=0.97, top=top, bottom=0.16)
     return _png(figure)
 
 
@@ -307,7 +336,7 @@ def locality_chart(report: KpiReport, kpi_id: str | None = None) -> bytes | None
     height = max(HEIGHT, 1.6 + 0.45 * len(cells))
     figure, axes = _figure(height)
     kpi = result.kpi
-    _title(figure, f"{kpi.id} by district: {kpi.title}",
+    top = _title(figure, f"{kpi.id} by district: {kpi.title}",
            f"{report.provider_name}, {_period(result, report)}")
     bars = [_Bar(f"{c.label}\nn = {c.n}" if c.n is not None else c.label, c) for c in cells]
     _bars(axes, bars, percentage=True, limit=1.0)
@@ -315,5 +344,5 @@ def locality_chart(report: KpiReport, kpi_id: str | None = None) -> bytes | None
         _target(axes, float(kpi.target.value), str(kpi.target))
     axes.set_xlabel("Share of groups (bar), with its 95% confidence interval (whiskers)",
                     fontsize=9.5)
-    figure.subplots_adjust(left=0.22, right=0.97, top=1 - 1.2 / height, bottom=0.6 / height)
+    figure.subplots_adjust(left=0.22, right=0.97, top=top, bottom=0.6 / height)
     return _png(figure)
