@@ -9,6 +9,7 @@ is what they were sent; every small cell was suppressed by the report before it 
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from html import unescape
@@ -25,13 +26,15 @@ from analysis.kpis.results import KpiResult
 from analysis.publish import build_report, frameworks_for, publish
 from analysis.render.formats import n_text, result_text, status_word
 from analysis.render.html import report_html
-from analysis.report import KpiReport
+from analysis.report import KpiReport, ReportDataError
 from collector import audit, models
 from collector import reports as stored
 from collector.errors import CollectorError
 from forms.console import bp, funder_bp
 from forms.console.access import ProviderRef, reader_required, staff_required
 from forms.console.pages import Form, owned, reading, render, writing
+
+log = logging.getLogger(__name__)
 
 NARRATIVE_LENGTH = stored.NARRATIVE_MAX
 MIME = {"pdf": stored.PDF_TYPE, "xlsx": stored.XLSX_TYPE}
@@ -390,13 +393,18 @@ def snapshot_page(provider: ProviderRef, snapshot_id: int) -> ResponseReturnValu
     """Show a published report as it was sent, with its PDF and workbook to download."""
     with reading() as session:
         snapshot = published(session, provider, snapshot_id)
-        report = KpiReport.from_json(snapshot.data)
-        newer = [
+        try:
+            fragment: Markup | None = site_fragment(KpiReport.from_json(snapshot.data))
+        except ReportDataError:
+            # The files kept beside it still open; the page says so rather than failing.
+            log.exception("published report %d cannot be shown", snapshot.id)
+            fragment = None
+        newer = [  # newest first
             s
             for s in snapshots_of(session, provider.id)
             if s.round_id == snapshot.round_id
             and s.framework == snapshot.framework
-            and s.published_at > snapshot.published_at
+            and s.id > snapshot.id
         ]
         staff = g.account.role == "staff"
         page = render(
@@ -404,9 +412,8 @@ def snapshot_page(provider: ProviderRef, snapshot_id: int) -> ResponseReturnValu
             area=None if staff else "funder",
             section="reports" if staff else None,
             snapshot=snapshot,
-            report=report,
-            fragment=site_fragment(report),
-            newer=newer[-1] if newer else None,
+            fragment=fragment,
+            newer=newer[0] if newer else None,
             sizes={
                 kind: len(data)
                 for kind, data in (("pdf", snapshot.pdf), ("xlsx", snapshot.xlsx))

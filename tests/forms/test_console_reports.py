@@ -477,9 +477,12 @@ def test_the_list_of_published_reports_is_newest_first(
     assert funder.text.count("replaced by a corrected version") == 1
     assert "2025/26 H2: Essex CVS infrastructure support 2017/18" in funder.text
     # The first says a correction followed, and links to it.
+    third = freeze(session_factory, world, answered.closed)
     funder.get(f"/funder/alpha-cvs/reports/{first}")
     assert "A corrected version was published" in funder.text
-    assert f"/funder/alpha-cvs/reports/{second}" in funder.text
+    assert f'href="/funder/alpha-cvs/reports/{third}">read the latest version' in funder.text
+    funder.get(f"/funder/alpha-cvs/reports/{third}")
+    assert "A corrected version was published" not in funder.text
 
 
 @pytest.mark.parametrize(
@@ -541,3 +544,22 @@ def test_another_providers_funder_or_address_finds_nothing(
     assert staff_b.client.get(f"/funder/alpha-cvs/reports/{snapshot_id}{suffix}").status_code == 404
     # A's snapshot under B's address is not there either, even for B's own staff.
     assert staff_b.client.get(f"/funder/beta-cvs/reports/{snapshot_id}{suffix}").status_code == 404
+
+
+def test_a_snapshot_whose_data_cannot_be_read_still_offers_its_files(
+    funder: Browser,
+    session_factory: sessionmaker[Session],
+    world: World,
+    answered: Answered,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    snapshot_id = freeze(session_factory, world, answered.closed)
+    with db.transaction(session_factory) as session:
+        snapshot = session.get(models.ReportSnapshot, snapshot_id)
+        assert snapshot is not None
+        snapshot.data = {"framework": "not a report"}
+    funder.get(f"/funder/alpha-cvs/reports/{snapshot_id}")
+    assert funder.page is not None and funder.page.status_code == 200
+    assert "This report cannot be shown as a page: download it above." in funder.text
+    assert f"/funder/alpha-cvs/reports/{snapshot_id}.pdf" in funder.text
+    assert f"published report {snapshot_id} cannot be shown" in caplog.text
