@@ -570,14 +570,6 @@ def _act(provider: ProviderRef, round_id: int, action: str) -> ResponseReturnVal
                 done = rounds.remind(session, found)
             else:
                 done = rounds.close_round(session, found)
-                # Publishing never undoes the close (a savepoint); the outcome says how it went.
-                published = reports.publish_after_close(
-                    session,
-                    found,
-                    partial(publish, published_by=current_user.user.email),
-                    user=current_user.user,
-                )
-                closing_note = f" {_published(published)}"
             audit.record(
                 session,
                 f"round.{action}",
@@ -586,6 +578,16 @@ def _act(provider: ProviderRef, round_id: int, action: str) -> ResponseReturnVal
                 subject=_subject(found),
                 details={keys[action]: done},
             )
+            if action == "close":
+                # After the close is logged, so the audit log reads in the order things happened.
+                # Publishing never undoes the close (a savepoint); the outcome says how it went.
+                published = reports.publish_after_close(
+                    session,
+                    found,
+                    partial(publish, published_by=current_user.user.email),
+                    user=current_user.user,
+                )
+                closing_note = f" {_published(published)}"
     except RoundError as error:
         # Rolled back. The round changed since the page was shown (another tab, the schedule).
         with reading() as session:

@@ -260,6 +260,7 @@ def test_staff_import_groups_run_a_round_and_watch_answers_arrive(
         "round.open",
         "round.print_links",
         "round.close",
+        "report.publish",  # closing publishes the round's report
     ]
     assert _count(live_server, models.Response, round_id=round_id, status="completed") == 1
 
