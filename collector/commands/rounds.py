@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime, time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session
 from collector import audit, db, models, reports
 from collector import rounds as rounds_
 from collector.commands.base import (
-    LONDON,
     Context,
     local_time,
     pass_context,
@@ -30,11 +29,10 @@ from collector.commands.base import (
     table,
 )
 from collector.errors import CollectorError
+from collector.localtime import day_ends, day_starts
 from collector.models import utcnow
 from collector.segments import INCOME_BANDS, ORGANISATION_TYPES, OUTCOMES
 
-OPENS_AT = time(0, 0)
-CLOSES_AT = time(23, 59)
 MESSAGE_STATUSES = ("pending", "sending", "sent", "failed", "cancelled")
 YES = ("yes", "y", "true", "1")
 NO = ("no", "n", "false", "0")
@@ -151,8 +149,8 @@ def rounds_create(
     open_link: bool,
 ) -> None:
     """Create a draft round: nothing is sent until it is opened."""
-    opens_at = _uk_moment(opens, OPENS_AT, "--opens")
-    closes_at = _uk_moment(closes, CLOSES_AT, "--closes")
+    opens_at = _uk_moment(opens, day_starts, "--opens")
+    closes_at = _uk_moment(closes, day_ends, "--closes")
     if closes_at <= utcnow():
         stop(f"The close date {closes} has passed: give a date from today on")
     days = _reminder_days(remind_days)
@@ -505,17 +503,13 @@ def _base(context: Context) -> str:
     return context.settings.base_url.rstrip("/")
 
 
-def _uk_moment(text: str, at: time, option: str) -> datetime:
+def _uk_moment(text: str, at: Callable[[date], datetime], option: str) -> datetime:
     """Turn a UK date into the UTC moment it opens or closes at."""
     try:
         day = datetime.strptime(text.strip(), "%Y-%m-%d").date()
     except ValueError:
         stop(f"{option} {text!r} is not a date: write it as YYYY-MM-DD, e.g. 2026-05-01")
-    return _at(day, at)
-
-
-def _at(day: date, at: time) -> datetime:
-    return datetime.combine(day, at, tzinfo=LONDON).astimezone(UTC)
+    return at(day)
 
 
 def _reminder_days(text: str | None) -> tuple[int, ...]:

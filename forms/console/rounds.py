@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from analysis.publish import publish
 from collector import audit, models, reports, rounds
 from collector import organisations as orgs
-from collector.localtime import LONDON
+from collector.localtime import LONDON, day_ends, day_starts
 from collector.models import utcnow
 from collector.rounds import RoundError
 from collector.segments import INCOME_BANDS, ORGANISATION_TYPES, OUTCOMES
@@ -49,10 +49,8 @@ CHANNEL_NAMES = {
     "terminal": "Command line",
     "open_link": "Open link",
 }
-OPENS_AT = time(0, 0)
 # The status a round must have for each action.
 NEEDS = {"open": "draft", "remind": "open", "close": "open"}
-CLOSES_AT = time(23, 59)
 
 
 # Surveys a round can use ----------------------------------------------------------------
@@ -120,16 +118,12 @@ class RoundForm(Form):
     @property
     def opens_at(self) -> datetime | None:
         """Give when the round opens: the start of the open date (UK time)."""
-        return _moment(self.opens, OPENS_AT) if self.opens else None
+        return day_starts(self.opens) if self.opens else None
 
     @property
     def closes_at(self) -> datetime | None:
         """Give when the round closes: the end of the close date (UK time)."""
-        return _moment(self.closes, CLOSES_AT) if self.closes else None
-
-
-def _moment(day: date, at: time) -> datetime:
-    return datetime.combine(day, at, tzinfo=LONDON).astimezone(UTC)
+        return day_ends(self.closes) if self.closes else None
 
 
 def _date_field(form: RoundForm, name: str, what: str) -> date | None:
