@@ -409,7 +409,17 @@ def kpi(
 
 def _add_command_groups() -> None:
     """Add the command groups that live in `collector.commands` (one module per noun)."""
-    from collector.commands import dispatch, providers, report, rounds, up, users
+    from collector.commands import (
+        bot,
+        dispatch,
+        followups,
+        providers,
+        report,
+        rounds,
+        up,
+        users,
+        volunteers,
+    )
 
     main.add_command(providers.providers)
     main.add_command(users.users)
@@ -418,6 +428,12 @@ def _add_command_groups() -> None:
     main.add_command(dispatch.dispatch)
     main.add_command(dispatch.mail_sink)
     main.add_command(up.up)
+    main.add_command(bot.bot)
+    main.add_command(volunteers.volunteers)
+    main.add_command(volunteers.placements)
+    main.add_command(volunteers.enquiries)
+    # Adds its commands (e.g. `volunteers erase`, `followups run`) to the groups above.
+    followups.register(main)
 
 
 _add_command_groups()

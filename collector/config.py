@@ -77,6 +77,27 @@ class Settings:
         None,
         "Secret token Telegram sends with each webhook update; required with a webhook URL.",
     )
+    telegram_api_url: str = _setting(  # type: ignore[assignment]
+        "TELEGRAM_API_URL",
+        "https://api.telegram.org/bot",
+        "Bot API base address (the bot's token is appended); change it only to test against "
+        "an emulator.",
+    )
+    telegram_webhook_listen: str = _setting(  # type: ignore[assignment]
+        "TELEGRAM_WEBHOOK_LISTEN", "127.0.0.1", "Address the bot's webhook server listens on."
+    )
+    telegram_webhook_port: int = _setting(  # type: ignore[assignment]
+        "TELEGRAM_WEBHOOK_PORT",
+        8443,
+        "Port the bot's webhook server listens on (behind the proxy that TELEGRAM_WEBHOOK_URL "
+        "reaches).",
+    )
+    telegram_per_second: int = _setting(  # type: ignore[assignment]
+        "TELEGRAM_PER_SECOND",
+        25,
+        "Most Telegram messages the dispatchers send per second, each (Telegram allows about "
+        "30 for a bot; one per second to any one chat is kept regardless).",
+    )
     smtp_host: str | None = _setting(  # type: ignore[assignment]
         "SMTP_HOST", None, "SMTP server for email; empty means emails are printed, not sent."
     )
@@ -145,6 +166,7 @@ class Settings:
             raise SettingsError("TELEGRAM_WEBHOOK_URL is set: TELEGRAM_WEBHOOK_SECRET is required")
         for name in (
             "email_per_second",
+            "telegram_per_second",
             "dispatch_batch",
             "dispatch_claim_seconds",
             "dispatch_max_attempts",

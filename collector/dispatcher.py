@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import db, models, outbox, reports, rounds
+from collector import chats, db, models, outbox, reports, rounds
 from collector.config import Settings
 from collector.models import utcnow
 from collector.outbox import DeliveryError, Outgoing
@@ -278,6 +278,10 @@ class Dispatcher:
                 max_attempts=self.settings.dispatch_max_attempts,
                 now=self.clock(),
             )
+            if error.unreachable:
+                report.cancelled += chats.mark_unreachable(
+                    session, message.channel, message.recipient, now=self.clock()
+                )
         if status is None:
             report.lost += 1
         elif status == "failed":
@@ -372,15 +376,22 @@ def still_wanted(session: Session, message: Outgoing) -> tuple[str | None, str]:
     invitation = session.get(models.Invitation, message.invitation_id)
     if invitation is None:
         return None, recipient
-    organisation = invitation.organisation
-    if organisation is not None:
-        if organisation.opted_out_at is not None:
-            return "The group opted out", recipient
-        address = rounds.contact_address(organisation, message.channel)
+    recipient_ = invitation.recipient
+    if recipient_ is not None:
+        if recipient_.opted_out_at is not None:
+            return f"The {_kind(recipient_)} opted out", recipient
+        address = rounds.contact_address(recipient_, message.channel)
         if address is None:
-            return f"The group can no longer be reached by {message.channel}", recipient
+            return (
+                f"The {_kind(recipient_)} can no longer be reached by {message.channel}",
+                recipient,
+            )
         recipient = address
     response = invitation.response
     if response is not None and response.status == "completed":
         return "The group answered before it was sent", recipient
     return None, recipient
+
+
+def _kind(recipient: rounds.Recipient) -> str:
+    return "volunteer" if isinstance(recipient, models.Volunteer) else "group"

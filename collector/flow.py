@@ -185,6 +185,9 @@ def start(
     if organisation is not None:
         for attribute in SEGMENT_ATTRIBUTES:
             setattr(response, attribute, getattr(organisation, attribute))
+    elif invitation.volunteer is not None:
+        # A volunteer's follow-up: where they live is the segment (VAL 24 is by location).
+        response.district = invitation.volunteer.district
     try:
         # Another tab or channel may be starting the same invitation right now: the unique
         # invitation_id lets exactly one insert win, and the loser resumes the winner's row.
@@ -206,8 +209,8 @@ def ensure_open(round_: models.Round, *, now: datetime | None = None) -> None:
 def ensure_invited(invitation: models.Invitation, *, now: datetime | None = None) -> None:
     """Raise RoundNotOpen or OptedOut when an invitation cannot be answered now."""
     _check_open(invitation.round, now or utcnow())
-    organisation = invitation.organisation
-    if organisation is not None and organisation.opted_out_at is not None:
+    recipient = invitation.recipient
+    if recipient is not None and recipient.opted_out_at is not None:
         raise OptedOut()
 
 

@@ -8,12 +8,14 @@ organisation's record changes.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -74,6 +76,13 @@ class Provider(Base):
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(32), default="cvs")
     district: Mapped[str | None] = mapped_column(String(100))
+    # Days after a placement starts when the volunteer and the host are asked how it is going.
+    followup_days: Mapped[int] = mapped_column(Integer, default=28, server_default="28")
+    # Days after a volunteer's last activity (enquiry, placement end) when their personal
+    # details are erased; their answers stay, as anonymous rows.
+    volunteer_retention_days: Mapped[int] = mapped_column(
+        Integer, default=730, server_default="730"
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     organisations: Mapped[list[Organisation]] = relationship(back_populates="provider")
@@ -102,11 +111,16 @@ class Organisation(Base):
     contact_email: Mapped[str | None] = mapped_column(String(254))
     consent_email: Mapped[bool] = mapped_column(Boolean, default=False)
     consent_telegram: Mapped[bool] = mapped_column(Boolean, default=False)
+    # "email" or "telegram": the one channel used when a round could use both. None: email.
+    preferred_channel: Mapped[str | None] = mapped_column(String(16))
     opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     provider: Mapped[Provider] = relationship(back_populates="organisations")
+    telegram_chats: Mapped[list[TelegramChat]] = relationship(
+        back_populates="organisation", order_by="TelegramChat.id"
+    )
 
     def __repr__(self) -> str:
         return f"<Organisation {self.external_ref} {self.name!r}>"
@@ -147,8 +161,12 @@ class Round(Base):
     # A filter over organisation segments, e.g. {"org_type": ["faith_group"], "district": [...]}.
     audience: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     open_link: Mapped[bool] = mapped_column(Boolean, default=False)
-    # How invitations and reminders go out: "email" (and "telegram" once the bot sends).
+    # How invitations and reminders go out: "email", "telegram", or both (each recipient then
+    # gets one message, on the channel it prefers).
     channels: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["email"])
+    # "survey": opened once for an audience. "rolling": a provider's follow-up round for a
+    # period, to which invitations are added as placements reach their follow-up day.
+    kind: Mapped[str] = mapped_column(String(16), default="survey", server_default="survey")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -165,20 +183,36 @@ class Round(Base):
 
 
 class Invitation(Base):
-    """One recipient's single-use way into a round, identified by an unguessable token."""
+    """One recipient's single-use way into a round, identified by an unguessable token.
+
+    The recipient is an organisation (a round's audience, or a placement's host) or a
+    volunteer (a placement's follow-up). A follow-up invitation names its placement.
+    """
 
     __tablename__ = "invitations"
-    __table_args__ = (UniqueConstraint("round_id", "organisation_id"),)
+    __table_args__ = (
+        UniqueConstraint("round_id", "organisation_id"),
+        UniqueConstraint("round_id", "placement_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), index=True)
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
+    volunteer_id: Mapped[int | None] = mapped_column(ForeignKey("volunteers.id"), index=True)
+    placement_id: Mapped[int | None] = mapped_column(ForeignKey("placements.id"), index=True)
     token: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     round: Mapped[Round] = relationship(back_populates="invitations")
     organisation: Mapped[Organisation | None] = relationship()
+    volunteer: Mapped[Volunteer | None] = relationship()
+    placement: Mapped[Placement | None] = relationship()
     response: Mapped[Response | None] = relationship(back_populates="invitation")
+
+    @property
+    def recipient(self) -> Organisation | Volunteer | None:
+        """Give whom this invitation is for: its volunteer, else its organisation."""
+        return self.volunteer if self.volunteer is not None else self.organisation
 
     def __repr__(self) -> str:
         return f"<Invitation {self.id} round={self.round_id}>"
@@ -293,6 +327,9 @@ class User(Base):
     provider: Mapped[Provider | None] = relationship()
     # For funders: the providers whose results they may see.
     funded: Mapped[list[Provider]] = relationship(secondary="funder_providers")
+    # A one-time code that links a Telegram chat to this user: only its keyed hash is stored.
+    telegram_code_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    telegram_code_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.role}>"
@@ -405,3 +442,135 @@ class ReportSnapshot(Base):
 
     def __repr__(self) -> str:
         return f"<ReportSnapshot {self.id} round={self.round_id} {self.framework}>"
+
+
+class Volunteer(Base):
+    """Someone a volunteer centre works with: the minimum personal data, until erased.
+
+    Erasure (on request, or after the provider's retention period) clears every personal
+    field and sets `erased_at`; the row stays so that placements and answers still count.
+    """
+
+    __tablename__ = "volunteers"
+    __table_args__ = (UniqueConstraint("provider_id", "external_ref"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"), index=True)
+    # The centre's own reference (from its records or CSV); not personal data.
+    external_ref: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str | None] = mapped_column(String(200))
+    contact_email: Mapped[str | None] = mapped_column(String(254))
+    district: Mapped[str | None] = mapped_column(String(100))
+    # Consent to hold their details and ask them about placements, and when it was given.
+    consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    consent_email: Mapped[bool] = mapped_column(Boolean, default=False)
+    consent_telegram: Mapped[bool] = mapped_column(Boolean, default=False)
+    # "email" or "telegram": the one channel used when both could be. None: email.
+    preferred_channel: Mapped[str | None] = mapped_column(String(16))
+    opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    provider: Mapped[Provider] = relationship()
+    placements: Mapped[list[Placement]] = relationship(
+        back_populates="volunteer", order_by="Placement.starts_on"
+    )
+    telegram_chats: Mapped[list[TelegramChat]] = relationship(
+        back_populates="volunteer", order_by="TelegramChat.id"
+    )
+
+    def __repr__(self) -> str:
+        return f"<Volunteer {self.id} {self.external_ref}>"
+
+
+class Enquiry(Base):
+    """Someone asking a volunteer centre about volunteering (VAL 25 counts these)."""
+
+    __tablename__ = "enquiries"
+    __table_args__ = (UniqueConstraint("provider_id", "external_ref"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"), index=True)
+    external_ref: Mapped[str | None] = mapped_column(String(64))
+    enquired_on: Mapped[date] = mapped_column(Date, index=True)
+    source: Mapped[str] = mapped_column(String(40))  # e.g. web, phone, walk_in, event, referral
+    district: Mapped[str | None] = mapped_column(String(100))
+    # placed, referred, not_placed, pending
+    outcome: Mapped[str] = mapped_column(String(24), default="pending")
+    volunteer_id: Mapped[int | None] = mapped_column(ForeignKey("volunteers.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    provider: Mapped[Provider] = relationship()
+    volunteer: Mapped[Volunteer | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<Enquiry {self.id} {self.enquired_on} {self.outcome}>"
+
+
+class Placement(Base):
+    """A volunteer placed with a host VCS group, in a role, from a start date."""
+
+    __tablename__ = "placements"
+    __table_args__ = (UniqueConstraint("provider_id", "external_ref"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"), index=True)
+    external_ref: Mapped[str | None] = mapped_column(String(64))
+    volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"), index=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    role: Mapped[str] = mapped_column(String(200))
+    starts_on: Mapped[date] = mapped_column(Date, index=True)
+    status: Mapped[str] = mapped_column(String(16), default="active")  # ended, did_not_start
+    ended_on: Mapped[date | None] = mapped_column(Date)
+    # When its follow-up invitations were queued (None: not yet due, or not sent).
+    followed_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    provider: Mapped[Provider] = relationship()
+    volunteer: Mapped[Volunteer] = relationship(back_populates="placements")
+    organisation: Mapped[Organisation] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<Placement {self.id} {self.status} from {self.starts_on}>"
+
+
+class TelegramChat(Base):
+    """A private Telegram chat with the bot, and what it is linked to.
+
+    `invitation_id` is the survey the chat is answering now (the state of the conversation
+    is that invitation's response). With consent given in the chat, it is linked to the
+    organisation or volunteer for future rounds; a staff member or funder links it to their
+    user with a one-time code.
+    """
+
+    __tablename__ = "telegram_chats"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    language: Mapped[str | None] = mapped_column(String(8))
+    invitation_id: Mapped[int | None] = mapped_column(ForeignKey("invitations.id"))
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
+    volunteer_id: Mapped[int | None] = mapped_column(ForeignKey("volunteers.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    # /stop: no more invitations by Telegram to this chat.
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Telegram said the chat cannot be reached (bot blocked, chat gone): not tried again.
+    unreachable_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    invitation: Mapped[Invitation | None] = relationship()
+    organisation: Mapped[Organisation | None] = relationship(back_populates="telegram_chats")
+    volunteer: Mapped[Volunteer | None] = relationship(back_populates="telegram_chats")
+    user: Mapped[User | None] = relationship()
+
+    @property
+    def reachable(self) -> bool:
+        """Say whether invitations may be sent to this chat."""
+        return self.stopped_at is None and self.unreachable_at is None
+
+    def __repr__(self) -> str:
+        return f"<TelegramChat {self.id}>"

@@ -104,12 +104,15 @@ class DeliveryError(Exception):
     """A transport could not deliver a message; `permanent` says trying again will not help.
 
     Permanent: the address is refused, the message cannot be built. Temporary: the server is
-    unreachable or busy. The text is stored and shown to staff, so it holds no address.
+    unreachable or busy. `unreachable` (with permanent) says the recipient's address itself is
+    dead (a Telegram chat that blocked the bot), so the contact is marked and not tried again.
+    The text is stored and shown to staff, so it holds no address.
     """
 
-    def __init__(self, message: str, *, permanent: bool) -> None:
+    def __init__(self, message: str, *, permanent: bool, unreachable: bool = False) -> None:
         super().__init__(message)
         self.permanent = permanent
+        self.unreachable = unreachable and permanent
 
 
 @dataclass(frozen=True)

@@ -179,13 +179,21 @@ def remind(
 
 
 def non_responders_query(round_: models.Round) -> Any:
-    """Build the SELECT of a round's invitations not yet completed, opted-out groups left out."""
-    inv, resp, org = models.Invitation, models.Response, models.Organisation
+    """Build the SELECT of a round's invitations not yet completed, leaving out opted-out
+    groups and volunteers (and invitations with neither, from an open link)."""
+    inv, resp, org, vol = (
+        models.Invitation,
+        models.Response,
+        models.Organisation,
+        models.Volunteer,
+    )
     return (
         select(inv)
-        .join(org, org.id == inv.organisation_id)
+        .outerjoin(org, org.id == inv.organisation_id)
+        .outerjoin(vol, vol.id == inv.volunteer_id)
         .outerjoin(resp, resp.invitation_id == inv.id)
-        .where(inv.round_id == round_.id, org.opted_out_at.is_(None))
+        .where(inv.round_id == round_.id, or_(org.id.is_not(None), vol.id.is_not(None)))
+        .where(org.opted_out_at.is_(None), vol.opted_out_at.is_(None))
         .where(or_(resp.id.is_(None), resp.status != "completed"))
         .order_by(inv.id)
     )
@@ -199,43 +207,67 @@ def _queue(
     key: str,
     now: datetime,
 ) -> int:
-    """Queue one invitation's message on each of the round's channels it has an address for."""
-    organisation = invitation.organisation
-    if organisation is None or organisation.opted_out_at is not None:
+    """Queue one invitation's message on the channel its recipient prefers (of the round's
+    channels it can be reached on); give 1 when queued, 0 when it cannot be reached."""
+    recipient = invitation.recipient
+    if recipient is None or recipient.opted_out_at is not None:
         return 0
-    queued = 0
-    for channel in round_.channels:
-        address = contact_address(organisation, channel)
-        if address is None:
-            continue
-        queued += outbox.enqueue(
-            session,
-            dedupe_key=f"{key}:{channel}",
-            channel=channel,
-            recipient=address,
-            template=template,
-            data=message_data(round_, invitation),
-            not_before=max(now, round_.opens_at),
-            provider_id=round_.provider_id,
-            round_id=round_.id,
-            invitation_id=invitation.id,
-        )
-    return queued
+    reach = choose_channel(recipient, round_.channels)
+    if reach is None:
+        return 0
+    channel, address = reach
+    return outbox.enqueue(
+        session,
+        dedupe_key=f"{key}:{channel}",
+        channel=channel,
+        recipient=address,
+        template=template,
+        data=message_data(round_, invitation),
+        not_before=max(now, round_.opens_at),
+        provider_id=round_.provider_id,
+        round_id=round_.id,
+        invitation_id=invitation.id,
+    )
 
 
-def contact_address(organisation: models.Organisation, channel: str) -> str | None:
-    """Give where to reach an organisation on a channel, if it has agreed to be reached there."""
-    if channel == "email" and organisation.consent_email and organisation.contact_email:
-        return organisation.contact_email
+Recipient = models.Organisation | models.Volunteer
+
+
+def choose_channel(recipient: Recipient, channels: Sequence[str]) -> tuple[str, str] | None:
+    """Give the channel and address to reach a recipient on, of `channels`: its preferred
+    channel when it can be reached there, else the first that reaches it; None if none does."""
+    order = list(channels)
+    preferred = recipient.preferred_channel
+    if preferred in order:
+        order.remove(preferred)
+        order.insert(0, preferred)
+    for channel in order:
+        address = contact_address(recipient, channel)
+        if address is not None:
+            return channel, address
+    return None
+
+
+def contact_address(recipient: Recipient, channel: str) -> str | None:
+    """Give where to reach an organisation or volunteer on a channel, if it has agreed to be
+    reached there: an email address, or a Telegram chat id (the newest reachable linked chat)."""
+    if isinstance(recipient, models.Volunteer) and recipient.erased_at is not None:
+        return None
+    if channel == "email" and recipient.consent_email and recipient.contact_email:
+        return recipient.contact_email
+    if channel == "telegram" and recipient.consent_telegram:
+        chats = [chat for chat in recipient.telegram_chats if chat.reachable]
+        if chats:
+            return str(chats[-1].chat_id)
     return None
 
 
 def message_data(round_: models.Round, invitation: models.Invitation) -> dict[str, Any]:
     """Give what an invitation or reminder message says: names, dates, and the token."""
-    organisation = invitation.organisation
+    recipient = invitation.recipient
     return {
         "token": invitation.token,
-        "organisation": organisation.name if organisation is not None else "",
+        "organisation": (recipient.name or "") if recipient is not None else "",
         "provider": round_.provider.name,
         "survey": round_.survey.title,
         "period": round_.period_label,
