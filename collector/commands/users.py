@@ -12,7 +12,7 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from collector import audit, db, models
+from collector import audit, chats, db, models
 from collector import users as accounts
 from collector.commands.base import Context, local_time, pass_context, provider_by_slug, stop, table
 from collector.errors import CollectorError
@@ -144,6 +144,35 @@ def users_deactivate(context: Context, email: str) -> None:
 def users_activate(context: Context, email: str) -> None:
     """Let a deactivated account sign in again."""
     _set_active(context, email, active=True)
+
+
+@users.command("link-telegram")
+@click.argument("email")
+@pass_context
+def users_link_telegram(context: Context, email: str) -> None:
+    """Print a one-time code that links the account's Telegram chat to the bot."""
+    with db.transaction(context.sessions) as session:
+        user = _user(session, email)
+        if not user.active:
+            stop(f"{user.email} is deactivated: activate it first (nothing changed)")
+        code = chats.new_link_code(session, user)
+        expires_at = user.telegram_code_expires_at
+        assert expires_at is not None
+        # The code itself is never logged: whoever reads the log could link a chat with it.
+        audit.record(
+            session,
+            "user.telegram_code",
+            actor=audit.command_line_actor(),
+            provider_id=user.provider_id,
+            subject=f"user {user.id} ({user.email})",
+        )
+    bot = context.settings.telegram_bot_username
+    where = f"the bot @{bot.lstrip('@')}" if bot else "the tempcheck bot"
+    click.secho(f"Telegram code for {user.email}: {code}", fg="green", bold=True)
+    click.echo(f"In Telegram, send {where} this message: /link {code}")
+    click.echo(
+        f"The code works once, until {local_time(expires_at)} (UK time); a new code replaces it."
+    )
 
 
 def _set_active(context: Context, email: str, *, active: bool) -> None:
