@@ -37,6 +37,7 @@ from forms.console import (  # noqa: E402 - the views register themselves on bp 
     outbox,
     reports,
     rounds,
+    telegram,
 )
 
 __all__ = [
@@ -51,4 +52,5 @@ __all__ = [
     "outbox",
     "reports",
     "rounds",
+    "telegram",
 ]

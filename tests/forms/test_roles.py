@@ -52,6 +52,7 @@ EXPECTED = {
     "console.report": "staff",
     "console.report_narrative": "staff",
     "console.report_publish": "staff",
+    "console.telegram": "signed_in",
     "funder.index": "signed_in",
     "funder.provider": "funder",
     "funder.report": "reader",
