@@ -7,6 +7,8 @@ The code is shown once, in the answer to the POST that made it, and is never log
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import current_app, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
@@ -19,7 +21,7 @@ from forms.console.access import ProviderRef, signed_in_required
 from forms.console.pages import reading, render, writing
 
 
-def _frame(account: Account) -> dict[str, object]:
+def _frame(account: Account) -> dict[str, Any]:
     """Give the page the navigation its owner is used to: a funder's, or staff's provider."""
     if account.role == "funder":
         return {"area": "funder", "provider": None}
