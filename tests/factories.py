@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -146,3 +146,68 @@ def make_invitation(session: Session, **overrides: Any) -> models.Invitation:
 def cvs_support() -> Survey:
     """Give the built-in cvs-support survey."""
     return library_survey("cvs-support")
+
+
+def make_volunteer(
+    session: Session, provider: models.Provider, **overrides: Any
+) -> models.Volunteer:
+    """Add a volunteer who consented to be asked about placements by email."""
+    n = next(_counter)
+    values: dict[str, Any] = {
+        "provider": provider,
+        "external_ref": f"VOL{n:05d}",
+        "name": f"Volunteer {n}",
+        "contact_email": f"volunteer{n}@example.org",
+        "district": "Harlow",
+        "consent": True,
+        "consent_at": utcnow() - timedelta(days=30),
+        "consent_email": True,
+    }
+    values.update(overrides)
+    volunteer = models.Volunteer(**values)
+    session.add(volunteer)
+    session.flush()
+    return volunteer
+
+
+def make_enquiry(session: Session, provider: models.Provider, **overrides: Any) -> models.Enquiry:
+    """Add a volunteer enquiry (pending, by phone, today unless told otherwise)."""
+    n = next(_counter)
+    values: dict[str, Any] = {
+        "provider": provider,
+        "external_ref": f"ENQ{n:05d}",
+        "enquired_on": date.today(),
+        "source": "phone",
+        "district": "Harlow",
+        "outcome": "pending",
+    }
+    values.update(overrides)
+    enquiry = models.Enquiry(**values)
+    session.add(enquiry)
+    session.flush()
+    return enquiry
+
+
+def make_placement(
+    session: Session,
+    provider: models.Provider,
+    volunteer: models.Volunteer | None = None,
+    organisation: models.Organisation | None = None,
+    **overrides: Any,
+) -> models.Placement:
+    """Add an active placement (a volunteer and a host group are made when not given)."""
+    n = next(_counter)
+    values: dict[str, Any] = {
+        "provider": provider,
+        "external_ref": f"PLA{n:05d}",
+        "volunteer": volunteer or make_volunteer(session, provider),
+        "organisation": organisation or make_organisation(session, provider),
+        "role": "Befriender",
+        "starts_on": date.today(),
+        "status": "active",
+    }
+    values.update(overrides)
+    placement = models.Placement(**values)
+    session.add(placement)
+    session.flush()
+    return placement
