@@ -52,6 +52,9 @@ LINK_LIMIT = ratelimits.Limit("telegram_link", 5, timedelta(minutes=15))
 # Telegram refuses messages over 4,096 characters; lists are cut well before that.
 MOST_ROUNDS = 25
 MOST_SEGMENT_ROWS = 12
+# One message per report, and Telegram allows about one a second to a chat: an admin's /kpi
+# over many providers stops here and points to the web.
+MOST_REPORTS = 8
 PREFIX = "s:"
 
 RESPONDENT_COMMANDS = [
@@ -588,6 +591,10 @@ def _kpi_texts(session: Session, chat_id: int, base_url: str) -> list[str]:
             except (KeyError, TypeError, ValueError):
                 log.exception("a published snapshot could not be read for /kpi")
                 texts.append(f"{snapshot.title}: open the report on the web: {link}")
+    if len(texts) > MOST_REPORTS:
+        more = len(texts) - MOST_REPORTS
+        texts = texts[:MOST_REPORTS]
+        texts.append(f"…and {more} more: see the funder pages on the web.")
     return texts
 
 

@@ -495,6 +495,18 @@ def test_kpi_for_a_funder_of_nothing_and_for_an_admin(
     said = texts(admin.send("/kpi"))
     assert said[0] == "Alpha CVS: no KPI report has been published yet."
     assert said[1].startswith("Beta CVS: ")
+    assert len(said) == 2
+
+
+def test_kpi_over_many_providers_stops_after_a_few_messages(
+    harness: BotHarness, world: World, session_factory: sessionmaker[Session]
+) -> None:
+    with db.transaction(session_factory) as session:
+        for n in range(staff.MOST_REPORTS + 2):
+            make_provider(session, slug=f"zeta-{n}", name=f"Zeta {n:02d}")
+    said = texts(_link(harness, world, "admin", ADMIN_CHAT).send("/kpi"))
+    assert len(said) == staff.MOST_REPORTS + 1
+    assert said[-1] == "…and 4 more: see the funder pages on the web."
 
 
 # Command lists ---------------------------------------------------------------------------------
