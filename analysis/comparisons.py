@@ -141,6 +141,8 @@ def response_rates(counts: pd.DataFrame, round_: RoundRef) -> ResponseRates:
             None if pd.isna(key) else str(key): (int(i), int(r))
             for key, i, r in zip(rows[KEY], rows[INVITED], rows[RESPONDED], strict=True)
         }
+        if not any(key is not None for key in totals):
+            continue  # nothing recorded (a volunteers' round has no types of organisation)
         ordered = order_keys(segment, list(totals))
         primary, secondary = cells_to_hide(
             {key: totals[key][1] for key in ordered},

@@ -85,6 +85,7 @@ PERIOD = "period"
 OPENS_AT = "opens_at"
 CLOSES_AT = "closes_at"
 STATUS = "status"
+ROUND_KIND = "round_kind"
 
 # Columns of the invitation counts (load_invitation_counts).
 SEGMENT = "segment"
@@ -135,6 +136,7 @@ def load_rounds(
             r.opens_at.label(OPENS_AT),
             r.closes_at.label(CLOSES_AT),
             r.status.label(STATUS),
+            r.kind.label(ROUND_KIND),
         )
         .join(p, r.provider_id == p.id)
         .join(s, r.survey_id == s.id)
@@ -159,6 +161,7 @@ def load_rounds(
         OPENS_AT,
         CLOSES_AT,
         STATUS,
+        ROUND_KIND,
     ]
     return pd.DataFrame([tuple(row) for row in rows], columns=columns)
 
@@ -397,17 +400,22 @@ def load_invitation_counts(connection: Connection, round_ids: Collection[int]) -
     One row per (round, segment, value): ``@round, segment, key, invited, responded``, with
     segment ``all`` (key None) for the round as a whole. Segments are the organisation's
     current record (an invitation never answered has no copy on a response); responses
-    through an open link have no invitation and are not counted. Two GROUP BYs: one over the
-    single-valued segments together, one over outcome sets (split here, as a group counts in
-    each of its outcome areas).
+    through an open link have no invitation and are not counted. A volunteer's invitation (a
+    placement follow-up) has the volunteer's district and no organisation segments. Two GROUP
+    BYs: one over the single-valued segments together, one over outcome sets (split here, as a
+    group counts in each of its outcome areas).
     """
     inv, org, resp = models.Invitation, models.Organisation, models.Response
+    vol = models.Volunteer
+    district = func.coalesce(org.district, vol.district)
     counted = (func.count(inv.id), func.count(resp.id))
 
     def grouped(*keys: Any) -> list[Any]:
         query = (
             select(inv.round_id, *keys, *counted)
-            .join(org, inv.organisation_id == org.id)
+            .outerjoin(org, inv.organisation_id == org.id)
+            .outerjoin(vol, inv.volunteer_id == vol.id)
+            .where((inv.organisation_id.is_not(None)) | (inv.volunteer_id.is_not(None)))
             .outerjoin(resp, (resp.invitation_id == inv.id) & (resp.status == "completed"))
             .where(inv.round_id.in_(list(round_ids)))
             .group_by(inv.round_id, *keys)
@@ -415,7 +423,7 @@ def load_invitation_counts(connection: Connection, round_ids: Collection[int]) -
         return list(connection.execute(query).all())
 
     single = pd.DataFrame(
-        [tuple(row) for row in grouped(org.org_type, org.income_band, org.district, org.is_member)],
+        [tuple(row) for row in grouped(org.org_type, org.income_band, district, org.is_member)],
         columns=[ROUND, "org_type", "income_band", "district", "is_member", INVITED, RESPONDED],
     )
     single["is_member"] = [
@@ -451,3 +459,47 @@ def as_utc(value: datetime) -> pd.Timestamp:
     """Give a timestamp in UTC, whether the datetime came aware or naive (taken as UTC)."""
     stamp = pd.Timestamp(value)
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+# --- volunteering records (VAL 25, 26) -----------------------------------------------------
+
+# Columns of load_enquiries and load_placements (one row per record).
+RECORD_PROVIDER = "provider"  # the provider's slug
+ENQUIRED_ON = "enquired_on"
+ENQUIRY_DISTRICT = "district"
+OUTCOME = "outcome"
+VOLUNTEER = "volunteer_id"  # None when the enquiry has no volunteer linked
+STARTS_ON = "starts_on"
+PLACEMENT_STATUS = "status"
+
+
+def load_enquiries(connection: Connection, providers: Collection[str]) -> pd.DataFrame:
+    """Load the providers' volunteer enquiries: provider, date, district, outcome, volunteer."""
+    e, p = models.Enquiry, models.Provider
+    rows = connection.execute(
+        select(p.slug, e.enquired_on, e.district, e.outcome, e.volunteer_id)
+        .join(p, e.provider_id == p.id)
+        .where(p.slug.in_(sorted(providers)))
+        .order_by(e.id)
+    ).all()
+    columns = [RECORD_PROVIDER, ENQUIRED_ON, ENQUIRY_DISTRICT, OUTCOME, VOLUNTEER]
+    frame = pd.DataFrame([tuple(row) for row in rows], columns=columns, dtype=object)
+    frame[VOLUNTEER] = pd.array(frame[VOLUNTEER].tolist(), dtype="Int64")
+    frame[ENQUIRED_ON] = pd.to_datetime(pd.Series(frame[ENQUIRED_ON].tolist(), dtype=object))
+    return frame
+
+
+def load_placements(connection: Connection, providers: Collection[str]) -> pd.DataFrame:
+    """Load the providers' placements: provider, volunteer, start date, status."""
+    pl, p = models.Placement, models.Provider
+    rows = connection.execute(
+        select(p.slug, pl.volunteer_id, pl.starts_on, pl.status)
+        .join(p, pl.provider_id == p.id)
+        .where(p.slug.in_(sorted(providers)))
+        .order_by(pl.id)
+    ).all()
+    columns = [RECORD_PROVIDER, VOLUNTEER, STARTS_ON, PLACEMENT_STATUS]
+    frame = pd.DataFrame([tuple(row) for row in rows], columns=columns, dtype=object)
+    frame[VOLUNTEER] = pd.array(frame[VOLUNTEER].tolist(), dtype="Int64")
+    frame[STARTS_ON] = pd.to_datetime(pd.Series(frame[STARTS_ON].tolist(), dtype=object))
+    return frame

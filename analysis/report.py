@@ -25,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from fractions import Fraction
 from typing import Any
 
@@ -35,13 +35,22 @@ from sqlalchemy import Connection
 from analysis import frames
 from analysis.comparisons import RateCell, ResponseRates, response_rates
 from analysis.frames import SEGMENTS
-from analysis.kpis.definitions import Framework, Kpi, KpiKind, frameworks, problems_with_survey
+from analysis.kpis.definitions import (
+    Framework,
+    Kpi,
+    KpiKind,
+    Records,
+    frameworks,
+    problems_with_survey,
+)
 from analysis.kpis.evaluation import (
+    RecordFrames,
     Truths,
     evaluate_awareness,
     evaluate_count,
     evaluate_framework_results,
     evaluate_proportion,
+    evaluate_records,
 )
 from analysis.kpis.results import (
     Cell,
@@ -52,8 +61,10 @@ from analysis.kpis.results import (
     no_data_cell,
 )
 from analysis.kpis.targets import RAG_RULE, Status, Target, TargetRule
+from analysis.periods import Period, parse_period, period_from_dates, previous_period
 from analysis.suppression import SUPPRESS_BELOW
 from collector.errors import NotFound
+from collector.localtime import uk
 from collector.survey.model import Survey
 
 __all__ = ["KpiReport", "ReportDataError", "SurveyFrame", "build_reports", "evaluate_report"]
@@ -144,6 +155,7 @@ def _definition_json(kpi: Kpi) -> dict[str, Any]:
         "raised": kpi.raised,
         "raised_among": kpi.raised_among_text or None,
         "exclude": list(kpi.exclude),
+        "target_period": kpi.target_period,
     }
 
 
@@ -158,6 +170,7 @@ def _round_from_json(data: Mapping[str, Any]) -> RoundRef:
         status=str(data["status"]),
         opens_at=datetime.fromisoformat(data["opens_at"]),
         closes_at=datetime.fromisoformat(data["closes_at"]),
+        kind=str(data.get("kind") or "survey"),
     )
 
 
@@ -201,7 +214,19 @@ def _target_from_json(data: Mapping[str, Any], kind: KpiKind) -> Target:
     value = data.get("value")
     # Targets are written as percentages or whole numbers: the float's shortest text is exact.
     exact = None if value is None else Fraction(repr(float(value))).limit_denominator(10**6)
-    return Target(TargetRule(data["rule"]), exact, is_count=kind is KpiKind.COUNT)
+    # Snapshots from before record-based KPIs have no "count": only count KPIs had counts then.
+    is_count = bool(data.get("count", kind is KpiKind.COUNT))
+    return Target(
+        TargetRule(data["rule"]), exact, is_count=is_count, basis=str(data.get("basis") or "")
+    )
+
+
+def _period_from_json(data: Mapping[str, Any] | None) -> Period | None:
+    if data is None:
+        return None
+    return Period(
+        str(data["label"]), date.fromisoformat(data["start"]), date.fromisoformat(data["end"])
+    )
 
 
 def _kpi_from_json(data: Mapping[str, Any]) -> Kpi:
@@ -225,10 +250,13 @@ def _kpi_from_json(data: Mapping[str, Any]) -> Kpi:
         raised=definition.get("raised"),
         raised_among_text=str(definition.get("raised_among") or ""),
         exclude=tuple(definition.get("exclude") or ()),
+        records=None if data.get("records") is None else Records(data["records"]),
+        target_period=str(definition.get("target_period") or "period"),
     )
 
 
 def _result_from_json(data: Mapping[str, Any]) -> KpiResult:
+    kind = KpiKind(data["kind"])
     return KpiResult(
         kpi=_kpi_from_json(data),
         overall=_cell_from_json(data["overall"]),
@@ -249,6 +277,10 @@ def _result_from_json(data: Mapping[str, Any]) -> KpiResult:
             for outcome in data.get("outcomes", ())
         ),
         note=str(data.get("note") or ""),
+        period=_period_from_json(data.get("period")),
+        period_target=None
+        if data.get("period_target") is None
+        else _target_from_json(data["period_target"], kind),
     )
 
 
@@ -310,6 +342,7 @@ def _ref(row: Any) -> RoundRef:
         status=str(row[frames.STATUS]),
         opens_at=frames.as_utc(row[frames.OPENS_AT]).to_pydatetime(),
         closes_at=frames.as_utc(row[frames.CLOSES_AT]).to_pydatetime(),
+        kind=str(row[frames.ROUND_KIND]),
     )
 
 
@@ -349,6 +382,25 @@ class _Rounds:
         ]
         return max(earlier, key=lambda r: (r.opens_at, r.id)) if earlier else None
 
+    def period(self, anchor: RoundRef) -> Period:
+        """Give the dates of the anchor's period, for record-based KPIs (analysis.periods)."""
+        rolling = [
+            r
+            for r in self.refs
+            if r.provider == anchor.provider and r.period == anchor.period and r.kind == "rolling"
+        ]
+        if rolling:
+            return period_from_dates(
+                anchor.period,
+                min(r.opens_at for r in rolling),
+                max(r.closes_at for r in rolling),
+            )
+        parsed = parse_period(anchor.period)
+        if parsed is not None:
+            return parsed
+        end = uk(anchor.closes_at).date()
+        return Period(anchor.period, end - timedelta(days=364), end)
+
     def window(self, round_: RoundRef, days: int) -> list[RoundRef]:
         start = round_.closes_at - timedelta(days=days)
         return [
@@ -367,6 +419,7 @@ class _Plan:
     kpi_rounds: dict[str, RoundRef | None]
     previous: dict[str, RoundRef | None]
     windows: dict[str, list[RoundRef]]
+    period: Period | None = None  # for record-based KPIs
 
     def rounds(self) -> set[RoundRef]:
         needed: set[RoundRef] = {self.anchor}
@@ -379,6 +432,8 @@ class _Plan:
 
 def _plan(framework: Framework, rounds: _Rounds, anchor: RoundRef) -> _Plan:
     plan = _Plan(framework, anchor, {}, {}, {})
+    if any(kpi.kind is KpiKind.RECORDS for kpi in framework.kpis):
+        plan.period = rounds.period(anchor)
     for kpi in framework.kpis:
         if kpi.survey is None:
             continue
@@ -417,17 +472,20 @@ def evaluate_report(
     invitation_counts: pd.DataFrame | None = None,
     *,
     segments: Sequence[str] | None = None,
+    records: RecordFrames | None = None,
 ) -> KpiReport:
     """Evaluate one framework for one provider from loaded frames (no I/O).
 
     `rounds` are all the rounds known (the provider's at least); `surveys` the loaded frames by
     survey id, holding every round the report reads; `invitation_counts` as
-    frames.load_invitation_counts gives them (no response rates without).
+    frames.load_invitation_counts gives them (no response rates without); `records` the
+    volunteering records (frames.load_enquiries and load_placements; record-based KPIs say
+    "no data" without).
     """
     plan = _plan(framework, _Rounds(list(rounds)), anchor)
     wanted = tuple(SEGMENTS) if segments is None else tuple(segments)
     results = [
-        _evaluate(plan, kpi, surveys, wanted)
+        _evaluate(plan, kpi, surveys, wanted, records)
         for kpi in framework.kpis
         if kpi.kind is not KpiKind.TARGETS_MET
     ]
@@ -499,9 +557,21 @@ def build_reports(
         loaded[survey_id] = SurveyFrame(frame, survey, versions)
     shown = {plan.anchor} | {r for plan in plans for r in plan.kpi_rounds.values() if r}
     invitation_counts = frames.load_invitation_counts(connection, sorted(r.id for r in shown))
+    records = None
+    counted = {plan.anchor.provider for plan in plans if plan.period is not None}
+    if counted:
+        records = RecordFrames(
+            frames.load_enquiries(connection, counted), frames.load_placements(connection, counted)
+        )
     return [
         evaluate_report(
-            plan.framework, plan.anchor, refs, loaded, invitation_counts, segments=segments
+            plan.framework,
+            plan.anchor,
+            refs,
+            loaded,
+            invitation_counts,
+            segments=segments,
+            records=records,
         )
         for plan in plans
     ]
@@ -541,8 +611,25 @@ def _plans(
 
 
 def _evaluate(
-    plan: _Plan, kpi: Kpi, surveys: dict[str, SurveyFrame], segments: Sequence[str]
+    plan: _Plan,
+    kpi: Kpi,
+    surveys: dict[str, SurveyFrame],
+    segments: Sequence[str],
+    records: RecordFrames | None = None,
 ) -> KpiResult:
+    if kpi.kind is KpiKind.RECORDS:
+        assert plan.period is not None
+        if records is None:
+            note = "no volunteering records were read for this report"
+            return KpiResult(kpi, no_data_cell(note=note), plan.anchor, note=note)
+        return evaluate_records(
+            kpi,
+            records,
+            plan.anchor,
+            plan.period,
+            previous_period(plan.period),
+            min_n=plan.framework.min_n,
+        )
     assert kpi.survey is not None
     round_ = plan.kpi_rounds.get(kpi.id)
     loaded = surveys.get(kpi.survey)

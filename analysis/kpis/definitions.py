@@ -22,6 +22,16 @@ the indicators come from), optionally ``min_n`` (the fewest responses a result i
     the share of respondents who selected it, against the previous round; and the share of
     those meeting ``raised_among`` who selected it in the multiple-choice question ``raised``.
     ``target: increase``.
+``records``
+    counted from the provider's volunteering records (not a survey) in the report's period
+    (see :mod:`analysis.periods`). ``records: enquiries``: the number of volunteer enquiries
+    dated in the period; ``target``: a whole number, for the period, or for a year with
+    ``target_period: year`` (then compared pro rata to the period's length in days).
+    ``records: placements_per_enquiry``: the share of the period's enquiries taken up, with
+    its Wilson interval and the same suppression and RAG rule as survey shares (an enquiry is
+    taken up when its volunteer has a placement, not "did not start", that starts on or after
+    the enquiry's date; an enquiry with no volunteer linked counts when its outcome is
+    "placed"); ``target``: a share; ``breakdowns``: ``district`` (the enquiry's).
 ``targets_met``
     the share of the framework's other KPIs with a target that are green, out of those with
     a target and enough data to judge; ``target``: a share.
@@ -33,6 +43,7 @@ that does not parse, an unknown segment, a target that cannot be read.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import functools
 import re
@@ -57,6 +68,7 @@ __all__ = [
     "Kpi",
     "KpiDefinitionError",
     "KpiKind",
+    "Records",
     "framework",
     "framework_from_data",
     "frameworks",
@@ -80,13 +92,25 @@ class KpiKind(StrEnum):
     COUNT = "count"
     AWARENESS = "awareness"
     TARGETS_MET = "targets_met"
+    RECORDS = "records"
 
+
+class Records(StrEnum):
+    """What a record-based KPI counts."""
+
+    ENQUIRIES = "enquiries"
+    PLACEMENTS_PER_ENQUIRY = "placements_per_enquiry"
+
+
+RECORD_SEGMENTS = ("district",)
+TARGET_PERIODS = ("period", "year")
 
 KIND_KEYS: dict[KpiKind, tuple[str, ...]] = {
     KpiKind.PROPORTION: ("survey", "numerator", "denominator", "breakdowns"),
     KpiKind.COUNT: ("survey", "count", "where", "window_days"),
     KpiKind.AWARENESS: ("survey", "aware", "raised", "raised_among", "exclude"),
     KpiKind.TARGETS_MET: (),
+    KpiKind.RECORDS: ("records", "target_period", "breakdowns"),
 }
 
 
@@ -125,6 +149,14 @@ class Kpi:
     raised_among: Node | None = None
     raised_among_text: str = ""
     exclude: tuple[str, ...] = ()
+    # records
+    records: Records | None = None
+    target_period: str = "period"  # or "year": an annual target, compared pro rata
+
+    @property
+    def is_count(self) -> bool:
+        """Tell whether the KPI's result is a count (not a share)."""
+        return self.kind is KpiKind.COUNT or self.records is Records.ENQUIRIES
 
     @property
     def questions(self) -> frozenset[str]:
@@ -373,8 +405,10 @@ class _Checker:
             return None
         self.unknown_keys(where, raw, COMMON_KEYS + KIND_KEYS[kind])
         title = self.text(f"{where}: title", raw.get("title"), required=True)
+        records = self.records(where, raw) if kind is KpiKind.RECORDS else None
+        is_count = kind is KpiKind.COUNT or records is Records.ENQUIRIES
         try:
-            target = Target.parse(raw.get("target"), count=kind is KpiKind.COUNT)
+            target = Target.parse(raw.get("target"), count=is_count)
         except TargetError as error:
             self.problem(f"{where}: target", str(error))
             target = Target(TargetRule.NONE)
@@ -383,6 +417,9 @@ class _Checker:
             KpiKind.COUNT: {TargetRule.AT_LEAST, TargetRule.NONE},
             KpiKind.AWARENESS: {TargetRule.INCREASE, TargetRule.NONE},
             KpiKind.TARGETS_MET: {TargetRule.AT_LEAST, TargetRule.MORE_THAN},
+            KpiKind.RECORDS: {TargetRule.AT_LEAST, TargetRule.NONE}
+            if is_count
+            else {TargetRule.AT_LEAST, TargetRule.MORE_THAN, TargetRule.NONE},
         }[kind]
         if target.rule not in allowed_rules:
             self.problem(f"{where}: target", f"a {kind} KPI cannot have the target {target}")
@@ -396,12 +433,61 @@ class _Checker:
         }
         if kind is KpiKind.TARGETS_MET:
             return Kpi(**common)
+        if kind is KpiKind.RECORDS:
+            return self.records_kpi(where, raw, records, common)
         survey = self.survey(where, raw.get("survey"))
         if kind is KpiKind.PROPORTION:
             return self.proportion(where, raw, survey, common)
         if kind is KpiKind.COUNT:
             return self.count(where, raw, survey, common)
         return self.awareness(where, raw, survey, common)
+
+    def records(self, where: str, raw: Mapping[str, Any]) -> Records | None:
+        value = raw.get("records")
+        try:
+            return Records(str(value))
+        except ValueError:
+            known = ", ".join(r.value for r in Records)
+            self.problem(f"{where}: records", f"unknown records {value!r} (records: {known})")
+            return None
+
+    def records_kpi(
+        self,
+        where: str,
+        raw: Mapping[str, Any],
+        records: Records | None,
+        common: dict[str, Any],
+    ) -> Kpi:
+        period = raw.get("target_period", "period")
+        if period not in TARGET_PERIODS:
+            self.problem(
+                f"{where}: target_period",
+                f"must be 'period' or 'year' (an annual target, compared pro rata), not {period!r}",
+            )
+            period = "period"
+        target: Target = common["target"]
+        if period == "year":
+            if records is not Records.ENQUIRIES:
+                self.problem(f"{where}: target_period", "only a count can have an annual target")
+            else:
+                common = {**common, "target": dataclasses.replace(target, basis="a year")}
+        breakdowns = raw.get("breakdowns", [])
+        if not isinstance(breakdowns, list):
+            self.problem(f"{where}: breakdowns", "must be a list of segments")
+            breakdowns = []
+        for segment in breakdowns:
+            if records is not Records.PLACEMENTS_PER_ENQUIRY or segment not in RECORD_SEGMENTS:
+                self.problem(
+                    f"{where}: breakdowns",
+                    f"records KPIs can be broken down only by district (placements per "
+                    f"enquiry), not {segment!r}",
+                )
+        return Kpi(
+            **common,
+            records=records,
+            target_period=str(period),
+            breakdowns=tuple(s for s in breakdowns if s in RECORD_SEGMENTS),
+        )
 
     def survey(self, where: str, survey_id: object) -> Survey | None:
         if not isinstance(survey_id, str):

@@ -8,17 +8,20 @@ denominator count towards its numerator.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from analysis import frames as f
 from analysis.comparisons import measure_change
 from analysis.conditions import FrameCache, evaluate_frame
 from analysis.frames import MULTI_VALUED_SEGMENTS, ORGANISATION, ROUND, SEGMENTS
-from analysis.kpis.definitions import Framework, Kpi, KpiKind
+from analysis.kpis.definitions import Framework, Kpi, KpiKind, Records
 from analysis.kpis.results import (
     OVERALL,
     Cell,
@@ -27,17 +30,21 @@ from analysis.kpis.results import (
     RoundRef,
     count_cell,
     hidden_cell,
+    no_data_cell,
     proportion_cell,
 )
-from analysis.kpis.targets import DEFAULT_MIN_N, Status, Target, TargetRule
+from analysis.kpis.targets import DEFAULT_MIN_N, Status, Target, TargetRule, rag_count
+from analysis.periods import Period
 from analysis.segments import order_keys, value_label
 from analysis.stats import CONFIDENCE, newcombe
 from analysis.suppression import SECONDARY_NOTE, SUPPRESSED_NOTE, cells_to_hide, is_small
+from collector.localtime import day_ends, day_starts
 from collector.survey.expr import Call, Compare, Literal, Node, Ref
 from collector.survey.model import Survey
 
 __all__ = [
     "Indicators",
+    "RecordFrames",
     "Truths",
     "evaluate_framework_results",
     "breakdown_cells",
@@ -45,8 +52,11 @@ __all__ = [
     "evaluate_awareness",
     "evaluate_count",
     "evaluate_proportion",
+    "evaluate_records",
+    "period_target",
     "evaluate_targets_met",
     "indicators",
+    "taken_up",
     "segment_keys",
 ]
 
@@ -319,6 +329,137 @@ def evaluate_count(
     periods = ", ".join(r.period for r in sorted(window, key=lambda r: r.opens_at))
     overall = count_cell(count, kpi.target, note=f"rounds counted: {periods}")
     return KpiResult(kpi, overall, round_)
+
+
+# --- volunteering records (VAL 25, 26) -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecordFrames:
+    """Volunteer enquiries and placements as frames.load_enquiries/load_placements give them."""
+
+    enquiries: pd.DataFrame
+    placements: pd.DataFrame
+
+    def of(self, provider: str) -> RecordFrames:
+        """Give one provider's records."""
+        return RecordFrames(
+            self.enquiries[self.enquiries[f.RECORD_PROVIDER] == provider],
+            self.placements[self.placements[f.RECORD_PROVIDER] == provider],
+        )
+
+
+def taken_up(records: RecordFrames) -> Bools:
+    """Tell, per enquiry, whether it was taken up (see analysis.kpis.definitions, records).
+
+    Linked to a volunteer: a placement of theirs, not "did not start", starting on or after the
+    enquiry's date. Not linked: the enquiry's outcome is "placed".
+    """
+    enquiries, placements = records.enquiries, records.placements
+    started = placements[placements[f.PLACEMENT_STATUS] != "did_not_start"]
+    latest = started.groupby(f.VOLUNTEER)[f.STARTS_ON].max()
+    volunteers = enquiries[f.VOLUNTEER]
+    linked = volunteers.notna().to_numpy(dtype=np.bool_)
+    latest_start = pd.to_datetime(volunteers.map(latest))
+    by_placement = (latest_start >= enquiries[f.ENQUIRED_ON]).fillna(False)
+    by_outcome = (enquiries[f.OUTCOME] == "placed").to_numpy(dtype=np.bool_)
+    return np.where(linked, by_placement.to_numpy(dtype=np.bool_), by_outcome)
+
+
+def _in_period(enquiries: pd.DataFrame, period: Period) -> Bools:
+    dates = enquiries[f.ENQUIRED_ON]
+    inside = (dates >= pd.Timestamp(period.start)) & (dates <= pd.Timestamp(period.end))
+    return inside.to_numpy(dtype=np.bool_)
+
+
+def period_target(kpi: Kpi, period: Period) -> Target | None:
+    """Give the target for a period shorter than a year of an annual target (else None).
+
+    Pro rata by days, rounded up to a whole number: 3,327 a year is 1,668 for 183 days.
+    """
+    target = kpi.target
+    if kpi.target_period != "year" or target.value is None or period.days >= 365:
+        return None
+    scaled = target.value * period.days / 365
+    whole = -(-scaled.numerator // scaled.denominator)
+    return Target(
+        target.rule,
+        Fraction(whole),
+        is_count=target.is_count,
+        basis=f"(pro rata for {period.days} days of {int(target.value):,} a year)",
+    )
+
+
+def _records_round(round_: RoundRef, period: Period) -> RoundRef:
+    """Name a period of records as a round, for comparing with it (id 0: not a real round)."""
+    return dataclasses.replace(
+        round_,
+        id=0,
+        survey="records",
+        survey_version=0,
+        period=period.label,
+        status="closed",
+        opens_at=day_starts(period.start),
+        closes_at=day_ends(period.end),
+    )
+
+
+def evaluate_records(
+    kpi: Kpi,
+    records: RecordFrames,
+    round_: RoundRef,
+    period: Period,
+    previous: Period | None = None,
+    *,
+    min_n: int = DEFAULT_MIN_N,
+) -> KpiResult:
+    """Evaluate a record-based KPI for a provider's period (enquiries, or their take-up)."""
+    mine = records.of(round_.provider)
+    if mine.enquiries.empty:
+        note = f"no volunteer enquiries recorded for {round_.provider_name}"
+        return KpiResult(kpi, no_data_cell(note=note), round_, note=note, period=period)
+    inside = _in_period(mine.enquiries, period)
+    if kpi.records is Records.ENQUIRIES:
+        count = int(np.count_nonzero(inside))
+        scaled = period_target(kpi, period)
+        if is_small(count):
+            overall = hidden_cell(OVERALL, note=SUPPRESSED_NOTE.replace("responses", "enquiries"))
+        else:
+            status = rag_count(count, scaled or kpi.target)
+            overall = Cell(
+                OVERALL, count=count, status=status, note=f"enquiries dated {period.describe()}"
+            )
+        return KpiResult(kpi, overall, round_, period=period, period_target=scaled)
+    hits = taken_up(mine)
+    numerator, n = int(np.count_nonzero(hits & inside)), int(np.count_nonzero(inside))
+    overall = proportion_cell(numerator, n, kpi.target, min_n=min_n)
+    change = None
+    if previous is not None:
+        before_mask = _in_period(mine.enquiries, previous)
+        before = int(np.count_nonzero(hits & before_mask)), int(np.count_nonzero(before_mask))
+        if before[1]:
+            shown = proportion_cell(*before, kpi.target, min_n=min_n)
+            change = measure_change(
+                (numerator, n), before, _records_round(round_, previous), shown, min_n
+            )
+    breakdowns: dict[str, tuple[Cell, ...]] = {}
+    for segment in kpi.breakdowns:
+        table = pd.DataFrame(
+            {
+                "key": mine.enquiries[f.ENQUIRY_DISTRICT]
+                .astype(object)
+                .fillna("")
+                .to_numpy()[inside],
+                "hit": hits[inside],
+            }
+        )
+        grouped = table.groupby("key", sort=False)["hit"].agg(["sum", "size"])
+        counts: dict[str | None, Counts] = {
+            (None if key == "" else str(key)): (int(row["sum"]), int(row["size"]))
+            for key, row in grouped.iterrows()
+        }
+        breakdowns[segment] = breakdown_cells(segment, counts, kpi.target, min_n)
+    return KpiResult(kpi, overall, round_, change, breakdowns, period=period)
 
 
 # --- proportion of targets met (Essex ii) --------------------------------------------------

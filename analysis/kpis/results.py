@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from analysis.kpis.targets import DEFAULT_MIN_N, Status, Target, rag, rag_count
+from analysis.periods import Period
 from analysis.stats import wilson
 from analysis.suppression import SUPPRESSED_NOTE, is_small
 
@@ -48,10 +49,12 @@ class RoundRef:
     status: str
     opens_at: datetime
     closes_at: datetime
+    kind: str = "survey"  # or "rolling": a provider's follow-up round for a period
 
     def to_json(self) -> dict[str, Any]:
         """Give the round as plain data."""
         return {
+            "kind": self.kind,
             "id": self.id,
             "provider": self.provider,
             "provider_name": self.provider_name,
@@ -226,11 +229,20 @@ class KpiResult:
     breakdowns: dict[str, tuple[Cell, ...]] = field(default_factory=dict)
     outcomes: tuple[OutcomeResult, ...] = ()
     note: str = ""
+    # Record-based KPIs: the dates counted, and the target for them when it is not the KPI's
+    # own (an annual target, pro rata for a half year).
+    period: Period | None = None
+    period_target: Target | None = None
 
     @property
     def status(self) -> Status:
         """Give the KPI's status."""
         return self.overall.status
+
+    @property
+    def target(self) -> Target:
+        """Give the target this result is judged against (the period's, else the KPI's)."""
+        return self.period_target if self.period_target is not None else self.kpi.target
 
     def to_json(self) -> dict[str, Any]:
         """Give the result as plain data."""
@@ -255,4 +267,13 @@ class KpiResult:
             },
             "outcomes": [outcome.to_json() for outcome in self.outcomes],
             "note": self.note or None,
+            "records": None if kpi.records is None else str(kpi.records),
+            "period": None
+            if self.period is None
+            else {
+                "label": self.period.label,
+                "start": self.period.start.isoformat(),
+                "end": self.period.end.isoformat(),
+            },
+            "period_target": None if self.period_target is None else self.period_target.to_json(),
         }

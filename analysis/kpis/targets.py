@@ -79,6 +79,9 @@ class Target:
     rule: TargetRule
     value: Fraction | None = None
     is_count: bool = False
+    # Words after the figure: "a year" for an annual target; for a record-based KPI's result,
+    # how its period's target was worked out ("pro rata: 3,327 a year").
+    basis: str = ""
 
     @classmethod
     def parse(cls, raw: object, *, count: bool = False) -> Target:
@@ -134,13 +137,19 @@ class Target:
         return bound >= self.value
 
     def __str__(self) -> str:
+        text = self._text()
+        return f"{text} {self.basis}" if self.basis else text
+
+    def _text(self) -> str:
         if self.rule is TargetRule.NONE:
             return "none"
         if self.rule is TargetRule.INCREASE:
             return "increase"
         assert self.value is not None
         if self.is_count:
-            return f"≥ {int(self.value)}" if self.value.denominator == 1 else f"≥ {self.value}"
+            if self.value.denominator == 1:
+                return f"≥ {int(self.value):,}"
+            return f"≥ {float(self.value):,.1f}"
         percent = _percent_text(self.value)
         if self.rule is TargetRule.MORE_THAN:
             return "> 50% (majority)" if self.value == Fraction(1, 2) else f"> {percent}"
@@ -149,7 +158,13 @@ class Target:
     def to_json(self) -> dict[str, object]:
         """Give the target as plain data."""
         value: float | None = None if self.value is None else float(self.value)
-        return {"rule": str(self.rule), "value": value, "text": str(self)}
+        return {
+            "rule": str(self.rule),
+            "value": value,
+            "text": str(self),
+            "count": self.is_count,
+            "basis": self.basis or None,
+        }
 
 
 def _percent_text(value: Fraction) -> str:

@@ -183,6 +183,8 @@ def _round_label(result: KpiResult, cell: Cell) -> str:
         return period
     if result.kpi.kind is KpiKind.TARGETS_MET:
         return f"{period}\n{cell.n} KPIs judged"
+    if result.kpi.kind is KpiKind.RECORDS:
+        return f"{period}\n{cell.n} enquiries"
     return f"{period}\nn = {cell.n}"
 
 
@@ -195,7 +197,7 @@ def _no_figures(axes: Axes, text: str) -> None:
 def kpi_chart(result: KpiResult, report: KpiReport) -> bytes:
     """Draw a KPI's result against its target: bar, 95% interval, dashed target, RAG in words."""
     kpi = result.kpi
-    target = kpi.target
+    target = result.target
     period = result.round.period if result.round is not None else report.round.period
     if kpi.kind is KpiKind.AWARENESS and result.outcomes:
         return _awareness_chart(result, report)
@@ -207,24 +209,33 @@ def kpi_chart(result: KpiResult, report: KpiReport) -> bytes:
         _no_figures(axes, HIDDEN if overall.suppressed else (overall.note or "no data"))
         figure.subplots_adjust(top=top)
         return _png(figure)
-    if kpi.kind is KpiKind.COUNT:
+    if kpi.is_count:
         count = overall.count or 0
         goal = float(target.value) if target.value is not None else 0.0
         limit = max(count, goal, 1) * 1.1
         _bars(axes, [_Bar(_round_label(result, overall), overall)], percentage=False,
               limit=limit)
-        axes.set_xlabel("Different organisations", fontsize=9.5)
-    else:
-        _bars(axes, [_Bar(_round_label(result, overall), overall)], percentage=True, limit=1.0)
         axes.set_xlabel(
-            "Share of groups (bar), with its 95% confidence interval (whiskers)"
-            if kpi.kind is KpiKind.PROPORTION else "Share of the KPIs judged that met their target",
+            f"Volunteer enquiries, {result.period.describe()}"
+            if kpi.kind is KpiKind.RECORDS and result.period is not None
+            else "Different organisations",
             fontsize=9.5,
         )
+    else:
+        _bars(axes, [_Bar(_round_label(result, overall), overall)], percentage=True, limit=1.0)
+        axes.set_xlabel(_share_axis(kpi.kind), fontsize=9.5)
     if target.value is not None:
         _target(axes, float(target.value), str(target))
     figure.subplots_adjust(left=0.17, right=0.97, top=top, bottom=0.2)
     return _png(figure)
+
+
+def _share_axis(kind: KpiKind) -> str:
+    if kind is KpiKind.RECORDS:
+        return "Share of the period's enquiries taken up (bar), with its 95% interval (whiskers)"
+    if kind is KpiKind.TARGETS_MET:
+        return "Share of the KPIs judged that met their target"
+    return "Share of groups (bar), with its 95% confidence interval (whiskers)"
 
 
 def _awareness_chart(result: KpiResult, report: KpiReport) -> bytes:
@@ -266,7 +277,7 @@ def _awareness_chart(result: KpiResult, report: KpiReport) -> bytes:
 def trend_chart(result: KpiResult, report: KpiReport) -> bytes | None:
     """Draw a proportion KPI in the previous round and this one, or give None if not both."""
     change = result.change
-    if result.kpi.kind is not KpiKind.PROPORTION or change is None:
+    if result.kpi.kind not in (KpiKind.PROPORTION, KpiKind.RECORDS) or change is None:
         return None
     now, before = result.overall, change.previous
     if now.proportion is None:
@@ -302,8 +313,9 @@ def trend_chart(result: KpiResult, report: KpiReport) -> bytes | None:
     axes.set_ylim(0, 1.12)
     axes.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y * 100:.0f}%"))
     axes.set_yticks([0, 0.25, 0.5, 0.75, 1.0])
-    if kpi.target.value is not None:
-        _target(axes, float(kpi.target.value), str(kpi.target), vertical=False, label_x=1.32)
+    if result.target.value is not None:
+        _target(axes, float(result.target.value), str(result.target), vertical=False,
+                label_x=1.32)
     figure.subplots_adjust(left=0.1, right=0.97, top=top, bottom=0.16)
     return _png(figure)
 

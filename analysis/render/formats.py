@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from analysis.kpis.definitions import KpiKind
+from analysis.kpis.definitions import Kpi, KpiKind
 from analysis.kpis.results import Cell, Change, KpiResult
 from analysis.kpis.targets import Status, TargetRule
 from analysis.report import KpiReport
@@ -24,11 +24,14 @@ __all__ = [
     "headline_text",
     "hidden_text",
     "interval_text",
+    "is_share",
+    "n_label",
     "n_text",
     "percent",
     "result_text",
     "status_word",
     "summarise",
+    "unit",
 ]
 
 DASH = "–"
@@ -48,6 +51,27 @@ STATUS_WORDS = {
     Status.NO_DATA: "No data",
     Status.NO_TARGET: "No target",
 }
+
+
+def is_share(kpi: Kpi) -> bool:
+    """Tell whether a KPI's result is a share with an interval (not a count or a verdict)."""
+    return kpi.kind is KpiKind.PROPORTION or (kpi.kind is KpiKind.RECORDS and not kpi.is_count)
+
+
+def unit(kpi: Kpi) -> str:
+    """Name what a KPI's count counts, or what its share is of: 'enquiries', 'organisations'."""
+    if kpi.kind is KpiKind.RECORDS:
+        return "enquiries"
+    if kpi.kind is KpiKind.COUNT:
+        return "organisations"
+    if kpi.kind is KpiKind.TARGETS_MET:
+        return "KPIs"
+    return "responses"
+
+
+def n_label(kpi: Kpi) -> str:
+    """Name the n of a share: 'Responses (n)', or 'Enquiries (n)' for a record-based share."""
+    return f"{unit(kpi).capitalize()} (n)"
 
 
 def percent(value: float | None) -> str:

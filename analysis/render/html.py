@@ -29,11 +29,14 @@ from analysis.render.formats import (
     headline_text,
     hidden_text,
     interval_text,
+    is_share,
+    n_label,
     n_text,
     percent,
     result_text,
     status_word,
     summarise,
+    unit,
 )
 from analysis.report import KpiReport
 from analysis.segments import SEGMENT_TITLES
@@ -175,8 +178,10 @@ def _chart_alt(result: KpiResult) -> str:
     interval = (
         f", 95% interval {interval_text(cell.low, cell.high)}" if cell.low is not None else ""
     )
+    figures_unit = f" {unit(kpi)}" if kpi.kind is KpiKind.RECORDS and kpi.is_count else ""
     return (
-        f"Bar chart of {kpi.id}: {result_text(cell)}{interval}, target {kpi.target}, "
+        f"Bar chart of {kpi.id}: {result_text(cell)}{figures_unit}{interval}, "
+        f"target {result.target}, "
         f"status {status_word(cell.status)}."
     )
 
@@ -195,7 +200,11 @@ def _facts(result: KpiResult) -> tuple[tuple[str, str], ...]:
     kpi, cell = result.kpi, result.overall
     period = result.round.period if result.round is not None else DASH
     facts: list[tuple[str, str]] = [("Round", period)]
-    if kpi.kind is KpiKind.AWARENESS:
+    if result.period is not None:
+        facts = [("Period", result.period.describe())]
+    if kpi.kind is KpiKind.RECORDS and kpi.is_count:
+        facts.append(("Enquiries", result_text(cell)))
+    elif kpi.kind is KpiKind.AWARENESS:
         facts.append(("Responses (n)", n_text(cell)))
     elif kpi.kind is KpiKind.COUNT:
         facts.append(("Organisations", result_text(cell)))
@@ -206,13 +215,14 @@ def _facts(result: KpiResult) -> tuple[tuple[str, str], ...]:
             facts.append(("KPIs green", str(cell.numerator)))
     else:
         facts.append(("Result", result_text(cell)))
-        facts.append(("Responses (n)", n_text(cell)))
+        facts.append((n_label(kpi), n_text(cell)))
         if cell.numerator is not None:
-            facts.append(("Meeting the definition", str(cell.numerator)))
+            counted = "Taken up" if kpi.kind is KpiKind.RECORDS else "Meeting the definition"
+            facts.append((counted, str(cell.numerator)))
         facts.append(("95% confidence interval", interval_text(cell.low, cell.high)))
-    facts.append(("Target", str(kpi.target)))
+    facts.append(("Target", str(result.target)))
     facts.append(("Status", status_word(result.status)))
-    if kpi.kind is KpiKind.PROPORTION:
+    if is_share(kpi):
         facts.append(("Change since the previous round", change_text(result.change)))
     return tuple(facts)
 
@@ -321,6 +331,21 @@ def definition_lines(kpi: Kpi) -> list[tuple[str, str, bool]]:
             lines.append(("Raised by the CVS", f"selected in {kpi.raised}", False))
         if kpi.raised_among_text:
             lines.append(("Raised: out of", kpi.raised_among_text, True))
+    elif kpi.kind is KpiKind.RECORDS:
+        lines.append(("Records", "the provider's volunteer enquiries and placements", False))
+        if kpi.is_count:
+            lines.append(("Counted", "volunteer enquiries dated in the report's period", False))
+        else:
+            lines.append(("Out of", "volunteer enquiries dated in the report's period", False))
+            lines.append(("Counted", "those taken up by a placement (see the note)", False))
+        lines.append(
+            ("Period", "the dates of the provider's follow-up round for the period, else the "
+             "period's label read as a UK financial year (April to March; H1, H2, Q1-Q4)",
+             False)
+        )
+        if kpi.target_period == "year":
+            lines.append(("Annual target", "compared pro rata to the period's length in days",
+                          False))
     lines.append(("Target", str(kpi.target), False))
     if kpi.note:
         lines.append(("Note", kpi.note, False))
@@ -347,7 +372,7 @@ def report_view(report: KpiReport) -> dict[str, Any]:
                 "n": n_text(r.overall),
                 "interval": interval_text(r.overall.low, r.overall.high),
                 "change": (
-                    change_text(r.change) if r.kpi.kind is KpiKind.PROPORTION
+                    change_text(r.change) if is_share(r.kpi)
                     else DASH
                 ),
             }

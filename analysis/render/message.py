@@ -10,9 +10,11 @@ from analysis.kpis.results import KpiResult
 from analysis.render.formats import (
     headline_text,
     interval_text,
+    is_share,
     result_text,
     status_word,
     summarise,
+    unit,
 )
 from analysis.report import KpiReport
 
@@ -32,13 +34,15 @@ def _line(result: KpiResult, title_width: int) -> str:
         return f"- {head}{figures}: {status_word(result.status)}"
     if cell.proportion is None and cell.count is None:
         return f"- {head}no data"
-    if kpi.kind is KpiKind.PROPORTION:
+    if is_share(kpi):
         figures = f"{result_text(cell)} (n={cell.n}, 95% CI {interval_text(cell.low, cell.high)})"
     elif kpi.kind is KpiKind.TARGETS_MET:
         figures = f"{result_text(cell)} ({cell.numerator} of {cell.n} KPIs)"
+    elif kpi.kind is KpiKind.RECORDS:
+        figures = f"{result_text(cell)} {unit(kpi)}"
     else:
         figures = result_text(cell)
-    target = f", target {kpi.target}" if str(kpi.target) != "none" else ""
+    target = f", target {result.target}" if str(result.target) != "none" else ""
     return f"- {head}{figures}{target}: {status_word(result.status)}"
 
 

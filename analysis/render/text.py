@@ -113,7 +113,7 @@ def csv_rows(reports: Sequence[KpiReport]) -> list[dict[str, Any]]:
                 "period": result.round.period if result.round else None,
                 "kpi": kpi.id,
                 "kpi_title": kpi.title,
-                "target": str(kpi.target),
+                "target": str(result.target),
             }
             overall = {**base, "measure": "overall", **_cell_fields(result.overall)}
             if result.note and not overall["note"]:
@@ -301,7 +301,7 @@ def _detail_rows(
                 _n_text(overall),
                 _result_text(overall),
                 _interval(overall),
-                str(kpi.target),
+                str(result.target),
                 _status_text(status),
                 note,
             ],

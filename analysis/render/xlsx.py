@@ -86,7 +86,7 @@ def _summary(report: KpiReport) -> pd.DataFrame:
                 "Indicator": kpi.title,
                 "Round": result.round.period if result.round else None,
                 **_cell(result.overall),
-                "Target": str(kpi.target),
+                "Target": str(result.target),
                 **_change(result.change),
                 "Explanation": report.narratives.get(kpi.id, "").strip() or None,
             }
@@ -99,7 +99,7 @@ def _kpi(result: KpiResult) -> pd.DataFrame:
     period = result.round.period if result.round else None
     rows: list[dict[str, Any]] = [
         {"Measure": "Overall", "Segment": None, "Group": result.overall.label, "Round": period,
-         **_cell(result.overall), "Target": str(kpi.target), **_change(result.change)}
+         **_cell(result.overall), "Target": str(result.target), **_change(result.change)}
     ]
     if result.change is not None:
         before = result.change.previous

@@ -94,7 +94,7 @@ def headline(result: KpiResult) -> str:
         said += f", {result_text(cell)}"
         if cell.n is not None:
             said += f" (n = {n_text(cell)})"
-    return f"{said}; target {result.kpi.target}"
+    return f"{said}; target {result.target}"
 
 
 _TABLE = re.compile(r"<table\b.*?</table>", re.S)

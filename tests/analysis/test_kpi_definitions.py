@@ -29,9 +29,14 @@ def test_the_built_in_frameworks_load() -> None:
     assert essex.kpi("ii").target.value == Fraction(4, 5)
     val = framework("leicestershire-val")
     assert [k.id for k in val.kpis] == [
-        "VAL 2", "VAL 19", "VAL 20", "VAL 22", "VAL 23", "VAL 24", "VAL 27", "VAL 28",
+        "VAL 2", "VAL 19", "VAL 20", "VAL 22", "VAL 23", "VAL 24", "VAL 25", "VAL 26",
+        "VAL 27", "VAL 28",
     ]
-    assert all(k.target.rule is TargetRule.MORE_THAN for k in val.kpis)
+    assert all(k.target.rule is TargetRule.MORE_THAN for k in val.kpis if k.id != "VAL 25")
+    enquiries = val.kpi("VAL 25")
+    assert enquiries.kind is KpiKind.RECORDS and enquiries.is_count
+    assert str(enquiries.target) == "≥ 3,327 a year" and enquiries.target_period == "year"
+    assert val.kpi("VAL 26").breakdowns == ("district",) and not val.kpi("VAL 26").is_count
     assert val.kpi("VAL 20").breakdowns == ("org_type",)
     assert val.kpi("VAL 24").breakdowns == ("district",)
     assert val.surveys == ("cvs-support", "funder-satisfaction", "volunteer-placement",
