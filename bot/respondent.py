@@ -1,24 +1,585 @@
-"""Respondents answering a survey in Telegram, one question per message, through collector.flow."""
+"""Respondents answering a survey in Telegram, one question per message, through collector.flow.
+
+Every handler reloads the chat, its invitation and the response from SQL (nothing is kept in
+memory), works out what to say inside one transaction (`bot.storage.db`), and only then talks
+to Telegram. Buttons carry the response and the question they belong to (see bot.render), so
+a button pressed on an old message is recognised and refused without changing anything.
+"""
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
-from telegram import Update
-from telegram.ext import Application, ContextTypes, MessageHandler, filters
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from telegram import InlineKeyboardMarkup, Update
+from telegram.constants import ChatType, ParseMode
+from telegram.error import BadRequest
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot import render
+from bot.render import Rendered
+from bot.storage import db
+from collector import chats, flow, localtime, models, ratelimits
+from collector.errors import NotFound
+from collector.rounds import invitation_by_token
+from collector.survey.model import Survey
+from collector.survey.store import definition
+
+log = logging.getLogger(__name__)
+
+# Tokens have 192 bits: this limit does not keep them safe, it stops a chat hammering.
+BAD_STARTS = ratelimits.Limit("telegram_bad_start", limit=20, window=timedelta(minutes=10))
+
+NOT_LINKED = (
+    "To answer a survey here, open the Telegram link in your invitation: it starts this chat "
+    "with the survey's code. Send /help to see what I can do."
+)
+MOVED_ON = "That question has moved on, so that button does nothing now."
+USE_BUTTONS = "Please answer this one with the buttons under the question."
+USE_REVIEW_BUTTONS = "Please use the buttons: Send answers, or Change to go back to a question."
+NO_FILES = "I can only read typed answers and button presses, not stickers, photos or other files."
+NO_EDITS = "I do not read changes to earlier messages: please send your answer as a new message."
+CANNOT_SKIP = "This question needs an answer, so it cannot be skipped."
+FIRST_QUESTION = "This is the first question: there is nothing before it."
+UNKNOWN_COMMAND = "I do not know that command. Send /help to see the ones I understand."
+OLD_BUTTON = "That button no longer works."
+HELP = (
+    "I ask the questions of a survey one at a time. Answer with the buttons under a question, "
+    "or by typing when it asks for a number or some words. Your answers are saved as you go, so "
+    "you can stop and carry on later, here or with the web link in your invitation.\n\n"
+    "/back: go back to the question before\n"
+    "/skip: skip a question marked (optional)\n"
+    "/language: answer in another language, when the survey has one\n"
+    "/stop: send me no more survey invitations\n"
+    "/help: show this message"
+)
+
+BotApp = Application[Any, Any, Any, Any, Any, Any]
 
 
-def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    """Add the respondent's command, button and reply handlers."""
+@dataclass
+class Reply:
+    """What to say after an update, worked out inside the transaction.
+
+    `notice`: a short answer (a toast for a button press, else a message of its own);
+    `edit`: new text and buttons for the pressed message; `strip`: remove its buttons;
+    `markup`: new buttons only (multiple-choice ticks); `send`: new messages.
+    """
+
+    notice: str | None = None
+    edit: Rendered | None = None
+    strip: bool = False
+    markup: InlineKeyboardMarkup | None = None
+    send: list[Rendered] = field(default_factory=list)
 
 
-def register_fallbacks(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    """Add the catch-alls that answer anything no other handler took."""
-    app.add_handler(MessageHandler(filters.ALL, _anything_else))
+@dataclass
+class State:
+    """The chat and what it is answering, as stored."""
+
+    chat: models.TelegramChat
+    invitation: models.Invitation
+    response: models.Response | None
 
 
-async def _anything_else(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    if update.effective_message is not None:
-        await update.effective_message.reply_text(
-            "To answer a survey, open the Telegram link in your invitation."
+# Registration ---------------------------------------------------------------------------------
+
+
+def register(app: BotApp) -> None:
+    """Add the respondent's command, button and reply handlers (private chats only)."""
+    private = filters.ChatType.PRIVATE
+    app.add_handler(CommandHandler("start", _on_start, filters=private))
+    app.add_handler(CommandHandler("back", _on_back, filters=private))
+    app.add_handler(CommandHandler("skip", _on_skip, filters=private))
+    app.add_handler(CommandHandler("language", _on_language, filters=private))
+    app.add_handler(CommandHandler("help", _on_help, filters=private))
+    app.add_handler(CommandHandler("stop", _on_stop, filters=private))
+    app.add_handler(CallbackQueryHandler(_on_button, pattern=rf"^{render.PREFIX}:"))
+    app.add_handler(
+        MessageHandler(
+            private & filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND, _on_text
         )
+    )
+
+
+def register_fallbacks(app: BotApp) -> None:
+    """Add the catch-alls that answer anything no other handler took."""
+    app.add_handler(CallbackQueryHandler(_on_other_button))
+    app.add_handler(MessageHandler(filters.ChatType.PRIVATE & filters.COMMAND, _on_unknown_command))
+    app.add_handler(MessageHandler(filters.ChatType.PRIVATE, _on_anything_else))
+
+
+# Handlers -------------------------------------------------------------------------------------
+
+
+async def _on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    token = context.args[0] if context.args else None
+    if token is None:
+        await _run(update, context, _resume)
+    else:
+        await _run(update, context, _start, token)
+
+
+async def _on_back(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await _run(update, context, _back)
+
+
+async def _on_skip(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await _run(update, context, _skip)
+
+
+async def _on_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await _run(update, context, _languages)
+
+
+async def _on_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await _run(update, context, _help)
+
+
+async def _on_stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await _run(update, context, _stop)
+
+
+async def _on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    assert update.effective_message is not None
+    await _run(update, context, _typed, update.effective_message.text or "")
+
+
+async def _on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    assert query is not None
+    callback = render.parse(query.data or "")
+    if callback is None:
+        await _deliver(update, context, Reply(notice=OLD_BUTTON))
+        return
+    await _run(update, context, _press, callback)
+
+
+async def _on_other_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await _deliver(update, context, Reply(notice=OLD_BUTTON))
+
+
+async def _on_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await _deliver(update, context, Reply(notice=UNKNOWN_COMMAND))
+
+
+async def _on_anything_else(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    if update.edited_message is not None:
+        await _deliver(update, context, Reply(notice=NO_EDITS))
+        return
+    await _run(update, context, _other_message)
+
+
+async def _run(update: Update, context: ContextTypes.DEFAULT_TYPE, work: Any, *args: Any) -> None:
+    """Do `work(session, chat_id, *args)` in a transaction, then say what it decided.
+
+    The flow's refusals (a closed round, an opted-out group, a response already sent) roll
+    the transaction back and are said as they are; a stale question shows where things are.
+    """
+    chat = update.effective_chat
+    if chat is None or chat.type != ChatType.PRIVATE:
+        return
+    try:
+        reply: Reply = await db(context, work, chat.id, *args)
+    except flow.StaleQuestion:
+        reply = await db(context, _moved_on, chat.id)
+    except (flow.AlreadyCompleted, flow.RoundNotOpen, flow.OptedOut) as error:
+        reply = Reply(notice=error.message, strip=True)
+    await _deliver(update, context, reply)
+
+
+async def _deliver(update: Update, context: ContextTypes.DEFAULT_TYPE, reply: Reply) -> None:
+    """Send the reply: answer the button press, edit its message, send new messages."""
+    chat = update.effective_chat
+    if chat is None:
+        return
+    query = update.callback_query
+    if query is not None:
+        await query.answer(_toast(reply.notice) if reply.notice else None)
+        try:
+            if reply.edit is not None:
+                await query.edit_message_text(
+                    reply.edit.text, parse_mode=ParseMode.HTML, reply_markup=reply.edit.keyboard
+                )
+            elif reply.markup is not None:
+                await query.edit_message_reply_markup(reply_markup=reply.markup)
+            elif reply.strip:
+                await query.edit_message_reply_markup(reply_markup=None)
+        except BadRequest as error:
+            # "Message is not modified" (a double press) or a message too old to edit: the
+            # new messages below still say where things are.
+            log.info("could not edit a respondent's message: %s", error.message)
+    elif reply.notice:
+        await context.bot.send_message(chat.id, render.e(reply.notice), parse_mode=ParseMode.HTML)
+    for message in reply.send:
+        await context.bot.send_message(
+            chat.id, message.text, parse_mode=ParseMode.HTML, reply_markup=message.keyboard
+        )
+
+
+def _toast(text: str) -> str:
+    # Telegram shows at most 200 characters in a button's answer.
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
+# Work in the database -------------------------------------------------------------------------
+
+
+def _state(session: Session, chat_id: int) -> State | None:
+    """Give what the chat is answering, or None when it is answering nothing."""
+    chat = chats.chat_for(session, chat_id)
+    if chat is None or chat.invitation is None:
+        return None
+    return State(chat, chat.invitation, flow.response_for(session, chat.invitation))
+
+
+def _survey(response: models.Response) -> Survey:
+    return definition(response.round.survey)
+
+
+def _index(survey: Survey, question_id: str) -> int:
+    return survey.questions.index(survey.question(question_id))
+
+
+def _show(session: Session, response: models.Response, *, notice: str | None = None) -> Rendered:
+    """Render what the respondent should see now."""
+    view = flow.view(session, response)
+    return _render(response, view, notice=notice)
+
+
+def _render(
+    response: models.Response,
+    view: flow.View,
+    *,
+    notice: str | None = None,
+    ticks: list[bool] | None = None,
+) -> Rendered:
+    survey = _survey(response)
+    if isinstance(view, flow.QuestionView):
+        index = _index(survey, view.question_id)
+        return render.question(view, index, notice=notice, ticks=ticks)
+    if isinstance(view, flow.ReviewView):
+        indexes = {item.question_id: _index(survey, item.question_id) for item in view.items}
+        return render.review(view, indexes, notice=notice)
+    return render.done(view.language, notice=notice)
+
+
+def _after_done(session: Session, state: State) -> list[Rendered]:
+    """The thank-you message, and the question about future surveys when not yet asked."""
+    assert state.response is not None
+    messages = [render.done(state.response.language)]
+    recipient = state.invitation.recipient
+    if recipient is None or recipient.opted_out_at is not None:
+        return messages
+    if isinstance(recipient, models.Volunteer) and recipient.erased_at is not None:
+        return messages
+    linked = (
+        state.chat.volunteer_id == recipient.id
+        if isinstance(recipient, models.Volunteer)
+        else state.chat.organisation_id == recipient.id
+    )
+    if linked and recipient.consent_telegram and state.chat.stopped_at is None:
+        return messages
+    provider = state.invitation.round.provider.name
+    messages.append(render.consent(state.response.id, provider))
+    return messages
+
+
+def _resume(session: Session, chat_id: int) -> Reply:
+    """`/start` without a code: carry on with the survey this chat is answering, if any."""
+    state = _state(session, chat_id)
+    if state is None or state.response is None:
+        return Reply(notice=NOT_LINKED)
+    if state.response.status == "completed":
+        return Reply(notice=flow.AlreadyCompleted().message)
+    flow.ensure_invited(state.invitation)
+    return Reply(send=[_show(session, state.response, notice="Here is where you are now.")])
+
+
+def _start(session: Session, chat_id: int, token: str) -> Reply:
+    """`/start <token>` from an invitation's deep link: link the chat and ask the questions."""
+    client = f"telegram:{chat_id}"
+    if ratelimits.exceeded(session, BAD_STARTS, client):
+        return Reply(
+            notice="There have been too many codes that are not valid from this chat. "
+            "Please try again later with the link in your invitation."
+        )
+    try:
+        invitation = invitation_by_token(session, token)
+    except NotFound:
+        ratelimits.hit(session, BAD_STARTS, client)
+        return Reply(
+            notice="That survey code is not valid. Please open the whole Telegram link from your "
+            "invitation again, or use its web link instead."
+        )
+    existing = flow.response_for(session, invitation)
+    if existing is not None and existing.status == "completed":
+        return Reply(notice=flow.AlreadyCompleted().message)
+    chat = chats.chat_for(session, chat_id)
+    language = chat.language if chat is not None else None
+    # Raises RoundNotOpen or OptedOut before anything is linked: the chat stays as it was.
+    response = flow.start(session, invitation, channel="telegram", language=language)
+    chats.attach_invitation(session, chat_id, invitation)
+    return Reply(send=[_welcome(session, invitation, response, resumed=existing is not None)])
+
+
+def _welcome(
+    session: Session, invitation: models.Invitation, response: models.Response, *, resumed: bool
+) -> Rendered:
+    round_ = invitation.round
+    survey = _survey(response)
+    title = survey.title.get(response.language)
+    provider = round_.provider.name
+    who = f" for {invitation.organisation.name}" if invitation.organisation is not None else ""
+    minutes = f"about {survey.minutes} minutes" if survey.minutes != 1 else "about a minute"
+    lines = [
+        f"Hello! {provider} is asking for your answers to “{title}”{who}. It takes {minutes} "
+        f"and closes on {localtime.long_date(round_.closes_at)}.",
+        "",
+        "Your answers are saved as you go: you can stop and carry on later, here or with the "
+        "web link in your invitation. Send /help to see the commands.",
+    ]
+    if resumed:
+        lines += ["", "You have started this survey already, so we carry on where you left off."]
+    view = flow.view(session, response)
+    first = _render(response, view)
+    return Rendered(render.e("\n".join(lines)) + "\n\n" + first.text, first.keyboard)
+
+
+def _answering(session: Session, chat_id: int) -> State | Reply:
+    """Give the state of a chat answering a survey now, or the reply that says why not."""
+    state = _state(session, chat_id)
+    if state is None or state.response is None:
+        return Reply(notice=NOT_LINKED)
+    if state.response.status == "completed":
+        return Reply(notice=flow.AlreadyCompleted().message)
+    flow.ensure_invited(state.invitation)
+    return state
+
+
+def _back(session: Session, chat_id: int) -> Reply:
+    """`/back`: go to the step before."""
+    state = _answering(session, chat_id)
+    if isinstance(state, Reply):
+        return state
+    assert state.response is not None
+    before = state.response.cursor
+    view = flow.back(session, state.response)
+    notice = FIRST_QUESTION if before is not None and state.response.cursor == before else None
+    return Reply(send=[_render(state.response, view, notice=notice)])
+
+
+def _skip(session: Session, chat_id: int) -> Reply:
+    """`/skip`: move past an optional question (or a note) without answering it."""
+    state = _answering(session, chat_id)
+    if isinstance(state, Reply):
+        return state
+    response = state.response
+    assert response is not None
+    view = flow.view(session, response)
+    if not isinstance(view, flow.QuestionView):
+        return Reply(send=[_render(response, view, notice=USE_REVIEW_BUTTONS)])
+    if view.required and view.type != "note":
+        return Reply(send=[_render(response, view, notice=CANNOT_SKIP)])
+    return Reply(send=[_render(response, flow.answer(session, response, view.question_id, None))])
+
+
+def _languages(session: Session, chat_id: int) -> Reply:
+    """`/language`: offer the survey's languages."""
+    state = _answering(session, chat_id)
+    if isinstance(state, Reply):
+        return state
+    response = state.response
+    assert response is not None
+    available = tuple(_survey(response).languages)
+    if len(available) < 2:
+        name = render.LANGUAGE_NAMES.get(available[0], available[0])
+        return Reply(notice=f"This survey is only in {name}.")
+    return Reply(send=[render.languages(response.id, available, response.language)])
+
+
+def _help(session: Session, chat_id: int) -> Reply:
+    """`/help`: the commands, and how to start when the chat is answering nothing."""
+    state = _state(session, chat_id)
+    text = HELP if state is not None else HELP + "\n\n" + NOT_LINKED
+    return Reply(send=[render.plain(text)])
+
+
+def _stop(session: Session, chat_id: int) -> Reply:
+    """`/stop`: no more survey invitations to this chat."""
+    cancelled = chats.stop(session, chat_id)
+    log.info("a chat stopped Telegram invitations (%d pending cancelled)", cancelled)
+    return Reply(
+        notice="Done: I will send you no more survey invitations here. Anything you have "
+        "answered is kept. To answer a survey again, open its link from an invitation."
+    )
+
+
+def _typed(session: Session, chat_id: int, text: str) -> Reply:
+    """A typed reply: the answer to a number or text question, else a pointer to the buttons."""
+    state = _answering(session, chat_id)
+    if isinstance(state, Reply):
+        return state
+    response = state.response
+    assert response is not None
+    view = flow.view(session, response)
+    if isinstance(view, flow.ReviewView):
+        return Reply(send=[_render(response, view, notice=USE_REVIEW_BUTTONS)])
+    if not isinstance(view, flow.QuestionView):
+        return Reply(send=[_render(response, view)])
+    if view.type not in ("integer", "decimal", "text"):
+        return Reply(send=[_render(response, view, notice=USE_BUTTONS)])
+    return Reply(send=[_render(response, flow.answer(session, response, view.question_id, text))])
+
+
+def _other_message(session: Session, chat_id: int) -> Reply:
+    """A sticker, photo, voice note or anything else that is not text."""
+    state = _state(session, chat_id)
+    if state is None or state.response is None:
+        return Reply(notice=NOT_LINKED)
+    if state.response.status == "completed":
+        return Reply(notice=NO_FILES)
+    return Reply(send=[_show(session, state.response, notice=NO_FILES)])
+
+
+def _moved_on(session: Session, chat_id: int) -> Reply:
+    """An old button was pressed: say so, and show where the chat is now."""
+    state = _state(session, chat_id)
+    if state is None or state.response is None or state.response.status != "in_progress":
+        return Reply(notice=MOVED_ON, strip=True)
+    return Reply(notice=MOVED_ON, strip=True, send=[_show(session, state.response)])
+
+
+def _press(session: Session, chat_id: int, callback: render.Callback) -> Reply:
+    """A respondent's button: act on it if it belongs to the question being asked now."""
+    state = _state(session, chat_id)
+    if state is None or state.response is None:
+        return Reply(notice=NOT_LINKED, strip=True)
+    response = state.response
+    if callback.response_id != response.id:
+        return _moved_on(session, chat_id)
+    if callback.action in (render.CONSENT_YES, render.CONSENT_NO):
+        return _consent(session, state, callback.action == render.CONSENT_YES)
+    if response.status == "completed":
+        return Reply(notice=flow.AlreadyCompleted().message, strip=True)
+    flow.ensure_invited(state.invitation)
+    survey = _survey(response)
+    if callback.action == render.LANGUAGE:
+        if callback.argument not in survey.languages:
+            return Reply(notice=OLD_BUTTON, strip=True)
+        view = flow.set_language(session, response, callback.argument)
+        state.chat.language = callback.argument
+        name = render.LANGUAGE_NAMES.get(callback.argument, callback.argument)
+        return Reply(edit=render.plain(f"Language: {name}"), send=[_render(response, view)])
+    if callback.action == render.SUBMIT:
+        if response.cursor is not None:
+            return _moved_on(session, chat_id)
+        view = flow.complete(session, response)
+        if isinstance(view, flow.DoneView):
+            return Reply(strip=True, send=_after_done(session, state))
+        return Reply(strip=True, send=[_render(response, view)])
+    if callback.question is None or callback.question >= len(survey.questions):
+        return Reply(notice=OLD_BUTTON, strip=True)
+    question = survey.questions[callback.question]
+    if callback.action == render.EDIT:
+        if response.cursor is not None:
+            return _moved_on(session, chat_id)
+        view = flow.change(session, response, question.id)
+        return Reply(strip=True, send=[_render(response, view)])
+    if response.cursor != question.id:
+        return _moved_on(session, chat_id)
+    current = flow.view(session, response)
+    assert isinstance(current, flow.QuestionView)
+    return _question_button(session, state, question.id, current, callback)
+
+
+def _question_button(
+    session: Session,
+    state: State,
+    question_id: str,
+    current: flow.QuestionView,
+    callback: render.Callback,
+) -> Reply:
+    """A button of the question being asked: choose, tick, done, continue, keep, skip, back."""
+    response = state.response
+    assert response is not None
+    action, argument = callback.action, callback.argument
+    raw: str | list[str] | None
+    ticks: list[bool] | None = None
+    if action == render.BACK:
+        return Reply(strip=True, send=[_render(response, flow.back(session, response))])
+    if action == render.CHOOSE and current.type in ("single", "scale"):
+        try:
+            raw = current.choices[int(argument)].value
+        except (ValueError, IndexError):
+            return Reply(notice=OLD_BUTTON)
+    elif action in (render.TOGGLE, render.DONE) and current.type == "multiple":
+        ticks = render.selection(argument, len(current.choices))
+        if ticks is None:
+            return Reply(notice=OLD_BUTTON)
+        if action == render.TOGGLE:
+            # Ticking changes only the buttons; the answer is stored on Done.
+            keyboard = _render(response, current, ticks=ticks).keyboard
+            return Reply(markup=keyboard)
+        raw = [choice.value for choice, on in zip(current.choices, ticks, strict=True) if on]
+    elif action == render.NEXT and current.type == "note":
+        raw = None
+    elif action == render.KEEP and current.value is not None:
+        raw = current.value
+    elif action == render.SKIP:
+        if current.required:
+            return Reply(notice=CANNOT_SKIP)
+        raw = None
+    else:
+        return Reply(notice=OLD_BUTTON)
+    view = flow.answer(session, response, question_id, raw)
+    if isinstance(view, flow.QuestionView) and view.question_id == question_id and view.error:
+        # Not taken: show the question again in place, with the reason and the ticks as sent.
+        return Reply(edit=_render(response, view, ticks=ticks))
+    return Reply(edit=_answered(session, response, question_id), send=[_render(response, view)])
+
+
+def _answered(session: Session, response: models.Response, question_id: str) -> Rendered:
+    """The pressed question's message once answered: its label and the answer, no buttons."""
+    question = _survey(response).question(question_id)
+    label = question.label.get(response.language)
+    if not question.answerable:
+        return Rendered(f"<b>{render.e(label)}</b>")
+    value = session.scalar(
+        select(models.Answer.value).where(
+            models.Answer.response_id == response.id, models.Answer.question_id == question_id
+        )
+    )
+    return Rendered(render.answered(label, flow.display(question, value, response.language)))
+
+
+def _consent(session: Session, state: State, yes: bool) -> Reply:
+    """The answer to "future surveys here?": link the chat to the recipient, or not."""
+    provider = state.invitation.round.provider.name
+    if not yes:
+        return Reply(
+            edit=render.plain(
+                f"No problem: {provider} will not send you surveys here. This survey's answers "
+                "are kept."
+            )
+        )
+    recipient = chats.link_recipient(session, state.chat)
+    if recipient is None:
+        return Reply(notice=OLD_BUTTON, strip=True)
+    return Reply(
+        edit=render.plain(
+            f"Thank you: {provider} will send you future surveys here. Send /stop at any time "
+            "to stop them."
+        )
+    )

@@ -193,8 +193,10 @@ class BotHarness:
     app: BotApplication | None = None
 
     def start(self) -> BotHarness:
-        """Build and initialise a new Application (as a fresh bot process would)."""
-        self.request = FakeRequest()
+        """Build and initialise a new Application (as a fresh bot process would).
+
+        The FakeRequest stays: it stands for Telegram, whose chats outlive the bot process.
+        """
         self.app = build_application(
             self.settings, self.sessions, request=self.request, updates_request=FakeRequest()
         )
@@ -274,10 +276,25 @@ class FakeChat:
         ]
 
     def last_message(self) -> Call:
-        """Give the last message sent (not edited) to this chat."""
+        """Give the last message sent (not edited) to this chat, as it reads after any edits."""
         sent = [call for call in self.messages() if call.method == "sendMessage"]
         assert sent, "the bot has sent nothing to this chat"
-        return sent[-1]
+        return self.message(int(sent[-1].params["message_id"]))
+
+    def message(self, message_id: int) -> Call:
+        """Give message `message_id` of this chat as it reads after every edit of it."""
+        params: dict[str, Any] | None = None
+        for call in self.messages():
+            if int(call.params["message_id"]) != message_id:
+                continue
+            if call.method == "sendMessage":
+                params = dict(call.params)
+            elif params is not None:
+                if call.method == "editMessageText":
+                    params["text"] = call.params.get("text")
+                params["reply_markup"] = call.params.get("reply_markup")
+        assert params is not None, f"no message {message_id} in this chat"
+        return Call("sendMessage", params)
 
 
 def texts(calls: list[Call]) -> list[str]:
