@@ -74,6 +74,9 @@ class TickReport:
     reminded: int = 0  # messages those reminders queued
     closed: int = 0  # rounds closed at their close date
     published: int = 0  # reports published for the rounds closed
+    followups: int = 0  # placements followed up (their volunteer and host invited)
+    followup_messages: int = 0  # follow-up invitations and reminders queued
+    erased: int = 0  # volunteers erased at the end of their retention period
 
     def add(self, other: TickReport) -> None:
         """Add another report's counts to this one."""
@@ -103,6 +106,12 @@ class TickReport:
             parts.append(f"rounds closed {self.closed}")
         if self.published:
             parts.append(f"reports published {self.published}")
+        if self.followups or self.followup_messages:
+            parts.append(
+                f"placements followed up {self.followups} ({self.followup_messages} messages)"
+            )
+        if self.erased:
+            parts.append(f"volunteers erased {self.erased}")
         return ", ".join(parts)
 
 
@@ -183,6 +192,9 @@ class Dispatcher:
             done["reminded"],
             done["closed"],
         )
+        report.followups = done.get("followups", 0)
+        report.followup_messages = done.get("followup_messages", 0)
+        report.erased = done.get("erased", 0)
         for outcome in outcomes:
             report.published += len(outcome.snapshots)
             if outcome.error is not None:

@@ -230,6 +230,19 @@ def _queue(
     )
 
 
+def queue_message(
+    session: Session,
+    round_: models.Round,
+    invitation: models.Invitation,
+    template: str,
+    key: str,
+    now: datetime,
+) -> int:
+    """Queue an invitation's message (template "invite" or "reminder") under a dedupe key;
+    give 1 when queued, 0 when its recipient cannot be reached or it is queued already."""
+    return _queue(session, round_, invitation, template, key, now)
+
+
 Recipient = models.Organisation | models.Volunteer
 
 
@@ -265,7 +278,7 @@ def contact_address(recipient: Recipient, channel: str) -> str | None:
 def message_data(round_: models.Round, invitation: models.Invitation) -> dict[str, Any]:
     """Give what an invitation or reminder message says: names, dates, and the token."""
     recipient = invitation.recipient
-    return {
+    data: dict[str, Any] = {
         "token": invitation.token,
         "organisation": (recipient.name or "") if recipient is not None else "",
         "provider": round_.provider.name,
@@ -273,6 +286,15 @@ def message_data(round_: models.Round, invitation: models.Invitation) -> dict[st
         "period": round_.period_label,
         "closes_at": round_.closes_at.isoformat(),
     }
+    placement = invitation.placement
+    if placement is not None:
+        # A placement's follow-up: the messages say which placement, and to whom they speak.
+        data["placement"] = {
+            "host": placement.organisation.name,
+            "role": placement.role,
+            "recipient": "volunteer" if invitation.volunteer_id is not None else "host",
+        }
+    return data
 
 
 def close_round(session: Session, round_: models.Round, *, now: datetime | None = None) -> int:
@@ -300,13 +322,16 @@ def run_schedules(
     now: datetime | None = None,
     on_close: Callable[[Session, models.Round], object] | None = None,
 ) -> dict[str, int]:
-    """Do what is due: queue scheduled reminders, close rounds past their close date.
+    """Do what is due: queue scheduled reminders, close rounds past their close date, follow up
+    placements (and remind those follow-ups), erase volunteers past their retention period.
 
     `on_close` is called with each round just closed, in the same transaction (the dispatcher
     publishes its report there). Safe to run from several dispatchers at once: reminders dedupe
     in the outbox, and each round is changed under a row lock (PostgreSQL) or the write lock
     (SQLite).
     """
+    from collector import erasure, followups
+
     now = now or utcnow()
     done = {"reminders": 0, "reminded": 0, "closed": 0}
     # Close first: a reminder still waiting when its round closes is never sent.
@@ -333,6 +358,11 @@ def run_schedules(
     for reminder in due_reminders:
         done["reminded"] += remind(session, reminder.round, reminder=reminder, now=now)
         done["reminders"] += 1
+    # After closing: a follow-up due today never joins a round that has just closed.
+    followed = followups.run(session, now=now)
+    done["followups"] = followed.placements
+    done["followup_messages"] = followed.queued + followed.reminders
+    done["erased"] = erasure.sweep(session, now=now)
     return done
 
 

@@ -130,8 +130,19 @@ def test_the_schedules_queue_due_reminders_once(session: Session) -> None:
         reminder_days=[3, 10],
     )
     complete(session, round_.invitations[0])
-    assert rounds.run_schedules(session, now=now) == {"reminders": 1, "reminded": 2, "closed": 0}
-    assert rounds.run_schedules(session, now=now) == {"reminders": 0, "reminded": 0, "closed": 0}
+    nothing_else = {"followups": 0, "followup_messages": 0, "erased": 0}
+    assert rounds.run_schedules(session, now=now) == {
+        "reminders": 1,
+        "reminded": 2,
+        "closed": 0,
+        **nothing_else,
+    }
+    assert rounds.run_schedules(session, now=now) == {
+        "reminders": 0,
+        "reminded": 0,
+        "closed": 0,
+        **nothing_else,
+    }
     due, later = round_.reminders
     assert (due.queued_at, due.queued, later.queued_at) == (now, 2, None)
     reminders = [m for m in queued(session, round_) if m.template == "reminder"]
@@ -160,6 +171,9 @@ def test_the_schedules_close_rounds_at_their_close_date_before_any_late_reminder
         "reminders": 0,
         "reminded": 0,
         "closed": 1,
+        "followups": 0,
+        "followup_messages": 0,
+        "erased": 0,
     }
     assert (round_.status, round_.closed_at) == ("closed", later)
     assert {m.status for m in queued(session, round_)} == {"cancelled"}
