@@ -57,7 +57,7 @@ def _configure_logging() -> None:
 def dispatch(context: Context, until_idle: bool, once: bool, name: str | None) -> None:
     """Deliver queued invitations, reminders and reports, and run the schedules, until stopped."""
     from collector import mailer
-    from collector.dispatcher import Dispatcher, TickReport
+    from collector.dispatcher import Dispatcher, TickReport, Transport
 
     if until_idle and once:
         fail("Choose one of --until-idle and --once")
@@ -70,12 +70,30 @@ def dispatch(context: Context, until_idle: bool, once: bool, name: str | None) -
     sessions = db.make_sessionmaker(engine)
     worker = name or f"{socket.gethostname()}:{os.getpid()}"
     email = mailer.email_transport(settings, sessions)
+    transports: dict[str, Transport] = {"email": email}
+    limits = [f"at most {settings.email_per_second} emails a second"]
+    if settings.telegram_bot_token:
+        # The bot's token is all Telegram delivery needs: messages go out through the Bot API
+        # from here, whether or not the bot process (`tempcheck bot`) runs on this machine.
+        from bot.transport import TelegramTransport
+
+        telegram = TelegramTransport(settings)
+        transports["telegram"] = telegram
+        limits.append(f"{settings.telegram_per_second} Telegram messages a second")
     dispatcher = Dispatcher(
-        settings, sessions, {"email": email}, worker, publish=_publisher(worker)
+        settings,
+        sessions,
+        transports,
+        worker,
+        publish=_publisher(worker),
+        rates={"telegram": float(settings.telegram_per_second)},
     )
     click.echo(
-        f"Dispatcher {worker}: {email.describe()}; batches of {settings.dispatch_batch}, "
-        f"at most {settings.email_per_second} emails a second."
+        f"Dispatcher {worker}: "
+        + "; ".join(t.describe() for t in transports.values())
+        + f"; batches of {settings.dispatch_batch}, "
+        + " and ".join(limits)
+        + "."
     )
 
     def progress(report: TickReport) -> None:
