@@ -122,22 +122,33 @@ class FakeRequest(BaseRequest):
 _ids = itertools.count(1)
 
 
-def _message(chat_id: int, **fields: Any) -> dict[str, Any]:
+def _message(chat_id: int, chat_type: str = "private", **fields: Any) -> dict[str, Any]:
+    chat: dict[str, Any] = {"id": chat_id, "type": chat_type}
+    if chat_type == "private":
+        chat["first_name"] = "Tess"
+    else:
+        chat["title"] = "A group"
     return {
         "message_id": next(_ids),
         "date": int(time.time()),
-        "chat": {"id": chat_id, "type": "private", "first_name": "Tess"},
+        "chat": chat,
         "from": {"id": chat_id, "is_bot": False, "first_name": "Tess"},
         **fields,
     }
 
 
-def text_update(chat_id: int, text: str) -> dict[str, Any]:
+def text_update(chat_id: int, text: str, chat_type: str = "private") -> dict[str, Any]:
     """Build an update for a typed message (a command when it starts with '/')."""
     fields: dict[str, Any] = {"text": text}
     if text.startswith("/"):
         fields["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
-    return {"update_id": next(_ids), "message": _message(chat_id, **fields)}
+    return {"update_id": next(_ids), "message": _message(chat_id, chat_type, **fields)}
+
+
+def edited_update(chat_id: int, text: str) -> dict[str, Any]:
+    """Build an update for an earlier message edited to say `text`."""
+    message = _message(chat_id, text=text, edit_date=int(time.time()))
+    return {"update_id": next(_ids), "edited_message": message}
 
 
 def callback_update(
@@ -257,6 +268,10 @@ class FakeChat:
                 return self.press(button["callback_data"], int(call.params["message_id"]))
         labels = [button["text"] for button in call.flat_buttons]
         raise AssertionError(f"no button {label!r} on the message; buttons: {labels}")
+
+    def edit(self, text: str) -> list[Call]:
+        """Edit an earlier message of the person's to say `text`."""
+        return self.harness.feed(edited_update(self.chat_id, text))
 
     def sticker(self) -> list[Call]:
         """Send a sticker."""
