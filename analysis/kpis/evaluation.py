@@ -386,7 +386,7 @@ def period_target(kpi: Kpi, period: Period) -> Target | None:
         target.rule,
         Fraction(whole),
         is_count=target.is_count,
-        basis=f"(pro rata for {period.days} days of {int(target.value):,} a year)",
+        basis=f"({int(target.value):,} a year, pro rata)",
     )
 
 

@@ -80,7 +80,7 @@ class Target:
     value: Fraction | None = None
     is_count: bool = False
     # Words after the figure: "a year" for an annual target; for a record-based KPI's result,
-    # how its period's target was worked out ("pro rata: 3,327 a year").
+    # how its period's target was worked out ("(3,327 a year, pro rata)").
     basis: str = ""
 
     @classmethod

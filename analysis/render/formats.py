@@ -11,7 +11,7 @@ from analysis.kpis.definitions import Kpi, KpiKind
 from analysis.kpis.results import Cell, Change, KpiResult
 from analysis.kpis.targets import Status, TargetRule
 from analysis.report import KpiReport
-from analysis.suppression import SECONDARY_NOTE, SUPPRESS_BELOW
+from analysis.suppression import SECONDARY_NOTE, SUPPRESS_BELOW, SUPPRESSED_NOTE
 
 __all__ = [
     "CHANGE_METHOD",
@@ -97,6 +97,8 @@ def hidden_text(cell: Cell) -> str:
     """Say why a hidden cell is not shown: too few answers, or to protect a smaller group."""
     if cell.note == SECONDARY_NOTE:
         return SECONDARY
+    if cell.note.startswith("fewer than") and cell.note != SUPPRESSED_NOTE:
+        return cell.note  # a count of something else: "fewer than 5 enquiries: not shown"
     return HIDDEN
 
 
