@@ -204,3 +204,27 @@ def bot_running(env: Mapping[str, str], folder: Path, name: str = "bot") -> Iter
         yield bot
     finally:
         stop(bot.process)
+
+
+def telegram_groups(session: Any, provider: Any, chat_ids: list[int]) -> list[Any]:
+    """Add one group per chat id, each linked to its chat and agreeing to Telegram."""
+    from collector import models
+
+    groups = []
+    for chat_id in chat_ids:
+        group = models.Organisation(
+            provider=provider,
+            external_ref=f"TG{chat_id}",
+            name=f"Telegram group {chat_id}",
+            org_type="community_group",
+            outcomes="",
+            is_member=False,
+            consent_email=False,
+            consent_telegram=True,
+            preferred_channel="telegram",
+        )
+        session.add(group)
+        session.add(models.TelegramChat(chat_id=chat_id, organisation=group))
+        groups.append(group)
+    session.flush()
+    return groups

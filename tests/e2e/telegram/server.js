@@ -4,6 +4,7 @@
 //
 // usage: node tests/e2e/telegram/server.js PORT
 // env:   FLOOD_PER_SEC=N        answer 429 (retry_after 1) after N sends a second to one chat
+//        FLOOD_WINDOW_MS=M      count those sends over M ms instead of a second (stricter)
 //        FLOOD_TOTAL_PER_SEC=N  answer 429 (retry_after 1) after N sends a second in all
 //
 // Test helpers (POST, JSON): /stats {token} -> sends per chat, 429s given (per chat and in
@@ -16,6 +17,7 @@ const PORT = Number(process.argv[2] || 9000);
 const BOT = { id: 666, is_bot: true, first_name: 'Tempcheck Test', username: 'tempcheck_test_bot',
   can_join_groups: false, can_read_all_group_messages: false, supports_inline_queries: false };
 const FLOOD = Number(process.env.FLOOD_PER_SEC || 0);
+const FLOOD_WINDOW = Number(process.env.FLOOD_WINDOW_MS || 1000);
 const FLOOD_TOTAL = Number(process.env.FLOOD_TOTAL_PER_SEC || 0);
 const recent = {};                    // chat_id -> timestamps of sends in the last second
 let recentAll = [];                   // timestamps of all sends in the last second
@@ -27,7 +29,13 @@ const seconds = () => Math.floor(Date.now() / 1000);
 
 function botMessage(body, token, extra = {}) {  // store like sendMessage; a Telegram-shaped Message
   const m = srv.addBotMessage({ ...body, ...extra }, token);
-  return { ...m, date: seconds(), from: BOT };
+  // Only Message fields go back: the request's own options (link_preview_options as a JSON
+  // string, say) are not part of a Message and PTB would fail to read them.
+  const message = { message_id: m.message_id, date: seconds(), chat: m.chat, from: BOT };
+  if (m.text !== undefined) message.text = m.text;
+  if (m.reply_markup) message.reply_markup = m.reply_markup;
+  for (const k of ['photo', 'document']) if (extra[k]) message[k] = extra[k];
+  return message;
 }
 function tooMany(res, which) {
   refused[which] += 1;
@@ -51,7 +59,7 @@ routes.unshift((app) => {
     }
     if (FLOOD) {
       const chat = String(req.body.chat_id);
-      const list = (recent[chat] = (recent[chat] || []).filter((s) => t - s < 1000));
+      const list = (recent[chat] = (recent[chat] || []).filter((s) => t - s < FLOOD_WINDOW));
       if (list.length >= FLOOD) return tooMany(res, 'chat');
       list.push(t);
     }
