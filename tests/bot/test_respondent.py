@@ -402,3 +402,69 @@ def test_callback_answers_are_given_for_every_press(harness: BotHarness) -> None
     chat.send(f"/start {invited.token}")
     calls = chat.press_label("Continue")
     assert callback_answers(calls) == [""]
+
+
+def test_a_volunteer_answers_and_links_the_chat_to_themself(harness: BotHarness) -> None:
+    from collector import rounds
+    from tests.factories import make_placement, make_provider, make_round
+
+    with transaction(harness.sessions) as session:
+        provider = make_provider(session)
+        placement = make_placement(session, provider)
+        placement.volunteer.district = "Epping Forest"
+        round_ = make_round(session, provider, audience={"org_type": ["nobody"]})
+        invitation = models.Invitation(
+            round=round_,
+            volunteer=placement.volunteer,
+            placement=placement,
+            token=rounds.new_token(),
+        )
+        session.add(invitation)
+        session.flush()
+        token, invitation_id, volunteer_id = invitation.token, invitation.id, placement.volunteer_id
+    chat = harness.chat(118)
+
+    welcome = texts(chat.send(f"/start {token}"))[0]
+    assert "“Every type”." in welcome  # no group named: it is the volunteer's own survey
+    chat.press_label("Continue")
+    chat.press_label("No")
+    chat.send("1")
+    chat.send("/skip")
+    chat.send("/skip")
+    chat.press_label("Send answers")
+    chat.press_label("Yes, send them here")
+
+    response = response_row(harness.sessions, invitation_id)
+    assert response is not None
+    assert (response.status, response.district) == ("completed", "Epping Forest")
+    with transaction(harness.sessions) as session:
+        volunteer = session.get(models.Volunteer, volunteer_id)
+        stored = chats.chat_for(session, 118)
+        assert volunteer is not None and stored is not None
+        assert volunteer.consent_telegram is True
+        assert (stored.volunteer_id, stored.organisation_id) == (volunteer_id, None)
+
+
+def test_a_failing_handler_apologises_without_logging_the_chat(
+    harness: BotHarness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(session: object, chat_id: int) -> None:
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setattr(respondent, "_help", broken)
+    chat = harness.chat(987654321)
+
+    calls = chat.send("/help")
+
+    assert texts(calls) == [
+        "Sorry, something went wrong on our side. Please try again in a moment."
+    ]
+    assert "bot handler failed: RuntimeError" in caplog.text
+    assert "987654321" not in caplog.text
+
+
+def test_the_package_exports_build_application() -> None:
+    import bot
+    from bot.app import build_application
+
+    assert bot.build_application is build_application
