@@ -1,7 +1,8 @@
 """The staff console (/console) and the funder pages (/funder).
 
 Pages are grouped by noun: `organisations`, `imports` (CSV), `rounds`, `reports`, `outbox`,
-`audit`, `funder`; `access` holds the decorators every view wears, `pages` what the views share.
+`audit`, `funder`, `volunteers` (with placements and enquiries); `access` holds the decorators
+every view wears, `pages` what the views share.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from forms.console import (  # noqa: E402 - the views register themselves on bp 
     reports,
     rounds,
     telegram,
+    volunteers,
 )
 
 __all__ = [
@@ -53,4 +55,5 @@ __all__ = [
     "reports",
     "rounds",
     "telegram",
+    "volunteers",
 ]

@@ -10,7 +10,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from collector import db, models, users
-from tests.factories import make_organisation, make_provider, make_round
+from tests.factories import (
+    make_enquiry,
+    make_organisation,
+    make_placement,
+    make_provider,
+    make_round,
+)
 from tests.forms.conftest import Browser
 
 PASSWORD = "correct horse battery staple"
@@ -27,6 +33,8 @@ class Side:
     open_round: int
     draft_round: int
     failed_message: int
+    volunteer: int = 0
+    placement: int = 0
 
 
 @dataclass
@@ -58,7 +66,18 @@ def _side(session: Session, slug: str, name: str) -> Side:
     assert message is not None
     message.status, message.attempts, message.last_error = "failed", 5, "550 mailbox unavailable"
     session.flush()
-    return Side(provider.id, slug, organisation.id, open_round.id, draft.id, message.id)
+    placement = make_placement(session, provider, organisation=organisation)
+    make_enquiry(session, provider, volunteer=placement.volunteer)
+    return Side(
+        provider.id,
+        slug,
+        organisation.id,
+        open_round.id,
+        draft.id,
+        message.id,
+        placement.volunteer_id,
+        placement.id,
+    )
 
 
 def build_world(sessions: sessionmaker[Session]) -> World:

@@ -52,6 +52,21 @@ EXPECTED = {
     "console.report": "staff",
     "console.report_narrative": "staff",
     "console.report_publish": "staff",
+    "console.volunteers": "staff",
+    "console.volunteer": "staff",
+    "console.volunteers_settings": "staff",
+    "console.placements": "staff",
+    "console.placement": "staff",
+    "console.placement_new": "staff",
+    "console.placement_end": "staff",
+    "console.placement_did_not_start": "staff",
+    "console.enquiries": "staff",
+    "console.enquiry_new": "staff",
+    **{
+        f"console.{kind}_{page}": "staff"
+        for kind in ("volunteers", "enquiries", "placements")
+        for page in ("import", "import_confirm", "template")
+    },
     "console.telegram": "signed_in",
     "funder.index": "signed_in",
     "funder.provider": "funder",
@@ -131,6 +146,8 @@ def _fill(rule: Any, provider: Side, rows: Side, snapshots: dict[int, int]) -> s
         "organisation_id": rows.organisation,
         "message_id": rows.failed_message,
         "snapshot_id": snapshots[rows.id],
+        "volunteer_id": rows.volunteer,
+        "placement_id": rows.placement,
     }
     unknown = set(rule.arguments) - set(values)
     assert not unknown, f"fill {unknown} for {rule.rule} in this test"
@@ -169,6 +186,11 @@ def _state(sessions: sessionmaker[Session]) -> tuple[Any, ...]:
                 select(models.ReportSnapshot.id).order_by(models.ReportSnapshot.id)
             ).all(),
             session.execute(select(models.KpiNarrative.id, models.KpiNarrative.text)).all(),
+            session.execute(
+                select(models.Placement.id, models.Placement.status, models.Placement.role)
+            ).all(),
+            session.scalar(select(models.Enquiry.id).order_by(models.Enquiry.id.desc())),
+            session.execute(select(models.Provider.id, models.Provider.followup_days)).all(),
         )
 
 
