@@ -90,16 +90,22 @@ def _closes(value: Any) -> str:
     return long_date(when)
 
 
-def _placement(data: Mapping[str, Any]) -> str:
+def _opening(template: str, provider: str, whom: str, data: Mapping[str, Any]) -> str:
+    """Say who asks about what: the support a group had, or a volunteer placement."""
+    still = "still " if template == "reminder" else ""
     placement = data.get("placement")
-    if not isinstance(placement, Mapping):
-        return ""
-    role, host = placement.get("role") or "", placement.get("host") or ""
-    if role and host:
-        return f"It is about the volunteer placement: {role} with {host}.\n\n"
-    if role or host:
-        return f"It is about the volunteer placement: {role or host}.\n\n"
-    return ""
+    if isinstance(placement, Mapping):
+        role = str(placement.get("role") or "volunteer")
+        host = str(placement.get("host") or "")
+        if placement.get("recipient") == "volunteer":
+            where = f" with {host}" if host else ""
+            about = f"how your volunteering as {role}{where} is going"
+            return f"{provider} would {still}like to hear {about}."
+        return (
+            f"{provider} would {still}like to hear from {whom} about the volunteer placed "
+            f"with you as {role}."
+        )
+    return f"{provider} would {still}like to hear from {whom} about the support it has given you."
 
 
 def invitation_text(settings: Settings, template: str, data: Mapping[str, Any]) -> str:
@@ -107,25 +113,19 @@ def invitation_text(settings: Settings, template: str, data: Mapping[str, Any]) 
     token = str(data["token"])
     organisation = str(data.get("organisation") or "")
     provider = str(data["provider"])
-    whom = organisation or "your group"
+    opening = _opening(template, provider, organisation or "your group", data)
     if template == "reminder":
-        opening = (
-            f"A reminder: {provider} would still like to hear from {whom} about the support it "
-            "has given you. If you have started, your answers so far are saved."
-        )
-    else:
-        opening = f"{provider} would like to hear from {whom} about the support it has given you."
+        opening = f"A reminder: {opening} If you have started, your answers so far are saved."
     web = f"{settings.base_url.rstrip('/')}/r/{token}"
     return (
         f"Hello {organisation or 'there'},\n\n"
         f"{opening}\n\n"
-        f"{_placement(data)}"
         f'The survey "{data["survey"]}" ({data["period"]}) takes a few minutes. '
         f"It closes on {_closes(data['closes_at'])}.\n\n"
         'Press "Answer here" to answer in this chat, or answer on the web (you can switch '
         f"between them and carry on where you stopped):\n{web}\n\n"
-        f"Staff at {provider} read the answers; its funders only see totals from at least 5 "
-        "groups. Send /stop to get no more surveys in this chat."
+        f"Staff at {provider} read the answers; its funders only see totals, never your own "
+        "answers. Send /stop to get no more surveys in this chat."
     )
 
 

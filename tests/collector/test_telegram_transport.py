@@ -165,12 +165,33 @@ def test_invitation_text_and_deep_link_button(transport: Any) -> None:
 
 def test_reminder_and_placement_wording(transport: Any) -> None:
     sender, _ = transport
-    text = sender.render(
-        outgoing("reminder", placement={"host": "Harlow Foodbank", "role": "Driver"})
+    reminder = sender.render(outgoing("reminder")).text
+    assert reminder.startswith(
+        "Hello Harlow Knitters,\n\nA reminder: Harlow CVS would still like to hear from "
+        "Harlow Knitters about the support it has given you. If you have started, your answers "
+        "so far are saved."
+    )
+    volunteer = sender.render(
+        outgoing(
+            organisation="Sam Patel",
+            placement={"host": "Harlow Foodbank", "role": "Driver", "recipient": "volunteer"},
+        )
     ).text
-    assert text.startswith("Hello Harlow Knitters,\n\nA reminder: Harlow CVS would still like")
-    assert "your answers so far are saved" in text
-    assert "volunteer placement: Driver with Harlow Foodbank." in text
+    assert volunteer.startswith(
+        "Hello Sam Patel,\n\nHarlow CVS would like to hear how your volunteering as Driver "
+        "with Harlow Foodbank is going."
+    )
+    host = sender.render(
+        outgoing(
+            "reminder",
+            organisation="Harlow Foodbank",
+            placement={"host": "Harlow Foodbank", "role": "Driver", "recipient": "host"},
+        )
+    ).text
+    assert (
+        "A reminder: Harlow CVS would still like to hear from Harlow Foodbank about the "
+        "volunteer placed with you as Driver." in host
+    )
     no_name = sender.render(outgoing(organisation="")).text
     assert no_name.startswith("Hello there,\n\nHarlow CVS would like to hear from your group")
 
