@@ -1,13 +1,17 @@
 """Erasing volunteers' personal details: on request (`tempcheck volunteers erase ID`), and when
 their provider's retention period has passed since they were last active.
 
-Erasure clears every personal field of the volunteer (name, email, district, consents and
-their date, preferred channel; the centre's own reference becomes `erased-<id>`, because it
-leads back to the person in the centre's records), deletes the Telegram chats with them, blanks
-the address and the data (their name, the placement) of every message to them in the outbox,
-cancelling those not sent, and deletes their free-text answers (where people write names and
-circumstances). It keeps the row, their placements, enquiries, invitations and choice answers,
-whose responses carry the district copied when they started: so every KPI stays as it was.
+Erasure clears every field of the volunteer that identifies them or reaches them (name, email,
+consents and their date, preferred channel; the centre's own reference becomes `erased-<id>`,
+because it leads back to the person in the centre's records), deletes the Telegram chats with
+them, blanks the address and the data (their name, the placement) of every message to them in
+the outbox, cancelling those not sent, and deletes their free-text answers (where people write
+names and circumstances). It keeps the row, their placements, enquiries, invitations and choice
+answers, whose responses carry the district copied when they started: so every KPI stays as it
+was.
+The volunteer's district stays too: it is a segment (a whole local authority district, the
+same the responses keep), not something that picks out one person, and clearing it would move
+them in the report's response rates by district.
 
 **Last activity** (what the retention period counts from) is the latest of: when the volunteer
 was recorded, when they gave consent, their enquiries, their placements' start and end dates,
@@ -85,7 +89,6 @@ def erase_volunteer(
     done.answers = _delete_free_text(session, invitation_ids)
     volunteer.name = None
     volunteer.contact_email = None
-    volunteer.district = None
     volunteer.consent = False
     volunteer.consent_at = None
     volunteer.consent_email = False
