@@ -3,8 +3,10 @@
 Starts three child processes: a local mail sink (`tempcheck mail-sink`) that saves every email
 as a .eml file, the outbox dispatcher (`tempcheck dispatch`) pointed at it, and the web server
 (`tempcheck serve`). With SMTP_HOST configured, the dispatcher sends through that server
-instead and no sink is started. Ctrl-C or SIGTERM stops them all; if one stops by itself, the
-others are stopped too and `up` exits with an error, saying which one it was.
+instead and no sink is started. With TELEGRAM_BOT_TOKEN set, the Telegram bot (`tempcheck
+bot`) runs too, and the dispatcher sends invitations to linked chats by Telegram. Ctrl-C or
+SIGTERM stops them all; if one stops by itself, the others are stopped too and `up` exits with
+an error, saying which one it was.
 """
 
 from __future__ import annotations
@@ -126,6 +128,8 @@ def up(context: Context, host: str, port: int, mail_port: int, workers: int) -> 
             SMTP_PASSWORD="",
         )
     children.append(Child("dispatcher", ["dispatch"], dispatcher_env))
+    if settings.telegram_bot_token:
+        children.append(Child("Telegram bot", ["bot"], shared))
     children.append(
         Child(
             "web server",
@@ -152,6 +156,13 @@ def up(context: Context, host: str, port: int, mail_port: int, workers: int) -> 
             )
         else:
             click.echo(f"  email:    through {settings.smtp_host}:{settings.smtp_port} (SMTP_HOST)")
+        if settings.telegram_bot_token:
+            username = (settings.telegram_bot_username or "").lstrip("@")
+            mode = "webhook" if settings.telegram_webhook_url else "polling"
+            who = f"the bot @{username}" if username else "the bot"
+            click.echo(f"  telegram: {who} ({mode}); invitations to linked chats go by Telegram")
+        else:
+            click.echo("  telegram: off (set TELEGRAM_BOT_TOKEN to run the bot too)")
         click.echo(
             "  processes: " + ", ".join(f"{c.name} (pid {_pid(c)})" for c in children),
         )
@@ -162,7 +173,8 @@ def up(context: Context, host: str, port: int, mail_port: int, workers: int) -> 
             f"The {failed.name} stopped by itself (exit code {failed.exit_code()}): "
             "stopped the others too. Its messages are above."
         )
-    click.echo("Stopped the web server, the dispatcher" + (" and the mail sink." if sink else "."))
+    stopped = [c.name for c in reversed(children)]
+    click.echo("Stopped the " + ", the ".join(stopped[:-1]) + " and the " + stopped[-1] + ".")
 
 
 def _watch(children: list[Child], stopping: list[int]) -> Child | None:

@@ -22,6 +22,8 @@ from tests.e2e.telegram.harness import (
     bot_running,
     emulator_running,
     environment,
+    start,
+    stop,
 )
 
 pytestmark = pytest.mark.e2e
@@ -130,3 +132,39 @@ def test_the_bot_needs_a_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     )
     assert result.exit_code == 1
     assert "TELEGRAM_BOT_TOKEN is not set" in result.output
+
+
+@pytest.mark.slow
+def test_up_runs_the_bot_when_a_token_is_set(
+    emulator: Emulator, database_url: str, tmp_path: Path
+) -> None:
+    env = environment(
+        database_url,
+        emulator,
+        tmp_path,
+        TELEGRAM_BOT_USERNAME=USERNAME,
+        SECRET_KEY="up-test-secret-key-0123456789abcdef",
+        SMTP_HOST="",
+        BASE_URL="",
+    )
+    port, mail_port = _free_port(), _free_port()
+    up = start(
+        ["up", "--port", str(port), "--mail-port", str(mail_port), "--workers", "1"],
+        env,
+        tmp_path / "up",
+        "up",
+    )
+    try:
+        up.wait_for_output("  processes: ")
+        output = up.output()
+        assert "  telegram: the bot @tempcheck_test_bot (polling)" in output
+        assert "Telegram bot (pid " in output
+        user = emulator.user(7101)
+        user.text("anyone there?")
+        assert "Telegram link in your invitation" in user.wait_messages(1)[0].text
+        assert up.terminate(seconds=60) == 0, up.output()
+    finally:
+        stop(up.process)
+    assert (
+        "Stopped the web server, the Telegram bot, the dispatcher and the mail sink." in up.output()
+    )
