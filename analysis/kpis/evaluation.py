@@ -160,6 +160,7 @@ def breakdown_cells(
     counts: dict[str | None, Counts],
     target: Target,
     min_n: int = DEFAULT_MIN_N,
+    hidden_note: str = SUPPRESSED_NOTE,
 ) -> tuple[Cell, ...]:
     """Build a breakdown's cells in order, with primary and secondary suppression."""
     ordered = order_keys(segment, list(counts))
@@ -170,7 +171,7 @@ def breakdown_cells(
     for key in ordered:
         label = value_label(segment, key)
         if key in primary:
-            cells.append(hidden_cell(label, key, SUPPRESSED_NOTE))
+            cells.append(hidden_cell(label, key, hidden_note))
         elif key in secondary:
             cells.append(hidden_cell(label, key, SECONDARY_NOTE))
         else:
@@ -366,6 +367,16 @@ def taken_up(records: RecordFrames) -> Bools:
     return np.where(linked, by_placement.to_numpy(dtype=np.bool_), by_outcome)
 
 
+FEWER_ENQUIRIES = SUPPRESSED_NOTE.replace("responses", "enquiries")
+
+
+def _share_cell(numerator: int, n: int, target: Target, min_n: int) -> Cell:
+    """Build the cell of a share of enquiries (hidden under 5, saying they are enquiries)."""
+    if is_small(n):
+        return hidden_cell(OVERALL, note=FEWER_ENQUIRIES)
+    return proportion_cell(numerator, n, target, min_n=min_n)
+
+
 def _in_period(enquiries: pd.DataFrame, period: Period) -> Bools:
     dates = enquiries[f.ENQUIRED_ON]
     inside = (dates >= pd.Timestamp(period.start)) & (dates <= pd.Timestamp(period.end))
@@ -423,22 +434,20 @@ def evaluate_records(
         count = int(np.count_nonzero(inside))
         scaled = period_target(kpi, period)
         if is_small(count):
-            overall = hidden_cell(OVERALL, note=SUPPRESSED_NOTE.replace("responses", "enquiries"))
+            overall = hidden_cell(OVERALL, note=FEWER_ENQUIRIES)
         else:
             status = rag_count(count, scaled or kpi.target)
-            overall = Cell(
-                OVERALL, count=count, status=status, note=f"enquiries dated {period.describe()}"
-            )
+            overall = Cell(OVERALL, count=count, status=status)
         return KpiResult(kpi, overall, round_, period=period, period_target=scaled)
     hits = taken_up(mine)
     numerator, n = int(np.count_nonzero(hits & inside)), int(np.count_nonzero(inside))
-    overall = proportion_cell(numerator, n, kpi.target, min_n=min_n)
+    overall = _share_cell(numerator, n, kpi.target, min_n)
     change = None
     if previous is not None:
         before_mask = _in_period(mine.enquiries, previous)
         before = int(np.count_nonzero(hits & before_mask)), int(np.count_nonzero(before_mask))
         if before[1]:
-            shown = proportion_cell(*before, kpi.target, min_n=min_n)
+            shown = _share_cell(*before, kpi.target, min_n)
             change = measure_change(
                 (numerator, n), before, _records_round(round_, previous), shown, min_n
             )
@@ -458,7 +467,9 @@ def evaluate_records(
             (None if key == "" else str(key)): (int(row["sum"]), int(row["size"]))
             for key, row in grouped.iterrows()
         }
-        breakdowns[segment] = breakdown_cells(segment, counts, kpi.target, min_n)
+        breakdowns[segment] = breakdown_cells(
+            segment, counts, kpi.target, min_n, FEWER_ENQUIRIES
+        )
     return KpiResult(kpi, overall, round_, change, breakdowns, period=period)
 
 

@@ -11,6 +11,7 @@ can be drawn in several threads at once without sharing pyplot's global state.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import textwrap
 from collections.abc import Sequence
@@ -21,10 +22,10 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from analysis.kpis.definitions import KpiKind
+from analysis.kpis.definitions import Kpi, KpiKind
 from analysis.kpis.results import Cell, KpiResult
-from analysis.kpis.targets import Status
-from analysis.render.formats import HIDDEN, hidden_text, percent, status_word
+from analysis.kpis.targets import Status, Target
+from analysis.render.formats import HIDDEN, hidden_text, percent, respondents, status_word
 from analysis.report import KpiReport
 
 __all__ = ["PALETTE", "kpi_chart", "locality_chart", "locality_result", "trend_chart"]
@@ -146,14 +147,17 @@ def _bars(
                   bbox={"facecolor": "white", "edgecolor": "none", "pad": 1.0})
     axes.set_yticks(positions, [_wrap(b.label, 28) for b in bars], fontsize=9.5)
     axes.set_ylim(-0.7, len(bars) - 0.3)
-    # Room on the right for the labels; the axis itself stops at the limit.
-    axes.set_xlim(0, limit * 1.3)
+    # Room on the right for the labels ("100%  Not enough data" past a whisker at 100%); the
+    # axis itself stops at the limit.
+    long_label = any(b.value is not None and not b.cell.status.judged for b in bars)
+    axes.set_xlim(0, limit * (1.45 if long_label else 1.3))
     axes.spines["bottom"].set_bounds(0, limit)
     if percentage:
         axes.set_xticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
         axes.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x * 100:.0f}%"))
     else:
         axes.set_xticks([t for t in axes.get_xticks() if 0 <= t <= limit])
+        axes.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:,.0f}"))
     axes.tick_params(axis="x", labelsize=9)
 
 
@@ -223,19 +227,26 @@ def kpi_chart(result: KpiResult, report: KpiReport) -> bytes:
         )
     else:
         _bars(axes, [_Bar(_round_label(result, overall), overall)], percentage=True, limit=1.0)
-        axes.set_xlabel(_share_axis(kpi.kind), fontsize=9.5)
+        axes.set_xlabel(_share_axis(kpi), fontsize=9.5)
     if target.value is not None:
-        _target(axes, float(target.value), str(target))
+        _target(axes, float(target.value), _target_label(target))
     figure.subplots_adjust(left=0.17, right=0.97, top=top, bottom=0.2)
     return _png(figure)
 
 
-def _share_axis(kind: KpiKind) -> str:
-    if kind is KpiKind.RECORDS:
+def _share_axis(kpi: Kpi) -> str:
+    if kpi.kind is KpiKind.RECORDS:
         return "Share of the period's enquiries taken up (bar), with its 95% interval (whiskers)"
-    if kind is KpiKind.TARGETS_MET:
+    if kpi.kind is KpiKind.TARGETS_MET:
         return "Share of the KPIs judged that met their target"
-    return "Share of groups (bar), with its 95% confidence interval (whiskers)"
+    return f"Share of {respondents(kpi)} (bar), with its 95% confidence interval (whiskers)"
+
+
+def _target_label(target: Target) -> str:
+    """Give a target as the chart labels it: a pro rata one says so briefly (the facts say how)."""
+    if target.basis.startswith("(") and "pro rata" in target.basis:
+        return str(dataclasses.replace(target, basis="(pro rata)"))
+    return str(target)
 
 
 def _awareness_chart(result: KpiResult, report: KpiReport) -> bytes:
@@ -354,7 +365,7 @@ def locality_chart(report: KpiReport, kpi_id: str | None = None) -> bytes | None
     _bars(axes, bars, percentage=True, limit=1.0)
     if kpi.target.value is not None:
         _target(axes, float(kpi.target.value), str(kpi.target))
-    axes.set_xlabel("Share of groups (bar), with its 95% confidence interval (whiskers)",
-                    fontsize=9.5)
+    axes.set_xlabel(f"Share of {respondents(kpi)} (bar), with its 95% confidence interval "
+                    "(whiskers)", fontsize=9.5)
     figure.subplots_adjust(left=0.22, right=0.97, top=top, bottom=0.6 / height)
     return _png(figure)

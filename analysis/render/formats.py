@@ -28,6 +28,7 @@ __all__ = [
     "n_label",
     "n_text",
     "percent",
+    "respondents",
     "result_text",
     "status_word",
     "summarise",
@@ -67,6 +68,14 @@ def unit(kpi: Kpi) -> str:
     if kpi.kind is KpiKind.TARGETS_MET:
         return "KPIs"
     return "responses"
+
+
+RESPONDENTS = {"volunteer-placement": "volunteers", "funder-satisfaction": "funders"}
+
+
+def respondents(kpi: Kpi) -> str:
+    """Name who answered a survey KPI's questions: 'groups', 'volunteers', 'funders'."""
+    return RESPONDENTS.get(kpi.survey or "", "groups")
 
 
 def n_label(kpi: Kpi) -> str:

@@ -332,7 +332,8 @@ def definition_lines(kpi: Kpi) -> list[tuple[str, str, bool]]:
         if kpi.raised_among_text:
             lines.append(("Raised: out of", kpi.raised_among_text, True))
     elif kpi.kind is KpiKind.RECORDS:
-        lines.append(("Records", "the provider's volunteer enquiries and placements", False))
+        records = "enquiries" if kpi.is_count else "enquiries and placements"
+        lines.append(("Records", f"the provider's volunteer {records}", False))
         if kpi.is_count:
             lines.append(("Counted", "volunteer enquiries dated in the report's period", False))
         else:

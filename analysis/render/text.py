@@ -292,6 +292,8 @@ def _detail_rows(
     note = change or overall.note or result.note
     if kpi.kind is KpiKind.TARGETS_MET and overall.n is not None:
         note = overall.note
+    if result.period is not None and not note:
+        note = f"enquiries dated {result.period.describe()}"
     status = overall.status
     rows.append(
         (

@@ -21,9 +21,12 @@ import io
 import json
 import re
 import secrets
+import shutil
+import subprocess
 from dataclasses import dataclass
 from datetime import date, timedelta
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,6 +37,7 @@ from analysis.kpis.targets import TargetRule
 from analysis.render import to_csv, to_table
 from analysis.render.html import report_html
 from analysis.render.message import report_message
+from analysis.render.pdf import report_pdf
 from analysis.render.xlsx import report_xlsx
 from analysis.report import KpiReport, build_reports
 from analysis.stats import newcombe, wilson
@@ -52,6 +56,7 @@ from tests.factories import (
     make_volunteer,
 )
 
+SCREENSHOTS = Path(__file__).parents[2] / "artifacts" / "screenshots"
 H1_START, H1_END = date(2025, 4, 1), date(2025, 9, 30)
 H2_START, H2_END = date(2024, 10, 1), date(2025, 3, 31)
 HAPPY = {"placement_happiness": "happy", "ease_of_access": "easy"}
@@ -307,3 +312,27 @@ def test_the_report_keeps_its_records_kpis_through_json_and_every_renderer(
     assert (overall["count"], overall["proportion"], overall["n"]) == ("30", "", "")
     assert overall["target"] == "≥ 1,669 (3,327 a year, pro rata)"
     assert len(report_xlsx(again)) > 0
+
+
+@pytest.mark.slow
+def test_the_val_report_pdf_pages_for_looking_at(
+    session: Session, centre: Centre, tmp_path: Path, database_url: str
+) -> None:
+    """Render the centre's report as PDF pages in artifacts/screenshots (SQLite only)."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("one picture is enough: the figures are the same on PostgreSQL")
+    pdftoppm = shutil.which("pdftoppm")
+    assert pdftoppm is not None, "pdftoppm is missing: `make system-deps` installs poppler-utils"
+    report = val_report(session, provider="leics-vc")
+    pdf = tmp_path / "val-records.pdf"
+    pdf.write_bytes(report_pdf(report))
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for old in SCREENSHOTS.glob("report-pdf-val-records-*.png"):
+        old.unlink()
+    subprocess.run([pdftoppm, "-r", "70", "-png", str(pdf),
+                    str(SCREENSHOTS / "report-pdf-val-records")], check=True, timeout=120)
+    pages = sorted(SCREENSHOTS.glob("report-pdf-val-records-*.png"))
+    assert len(pages) >= 5
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
+                          check=True, timeout=60).stdout
+    assert "Volunteer enquiries" in text and "1,669" in text
