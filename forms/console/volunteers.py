@@ -135,7 +135,9 @@ def _report(form: Form, problems: list[Problem]) -> None:
     for problem in problems:
         column, text = problem.column, problem.message
         label = LABELS.get(column, column.replace("_", " "))
-        if text.startswith("is empty"):
+        if text[:1].isupper():  # already worded for a form (a status change's checks)
+            form.error(column, text)
+        elif text.startswith("is empty"):
             form.error(column, f"Enter the {label}")
         elif column in DATES and "is not a date" in text:
             form.error(column, f"The {label} must be a real date, like 1 4 2026")
