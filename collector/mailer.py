@@ -94,7 +94,12 @@ def report_link(settings: Settings, path: str) -> str:
 
 def _invitation_context(settings: Settings, data: Mapping[str, Any]) -> dict[str, Any]:
     token = str(data["token"])
+    # A placement's follow-up speaks to the volunteer, or to the host group, about it.
+    placement = data.get("placement") or {}
     return {
+        "followup": placement.get("recipient") or "",
+        "host": placement.get("host") or "the group",
+        "role": placement.get("role") or "a volunteer",
         "organisation": data.get("organisation") or "",
         "provider": data["provider"],
         "survey": data["survey"],

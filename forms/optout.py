@@ -8,6 +8,8 @@ comes from the mail program, not from our page; the token in the address is the 
 
 Opting out stops every invitation and reminder from the provider to the group; answers it
 already gave are kept. Staff see it in the console and the audit log, and can opt it back in.
+A volunteer's placement follow-up links to the same pages: the volunteer opts out of follow-ups
+(audited by the volunteer's number, never their name).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from collector import audit, db, models, organisations, ratelimits
+from collector import audit, db, followups, models, organisations, ratelimits
 from collector.errors import NotFound
 from collector.models import utcnow
 from collector.rounds import looks_like_token
@@ -35,13 +37,14 @@ bp = Blueprint("optout", __name__)
 ONE_CLICK = "One-Click"
 # Who did it, as the audit log shows it (the group has no account).
 ACTOR = "the group, by its opt-out link"
+VOLUNTEER_ACTOR = "the volunteer, by their opt-out link"
 
 
 def _invitation(session: Session, token: str) -> models.Invitation | None:
     if not looks_like_token(token):
         return None
     invitation = session.scalar(select(models.Invitation).where(models.Invitation.token == token))
-    if invitation is None or invitation.organisation is None:
+    if invitation is None or invitation.recipient is None:
         return None
     return invitation
 
@@ -77,6 +80,20 @@ def _with_invitation(
 
 
 def _opt_out(session: Session, invitation: models.Invitation, via: str) -> None:
+    volunteer = invitation.volunteer
+    if volunteer is not None:
+        if volunteer.opted_out_at is not None:
+            return
+        cancelled = followups.opt_out_volunteer(session, volunteer)
+        audit.record(
+            session,
+            "volunteer.opt_out",
+            actor=VOLUNTEER_ACTOR,
+            provider_id=volunteer.provider_id,
+            subject=f"volunteer {volunteer.id}",
+            details={"via": via, "cancelled": cancelled, "round_id": invitation.round_id},
+        )
+        return
     organisation = invitation.organisation
     assert organisation is not None
     if organisation.opted_out_at is not None:
@@ -98,12 +115,18 @@ def confirm(token: str) -> ResponseReturnValue:
 
     def work(session: Session, invitation: models.Invitation) -> ResponseReturnValue:
         frame = _frame(invitation, token)
-        organisation = invitation.organisation
-        assert organisation is not None
+        recipient = invitation.recipient
+        assert recipient is not None
         template = "optout/confirm.html"
-        if organisation.opted_out_at is not None:
+        if recipient.opted_out_at is not None:
             template = "optout/done.html"
-        return render_template(template, frame=frame, t=Words("en"), page="opt-out")
+        return render_template(
+            template,
+            frame=frame,
+            t=Words("en"),
+            page="opt-out",
+            volunteer=invitation.volunteer is not None,
+        )
 
     return _with_invitation(token, work)
 
@@ -136,13 +159,14 @@ def one_click(token: str) -> ResponseReturnValue:
 
     def work(session: Session, invitation: models.Invitation) -> ResponseReturnValue:
         _opt_out(session, invitation, "one-click unsubscribe")
-        organisation = invitation.organisation
-        assert organisation is not None
+        recipient = invitation.recipient
+        assert recipient is not None
         provider = invitation.round.provider.name
+        whom = "you" if invitation.volunteer is not None else recipient.name
         return render_message(
             Message(
                 "You will not be asked again",
-                [f"{provider} will not send {organisation.name} any more surveys."],
+                [f"{provider} will not send {whom} any more surveys."],
             )
         )
 

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from email.message import EmailMessage
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from collector import flow, followups, localtime, models, rounds
+from collector import flow, followups, localtime, mailer, models, rounds
+from collector.config import Settings
 from collector.followups import period_for_followup, period_of
+from collector.models import utcnow
+from collector.outbox import Outgoing
 from tests.factories import make_organisation, make_placement, make_provider, make_volunteer
 
 # A day well inside a period (2026/27 H1), so no period edge is near.
@@ -290,3 +294,66 @@ def test_opting_a_volunteer_out_cancels_their_followups(session: Session) -> Non
     ).all()
     assert statuses == ["cancelled", "pending"]  # the host's stays
     assert volunteer.opted_out_at is not None
+
+
+def _emails(session: Session, settings: Settings) -> list[EmailMessage]:
+    rows = session.scalars(select(models.OutboxMessage).order_by(models.OutboxMessage.id)).all()
+    return [
+        mailer.render_email(
+            settings,
+            Outgoing(
+                id=row.id,
+                dedupe_key=row.dedupe_key,
+                channel=row.channel,
+                recipient=row.recipient,
+                template=row.template,
+                data=row.data,
+                attempts=1,
+                claimed_until=utcnow(),
+            ),
+        )
+        for row in rows
+    ]
+
+
+def _text(email: EmailMessage) -> str:
+    part = email.get_body(("plain",))
+    assert part is not None
+    return " ".join(part.get_content().split())
+
+
+def test_followup_emails_speak_to_the_volunteer_and_the_host_about_the_placement(
+    session: Session, settings: Settings
+) -> None:
+    provider = make_provider(session, name="Charnwood Volunteer Centre")
+    host = make_organisation(session, provider, name="Loughborough Foodbank")
+    volunteer = make_volunteer(session, provider, name="Sam Patel")
+    make_placement(session, provider, volunteer, host, starts_on=START, role="Van driver")
+    sent = START + timedelta(days=28)
+    followups.run(session, now=at(sent))
+    followups.run(session, now=at(sent + timedelta(days=7)))
+    to_volunteer, to_host, reminder_volunteer, reminder_host = _emails(session, settings)
+
+    text = _text(to_volunteer)
+    assert text.startswith("Hello Sam Patel,")
+    assert (
+        "Charnwood Volunteer Centre placed you with Loughborough Foodbank as Van driver a few "
+        "weeks ago, and would like to know how it is going." in text
+    )
+    assert "Loughborough Foodbank does not see them" in text
+    assert "totals from at least 5 volunteers" in text
+    assert "The link is for you only" in text and "groups" not in text
+    assert "Stop surveys from Charnwood Volunteer Centre" in text
+    html = to_volunteer.get_body(("html",))
+    assert html is not None and "placed you with Loughborough Foodbank" in html.get_content()
+
+    text = _text(to_host)
+    assert text.startswith("Hello Loughborough Foodbank,")
+    assert "placed a volunteer with Loughborough Foodbank recently" in text
+    assert "recruiting and managing volunteers" in text
+    assert "Sam Patel" not in text and "Van driver" not in text  # the host survey is the group's
+
+    assert "still like to know how your placement with Loughborough Foodbank is going" in _text(
+        reminder_volunteer
+    )
+    assert "how confident Loughborough Foodbank feels" in _text(reminder_host)
