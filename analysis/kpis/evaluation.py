@@ -358,13 +358,22 @@ def taken_up(records: RecordFrames) -> Bools:
     """
     enquiries, placements = records.enquiries, records.placements
     started = placements[placements[f.PLACEMENT_STATUS] != "did_not_start"]
-    latest = started.groupby(f.VOLUNTEER)[f.STARTS_ON].max()
-    volunteers = enquiries[f.VOLUNTEER]
-    linked = volunteers.notna().to_numpy(dtype=np.bool_)
-    latest_start = pd.to_datetime(volunteers.map(latest))
-    by_placement = (latest_start >= enquiries[f.ENQUIRED_ON]).fillna(False)
+    # Each volunteer's latest start: a later one counts for every earlier enquiry of theirs.
+    latest = {
+        int(volunteer): pd.Timestamp(start)
+        for volunteer, start in started.groupby(f.VOLUNTEER)[f.STARTS_ON].max().items()
+    }
+    volunteers = enquiries[f.VOLUNTEER].to_numpy(dtype=object, na_value=None)
+    linked = np.array([v is not None for v in volunteers], dtype=np.bool_)
+    by_placement = np.array(
+        [
+            v is not None and int(v) in latest and latest[int(v)] >= pd.Timestamp(on)
+            for v, on in zip(volunteers, enquiries[f.ENQUIRED_ON].tolist(), strict=True)
+        ],
+        dtype=np.bool_,
+    )
     by_outcome = (enquiries[f.OUTCOME] == "placed").to_numpy(dtype=np.bool_)
-    return np.where(linked, by_placement.to_numpy(dtype=np.bool_), by_outcome)
+    return np.where(linked, by_placement, by_outcome)
 
 
 FEWER_ENQUIRIES = SUPPRESSED_NOTE.replace("responses", "enquiries")
