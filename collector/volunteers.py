@@ -314,7 +314,9 @@ def _check_volunteer(row: _Row, found: Lookups) -> None:
     row.values["district"] = row.text("district", limit=100, required=False)
     consent = row.flag("consent")
     if not consent and not any(p.column == "consent" for p in row.problems):
-        row.problem("consent", "is not yes: a volunteer's details are only kept with consent")
+        row.problem(
+            "consent", "must be yes: a volunteer's details are only kept with their consent"
+        )
     row.values["consent"] = consent
     given = row.day("consent_date", required=consent, latest=found.today, what="in the future")
     row.values["consent_at"] = localtime.day_starts(given) if given else None

@@ -50,7 +50,7 @@ def test_volunteers_import_is_all_or_nothing_then_listed(
     assert result.exit_code == 1
     assert "Nothing was imported: 2 problems in the file" in result.output
     assert "line 4, column external_ref: VOL1 appears again (first on line 2)" in result.output
-    assert "line 5, column consent: is not yes" in result.output
+    assert "line 5, column consent: must be yes" in result.output
     assert "Traceback" not in result.output
     assert _count(session_factory, models.Volunteer) == 0
 

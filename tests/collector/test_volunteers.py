@@ -75,8 +75,8 @@ def test_a_good_volunteers_file_is_imported_and_a_second_import_updates(session:
 
 
 BAD_VOLUNTEERS = [
-    ("VOL9,Jo,no,,,,no,no,", "line 2, column consent: is not yes"),
-    ("VOL9,Jo,,,,,no,no,", "line 2, column consent: is not yes"),
+    ("VOL9,Jo,no,,,,no,no,", "line 2, column consent: must be yes"),
+    ("VOL9,Jo,,,,,no,no,", "line 2, column consent: must be yes"),
     ("VOL9,Jo,yes,,,,no,no,", "line 2, column consent_date: is empty"),
     ("VOL9,Jo,yes,2026-02-30,,,no,no,", "'2026-02-30' is not a date"),
     ("VOL9,Jo,yes,2027-01-01,,,no,no,", "2027-01-01 is in the future"),

@@ -284,7 +284,7 @@ def test_a_volunteers_file_is_previewed_then_imported(
         (
             "volunteers",
             "external_ref,name,consent,consent_date\nD1,Sam,no,\n",
-            "a volunteer&#39;s details are only kept with consent",
+            "a volunteer&#39;s details are only kept with their consent",
         ),
         (
             "enquiries",
