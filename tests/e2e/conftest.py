@@ -99,6 +99,8 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Demo:
                 .outerjoin(models.Response, models.Response.invitation_id == models.Invitation.id)
                 .where(models.Round.status == "open", models.Response.id.is_(None))
                 .where(models.Round.opens_at < utcnow())
+                # Groups' invitations (the demo's rolling rounds also invite volunteers).
+                .where(models.Invitation.organisation_id.is_not(None))
                 .order_by(models.Invitation.id)
                 .limit(8)
             )
