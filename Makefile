@@ -56,14 +56,14 @@ pdf-deps:
 
 # The web app signs sessions with SECRET_KEY: the demo makes a random one in .env once.
 # `tempcheck up` then runs the web server, the outbox dispatcher and a mail sink that saves
-# the demo's emails under instance/mail/.
+# the demo's emails under instance/mail/, and the Telegram bot when .env has TELEGRAM_BOT_TOKEN.
 demo: install pdf-deps
 	@grep -qs '^SECRET_KEY=' .env || { printf '\nSECRET_KEY=%s\n' "$$($(BIN)/python -c 'import secrets; print(secrets.token_hex(32))')" >> .env; \
 		echo "Added a random SECRET_KEY to .env"; }
 	$(BIN)/tempcheck demo-data --reset
 	@echo
 	@echo "Open a link above in a browser, or answer in the terminal with:  $(BIN)/tempcheck answer TOKEN"
-	@echo "Starting the web server, the dispatcher and a local mail sink (Ctrl-C stops them all)..."
+	@echo "Starting the web server, the dispatcher, a local mail sink and, when TELEGRAM_BOT_TOKEN is set, the Telegram bot (Ctrl-C stops them all)..."
 	$(BIN)/tempcheck up
 
 test: install system-deps
