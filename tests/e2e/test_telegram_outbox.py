@@ -67,6 +67,7 @@ def queue(url: str) -> dict[str, int]:
                 period_label=f"2026/27 Q{n + 1}",
             )
             for invitation in round_.invitations:
+                assert invitation.organisation is not None
                 chat = invitation.organisation.telegram_chats[0].chat_id
                 expected[invitation.token] = chat
         # Queue order: round after round (the next to one chat comes 49 messages later),

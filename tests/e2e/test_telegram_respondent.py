@@ -60,7 +60,7 @@ def second_invitation(server: LiveServer, token: str) -> str:
         return other.token
 
 
-def stored(server: LiveServer, token: str) -> tuple[models.Response, dict[str, str | None]]:
+def stored(server: LiveServer, token: str) -> tuple[models.Response, dict[str, str]]:
     """Give an invitation's response and its answers as stored."""
     with server.sessions() as session:
         response = session.scalars(
@@ -73,10 +73,14 @@ def stored(server: LiveServer, token: str) -> tuple[models.Response, dict[str, s
 
 def wait_changed(user: TgUser, message: BotMessage) -> BotMessage:
     """Wait until the bot has edited one of its messages; give it as it is now."""
-    return wait_until(
-        lambda: (now := user.message(message.message_id)) != message and now,
-        f"the bot to edit message {message.message_id}",
-    )
+
+    def edited() -> BotMessage | None:
+        now = user.message(message.message_id)
+        return now if now != message else None
+
+    now = wait_until(edited, f"the bot to edit message {message.message_id}")
+    assert now is not None
+    return now
 
 
 def one(user: TgUser) -> BotMessage:
@@ -184,7 +188,7 @@ def test_a_demo_invitation_answered_in_telegram_equals_the_web(
     assert telegram_response.channel == "telegram"
 
     # The same answers through the web form, for the other group.
-    context = chromium.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    context = chromium.new_context(viewport=PHONE, is_mobile=True, has_touch=True)  # type: ignore[arg-type]
     page = context.new_page()
     page.goto(f"{live_server.url}/r/{web_token}")
     page.get_by_role("button", name="Start now").click()
