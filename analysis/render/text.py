@@ -441,7 +441,10 @@ def _side_by_side(
     headers = ["KPI", "Indicator", "Target", *[name for _, name in view.providers]]
     rows: list[tuple[Sequence[str], dict[int, Status]]] = []
     for kpi, results in view.rows:
-        texts, colours = [kpi.id, _short(kpi.title, 40), str(kpi.target)], {}
+        # A period's target (an annual one pro rata) when the providers' results agree on it.
+        targets = {str(r.target) for r in results if r is not None}
+        target = targets.pop() if len(targets) == 1 else str(kpi.target)
+        texts, colours = [kpi.id, _short(kpi.title, 40), target], {}
         for n, result in enumerate(results):
             text, status = _compact(
                 None if result is None else result.overall,

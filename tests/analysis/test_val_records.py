@@ -336,3 +336,18 @@ def test_the_val_report_pdf_pages_for_looking_at(
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
                           check=True, timeout=60).stdout
     assert "Volunteer enquiries" in text and "1,669" in text
+
+
+def test_providers_side_by_side_show_enquiries_as_counts_against_the_periods_target(
+    session: Session, centre: Centre
+) -> None:
+    other = session.query(models.Provider).filter_by(slug="other-vc").one()
+    rolling_round(session, other, "volunteer-placement", "2025/26 H1", H1_START, H1_END)
+    session.commit()
+    reports = build_reports(session.connection(), framework="leicestershire-val")
+    assert [r.provider for r in reports] == ["leics-vc", "other-vc"]
+    assert reports[1].result("VAL 25").overall.count == 7
+    table = to_table(reports)
+    line = next(row for row in table.splitlines() if row.startswith("VAL 25"))
+    assert "≥ 1,669 (3,327 a year, pro rata)" in line
+    assert "30 RED" in line and "7 RED" in line and "%" not in line
