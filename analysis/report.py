@@ -610,6 +610,18 @@ def _plans(
     return plans
 
 
+def _counted(period: Period, anchor: RoundRef) -> Period:
+    """Give the part of a period a report counts records in: up to its anchor's close.
+
+    A report published when a survey round closes mid-period counts the enquiries so far,
+    and an annual target is then pro rata to those days, not to the whole period.
+    """
+    close = uk(anchor.closes_at).date()
+    if period.start <= close < period.end:
+        return Period(period.label, period.start, close)
+    return period
+
+
 def _evaluate(
     plan: _Plan,
     kpi: Kpi,
@@ -622,14 +634,18 @@ def _evaluate(
         if records is None:
             note = "no volunteering records were read for this report"
             return KpiResult(kpi, no_data_cell(note=note), plan.anchor, note=note)
-        return evaluate_records(
-            kpi,
-            records,
-            plan.anchor,
-            plan.period,
-            previous_period(plan.period),
-            min_n=plan.framework.min_n,
+        whole = plan.period
+        counted = _counted(whole, plan.anchor)
+        result = evaluate_records(
+            kpi, records, plan.anchor, counted, previous_period(whole), min_n=plan.framework.min_n
         )
+        if counted != whole and not result.note:
+            note = (
+                f"counted to {plan.anchor.survey}'s close on {counted.end:%-d %b %Y}, not the "
+                f"whole of {whole.describe()}"
+            )
+            result = dataclasses.replace(result, note=note)
+        return result
     assert kpi.survey is not None
     round_ = plan.kpi_rounds.get(kpi.id)
     loaded = surveys.get(kpi.survey)

@@ -351,3 +351,25 @@ def test_providers_side_by_side_show_enquiries_as_counts_against_the_periods_tar
     line = next(row for row in table.splitlines() if row.startswith("VAL 25"))
     assert "≥ 1,669 (3,327 a year, pro rata)" in line
     assert "30 RED" in line and "7 RED" in line and "%" not in line
+
+
+def test_a_report_on_a_survey_round_closing_mid_period_counts_enquiries_so_far(
+    session: Session, centre: Centre
+) -> None:
+    survey_round = make_round(session, centre.provider, cvs_support(), period_label="2025/26 H1",
+                              opens_at=day_starts(date(2025, 6, 1)),
+                              closes_at=day_ends(date(2025, 7, 12)))
+    session.commit()
+    report = val_report(session, round_id=survey_round.id)
+    val25 = report.result("VAL 25")
+    assert val25.period is not None and val25.period.end == date(2025, 7, 12)
+    # Enquiries every 6 days from 1 April: 18 up to 12 July (day 102); 103 days of the year's
+    # 3,327 is 938.9, so at least 939.
+    assert val25.overall.count == 18
+    assert str(val25.target) == "≥ 939 (3,327 a year, pro rata)"
+    assert "not the whole of 2025/26 H1 (1 Apr 2025 to 30 Sep 2025)" in val25.note
+    val26 = report.result("VAL 26")
+    assert val26.overall.n == 18 and val26.change is not None
+    assert val26.change.previous_round.period == "2024/25 H2"
+    # The follow-up answers are read from the period's rolling round, open or not.
+    assert report.result("VAL 27").overall.n == 11
