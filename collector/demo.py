@@ -14,6 +14,15 @@ outbox for the dispatcher that `tempcheck up` starts.
 Given a `publish` hook (analysis.publish.publish, passed in by the command: the collector builds
 no reports), each provider's latest closed round has its KPI reports published as it closed,
 so the funder has reports to open, and their emails wait in the outbox beside the invitations.
+
+Two of the providers run a volunteer centre (Uttlesford does not, so its VAL report says "no
+data" for volunteering): volunteers, enquiries and placements over the same three periods, each
+period with its rolling follow-up rounds (`volunteer-placement` and `volunteer-host`, labelled
+like the provider's other rounds so that one report pairs them). Placements were followed up on
+their follow-up day and many of the volunteers and hosts answered; the past periods' rolling
+rounds are closed, so the published leicestershire-val report shows VAL 24 to 28. A few
+placements reach their follow-up day in the days after the demo is built, for the dispatcher
+of `make demo` to follow up live.
 """
 
 from __future__ import annotations
@@ -21,13 +30,13 @@ from __future__ import annotations
 import random
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from collector import audit, flow, models, reports, rounds, users
+from collector import audit, flow, followups, localtime, models, reports, rounds, users
 from collector.models import utcnow
 from collector.segments import INCOME_BANDS, ORGANISATION_TYPES, OUTCOMES
 from collector.survey.loader import library_survey
@@ -124,6 +133,75 @@ STAFF = {
 }
 FUNDER = ("funder@example.org", "Essex County Council", ("brentwood-cvs", "harlow-cvs"))
 ADMIN = ("admin@example.org", "Demo Admin")
+# Volunteer centres (by provider slug): enquiries per period, the share placed, and how happy
+# their volunteers are (a leaning, 0..1).
+VOLUNTEERING = {"brentwood-cvs": (160, 0.36, 0.8), "harlow-cvs": (130, 0.32, 0.62)}
+# How each period's rolling rounds sit around the provider's rounds of the same label: days
+# before now that each opened, and closed (None: still open, closing with the open round).
+ROLLING = (("2025/26 H1", 560, 378), ("2025/26 H2", 378, 198), ("2026/27 H1", 198, None))
+FIRST_NAMES = (
+    "Amira",
+    "Ben",
+    "Chloe",
+    "Daniel",
+    "Ella",
+    "Femi",
+    "Grace",
+    "Harvey",
+    "Isla",
+    "Jack",
+    "Kiran",
+    "Lily",
+    "Mohammed",
+    "Niamh",
+    "Oliver",
+    "Priya",
+    "Rosa",
+    "Sam",
+    "Tom",
+    "Zara",
+)
+LAST_NAMES = (
+    "Ahmed",
+    "Baker",
+    "Clarke",
+    "Davies",
+    "Evans",
+    "Fraser",
+    "Green",
+    "Hughes",
+    "Iqbal",
+    "Jones",
+    "Khan",
+    "Lewis",
+    "Morris",
+    "Nowak",
+    "Okafor",
+    "Patel",
+    "Reid",
+    "Smith",
+    "Turner",
+    "Walsh",
+)
+ROLES = (
+    "Befriender",
+    "Charity shop assistant",
+    "Driver",
+    "Gardener",
+    "Event steward",
+    "Food bank packer",
+    "Youth club helper",
+    "Trustee",
+    "Lunch club helper",
+    "Admin volunteer",
+)
+ENQUIRY_SOURCES = ("web", "phone", "walk_in", "event", "referral")
+VOLUNTEER_COMMENTS = (
+    "The volunteer centre found me something that fits around work.",
+    "It took a while to hear back after I enquired.",
+    "I feel part of the team already.",
+    "More training at the start would have helped.",
+)
 # The first provider's open round also has a reminder scheduled this many days after it opened
 # (the round opened 10 days ago, so it is due in 4 days).
 SCHEDULED_REMINDER_DAYS = 14
@@ -154,6 +232,11 @@ class DemoSummary:
     logins: tuple[DemoLogin, ...] = ()
     reports: tuple[DemoReport, ...] = ()
     report_emails: int = 0
+    volunteers: int = 0
+    enquiries: int = 0
+    placements: int = 0
+    followups_answered: int = 0  # completed follow-up responses, volunteers' and hosts'
+    followups_coming: int = 0  # placements the dispatcher follows up in the next days
 
 
 @dataclass(frozen=True)
@@ -226,6 +309,13 @@ def build(
             summary.rounds += 1
             summary.completed += done
             progress(f"{name}: {label} closed with {done} responses")
+        centre = None
+        if slug in VOLUNTEERING:
+            centre = _Centre(provider, rng.sample(organisations, k=30), localities)
+            # Before publishing: the past periods' follow-up rounds are in the report.
+            for window in ROLLING[:-1]:
+                _volunteering(rng, session, centre, window, now, summary)
+            progress(f"{name}: volunteers, placements and their follow-ups")
         if publish is not None:
             published.extend(_publish(session, publish, round_, staff, progress))
         opens = now - timedelta(days=10)
@@ -256,6 +346,10 @@ def build(
         summary.invitations_open += len(unanswered)
         open_tokens += unanswered[:2]
         progress(f"{name}: 2026/27 H1 open, {done} answered so far")
+        if centre is not None:
+            # After the open round, whose invitations come first in the demo's lists.
+            _volunteering(rng, session, centre, ROLLING[-1], now, summary)
+            progress(f"{name}: {ROLLING[-1][0]} follow-ups open")
     logins.append(funder_login)
     summary.report_emails = sum(reports.emails_queued(session, s.id) for s in published)
     summary.reports = tuple(
@@ -281,6 +375,205 @@ def build(
         or 0
     )
     return summary
+
+
+@dataclass
+class _Centre:
+    """A provider's volunteer centre, as the demo builds it period by period."""
+
+    provider: models.Provider
+    hosts: list[models.Organisation]  # the groups that take its volunteers
+    localities: tuple[str, ...]
+    names: set[str] = field(default_factory=set)
+
+
+def _volunteering(
+    rng: random.Random,
+    session: Session,
+    centre: _Centre,
+    window: tuple[str, int, int | None],
+    now: datetime,
+    summary: DemoSummary,
+) -> None:
+    """Add a volunteer centre's enquiries, volunteers and placements for one period, and their
+    follow-ups: sent on each placement's follow-up day, many answered."""
+    provider, hosts, localities, names = (
+        centre.provider,
+        centre.hosts,
+        centre.localities,
+        centre.names,
+    )
+    per_period, placed_share, leaning = VOLUNTEERING[provider.slug]
+    volunteer_survey = followups.survey_row(session, followups.VOLUNTEER_SURVEY)
+    host_survey = followups.survey_row(session, followups.HOST_SURVEY)
+    for label, opened_days_ago, closed_days_ago in (window,):
+        opens = now - timedelta(days=opened_days_ago)
+        closes = (
+            now - timedelta(days=closed_days_ago)
+            if closed_days_ago is not None
+            else now + timedelta(days=32)
+        )
+        pair = []
+        for survey in (volunteer_survey, host_survey):
+            round_ = rounds.create_round(
+                session,
+                provider=provider,
+                survey=survey,
+                period_label=label,
+                opens_at=opens,
+                closes_at=closes,
+                channels=followups.CHANNELS,
+            )
+            round_.kind, round_.status, round_.opened_at = "rolling", "open", opens
+            survey.frozen_at = survey.frozen_at or opens
+            pair.append(round_)
+        into = (pair[0], pair[1])
+        # Records dated up to now: the open period's run up to today.
+        last = min(closes, now)
+        span = (last - opens).total_seconds()
+        for _ in range(per_period):
+            enquired = opens + timedelta(seconds=rng.uniform(0, span))
+            volunteer = None
+            outcome = rng.choices(
+                ["placed", "referred", "not_placed", "pending"], weights=[0, 20, 25, 10]
+            )[0]
+            if rng.random() < placed_share:
+                outcome = "placed"
+                volunteer = _volunteer(rng, session, provider, localities, names, enquired)
+                summary.volunteers += 1
+            session.add(
+                models.Enquiry(
+                    provider=provider,
+                    external_ref=f"E{provider.id}{summary.enquiries + 1:05d}",
+                    enquired_on=localtime.uk(enquired).date(),
+                    source=rng.choice(ENQUIRY_SOURCES),
+                    district=volunteer.district if volunteer else rng.choice(localities),
+                    outcome=outcome,
+                    volunteer=volunteer,
+                )
+            )
+            summary.enquiries += 1
+            if volunteer is None:
+                continue
+            starts = enquired + timedelta(days=rng.uniform(3, 20))
+            if starts >= last:
+                starts = last - timedelta(days=1)
+            _placement(rng, session, provider, volunteer, hosts, starts, now, into, summary)
+            summary.placements += 1
+        session.flush()
+        for round_ in pair:
+            summary.followups_answered += _answer_followups(rng, session, round_, leaning, now)
+            _mark_sent(session, round_, None)
+            if closed_days_ago is not None:
+                rounds.close_round(session, round_, now=closes)
+        session.flush()
+
+
+def _volunteer(
+    rng: random.Random,
+    session: Session,
+    provider: models.Provider,
+    localities: tuple[str, ...],
+    names: set[str],
+    when: datetime,
+) -> models.Volunteer:
+    """Add a (made-up) volunteer who consented to be asked by email."""
+    while True:
+        name = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
+        if name not in names or len(names) > 350:
+            break
+    names.add(name)
+    number = len(names)
+    volunteer = models.Volunteer(
+        provider=provider,
+        external_ref=f"V{provider.id}{number:04d}-{rng.randrange(10**6):06d}",
+        name=name,
+        contact_email=f"{name.lower().replace(' ', '.')}.{number}@example.org",
+        district=rng.choice(localities),
+        consent=True,
+        consent_at=when,
+        consent_email=True,
+        created_at=when,
+    )
+    session.add(volunteer)
+    return volunteer
+
+
+def _placement(
+    rng: random.Random,
+    session: Session,
+    provider: models.Provider,
+    volunteer: models.Volunteer,
+    hosts: list[models.Organisation],
+    starts: datetime,
+    now: datetime,
+    into: tuple[models.Round, models.Round],
+    summary: DemoSummary,
+) -> None:
+    """Add a placement, and follow it up on its follow-up day if that has come (and fell in the
+    period of `into`)."""
+    starts_on = localtime.uk(starts).date()
+    did_not_start = rng.random() < 0.05
+    due = localtime.day_starts(starts_on + timedelta(days=provider.followup_days))
+    ended = not did_not_start and due < now - timedelta(days=60) and rng.random() < 0.6
+    placement = models.Placement(
+        provider=provider,
+        external_ref=f"P{provider.id}{summary.placements + 1:05d}",
+        volunteer=volunteer,
+        organisation=rng.choice(hosts),
+        role=rng.choice(ROLES),
+        starts_on=starts_on,
+        status="did_not_start" if did_not_start else ("ended" if ended else "active"),
+        ended_on=(
+            min(starts_on + timedelta(days=rng.randint(40, 120)), localtime.uk(now).date())
+            if ended
+            else None
+        ),
+        created_at=starts,
+    )
+    session.add(placement)
+    session.flush()
+    if did_not_start:
+        return
+    if due > now:
+        summary.followups_coming += 1
+        return  # the dispatcher follows it up on the day
+    if due >= into[0].closes_at or due < into[0].opens_at:
+        return  # its day fell after its period's rounds closed: never followed up
+    followups.follow_up(
+        session, placement, now=due + timedelta(hours=rng.randint(7, 10)), into=into
+    )
+
+
+def _answer_followups(
+    rng: random.Random, session: Session, round_: models.Round, leaning: float, now: datetime
+) -> int:
+    """Answer a rolling round's follow-ups as volunteers or hosts would; give how many."""
+    done = 0
+    for invitation in round_.invitations:
+        sent = invitation.created_at
+        when = sent + timedelta(days=rng.uniform(0.2, 12), minutes=rng.randint(0, 600))
+        # Hosts answer more often than volunteers: it is about their own group.
+        rate = 0.8 if invitation.organisation is not None else 0.68
+        if when >= min(round_.closes_at, now) or rng.random() > rate:
+            continue
+        p = leaning + (0.05 if invitation.organisation is not None else 0.0)
+        channel = rng.choices(["web", "telegram"], weights=[85, 15])[0]
+        response = flow.start(session, invitation, channel=channel, now=when)
+        _answer(
+            rng,
+            session,
+            response,
+            min(p, 0.97),
+            when,
+            stop_early=False,
+            comments=VOLUNTEER_COMMENTS,
+        )
+        view = flow.complete(session, response, now=when + timedelta(minutes=2))
+        if not isinstance(view, flow.DoneView):
+            raise RuntimeError(f"demo follow-up could not be submitted: {view}")
+        done += 1
+    return done
 
 
 def _publish(
@@ -346,13 +639,16 @@ def _audit(
     event.at = when
 
 
-def _mark_sent(session: Session, round_: models.Round, when: datetime) -> None:
-    """Record a past round's invitations as delivered when it opened (as a dispatcher would)."""
+def _mark_sent(session: Session, round_: models.Round, when: datetime | None) -> None:
+    """Record a past round's invitations as delivered when it opened (as a dispatcher would);
+    with no `when`, each as soon as it was due (a rolling round's follow-ups)."""
     message = models.OutboxMessage
     session.execute(
         update(message)
         .where(message.round_id == round_.id, message.status == "pending")
-        .values(status="sent", attempts=1, sent_at=when)
+        .values(
+            status="sent", attempts=1, sent_at=message.next_attempt_at if when is None else when
+        )
     )
 
 
@@ -435,6 +731,7 @@ def _answer(
     when: datetime,
     *,
     stop_early: bool,
+    comments: tuple[str, ...] = COMMENTS,
 ) -> None:
     """Walk the survey like a person leaning positive with probability `p`."""
     stop_after = rng.randint(1, 4) if stop_early else 10_000
@@ -442,11 +739,14 @@ def _answer(
         view = flow.view(session, response)
         if not isinstance(view, flow.QuestionView) or step >= stop_after:
             return
-        flow.answer(session, response, view.question_id, _pick(rng, view, p), now=when)
+        answer = _pick(rng, view, p, comments)
+        flow.answer(session, response, view.question_id, answer, now=when)
     raise RuntimeError("demo respondent went round in circles")
 
 
-def _pick(rng: random.Random, view: flow.QuestionView, p: float) -> str | list[str] | None:
+def _pick(
+    rng: random.Random, view: flow.QuestionView, p: float, comments: tuple[str, ...] = COMMENTS
+) -> str | list[str] | None:
     kind = view.type
     values = [c.value for c in view.choices]
     if kind == QuestionType.NOTE:
@@ -472,5 +772,5 @@ def _pick(rng: random.Random, view: flow.QuestionView, p: float) -> str | list[s
     if kind in (QuestionType.INTEGER, QuestionType.DECIMAL):
         return None if not view.required and rng.random() < 0.5 else str(rng.randint(1, 20))
     if kind == QuestionType.TEXT:
-        return rng.choice(COMMENTS) if rng.random() < 0.3 else None
+        return rng.choice(comments) if rng.random() < 0.3 else None
     raise RuntimeError(f"demo respondent cannot answer a {kind} question")

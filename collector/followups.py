@@ -185,16 +185,25 @@ def follow_up(
     *,
     now: datetime | None = None,
     counts: FollowupCounts | None = None,
+    into: tuple[models.Round, models.Round] | None = None,
 ) -> FollowupCounts:
-    """Invite a placement's volunteer and host to their surveys now, and mark it followed up."""
+    """Invite a placement's volunteer and host to their surveys now, and mark it followed up.
+
+    `into` gives the (volunteer, host) rounds to use instead of the period's rolling rounds
+    (the demo, whose rounds have labels of their own).
+    """
     now = now or utcnow()
     counts = counts or FollowupCounts()
     provider = placement.provider
     period = period_for_followup(localtime.uk(now).date())
     volunteer = placement.volunteer
     if may_ask(volunteer):
-        round_ = rolling_round(
-            session, provider, survey_row(session, VOLUNTEER_SURVEY), period, now=now
+        round_ = (
+            into[0]
+            if into is not None
+            else rolling_round(
+                session, provider, survey_row(session, VOLUNTEER_SURVEY), period, now=now
+            )
         )
         invitation = _invite(session, round_, placement, volunteer=volunteer, now=now)
         if invitation is not None:
@@ -204,7 +213,11 @@ def follow_up(
             )
     host = placement.organisation
     if host.opted_out_at is None:
-        round_ = rolling_round(session, provider, survey_row(session, HOST_SURVEY), period, now=now)
+        round_ = (
+            into[1]
+            if into is not None
+            else rolling_round(session, provider, survey_row(session, HOST_SURVEY), period, now=now)
+        )
         invitation = _invite(session, round_, placement, organisation=host, now=now)
         if invitation is not None:
             counts.invitations += 1

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from collector import demo, models, users
+from collector import demo, followups, models, users
 from collector.models import utcnow
 from collector.segments import INCOME_BANDS, ORGANISATION_TYPES
 
@@ -20,13 +21,14 @@ def test_demo_data_varies_by_segment_and_obeys_skip_logic(session: Session) -> N
     assert 140 <= len(organisations) <= 165
     assert {o.org_type for o in organisations} == set(ORGANISATION_TYPES)
     assert {o.income_band for o in organisations} == set(INCOME_BANDS)
-    statuses = Counter((r.provider_id, r.status) for r in session.scalars(select(models.Round)))
+    surveys = select(models.Round).where(models.Round.kind == "survey")
+    statuses = Counter((r.provider_id, r.status) for r in session.scalars(surveys))
     assert sorted(statuses.values()) == [1, 1, 1, 2, 2, 2]
 
     rows = session.execute(
         select(models.Response, models.Round)
         .join(models.Round)
-        .where(models.Response.status == "completed")
+        .where(models.Response.status == "completed", models.Round.kind == "survey")
     ).all()
     assert len(rows) == summary.completed
     positive: dict[tuple[int, str], list[bool]] = defaultdict(list)
@@ -83,6 +85,7 @@ def test_demo_accounts_and_outbox(session: Session) -> None:
     rows = session.execute(
         select(models.Round.status, models.OutboxMessage.status, func.count())
         .join(models.Round, models.Round.id == models.OutboxMessage.round_id)
+        .where(models.Round.kind == "survey")
         .group_by(models.Round.status, models.OutboxMessage.status)
     ).all()
     counts = {(round_status, status): n for round_status, status, n in rows}
@@ -91,6 +94,7 @@ def test_demo_accounts_and_outbox(session: Session) -> None:
         .join(models.Round)
         .join(models.Organisation)
         .where(models.Round.status == "open", models.Organisation.consent_email.is_(True))
+        .where(models.Round.kind == "survey")
     )
     assert set(counts) == {("closed", "sent"), ("open", "pending")}
     assert counts[("open", "pending")] == emailable == summary.emails_queued
@@ -98,9 +102,97 @@ def test_demo_accounts_and_outbox(session: Session) -> None:
         select(models.OutboxMessage).where(models.OutboxMessage.status == "sent")
     ).all()
     assert all(m.sent_at is not None and m.template == "invite" for m in sent)
+    # Follow-ups went out on their placement's follow-up day: none wait.
+    followup_messages = session.scalars(
+        select(models.OutboxMessage)
+        .join(models.Round, models.Round.id == models.OutboxMessage.round_id)
+        .where(models.Round.kind == "rolling")
+    ).all()
+    assert followup_messages and {m.status for m in followup_messages} == {"sent"}
+    assert all(m.sent_at == m.next_attempt_at for m in followup_messages)
 
     [reminder] = session.scalars(select(models.RoundReminder)).all()
     assert reminder.round.status == "open" and reminder.queued_at is None
     assert reminder.due_at > utcnow()
     actions = Counter(e.action for e in session.scalars(select(models.AuditEvent)))
     assert actions == {"round.open": 9, "round.close": 6}
+
+
+@pytest.mark.slow
+def test_demo_volunteering_has_followups_and_a_published_val_report(session: Session) -> None:
+    from functools import partial
+
+    from analysis.publish import publish
+    from analysis.report import KpiReport
+
+    summary = demo.build(session, seed=7, publish=partial(publish, published_by="demo"))
+    providers = {p.slug: p for p in session.scalars(select(models.Provider))}
+    by_slug = {
+        slug: [
+            session.scalar(select(func.count(table.id)).where(table.provider_id == provider.id))
+            for table in (models.Volunteer, models.Enquiry, models.Placement)
+        ]
+        for slug, provider in providers.items()
+    }
+    volunteers, enquiries, placements = (
+        sum(column) for column in zip(*by_slug.values(), strict=True)
+    )
+    assert (summary.volunteers, summary.enquiries, summary.placements) == (
+        volunteers,
+        enquiries,
+        placements,
+    )
+    assert by_slug["uttlesford-cvs"] == [0, 0, 0]  # no volunteer centre: "no data"
+    assert all(min(by_slug[s]) > 50 for s in ("brentwood-cvs", "harlow-cvs"))
+
+    # Rolling rounds: two surveys for each of three periods, the past two closed.
+    rolling = session.scalars(select(models.Round).where(models.Round.kind == "rolling")).all()
+    assert Counter((r.provider.slug, r.period_label, r.status) for r in rolling) == {
+        (slug, label, status): 2
+        for slug in ("brentwood-cvs", "harlow-cvs")
+        for label, status in (
+            ("2025/26 H1", "closed"),
+            ("2025/26 H2", "closed"),
+            ("2026/27 H1", "open"),
+        )
+    }
+    # Each followed-up placement has its volunteer's invitation; hosts once per round.
+    for round_ in rolling:
+        hosts = [i.organisation_id for i in round_.invitations if i.organisation_id is not None]
+        assert len(hosts) == len(set(hosts))
+    followed = session.scalars(
+        select(models.Placement).where(models.Placement.followed_up_at.is_not(None))
+    ).all()
+    assert followed and all(p.status != "did_not_start" for p in followed)
+    assert summary.followups_answered == session.scalar(
+        select(func.count(models.Response.id))
+        .join(models.Round)
+        .where(models.Round.kind == "rolling", models.Response.status == "completed")
+    )
+    assert summary.followups_answered > 100
+
+    # The published VAL report shows the volunteering KPIs for the funded centres.
+    for slug in ("brentwood-cvs", "harlow-cvs", "uttlesford-cvs"):
+        snapshot = session.scalars(
+            select(models.ReportSnapshot)
+            .join(models.Round)
+            .where(
+                models.Round.provider_id == providers[slug].id,
+                models.ReportSnapshot.framework == "leicestershire-val",
+            )
+        ).one()
+        report = KpiReport.from_json(snapshot.data)
+        assert report.round.period == "2025/26 H2"
+        for kpi in ("VAL 24", "VAL 26", "VAL 27", "VAL 28"):
+            cell = report.result(kpi).overall
+            if slug == "uttlesford-cvs":
+                assert cell.n is None
+            else:
+                assert cell.n is not None and cell.n >= 10 and cell.proportion is not None
+        count = report.result("VAL 25").overall.count
+        assert (count is None) if slug == "uttlesford-cvs" else (count and count > 50)
+
+    # Later, the dispatcher follows up the placements reaching their day after the demo.
+    assert summary.followups_coming > 0
+    later = followups.run(session, now=utcnow() + timedelta(days=15))
+    assert later.placements > 0 and later.invitations > 0
