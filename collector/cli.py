@@ -234,6 +234,11 @@ def demo_data(context: Context, reset: bool, seed: int) -> None:
         f"  responses:       {summary.completed} completed, {summary.in_progress} in progress"
     )
     click.echo(f"  not yet answered in the open rounds: {summary.invitations_open}")
+    click.echo(
+        f"  volunteering:    {summary.volunteers} volunteers, {summary.enquiries} enquiries, "
+        f"{summary.placements} placements; {summary.followups_answered} follow-ups answered, "
+        f"{summary.followups_coming} placements reach their follow-up day in the coming weeks"
+    )
     click.echo()
     click.echo("Invitation tokens you can answer with `tempcheck answer TOKEN`:")
     for token in summary.sample_tokens:

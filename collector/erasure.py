@@ -2,16 +2,17 @@
 their provider's retention period has passed since they were last active.
 
 Erasure clears every field of the volunteer that identifies them or reaches them (name, email,
-consents and their date, preferred channel; the centre's own reference becomes `erased-<id>`,
-because it leads back to the person in the centre's records), deletes the Telegram chats with
-them, blanks the address and the data (their name, the placement) of every message to them in
-the outbox, cancelling those not sent, and deletes their free-text answers (where people write
-names and circumstances). It keeps the row, their placements, enquiries, invitations and choice
-answers, whose responses carry the district copied when they started: so every KPI stays as it
-was.
-The volunteer's district stays too: it is a segment (a whole local authority district, the
-same the responses keep), not something that picks out one person, and clearing it would move
-them in the report's response rates by district.
+consents and their date, preferred channel), deletes the Telegram chats with them, blanks the
+address and the data (their name, the placement) of every message to them in the outbox,
+cancelling those not sent, and deletes their free-text answers (where people write names and
+circumstances). It keeps the row, their placements, enquiries, invitations and choice answers,
+whose responses carry the district copied when they started: so every KPI stays as it was.
+
+The centre's own reference stays: it names no one in tempcheck, and it is what stops an import
+from the centre's records bringing the person back (an erased reference is refused). The
+volunteer's district stays too: it is a segment (a whole local authority district, the same the
+responses keep), not something that picks out one person, and clearing it would move them in
+the report's response rates by district.
 
 **Last activity** (what the retention period counts from) is the latest of: when the volunteer
 was recorded, when they gave consent, their enquiries, their placements' start and end dates,
@@ -94,7 +95,6 @@ def erase_volunteer(
     volunteer.consent_email = False
     volunteer.consent_telegram = False
     volunteer.preferred_channel = None
-    volunteer.external_ref = f"erased-{volunteer.id}"
     if volunteer.erased_at is None:
         volunteer.erased_at = now
     session.flush()
