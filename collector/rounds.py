@@ -382,14 +382,15 @@ class Counts:
 
 @dataclass
 class NonResponder:
-    """An invited organisation that has not completed: for staff to chase."""
+    """An invited organisation or volunteer that has not completed: for staff to chase."""
 
     invitation_id: int
-    organisation_id: int
+    organisation_id: int | None
     name: str
     contact_email: str | None
     started: bool
     last_message_at: datetime | None
+    volunteer_id: int | None = None
 
 
 @dataclass
@@ -438,26 +439,49 @@ def round_status(session: Session, round_: models.Round) -> RoundStatus:
     for row in rows:
         invitation_id, org_id, name, email, opted_out = row[:5]
         segments = dict(zip(STATUS_SEGMENTS, row[5 : 5 + len(STATUS_SEGMENTS)], strict=True))
-        response_status, channel = row[-2], row[-1]
-        cells = [status.total]
-        for key, value in segments.items():
-            label = _segment_label(key, value)
-            cells.append(status.by_segment.setdefault(key, {}).setdefault(label, Counts()))
-        for cell in cells:
-            cell.invited += 1
-            cell.started += response_status is not None
-            cell.completed += response_status == "completed"
-        if response_status == "completed":
-            status.by_channel[channel] = status.by_channel.get(channel, 0) + 1
-        elif opted_out is None:
+        _count(status, segments, row[-2], row[-1])
+        if row[-2] != "completed" and opted_out is None:
             status.non_responders.append(
                 NonResponder(
                     invitation_id=invitation_id,
                     organisation_id=org_id,
                     name=name,
                     contact_email=email,
-                    started=response_status is not None,
+                    started=row[-2] is not None,
                     last_message_at=last_sent.get(invitation_id),
+                )
+            )
+    # A follow-up round's volunteers: their district is their one segment.
+    vol = models.Volunteer
+    volunteer_rows = session.execute(
+        select(
+            inv.id,
+            vol.id,
+            vol.name,
+            vol.contact_email,
+            vol.opted_out_at,
+            vol.district,
+            resp.status,
+            resp.channel,
+        )
+        .join(vol, vol.id == inv.volunteer_id)
+        .outerjoin(resp, resp.invitation_id == inv.id)
+        .where(inv.round_id == round_.id)
+        .order_by(vol.id)
+    ).all()
+    for row in volunteer_rows:
+        invitation_id, volunteer_id, name, email, opted_out, district = row[:6]
+        _count(status, {"district": district}, row[-2], row[-1])
+        if row[-2] != "completed" and opted_out is None:
+            status.non_responders.append(
+                NonResponder(
+                    invitation_id=invitation_id,
+                    organisation_id=None,
+                    name=name or f"Erased volunteer #{volunteer_id}",
+                    contact_email=email,
+                    started=row[-2] is not None,
+                    last_message_at=last_sent.get(invitation_id),
+                    volunteer_id=volunteer_id,
                 )
             )
     status.anonymous_completed = int(
@@ -483,6 +507,24 @@ def round_status(session: Session, round_: models.Round) -> RoundStatus:
         ).all()
     }
     return status
+
+
+def _count(
+    status: RoundStatus,
+    segments: Mapping[str, Any],
+    response_status: str | None,
+    channel: str | None,
+) -> None:
+    cells = [status.total]
+    for key, value in segments.items():
+        label = _segment_label(key, value)
+        cells.append(status.by_segment.setdefault(key, {}).setdefault(label, Counts()))
+    for cell in cells:
+        cell.invited += 1
+        cell.started += response_status is not None
+        cell.completed += response_status == "completed"
+    if response_status == "completed" and channel is not None:
+        status.by_channel[channel] = status.by_channel.get(channel, 0) + 1
 
 
 def _segment_label(key: str, value: Any) -> str:
