@@ -112,7 +112,10 @@ def test_demo_data_then_answer_a_survey_in_the_terminal(run, session_factory) ->
     made = run("demo-data")
     assert made.exit_code == 0, made.output
     assert "providers:       3" in made.output
-    assert _count(session_factory, models.Round) == 9
+    # Three rounds per provider, and two volunteer centres' rolling rounds: two surveys, three
+    # periods.
+    assert _count(session_factory, models.Round) == 9 + 2 * 2 * 3
+    assert "volunteering:" in made.output and "follow-ups answered" in made.output
     assert 140 <= _count(session_factory, models.Organisation) <= 165
     again = run("demo-data")
     assert again.exit_code == 1 and "already has data" in again.output
