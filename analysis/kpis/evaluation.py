@@ -476,9 +476,7 @@ def evaluate_records(
             (None if key == "" else str(key)): (int(row["sum"]), int(row["size"]))
             for key, row in grouped.iterrows()
         }
-        breakdowns[segment] = breakdown_cells(
-            segment, counts, kpi.target, min_n, FEWER_ENQUIRIES
-        )
+        breakdowns[segment] = breakdown_cells(segment, counts, kpi.target, min_n, FEWER_ENQUIRIES)
     return KpiResult(kpi, overall, round_, change, breakdowns, period=period)
 
 

@@ -73,7 +73,11 @@ class Centre:
 
 
 def rolling_round(
-    session: Session, provider: models.Provider, survey_id: str, label: str, start: date,
+    session: Session,
+    provider: models.Provider,
+    survey_id: str,
+    label: str,
+    start: date,
     end: date,
 ) -> models.Round:
     """Add a closed rolling round covering a period, as the follow-up schedule makes them."""
@@ -115,8 +119,13 @@ def follow_up(
         return
     when = round_.opens_at + timedelta(days=40)
     response = models.Response(
-        round_id=round_.id, invitation_id=invitation.id, status="completed", started_at=when,
-        updated_at=when, completed_at=when, channel="telegram",
+        round_id=round_.id,
+        invitation_id=invitation.id,
+        status="completed",
+        started_at=when,
+        updated_at=when,
+        completed_at=when,
+        channel="telegram",
         # The flow copies the volunteer's district (a host's segments are its own).
         district=placement.organisation.district if host else placement.volunteer.district,
         org_type=placement.organisation.org_type if host else None,
@@ -124,8 +133,11 @@ def follow_up(
     session.add(response)
     session.flush()
     for question, value in answers.items():
-        session.add(models.Answer(response_id=response.id, question_id=question, value=value,
-                                  answered_at=when))
+        session.add(
+            models.Answer(
+                response_id=response.id, question_id=question, value=value, answered_at=when
+            )
+        )
     session.flush()
 
 
@@ -134,23 +146,35 @@ def centre(session: Session) -> Centre:
     """Build the volunteer centre of the module docstring."""
     provider = make_provider(session, slug="leics-vc", name="Leicestershire Volunteer Centre")
     hosts = [make_organisation(session, provider, district="Charnwood") for _ in range(6)]
-    placement_round = rolling_round(session, provider, "volunteer-placement", "2025/26 H1",
-                                    H1_START, H1_END)
-    host_round = rolling_round(session, provider, "volunteer-host", "2025/26 H1", H1_START,
-                               H1_END)
-    before_round = rolling_round(session, provider, "volunteer-placement", "2024/25 H2",
-                                 H2_START, H2_END)
+    placement_round = rolling_round(
+        session, provider, "volunteer-placement", "2025/26 H1", H1_START, H1_END
+    )
+    host_round = rolling_round(session, provider, "volunteer-host", "2025/26 H1", H1_START, H1_END)
+    before_round = rolling_round(
+        session, provider, "volunteer-placement", "2024/25 H2", H2_START, H2_END
+    )
     districts = ["Charnwood"] * 16 + ["Melton"] * 11 + ["Rutland"] * 3
     for i in range(30):
         on = H1_START + timedelta(days=6 * i)
         if i < 14:
-            volunteer = make_volunteer(session, provider,
-                                       district="Melton" if i < 6 else "Charnwood")
-            make_enquiry(session, provider, enquired_on=on, district=districts[i],
-                         volunteer=volunteer, outcome="placed")
+            volunteer = make_volunteer(
+                session, provider, district="Melton" if i < 6 else "Charnwood"
+            )
+            make_enquiry(
+                session,
+                provider,
+                enquired_on=on,
+                district=districts[i],
+                volunteer=volunteer,
+                outcome="placed",
+            )
             starts = on + timedelta(days=-30 if i == 13 else 10)
             placement = make_placement(
-                session, provider, volunteer, hosts[i % 6], starts_on=starts,
+                session,
+                provider,
+                volunteer,
+                hosts[i % 6],
+                starts_on=starts,
                 status="did_not_start" if i == 12 else "active",
             )
             if i < 12:
@@ -160,21 +184,29 @@ def centre(session: Session) -> Centre:
                 follow_up(session, placement_round, placement, answers if i < 11 else None)
                 if i < 6:
                     confident = "confident" if i < 4 else "not_very_confident"
-                    follow_up(session, host_round, placement,
-                              {"recruit_confidence": "very_confident",
-                               "manage_confidence": confident}, host=True)
+                    follow_up(
+                        session,
+                        host_round,
+                        placement,
+                        {"recruit_confidence": "very_confident", "manage_confidence": confident},
+                        host=True,
+                    )
         else:
             outcome = "placed" if i < 18 else ("not_placed" if i % 2 else "pending")
-            make_enquiry(session, provider, enquired_on=on, district=districts[i],
-                         outcome=outcome)
+            make_enquiry(session, provider, enquired_on=on, district=districts[i], outcome=outcome)
     for i in range(12):
-        make_enquiry(session, provider, enquired_on=H2_START + timedelta(days=14 * i),
-                     district="Melton", outcome="placed" if i < 3 else "not_placed")
+        make_enquiry(
+            session,
+            provider,
+            enquired_on=H2_START + timedelta(days=14 * i),
+            district="Melton",
+            outcome="placed" if i < 3 else "not_placed",
+        )
     for i in range(10):
-        placement = make_placement(session, provider, organisation=hosts[0],
-                                   starts_on=H2_START + timedelta(days=7 * i))
-        answers = {"placement_happiness": "happy" if i < 4 else "neither",
-                   "ease_of_access": "easy"}
+        placement = make_placement(
+            session, provider, organisation=hosts[0], starts_on=H2_START + timedelta(days=7 * i)
+        )
+        answers = {"placement_happiness": "happy" if i < 4 else "neither", "ease_of_access": "easy"}
         follow_up(session, before_round, placement, answers)
     for days in (5, 20):
         make_enquiry(session, provider, enquired_on=H1_END + timedelta(days=days))
@@ -198,7 +230,8 @@ def test_val_25_counts_the_periods_enquiries_against_the_annual_target_pro_rata(
     assert report.round.period == "2025/26 H1"
     val25 = report.result("VAL 25")
     assert val25.period is not None and (val25.period.start, val25.period.end) == (
-        H1_START, H1_END,
+        H1_START,
+        H1_END,
     )
     assert val25.overall.count == 30  # not the 12 before, the 2 after or the other centre's 7
     # 3,327 x 183 / 365 = 1,668.06: at least 1,669 enquiries in the half year.
@@ -256,18 +289,25 @@ def test_val_24_27_28_are_read_from_the_rolling_follow_up_rounds(
     assert (rates.overall.invited, rates.overall.responded) == (12, 11)
     assert "org_type" not in rates.segments
     assert {c.key: c.invited for c in rates.segments["district"]} == {
-        "Melton": 6, "Charnwood": 6,
+        "Melton": 6,
+        "Charnwood": 6,
     }
 
 
 def test_a_centre_without_volunteering_says_no_data_for_val_24_to_28(session: Session) -> None:
     provider = make_provider(session, slug="harlow-cvs", name="Harlow CVS")
-    round_ = make_round(session, provider, cvs_support(), period_label="2025/26 H1",
-                        opens_at=day_starts(date(2025, 6, 1)),
-                        closes_at=day_ends(date(2025, 7, 12)))
+    round_ = make_round(
+        session,
+        provider,
+        cvs_support(),
+        period_label="2025/26 H1",
+        opens_at=day_starts(date(2025, 6, 1)),
+        closes_at=day_ends(date(2025, 7, 12)),
+    )
     for _ in range(3):
-        store_response(session, round_, make_organisation(session, provider),
-                       {"used_support": "no"})
+        store_response(
+            session, round_, make_organisation(session, provider), {"used_support": "no"}
+        )
     session.commit()
     report = val_report(session, provider="harlow-cvs")
     for kpi_id in ("VAL 24", "VAL 25", "VAL 26", "VAL 27", "VAL 28"):
@@ -329,12 +369,16 @@ def test_the_val_report_pdf_pages_for_looking_at(
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for old in SCREENSHOTS.glob("report-pdf-val-records-*.png"):
         old.unlink()
-    subprocess.run([pdftoppm, "-r", "70", "-png", str(pdf),
-                    str(SCREENSHOTS / "report-pdf-val-records")], check=True, timeout=120)
+    subprocess.run(
+        [pdftoppm, "-r", "70", "-png", str(pdf), str(SCREENSHOTS / "report-pdf-val-records")],
+        check=True,
+        timeout=120,
+    )
     pages = sorted(SCREENSHOTS.glob("report-pdf-val-records-*.png"))
     assert len(pages) >= 5
-    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
-                          check=True, timeout=60).stdout
+    text = subprocess.run(
+        ["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
     assert "Volunteer enquiries" in text and "1,669" in text
 
 
@@ -356,9 +400,14 @@ def test_providers_side_by_side_show_enquiries_as_counts_against_the_periods_tar
 def test_a_report_on_a_survey_round_closing_mid_period_counts_enquiries_so_far(
     session: Session, centre: Centre
 ) -> None:
-    survey_round = make_round(session, centre.provider, cvs_support(), period_label="2025/26 H1",
-                              opens_at=day_starts(date(2025, 6, 1)),
-                              closes_at=day_ends(date(2025, 7, 12)))
+    survey_round = make_round(
+        session,
+        centre.provider,
+        cvs_support(),
+        period_label="2025/26 H1",
+        opens_at=day_starts(date(2025, 6, 1)),
+        closes_at=day_ends(date(2025, 7, 12)),
+    )
     session.commit()
     report = val_report(session, round_id=survey_round.id)
     val25 = report.result("VAL 25")
