@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, defer
 
 from collector import audit, models, outbox
@@ -367,6 +367,15 @@ def publish_after_close(
     says what happened.
     """
     outcome = PublishOutcome(round_id=round_.id)
+    waiting = _open_rolling_sibling(session, round_)
+    if waiting is not None:
+        # The period's follow-up rounds (volunteers', hosts') close together and feed the same
+        # report: the last to close publishes it, so funders get one report, not two.
+        outcome.nothing = (
+            f"the period's other follow-up round ({waiting.survey.title}, round {waiting.id}) "
+            "is still open; the report is published when it closes"
+        )
+        return outcome
     try:
         with session.begin_nested():
             outcome.snapshots = list(publish(session, round_))
@@ -390,6 +399,28 @@ def publish_after_close(
     outcome.links = [(s.id, report_path(round_.provider.slug, s.id)) for s in outcome.snapshots]
     record_publication(session, round_, outcome.snapshots, user=user, actor=actor, on="close")
     return outcome
+
+
+def _open_rolling_sibling(session: Session, round_: models.Round) -> models.Round | None:
+    """Give another open follow-up round of the same provider and period that will publish
+    the period's report after this one: one closing later, or (closing together) the one with
+    the higher id. Dispatchers closing two such rounds at once thus agree on who publishes."""
+    if round_.kind != "rolling":
+        return None
+    rnd = models.Round
+    return session.scalar(
+        select(rnd)
+        .where(
+            rnd.provider_id == round_.provider_id,
+            rnd.period_label == round_.period_label,
+            rnd.kind == "rolling",
+            rnd.status == "open",
+            rnd.id != round_.id,
+            or_(rnd.closes_at > round_.closes_at, rnd.id > round_.id),
+        )
+        .order_by(rnd.id)
+        .limit(1)
+    )
 
 
 def record_publication(

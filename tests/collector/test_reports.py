@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import mailer, models, reports, users
+from collector import mailer, models, reports, rounds, users
 from collector.config import Settings
 from collector.dispatcher import Dispatcher, still_wanted
 from collector.errors import NotFound
@@ -524,3 +524,32 @@ def test_the_dispatcher_closes_a_round_whose_report_fails(
         f"`tempcheck report publish --round {due_id}` tries again" in w and "no fonts" in w
         for w in warnings
     )
+
+
+def test_the_period_s_follow_up_rounds_publish_one_report_when_the_last_closes(
+    session: Session,
+) -> None:
+    provider = make_provider(session, slug="harlow-vc", name="Harlow Volunteer Centre")
+    funder(session, "funder@council.example.org", [provider])
+    volunteers_round, hosts_round = (
+        make_round(session, provider, audience={"district": ["Nowhere"]}) for _ in range(2)
+    )
+    for round_ in (volunteers_round, hosts_round):
+        round_.kind = "rolling"
+    hosts_round.closes_at = volunteers_round.closes_at
+    session.flush()
+    outcomes: list[reports.PublishOutcome] = []
+
+    def closed(session: Session, round_: models.Round) -> None:
+        outcomes.append(reports.publish_after_close(session, round_, fake_publish))
+
+    done = rounds.run_schedules(session, now=hosts_round.closes_at, on_close=closed)
+
+    assert done["closed"] == 2
+    outcomes.sort(key=lambda o: o.round_id)
+    assert [(o.round_id, len(o.snapshots)) for o in outcomes] == [
+        (volunteers_round.id, 0),
+        (hosts_round.id, 1),
+    ]
+    assert f"round {hosts_round.id}) is still open" in (outcomes[0].nothing or "")
+    assert len(report_messages(session)) == 1
