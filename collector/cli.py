@@ -229,7 +229,14 @@ def demo_data(context: Context, reset: bool, seed: int) -> None:
     click.echo(f"  database:        {_safe_url(url)}")
     click.echo(f"  providers:       {summary.providers}")
     click.echo(f"  organisations:   {summary.organisations}")
-    click.echo(f"  rounds:          {summary.rounds} (two closed and one open per provider)")
+    with context.sessions() as session:
+        rolling = session.scalar(
+            select(func.count(models.Round.id)).where(models.Round.kind == "rolling")
+        )
+    click.echo(
+        f"  rounds:          {summary.rounds} surveys (two closed and one open per provider), "
+        f"{rolling} placement follow-up rounds"
+    )
     click.echo(
         f"  responses:       {summary.completed} completed, {summary.in_progress} in progress"
     )
@@ -248,6 +255,11 @@ def demo_data(context: Context, reset: bool, seed: int) -> None:
     click.echo("The same invitations on the web (served by `make demo` or `tempcheck serve`):")
     for token in summary.sample_tokens:
         click.echo(f"  {base}/r/{token}")
+    username = (context.settings.telegram_bot_username or "").lstrip("@")
+    if username:
+        click.echo("And in Telegram (`make demo` starts the bot when TELEGRAM_BOT_TOKEN is set):")
+        for token in summary.sample_tokens:
+            click.echo(f"  https://t.me/{username}?start={token}")
     with context.sessions() as session:
         slugs = session.scalars(
             select(models.Round.slug).where(

@@ -108,9 +108,13 @@ def _count(factory: sessionmaker[Session], model: type) -> int:
 
 
 @pytest.mark.slow
-def test_demo_data_then_answer_a_survey_in_the_terminal(run, session_factory) -> None:  # noqa: ANN001
+def test_demo_data_then_answer_a_survey_in_the_terminal(  # noqa: ANN001
+    run, session_factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_USERNAME", "@tempcheck_demo_bot")
     made = run("demo-data")
     assert made.exit_code == 0, made.output
+    assert "9 surveys (two closed and one open per provider), 12 placement follow-up" in made.output
     assert "providers:       3" in made.output
     # Three rounds per provider, and two volunteer centres' rolling rounds: two surveys, three
     # periods.
@@ -120,6 +124,7 @@ def test_demo_data_then_answer_a_survey_in_the_terminal(run, session_factory) ->
     again = run("demo-data")
     assert again.exit_code == 1 and "already has data" in again.output
     token = made.output.split("tempcheck answer TOKEN`:")[1].split()[0]
+    assert f"https://t.me/tempcheck_demo_bot?start={token}" in made.output
     # The demo logins are printed, and sign in.
     heading = "Sign in to the staff console at http://localhost:5000/login"
     assert heading in made.output
