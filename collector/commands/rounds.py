@@ -127,7 +127,8 @@ def rounds_list(context: Context, provider_slug: str | None) -> None:
     "channels",
     multiple=True,
     metavar="CHANNEL",
-    help="How invitations go out (repeatable): email (the default).",
+    help="How invitations go out (repeatable): email (the default), telegram. A recipient "
+    "both reach gets one message, on the channel it prefers.",
 )
 @click.option(
     "--remind-days",

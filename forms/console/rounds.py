@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import current_app, flash, jsonify, redirect, request, url_for
 from flask.typing import ResponseReturnValue
@@ -212,16 +212,17 @@ def read_round_form(session: Session, provider: ProviderRef) -> RoundForm:
     form.audience = _audience(form, orgs.districts(session, provider.id))
     sent_channels = request.values.getlist("channels")
     form.values["channels"] = sent_channels
-    form.channels = [c for c in ("email",) if c in sent_channels]
-    if "telegram" in sent_channels:
-        form.error("channels", "Invitations in Telegram are not available yet: choose email")
+    form.channels = [c for c in ("email", "telegram") if c in sent_channels]
     form.values["open_link"] = request.values.get("open_link", "no")
     form.open_link = form.values["open_link"] == "yes"
     if not form.channels and not form.open_link and "channels" not in form.errors:
-        form.error("channels", "Choose email, or give the round an open link")
+        form.error("channels", "Choose email or Telegram, or give the round an open link")
     form.reminder_days = _reminders(form)
     if form.reminder_days and not form.channels:
-        form.error("reminders", "Reminders go by email: choose email, or give no reminder days")
+        form.error(
+            "reminders",
+            "Reminders go by email or Telegram: choose one, or give no reminder days",
+        )
     opens_at, closes_at = form.opens_at, form.closes_at
     if opens_at and closes_at and "reminders" not in form.errors and "closes" not in form.errors:
         late = [d for d in form.reminder_days if opens_at + timedelta(days=d) >= closes_at]
@@ -234,15 +235,39 @@ def read_round_form(session: Session, provider: ProviderRef) -> RoundForm:
     return form
 
 
-def matching(session: Session, provider_id: int, audience: dict[str, list[Any]]) -> tuple[int, int]:
-    """Count the organisations an audience filter reaches, and how many can be emailed."""
-    org = models.Organisation
+class Reach(NamedTuple):
+    """How many organisations an audience filter matches, and how many each channel reaches."""
+
+    total: int
+    email: int
+    telegram: int
+
+
+def matching(session: Session, provider_id: int, audience: dict[str, list[Any]]) -> Reach:
+    """Count the organisations an audience filter reaches, and how many can be emailed or
+    messaged in Telegram (a linked, reachable chat and consent)."""
+    org, chat = models.Organisation, models.TelegramChat
     # A round that is never added to the session: only its filter is used.
     query = rounds.audience_query(models.Round(provider_id=provider_id, audience=audience))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    emailable = query.where(org.consent_email.is_(True), org.contact_email.is_not(None))
-    reachable = session.scalar(select(func.count()).select_from(emailable.subquery())) or 0
-    return int(total), int(reachable)
+
+    def count(selection: Any) -> int:
+        return int(session.scalar(select(func.count()).select_from(selection.subquery())) or 0)
+
+    in_telegram = query.where(
+        org.consent_telegram.is_(True),
+        select(chat.id)
+        .where(
+            chat.organisation_id == org.id,
+            chat.stopped_at.is_(None),
+            chat.unreachable_at.is_(None),
+        )
+        .exists(),
+    )
+    return Reach(
+        total=count(query),
+        email=count(query.where(org.consent_email.is_(True), org.contact_email.is_not(None))),
+        telegram=count(in_telegram),
+    )
 
 
 def _form_page(form: RoundForm, session: Session, provider: ProviderRef) -> ResponseReturnValue:
@@ -331,17 +356,27 @@ def round_audience(provider: ProviderRef) -> ResponseReturnValue:
     form = RoundForm()
     with reading() as session:
         audience = _audience(form, orgs.districts(session, provider.id))
-        total, reachable = matching(session, provider.id, audience)
+        reach = matching(session, provider.id, audience)
     response = jsonify(
-        {"matching": total, "emailable": reachable, "text": _reach_text(total, reachable)}
+        {
+            "matching": reach.total,
+            "emailable": reach.email,
+            "telegram": reach.telegram,
+            "text": _reach_text(reach),
+        }
     )
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
-def _reach_text(total: int, reachable: int) -> str:
-    groups = f"{total} organisation{'s' if total != 1 else ''}"
-    return f"{groups} match, {reachable} of them can be invited by email."
+def _reach_text(reach: Reach) -> str:
+    groups = f"{reach.total} organisation{'s' if reach.total != 1 else ''}"
+    if reach.telegram:
+        return (
+            f"{groups} match, {reach.email} of them can be invited by email and "
+            f"{reach.telegram} in Telegram."
+        )
+    return f"{groups} match, {reach.email} of them can be invited by email."
 
 
 def _describe(audience: dict[str, list[Any]]) -> list[tuple[str, str]]:
@@ -521,7 +556,7 @@ def _confirm_page(
 ) -> ResponseReturnValue:
     facts: dict[str, Any] = {}
     if action == "open":
-        facts["matching"], facts["emailable"] = matching(
+        facts["matching"], facts["emailable"], facts["telegram"] = matching(
             session, provider.id, round_.audience or {}
         )
         facts["now"] = round_.opens_at <= utcnow()

@@ -162,9 +162,8 @@ def _later(days: int) -> date:
         ({"reminders": "0"}, "reminders", "at least 1 day after the round opens"),
         ({"reminders": "1,2,3,4,5,6"}, "reminders", "Give at most 5 reminder days"),
         ({"reminders": "7, 31"}, "reminders", "A reminder 31 days after opening would be after"),
-        ({"channels": [], "open_link": "no"}, "channels", "Choose email, or give the round"),
-        ({"channels": ["telegram"]}, "channels", "Invitations in Telegram are not available yet"),
-        ({"channels": [], "reminders": "7"}, "reminders", "Reminders go by email"),
+        ({"channels": [], "open_link": "no"}, "channels", "Choose email or Telegram, or give"),
+        ({"channels": [], "reminders": "7"}, "reminders", "Reminders go by email or Telegram"),
     ],
 )
 @pytest.mark.parametrize("step", ["check", "create"])
@@ -202,6 +201,7 @@ def test_the_audience_count_follows_the_filter(staff: Browser, world: World) -> 
     assert reach("org_type=faith_group") == {
         "matching": 1,
         "emailable": 1,
+        "telegram": 0,
         "text": "1 organisation match, 1 of them can be invited by email.",
     }
     assert reach("org_type=faith_group&org_type=community_group")["matching"] == 2
@@ -411,3 +411,28 @@ def test_the_rounds_list_shows_each_round_with_its_response_rate(
     assert "2026/27 H1" in staff.text and "2027/28 H1" in staff.text
     assert '50% <span class="tempcheck-muted">(1 of 2)</span>' in staff.text
     assert ">Draft<" in staff.text.replace("\n", "").replace(" ", "")
+
+
+def test_a_round_can_invite_in_telegram_too(
+    staff: Browser, world: World, session_factory: sessionmaker[Session]
+) -> None:
+    with session_factory() as session, session.begin():
+        group = session.scalars(
+            select(models.Organisation).where(
+                models.Organisation.provider_id == world.a.id,
+                models.Organisation.org_type == "faith_group",
+            )
+        ).one()
+        group.consent_telegram = True
+        session.add(models.TelegramChat(chat_id=424242, organisation_id=group.id))
+    staff.get(f"{BASE}/new")
+    assert 'value="telegram"' in staff.text and "not available" not in staff.text
+
+    staff.post(f"{BASE}/new", {**GOOD, "channels": ["email", "telegram"], "step": "check"})
+    assert "1 of them can be invited by email and 1 in Telegram." in staff.text
+    assert "Email and Telegram" in staff.text
+    staff.post(f"{BASE}/new", {**GOOD, "channels": ["email", "telegram"], "step": "create"})
+
+    created = rounds_of(session_factory, world.a.id)[-1]
+    assert created.channels == ["email", "telegram"]
+    assert "Email and Telegram" in staff.text
