@@ -55,7 +55,8 @@ def link_recipient(
     session: Session, chat: models.TelegramChat, *, now: datetime | None = None
 ) -> models.Organisation | models.Volunteer | None:
     """Link the chat to the organisation or volunteer of the invitation it is answering, with
-    their consent (given in the chat) to be sent future surveys there. Give whom it linked."""
+    their consent (given in the chat) to be sent future surveys there, which becomes their
+    preferred channel. Give whom it linked."""
     invitation = chat.invitation
     recipient = invitation.recipient if invitation is not None else None
     if recipient is None:
@@ -65,6 +66,8 @@ def link_recipient(
     else:
         chat.organisation_id = recipient.id
     recipient.consent_telegram = True
+    # Saying yes in the chat is the clearest word we have on where they want to be asked.
+    recipient.preferred_channel = "telegram"
     chat.stopped_at = None
     chat.unreachable_at = None
     chat.updated_at = now or utcnow()

@@ -106,6 +106,7 @@ def test_yes_to_future_surveys_links_the_chat_to_the_organisation(harness: BotHa
         stored = chats.chat_for(session, 102)
         assert organisation is not None and stored is not None
         assert organisation.consent_telegram is True
+        assert organisation.preferred_channel == "telegram"
         assert stored.organisation_id == invited.organisation_id
 
 
