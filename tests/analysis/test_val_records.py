@@ -356,11 +356,10 @@ def test_the_report_keeps_its_records_kpis_through_json_and_every_renderer(
 
 @pytest.mark.slow
 def test_the_val_report_pdf_pages_for_looking_at(
-    session: Session, centre: Centre, tmp_path: Path, database_url: str
+    session: Session, centre: Centre, tmp_path: Path
 ) -> None:
-    """Render the centre's report as PDF pages in artifacts/screenshots (SQLite only)."""
-    if not database_url.startswith("sqlite"):
-        pytest.skip("one picture is enough: the figures are the same on PostgreSQL")
+    """Render the centre's report as PDF pages in artifacts/screenshots (on both databases:
+    the pictures are the same, the second run's replace the first's)."""
     pdftoppm = shutil.which("pdftoppm")
     assert pdftoppm is not None, "pdftoppm is missing: `make system-deps` installs poppler-utils"
     report = val_report(session, provider="leics-vc")
