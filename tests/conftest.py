@@ -4,34 +4,111 @@ Every test that asks for `engine` (or anything built on it) runs twice: once on 
 and once on a throwaway PostgreSQL cluster that this file starts itself from Debian's
 `postgresql` binaries (as the `postgres` user when the tests run as root, because `initdb`
 refuses root). Set TEMPCHECK_TEST_POSTGRES_URL to use an existing server instead.
+
+The suite runs in parallel (`pytest -n 2`, pytest-xdist), so everything expensive is paid once
+and everything a test touches belongs to its worker:
+
+- the schema is migrated once per worker: SQLite tests get a copy of a migrated file, and
+  PostgreSQL tests share the worker's own database, made from a migrated template database and
+  emptied after each test (TRUNCATE ... RESTART IDENTITY), never migrated again;
+- the demo data set is built once per run (whichever worker needs it first builds it, the
+  other waits for it) into a SQLite file; a test marked `demo_data` starts from a copy of it,
+  on PostgreSQL from a database made from a template the rows were loaded into;
+- ports come from a block of the worker's own, so two workers never race for one.
 """
 
 from __future__ import annotations
 
+import fcntl
+import itertools
 import os
+import pickle
 import shutil
 import socket
 import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, NullPool, create_engine, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from collector.config import Settings
 from collector.db import make_engine, make_sessionmaker, upgrade
+from collector.demo import DemoSummary
+from collector.models import Base
 
 POSTGRES_ENV = "TEMPCHECK_TEST_POSTGRES_URL"
+DEMO_KINDS = ("plain", "published")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Declare the marker that starts a test from a copy of the demo data."""
+    config.addinivalue_line(
+        "markers",
+        "demo_data(kind): the test's database starts as a copy of the demo data set, built "
+        "once per run: 'plain' (demo.build) or 'published' (`tempcheck demo-data`, reports "
+        "published); only='sqlite' leaves the PostgreSQL run's database empty",
+    )
+
+
+# Workers --------------------------------------------------------------------------------------
+
+
+def worker_name() -> str:
+    """Give this pytest-xdist worker's name (gw0, gw1, ...), or gw0 when not in parallel."""
+    return os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+
+
+def worker_index() -> int:
+    """Give this worker's number: 0, 1, ..."""
+    return int(worker_name().removeprefix("gw") or 0)
+
+
+def shared_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Give the folder every worker of this run shares (their own folders are inside it)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if "PYTEST_XDIST_WORKER" in os.environ else base
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (a lock file) across this run's workers."""
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# Ports: each worker has a block of 1,000 below Linux's ephemeral range (32768 up), which the
+# kernel never hands out to outgoing connections, so a port checked free stays free.
+PORTS_FROM, PORTS_PER_WORKER = 20_000, 1_000
+_next_port = itertools.count()
 
 
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """Give a port on 127.0.0.1 that nothing listens on, from this worker's own block."""
+    first = PORTS_FROM + worker_index() * PORTS_PER_WORKER
+    for _ in range(PORTS_PER_WORKER):
+        port = first + next(_next_port) % PORTS_PER_WORKER
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # in use, or still closing after an earlier test
+            return port
+    raise RuntimeError(f"no free port in {first}-{first + PORTS_PER_WORKER - 1}")
+
+
+# PostgreSQL -----------------------------------------------------------------------------------
 
 
 def _postgres_bin() -> Path:
@@ -52,12 +129,12 @@ def _as_postgres(args: list[str]) -> list[str]:
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
-    """Start a throwaway PostgreSQL cluster for the test session and give its admin URL."""
+    """Start a throwaway PostgreSQL cluster for this worker and give its admin URL."""
     if os.environ.get(POSTGRES_ENV):
         yield os.environ[POSTGRES_ENV]
         return
     bindir = _postgres_bin()
-    datadir = Path(tempfile.mkdtemp(prefix="tempcheck-pg-"))
+    datadir = Path(tempfile.mkdtemp(prefix=f"tempcheck-pg-{worker_name()}-"))
     if os.geteuid() == 0:
         shutil.chown(datadir, "postgres", "postgres")
     port = _free_port()
@@ -113,19 +190,72 @@ def postgres_server() -> Iterator[str]:
         shutil.rmtree(datadir, ignore_errors=True)
 
 
+def _database(server: str, name: str) -> str:
+    return make_url(server).set(database=name).render_as_string(hide_password=False)
+
+
+@contextmanager
+def _admin(server: str) -> Iterator[Engine]:
+    admin = create_engine(server, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    try:
+        yield admin
+    finally:
+        admin.dispose()
+
+
+def _create_database(server: str, name: str, template: str | None = None) -> str:
+    with _admin(server) as admin, admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        clause = f' TEMPLATE "{template}"' if template else ""
+        conn.execute(text(f'CREATE DATABASE "{name}"{clause}'))
+    return _database(server, name)
+
+
+def _drop_database(server: str, name: str) -> None:
+    with _admin(server) as admin, admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
 @pytest.fixture(scope="session")
 def postgres_template(postgres_server: str) -> str:
-    """Create a migrated template database once; each test copies it."""
-    admin = create_engine(postgres_server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text("DROP DATABASE IF EXISTS tempcheck_template"))
-        conn.execute(text("CREATE DATABASE tempcheck_template"))
-    admin.dispose()
-    url = make_url(postgres_server).set(database="tempcheck_template")
-    engine = make_engine(Settings(database_url=url.render_as_string(hide_password=False)))
+    """Create this worker's migrated template database once; give its name."""
+    name = f"tempcheck_template_{worker_name()}"
+    engine = make_engine(Settings(database_url=_create_database(postgres_server, name)))
     upgrade(engine)
     engine.dispose()
-    return "tempcheck_template"
+    return name
+
+
+@dataclass
+class WorkerDatabase:
+    """This worker's PostgreSQL test database, emptied after each test that used it."""
+
+    url: str
+    engine: Engine
+
+    def empty(self) -> None:
+        """Delete every row (the migrations' version stays) and restart the ids at 1."""
+        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+        with self.engine.begin() as conn:
+            # Whatever a test left connected (a server thread, a process it killed) goes, as
+            # DROP DATABASE ... WITH (FORCE) would have done; it may hold locks TRUNCATE needs.
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(scope="session")
+def postgres_database(postgres_server: str, postgres_template: str) -> Iterator[WorkerDatabase]:
+    """Make this worker's test database from the template, once."""
+    name = f"tempcheck_test_{worker_name()}"
+    url = _create_database(postgres_server, name, template=postgres_template)
+    engine = create_engine(url, poolclass=NullPool)
+    yield WorkerDatabase(url, engine)
+    engine.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -139,27 +269,159 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+# The demo data set, built once per run -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DemoBuild:
+    """A demo data set in a SQLite file, with what building it said."""
+
+    path: Path
+    summary: DemoSummary
+    output: str  # what `tempcheck demo-data` printed (the published kind only)
+
+
+def _build_plain(path: Path) -> DemoBuild:
+    from collector import db, demo
+
+    engine = make_engine(Settings(database_url=f"sqlite:///{path}"))
+    upgrade(engine)
+    with db.transaction(db.make_sessionmaker(engine)) as session:
+        summary = demo.build(session)
+    engine.dispose()
+    return DemoBuild(path, summary, "")
+
+
+def _build_published(path: Path) -> DemoBuild:
+    """Run `tempcheck demo-data` as a user would, keeping the summary it printed from."""
+    from click.testing import CliRunner
+
+    from collector import demo
+    from collector.cli import main
+
+    built: list[DemoSummary] = []
+    real_build = demo.build
+
+    def build_and_keep(*args: Any, **kwargs: Any) -> DemoSummary:
+        summary = real_build(*args, **kwargs)
+        built.append(summary)
+        return summary
+
+    env = {
+        "DATABASE_URL": f"sqlite:///{path}",
+        "TEMPCHECK_INSTANCE": str(path.parent / "instance"),
+        "TELEGRAM_BOT_USERNAME": "@tempcheck_demo_bot",
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(path.parent)  # no stray .env
+        patch.setattr(demo, "build", build_and_keep)
+        result = CliRunner().invoke(main, ["init"], env=env, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        result = CliRunner().invoke(main, ["demo-data"], env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    (summary,) = built
+    return DemoBuild(path, summary, result.output)
+
+
+def demo_build(tmp_path_factory: pytest.TempPathFactory, kind: str) -> DemoBuild:
+    """Give the run's demo data set of `kind`, building it if no worker has yet."""
+    folder = shared_folder(tmp_path_factory) / f"demo-{kind}"
+    kept = folder / "build.pickle"
+    with locked(shared_folder(tmp_path_factory) / f"demo-{kind}.lock"):
+        if not kept.exists():
+            folder.mkdir(exist_ok=True)
+            build = {"plain": _build_plain, "published": _build_published}[kind]
+            made = build(folder / "demo.db")
+            assert not made.path.with_name(made.path.name + "-wal").exists()
+            kept.write_bytes(pickle.dumps(made))
+    made = pickle.loads(kept.read_bytes())
+    assert isinstance(made, DemoBuild)
+    return made
+
+
+def _load_rows(source: Path, target_url: str) -> None:
+    """Copy every row of a SQLite database into a migrated, empty PostgreSQL one."""
+    reader = create_engine(f"sqlite:///{source}", poolclass=NullPool)
+    writer = create_engine(target_url, poolclass=NullPool)
+    with reader.connect() as src, writer.begin() as dst:
+        for table in Base.metadata.sorted_tables:
+            rows = [dict(row._mapping) for row in src.execute(select(table))]
+            if rows:
+                dst.execute(table.insert(), rows)
+            if "id" in table.c and table.c.id.autoincrement:
+                dst.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                        f'COALESCE(MAX(id), 0) + 1, false) FROM "{table.name}"'
+                    )
+                )
+    reader.dispose()
+    writer.dispose()
+
+
+# This worker's PostgreSQL demo templates, by kind, made as they are first needed.
+_postgres_demo_templates: dict[str, str] = {}
+
+
+def _postgres_demo_template(request: pytest.FixtureRequest, kind: str) -> str:
+    if kind not in _postgres_demo_templates:
+        server: str = request.getfixturevalue("postgres_server")
+        template: str = request.getfixturevalue("postgres_template")
+        build = demo_build(request.getfixturevalue("tmp_path_factory"), kind)
+        name = f"tempcheck_demo_{kind}_{worker_name()}"
+        _load_rows(build.path, _create_database(server, name, template=template))
+        _postgres_demo_templates[kind] = name
+    return _postgres_demo_templates[kind]
+
+
+# The test's database -------------------------------------------------------------------------
+
+
+def _demo_kind(request: pytest.FixtureRequest, backend: str) -> str | None:
+    marker = request.node.get_closest_marker("demo_data")
+    if marker is None or marker.kwargs.get("only", backend) != backend:
+        return None
+    kind = marker.args[0] if marker.args else "plain"
+    assert kind in DEMO_KINDS, f"demo_data kind must be one of {DEMO_KINDS}"
+    return str(kind)
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """Give the URL of a fresh, migrated database: SQLite, then PostgreSQL."""
+    """Give the URL of a migrated database of the test's own: SQLite, then PostgreSQL.
+
+    Empty, or a copy of the demo data for a test marked `demo_data`.
+    """
+    kind = _demo_kind(request, request.param)
     if request.param == "sqlite":
-        template: Path = request.getfixturevalue("sqlite_template")
+        source: Path = (
+            demo_build(request.getfixturevalue("tmp_path_factory"), kind).path
+            if kind
+            else request.getfixturevalue("sqlite_template")
+        )
         path = tmp_path / "tempcheck.db"
-        shutil.copy(template, path)
+        shutil.copy(source, path)
         yield f"sqlite:///{path}"
         return
-    server: str = request.getfixturevalue("postgres_server")
-    request.getfixturevalue("postgres_template")
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE tempcheck_template'))
+    if kind:
+        server: str = request.getfixturevalue("postgres_server")
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        yield _create_database(server, name, template=_postgres_demo_template(request, kind))
+        _drop_database(server, name)
+        return
+    database: WorkerDatabase = request.getfixturevalue("postgres_database")
     try:
-        yield make_url(server).set(database=name).render_as_string(hide_password=False)
+        yield database.url
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        database.empty()
+
+
+@pytest.fixture
+def demo_summary(request: pytest.FixtureRequest, database_url: str) -> DemoSummary:
+    """Give the summary of the demo build the test's database (marked `demo_data`) copies."""
+    kind = _demo_kind(request, "sqlite") or _demo_kind(request, "postgresql")
+    assert kind, "demo_summary needs the test marked demo_data"
+    return demo_build(request.getfixturevalue("tmp_path_factory"), kind).summary
 
 
 @pytest.fixture

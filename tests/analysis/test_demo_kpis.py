@@ -8,13 +8,10 @@ from sqlalchemy.orm import Session
 from analysis.kpis import Status
 from analysis.render import to_table
 from analysis.report import build_reports
-from collector import demo
 
 
-@pytest.mark.slow
+@pytest.mark.demo_data("plain")
 def test_the_demo_data_gives_varied_kpi_results(session: Session) -> None:
-    demo.build(session)
-    session.commit()
     reports = build_reports(session.connection())
     essex = [r for r in reports if r.framework.id == "essex-2017"]
     assert len(essex) == 3 and all(r.round.status == "closed" for r in essex)

@@ -248,8 +248,11 @@ def test_bad_publishing_requests_are_refused_with_a_reason(session: Session) -> 
     assert session.scalars(select(models.ReportSnapshot)).all() == []
 
 
-def test_the_demo_publishes_each_providers_latest_closed_round(session: Session) -> None:
-    summary = demo.build(session, publish=partial(publish, published_by="demo"))
+@pytest.mark.demo_data("published")
+def test_the_demo_publishes_each_providers_latest_closed_round(
+    session: Session, demo_summary: demo.DemoSummary
+) -> None:
+    summary = demo_summary
     snapshots = session.scalars(select(models.ReportSnapshot).order_by(models.ReportSnapshot.id))
     by_round = {(s.round.provider.slug, s.round.period_label, s.framework) for s in snapshots}
     assert by_round == {

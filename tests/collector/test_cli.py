@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from collector import db, models, users
 from collector.cli import main
 from collector.survey.loader import library_path
+from tests.conftest import demo_build
 
 
 def test_init_creates_then_reports_an_up_to_date_database(run) -> None:  # noqa: ANN001
@@ -107,28 +108,47 @@ def _count(factory: sessionmaker[Session], model: type) -> int:
         return session.scalar(select(func.count()).select_from(model)) or 0
 
 
-@pytest.mark.slow
-def test_demo_data_then_answer_a_survey_in_the_terminal(  # noqa: ANN001
-    run, session_factory, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def demo_data_output(
+    request: pytest.FixtureRequest,
+    database_url: str,
+    run,  # noqa: ANN001
+    monkeypatch: pytest.MonkeyPatch,
+) -> str:
+    """Give what `tempcheck demo-data` printed for the test's database.
+
+    On SQLite the database is a copy of the run's published demo, which that command built
+    (tests/conftest.py); on PostgreSQL the command runs here, on an empty database.
+    """
+    if database_url.startswith("sqlite"):
+        build = demo_build(request.getfixturevalue("tmp_path_factory"), "published")
+        return build.output
     monkeypatch.setenv("TELEGRAM_BOT_USERNAME", "@tempcheck_demo_bot")
     made = run("demo-data")
     assert made.exit_code == 0, made.output
-    assert "9 surveys (two closed and one open per provider), 12 placement follow-up" in made.output
-    assert "providers:       3" in made.output
+    return str(made.output)
+
+
+@pytest.mark.demo_data("published", only="sqlite")
+def test_demo_data_then_answer_a_survey_in_the_terminal(  # noqa: ANN001
+    run, session_factory, demo_data_output: str
+) -> None:
+    made = demo_data_output
+    assert "9 surveys (two closed and one open per provider), 12 placement follow-up" in made
+    assert "providers:       3" in made
     # Three rounds per provider, and two volunteer centres' rolling rounds: two surveys, three
     # periods.
     assert _count(session_factory, models.Round) == 9 + 2 * 2 * 3
-    assert "volunteering:" in made.output and "follow-ups answered" in made.output
+    assert "volunteering:" in made and "follow-ups answered" in made
     assert 140 <= _count(session_factory, models.Organisation) <= 165
     again = run("demo-data")
     assert again.exit_code == 1 and "already has data" in again.output
-    token = made.output.split("tempcheck answer TOKEN`:")[1].split()[0]
-    assert f"https://t.me/tempcheck_demo_bot?start={token}" in made.output
+    token = made.split("tempcheck answer TOKEN`:")[1].split()[0]
+    assert f"https://t.me/tempcheck_demo_bot?start={token}" in made
     # The demo logins are printed, and sign in.
     heading = "Sign in to the staff console at http://localhost:5000/login"
-    assert heading in made.output
-    block = made.output.split(heading)[1].split("\n\n")[0].splitlines()[1:]
+    assert heading in made
+    block = made.split(heading)[1].split("\n\n")[0].splitlines()[1:]
     logins = [line.split(maxsplit=3) for line in block]
     assert [(role, email) for role, email, _, _ in logins] == [
         ("admin", "admin@example.org"),
@@ -141,8 +161,8 @@ def test_demo_data_then_answer_a_survey_in_the_terminal(  # noqa: ANN001
     with session_factory() as session:
         for _, email, password, _ in logins:
             assert users.authenticate(session, email, password) is not None
-    assert "invitation emails wait in the outbox" in made.output
-    assert "instance/mail/" in made.output
+    assert "invitation emails wait in the outbox" in made
+    assert "instance/mail/" in made
 
     # intro, "No" support, then the questions that remain: skip logic hides the support ones.
     typed = "\n".join(["", "2", "9", "8", "1,3", "2", "2", "", ""]) + "\n"

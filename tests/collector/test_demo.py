@@ -14,9 +14,11 @@ from collector.models import utcnow
 from collector.segments import INCOME_BANDS, ORGANISATION_TYPES
 
 
-@pytest.mark.slow
-def test_demo_data_varies_by_segment_and_obeys_skip_logic(session: Session) -> None:
-    summary = demo.build(session, seed=7)
+@pytest.mark.demo_data("plain")
+def test_demo_data_varies_by_segment_and_obeys_skip_logic(
+    session: Session, demo_summary: demo.DemoSummary
+) -> None:
+    summary = demo_summary
     organisations = session.scalars(select(models.Organisation)).all()
     assert 140 <= len(organisations) <= 165
     assert {o.org_type for o in organisations} == set(ORGANISATION_TYPES)
@@ -52,10 +54,9 @@ def test_demo_data_varies_by_segment_and_obeys_skip_logic(session: Session) -> N
     assert any(r.status == "in_progress" for r in session.scalars(select(models.Response)))
 
 
-@pytest.mark.slow
-def test_demo_accounts_and_outbox(session: Session) -> None:
-    summary = demo.build(session, seed=7)
-    session.commit()
+@pytest.mark.demo_data("plain")
+def test_demo_accounts_and_outbox(session: Session, demo_summary: demo.DemoSummary) -> None:
+    summary = demo_summary
     providers = {p.slug: p.id for p in session.scalars(select(models.Provider))}
 
     logins = {login.email: login for login in summary.logins}
@@ -118,14 +119,13 @@ def test_demo_accounts_and_outbox(session: Session) -> None:
     assert actions == {"round.open": 9, "round.close": 6}
 
 
-@pytest.mark.slow
-def test_demo_volunteering_has_followups_and_a_published_val_report(session: Session) -> None:
-    from functools import partial
-
-    from analysis.publish import publish
+@pytest.mark.demo_data("published")
+def test_demo_volunteering_has_followups_and_a_published_val_report(
+    session: Session, demo_summary: demo.DemoSummary
+) -> None:
     from analysis.report import KpiReport
 
-    summary = demo.build(session, seed=7, publish=partial(publish, published_by="demo"))
+    summary = demo_summary
     providers = {p.slug: p for p in session.scalars(select(models.Provider))}
     by_slug = {
         slug: [

@@ -1,6 +1,6 @@
 """Browser tests: Debian's Chromium (Playwright) against the web app on a demo database.
 
-The demo data set is built once into a SQLite file with a few extra cases (a round not open
+The run's demo data set is copied once into a SQLite file with a few extra cases (a round not open
 yet, an opted-out group); each test gets its own copy and its own server on a free port.
 """
 
@@ -19,11 +19,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.serving import make_server
 
-from collector import db, demo, models
+from collector import db, models
 from collector.config import Settings
 from collector.models import utcnow
 from forms import create_app, services
-from tests.conftest import _free_port
+from tests.conftest import _free_port, demo_build
 from tests.factories import cvs_support, make_invitation, make_organisation
 
 CHROMIUM = "/usr/bin/chromium"
@@ -74,13 +74,12 @@ def _token_of_round(session: Session, *, status: str, answered: str | None) -> s
 
 @pytest.fixture(scope="session")
 def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Demo:
-    """Build the demo data set once, with the extra cases, into a SQLite file."""
+    """Copy the run's demo data set once, and add the extra cases, into a SQLite file."""
     path = tmp_path_factory.mktemp("e2e") / "demo.db"
+    shutil.copy(demo_build(tmp_path_factory, "plain").path, path)
     engine = db.make_engine(Settings(database_url=f"sqlite:///{path}"))
-    db.upgrade(engine)
     factory = db.make_sessionmaker(engine)
     with db.transaction(factory) as session:
-        demo.build(session)
         provider = session.scalars(select(models.Provider).order_by(models.Provider.id)).first()
         assert provider is not None
         later = make_invitation(
