@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import re
 from datetime import timedelta
-from functools import partial
 from typing import Any
 
 import openpyxl
