@@ -34,7 +34,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jinja2
+import jinja2.bccache
 import pytest
+from flask import Flask
 from sqlalchemy import Engine, NullPool, create_engine, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -86,6 +89,30 @@ def locked(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class CompiledTemplates(jinja2.BytecodeCache):
+    """Keep each compiled Jinja template in memory, for every app this worker makes.
+
+    Nearly every web test makes its own app, and each app would otherwise parse and compile
+    every template it renders again. The bucket checks the source's checksum, so a changed
+    template is compiled afresh.
+    """
+
+    def __init__(self) -> None:
+        self._code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        """Fill the bucket from memory when this template was compiled before."""
+        if bucket.key in self._code:
+            bucket.bytecode_from_string(self._code[bucket.key])
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        """Keep a newly compiled template."""
+        self._code[bucket.key] = bucket.bytecode_to_string()
+
+
+Flask.jinja_options = {**Flask.jinja_options, "bytecode_cache": CompiledTemplates()}
 
 
 # Ports: each worker has a block of 1,000 below Linux's ephemeral range (32768 up), which the
