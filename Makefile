@@ -66,10 +66,14 @@ demo: install pdf-deps
 	@echo "Starting the web server, the dispatcher, a local mail sink and, when TELEGRAM_BOT_TOKEN is set, the Telegram bot (Ctrl-C stops them all)..."
 	$(BIN)/tempcheck up
 
+# The suite runs on every core (pytest-xdist; PYTEST_WORKERS=0 runs it in one process) and
+# prints its 20 slowest tests at the end.
+PYTEST_WORKERS ?= auto
+
 test: install system-deps
 	$(BIN)/ruff check collector forms bot analysis tests
 	$(BIN)/mypy
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal --durations=20
 
 lint: install
 	$(BIN)/ruff check collector forms bot analysis tests

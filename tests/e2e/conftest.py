@@ -24,6 +24,7 @@ from collector.config import Settings
 from collector.models import utcnow
 from forms import create_app, services
 from tests.conftest import _free_port, demo_build
+from tests.e2e.telegram.harness import Emulator, emulator_running
 from tests.factories import cvs_support, make_invitation, make_organisation
 
 CHROMIUM = "/usr/bin/chromium"
@@ -184,3 +185,18 @@ def screenshots() -> Path:
     """Give the folder for screenshots (git-ignored test artefacts)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS
+
+
+@pytest.fixture(scope="session")
+def telegram_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    """Start the Telegram Bot API emulator once per worker (`emulator` empties it per test)."""
+    with emulator_running(tmp_path_factory.mktemp("emulator")) as running:
+        yield running
+
+
+@pytest.fixture
+def emulator(telegram_emulator: Emulator) -> Iterator[Emulator]:
+    """Give the worker's emulator, emptied: no chats, messages or webhook, no flood control."""
+    telegram_emulator.reset()
+    yield telegram_emulator
+    telegram_emulator.close_users()

@@ -4,7 +4,6 @@ its secret token, and a clean stop on SIGTERM.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -20,7 +19,6 @@ from tests.e2e.telegram.harness import (
     USERNAME,
     Emulator,
     bot_running,
-    emulator_running,
     environment,
     start,
     stop,
@@ -29,13 +27,6 @@ from tests.e2e.telegram.harness import (
 pytestmark = pytest.mark.e2e
 
 SECRET = "s3cret-webhook-token_for-tests"
-
-
-@pytest.fixture
-def emulator(tmp_path: Path) -> Iterator[Emulator]:
-    """Run the emulator for one test."""
-    with emulator_running(tmp_path / "emulator") as running:
-        yield running
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -25,7 +24,6 @@ from collector.config import Settings
 from collector.models import utcnow
 from tests.e2e.telegram.harness import (
     Emulator,
-    emulator_running,
     environment,
     start,
     telegram_groups,
@@ -40,12 +38,10 @@ LINK = re.compile(r"/r/([A-Za-z0-9_-]+)")
 
 
 @pytest.fixture
-def emulator(tmp_path: Path) -> Iterator[Emulator]:
-    """Run the emulator with its per-chat flood control."""
-    with emulator_running(
-        tmp_path / "emulator", FLOOD_PER_SEC="1", FLOOD_WINDOW_MS="1500"
-    ) as running:
-        yield running
+def flooding(emulator: Emulator) -> Emulator:
+    """Give the emulator with its per-chat flood control on."""
+    emulator.reset(flood_per_sec=1, flood_window_ms=1500)
+    return emulator
 
 
 def queue(url: str) -> dict[str, int]:
@@ -96,14 +92,14 @@ def queue(url: str) -> dict[str, int]:
 
 
 def test_200_invitations_under_flood_control_arrive_once_each(
-    emulator: Emulator, tmp_path: Path
+    flooding: Emulator, tmp_path: Path
 ) -> None:
     url = f"sqlite:///{tmp_path / 'tempcheck.db'}"
     expected = queue(url)
     assert len(expected) == CHATS * ROUNDS == 200
     env = environment(
         url,
-        emulator,
+        flooding,
         tmp_path,
         TELEGRAM_BOT_USERNAME="tempcheck_test_bot",
         TELEGRAM_PER_SECOND="25",
@@ -116,7 +112,7 @@ def test_200_invitations_under_flood_control_arrive_once_each(
     assert "25 Telegram messages a second" in output
     assert output.rstrip().endswith("Done: sent 200."), output
 
-    stats = emulator.stats()
+    stats = flooding.stats()
     received = Counter(
         (int(chat), token)
         for chat, texts in stats["texts"].items()

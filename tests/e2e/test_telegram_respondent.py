@@ -12,7 +12,6 @@ form in Chromium; the stored answers of both are equal.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,7 +25,6 @@ from tests.e2e.telegram.harness import (
     USERNAME,
     Emulator,
     bot_running,
-    emulator_running,
     environment,
 )
 from tests.factories import make_organisation
@@ -35,13 +33,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 CHAT = 424_242
 COMMENT = "Friendly & quick <to reply>, thanks!"
-
-
-@pytest.fixture
-def emulator(tmp_path: Path) -> Iterator[Emulator]:
-    """Run the emulator for one test."""
-    with emulator_running(tmp_path / "emulator") as running:
-        yield running
 
 
 def second_invitation(server: LiveServer, token: str) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -48,8 +49,15 @@ class World:
 
 @functools.cache
 def password_hash() -> str:
-    """Hash the personas' password once per test run (scrypt is slow on purpose)."""
-    return users.hash_password(PASSWORD)
+    """Hash the personas' password once per worker, at a lower scrypt cost than production's.
+
+    A password is checked at the cost written in its hash. The personas sign in hundreds of
+    times, and at production's N=2^15 (about 80 ms a check) that alone took minutes; the hash
+    has the same form and goes through the same check, with N=2^10.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(users._SCRYPT, "n", 2**10)
+        return users.hash_password(PASSWORD)
 
 
 def _side(session: Session, slug: str, name: str) -> Side:

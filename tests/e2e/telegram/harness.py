@@ -72,6 +72,21 @@ class Emulator:
         result: dict[str, Any] = answer.json()["result"]
         return result
 
+    def reset(self, **flood: int) -> None:
+        """Forget every chat, message, webhook and count; flood control as given (default none).
+
+        flood: flood_per_sec, flood_window_ms, flood_total_per_sec (see server.js).
+        """
+        self.close_users()
+        answer = httpx.post(f"{self.url}/reset", json=flood, timeout=10)
+        answer.raise_for_status()
+
+    def close_users(self) -> None:
+        """Close the user-side clients handed out so far."""
+        for user in self.users:
+            user.close()
+        self.users.clear()
+
     def webhook_url(self) -> str:
         """Give the webhook address the bot set (empty when none)."""
         answer = httpx.post(f"{self.api_url}{TOKEN}/getWebhookInfo", timeout=10)
@@ -102,8 +117,7 @@ def emulator_running(folder: Path, **env: str) -> Iterator[Emulator]:
         try:
             yield emulator
         finally:
-            for user in emulator.users:
-                user.close()
+            emulator.close_users()
     finally:
         stop(process)
 

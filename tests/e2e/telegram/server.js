@@ -8,7 +8,10 @@
 //        FLOOD_TOTAL_PER_SEC=N  answer 429 (retry_after 1) after N sends a second in all
 //
 // Test helpers (POST, JSON): /stats {token} -> sends per chat, 429s given (per chat and in
-// all), and every message text by chat; /answers -> the callback queries answered.
+// all), and every message text by chat; /answers -> the callback queries answered;
+// /reset {flood_per_sec, flood_window_ms, flood_total_per_sec} -> forget every message,
+// webhook, answer and count, and take new flood settings (absent: none), so that one emulator
+// serves one test after another.
 const TelegramServer = require('telegram-test-api');
 const { routes } = require('telegram-test-api/lib/routes/index');
 const multer = require('multer');
@@ -16,10 +19,10 @@ const multer = require('multer');
 const PORT = Number(process.argv[2] || 9000);
 const BOT = { id: 666, is_bot: true, first_name: 'Tempcheck Test', username: 'tempcheck_test_bot',
   can_join_groups: false, can_read_all_group_messages: false, supports_inline_queries: false };
-const FLOOD = Number(process.env.FLOOD_PER_SEC || 0);
-const FLOOD_WINDOW = Number(process.env.FLOOD_WINDOW_MS || 1000);
-const FLOOD_TOTAL = Number(process.env.FLOOD_TOTAL_PER_SEC || 0);
-const recent = {};                    // chat_id -> timestamps of sends in the last second
+let FLOOD = Number(process.env.FLOOD_PER_SEC || 0);
+let FLOOD_WINDOW = Number(process.env.FLOOD_WINDOW_MS || 1000);
+let FLOOD_TOTAL = Number(process.env.FLOOD_TOTAL_PER_SEC || 0);
+let recent = {};                      // chat_id -> timestamps of sends in the last second
 let recentAll = [];                   // timestamps of all sends in the last second
 const refused = { chat: 0, total: 0 };
 let srv;
@@ -103,6 +106,20 @@ routes.unshift((app) => {
   });
   app.all('/bot:token/answerCallbackQuery', (req, res) => {
     (srv.answers = srv.answers || []).push(req.body);
+    res.json({ ok: true, result: true });
+  });
+  app.post('/reset', (req, res) => {
+    srv.storage.userMessages = [];
+    srv.storage.botMessages = [];
+    srv.webhooks = {};
+    srv.answers = [];
+    recent = {};
+    recentAll = [];
+    refused.chat = 0;
+    refused.total = 0;
+    FLOOD = Number(req.body.flood_per_sec || 0);
+    FLOOD_WINDOW = Number(req.body.flood_window_ms || 1000);
+    FLOOD_TOTAL = Number(req.body.flood_total_per_sec || 0);
     res.json({ ok: true, result: true });
   });
   app.post('/answers', (req, res) => res.json({ ok: true, result: srv.answers || [] }));
