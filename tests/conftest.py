@@ -19,6 +19,7 @@ and everything a test touches belongs to its worker:
 
 from __future__ import annotations
 
+import copy
 import fcntl
 import itertools
 import os
@@ -28,11 +29,11 @@ import socket
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import jinja2
 import jinja2.bccache
@@ -48,6 +49,7 @@ from collector.demo import DemoSummary
 from collector.models import Base
 
 POSTGRES_ENV = "TEMPCHECK_TEST_POSTGRES_URL"
+T = TypeVar("T")
 DEMO_KINDS = ("plain", "published")
 
 
@@ -367,7 +369,7 @@ def demo_build(tmp_path_factory: pytest.TempPathFactory, kind: str) -> DemoBuild
 
 
 def _load_rows(source: Path, target_url: str) -> None:
-    """Copy every row of a SQLite database into a migrated, empty PostgreSQL one."""
+    """Copy every row of a SQLite database into a migrated, empty one (SQLite or PostgreSQL)."""
     reader = create_engine(f"sqlite:///{source}", poolclass=NullPool)
     writer = create_engine(target_url, poolclass=NullPool)
     with reader.connect() as src, writer.begin() as dst:
@@ -375,7 +377,8 @@ def _load_rows(source: Path, target_url: str) -> None:
             rows = [dict(row._mapping) for row in src.execute(select(table))]
             if rows:
                 dst.execute(table.insert(), rows)
-            if "id" in table.c and table.c.id.autoincrement:
+            if writer.dialect.name == "postgresql" and "id" in table.c:
+                # Ids given explicitly leave the sequence behind: the next insert takes max+1.
                 dst.execute(
                     text(
                         f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
@@ -384,6 +387,38 @@ def _load_rows(source: Path, target_url: str) -> None:
                 )
     reader.dispose()
     writer.dispose()
+
+
+# Scenarios built once per worker, by name: the SQLite file they were built in, and what the
+# builder gave back (ids, say).
+_scenarios: dict[str, tuple[Path, Any]] = {}
+
+
+@pytest.fixture
+def restore(
+    settings: Settings, sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[str, Callable[[sessionmaker[Session]], T]], T]:
+    """Give `restore(name, build)`: fill the test's empty database with a scenario.
+
+    The first test of a worker to ask for `name` runs `build(sessions)` (it commits) on a SQLite
+    file of its own; every test then gets a copy of its rows, on SQLite or PostgreSQL, and what
+    `build` gave back. For scenarios many tests start from, which take a second to build
+    through the engine (answered rounds) but a few milliseconds to copy.
+    """
+
+    def load(name: str, build: Callable[[sessionmaker[Session]], T]) -> T:
+        if name not in _scenarios:
+            path = tmp_path_factory.mktemp(f"scenario-{name}") / "scenario.db"
+            shutil.copy(sqlite_template, path)
+            engine = make_engine(Settings(database_url=f"sqlite:///{path}"))
+            made = build(make_sessionmaker(engine))
+            engine.dispose()
+            _scenarios[name] = (path, made)
+        path, made = _scenarios[name]
+        _load_rows(path, settings.resolved_database_url)
+        return cast(T, copy.deepcopy(made))
+
+    return load
 
 
 # This worker's PostgreSQL demo templates, by kind, made as they are first needed.

@@ -5,6 +5,7 @@ message that changes nothing, and a close that stands when its report cannot be 
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +25,14 @@ BASE = "http://localhost:5000"
 
 
 @pytest.fixture
-def world(session_factory: sessionmaker[Session]) -> dict[str, Any]:
+def world(restore: Callable[..., dict[str, int]]) -> dict[str, int]:
     """Brentwood CVS with a closed round of answers and a funder; an open round; Harlow CVS
     with a closed round of a survey no framework reads; and a closed round nobody answered."""
+    return restore("cli-report-world", build_world)
+
+
+def build_world(session_factory: sessionmaker[Session]) -> dict[str, int]:
+    """Build the world (once per worker: tests get a copy)."""
     with session_factory() as session, session.begin():
         closed = answered_round(session)
         brentwood = closed.provider

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from flask import Flask
@@ -13,6 +13,9 @@ from werkzeug.test import TestResponse
 
 from collector.config import Settings
 from forms import create_app, services
+
+if TYPE_CHECKING:
+    from tests.forms.people import World
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -83,3 +86,12 @@ def browser(app: Flask) -> Browser:
 def other_browser(app: Flask) -> Browser:
     """Give a second browser: another device, with cookies of its own."""
     return Browser(app.test_client())
+
+
+@pytest.fixture
+def world(app: Flask, restore: Callable[..., World]) -> World:
+    """Give providers A and B (each with groups, rounds, a volunteer, a placement and an
+    enquiry), provider C, and an account per role: built once per worker, copied per test."""
+    from tests.forms.people import build_world
+
+    return restore("console-world", build_world)

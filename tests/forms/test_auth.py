@@ -14,13 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from collector import db, models, ratelimits, users
 from forms import auth
 from tests.forms.conftest import Browser
-from tests.forms.people import PASSWORD, World, build_world, sign_in, user_row
-
-
-@pytest.fixture
-def world(app: Flask, session_factory: sessionmaker[Session]) -> World:
-    """Give providers A and B and an account per role."""
-    return build_world(session_factory)
+from tests.forms.people import PASSWORD, World, sign_in, user_row
 
 
 def signed_in_as(browser: Browser) -> str | None:

@@ -19,7 +19,7 @@ from collector import organisations as orgs
 from forms.console.imports import IMPORT_LIMIT
 from tests.factories import make_organisation
 from tests.forms.conftest import Browser
-from tests.forms.people import World, as_persona, audit_actions, build_world
+from tests.forms.people import World, as_persona, audit_actions
 
 BASE = "/console/alpha-cvs/organisations"
 HEADER = (
@@ -30,12 +30,6 @@ GOOD_ROWS = [
     "info@foodbank.example,yes",
     "NEW2,Old Harlow Men's Shed,Community group,Under £10k,Old Harlow,,no,,no",
 ]
-
-
-@pytest.fixture
-def world(app: Flask, session_factory: sessionmaker[Session]) -> World:
-    """Give providers A and B and an account per role."""
-    return build_world(session_factory)
 
 
 @pytest.fixture

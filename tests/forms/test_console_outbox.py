@@ -12,15 +12,9 @@ from collector import audit, db, models
 from collector.models import utcnow
 from forms.console.pages import mask_address
 from tests.forms.conftest import Browser
-from tests.forms.people import World, as_persona, audit_actions, build_world
+from tests.forms.people import World, as_persona, audit_actions
 
 OUTBOX = "/console/alpha-cvs/outbox"
-
-
-@pytest.fixture
-def world(app: Flask, session_factory: sessionmaker[Session]) -> World:
-    """Give providers A and B and an account per role."""
-    return build_world(session_factory)
 
 
 @pytest.fixture

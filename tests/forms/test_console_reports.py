@@ -25,7 +25,7 @@ from forms.console.reports import site_fragment
 from tests.analysis.builders import store_response
 from tests.factories import cvs_support, make_organisation, make_round
 from tests.forms.conftest import Browser
-from tests.forms.people import World, as_persona, audit_actions, build_world
+from tests.forms.people import World, as_persona, audit_actions
 
 ESSEX = "essex-2017"
 POSITIVE = {"ease_of_access": "easy", "satisfaction": "satisfied"}
@@ -55,12 +55,6 @@ class Answered:
     closed: int
     open: int
     names: list[str]
-
-
-@pytest.fixture
-def world(app: Flask, session_factory: sessionmaker[Session]) -> World:
-    """Give providers A and B and an account per role."""
-    return build_world(session_factory)
 
 
 @pytest.fixture

@@ -19,17 +19,11 @@ from collector import db, flow, models
 from collector.models import utcnow
 from tests.factories import make_organisation
 from tests.forms.conftest import Browser
-from tests.forms.people import World, as_persona, audit_actions, build_world
+from tests.forms.people import World, as_persona, audit_actions
 
 BASE = "/console/alpha-cvs/rounds"
 LONDON = ZoneInfo("Europe/London")
 TODAY = utcnow().astimezone(LONDON).date()
-
-
-@pytest.fixture
-def world(app: Flask, session_factory: sessionmaker[Session]) -> World:
-    """Give providers A and B and an account per role."""
-    return build_world(session_factory)
 
 
 @pytest.fixture

@@ -18,16 +18,10 @@ from collector import db, models
 from collector.volunteers import uk_today
 from tests.factories import make_placement, make_volunteer
 from tests.forms.conftest import Browser
-from tests.forms.people import World, as_persona, build_world
+from tests.forms.people import World, as_persona
 
 BASE = "/console/alpha-cvs"
 DAY = uk_today() - timedelta(days=3)
-
-
-@pytest.fixture
-def world(app: Flask, session_factory: sessionmaker[Session]) -> World:
-    """Give providers A and B (each with a volunteer, a placement, an enquiry) and accounts."""
-    return build_world(session_factory)
 
 
 @pytest.fixture

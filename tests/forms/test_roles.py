@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from analysis.publish import build_report
 from collector import db, models
 from tests.forms.conftest import Browser
-from tests.forms.people import PERSONAS, Side, World, as_persona, build_world
+from tests.forms.people import PERSONAS, Side, World, as_persona
 
 # Every endpoint under /console and /funder, and the kind of page it is.
 EXPECTED = {
@@ -213,9 +213,8 @@ def _requests(
 
 @pytest.mark.parametrize("persona", PERSONAS)
 def test_each_role_gets_into_exactly_the_pages_it_should(
-    app: Flask, session_factory: sessionmaker[Session], persona: str
+    app: Flask, session_factory: sessionmaker[Session], world: World, persona: str
 ) -> None:
-    world = build_world(session_factory)
     snapshots = _publish(session_factory, world)
     browser = as_persona(Browser(app.test_client()), world, persona)
     if persona == "anonymous":
@@ -242,10 +241,7 @@ def test_each_role_gets_into_exactly_the_pages_it_should(
     assert not wrong, "\n".join(wrong)
 
 
-def test_a_refused_page_says_nothing_about_the_provider(
-    app: Flask, session_factory: sessionmaker[Session]
-) -> None:
-    world = build_world(session_factory)
+def test_a_refused_page_says_nothing_about_the_provider(app: Flask, world: World) -> None:
     browser = as_persona(Browser(app.test_client()), world, "staff_b")
     missing = browser.client.get("/console/no-such-cvs/rounds")
     hidden = browser.client.get("/console/alpha-cvs/rounds")

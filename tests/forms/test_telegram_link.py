@@ -15,16 +15,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from collector import chats, models
 from forms import services
 from tests.forms.conftest import Browser
-from tests.forms.people import World, as_persona, audit_actions, build_world, user_row
+from tests.forms.people import World, as_persona, audit_actions, user_row
 
 PAGE = "/console/telegram"
 CODE = re.compile(r"/link ([A-Z0-9]{8})<")
-
-
-@pytest.fixture
-def world(app: Flask, session_factory: sessionmaker[Session]) -> World:
-    """Give providers A and B and an account per role."""
-    return build_world(session_factory)
 
 
 def _code(browser: Browser) -> str:
