@@ -232,7 +232,7 @@ def _admin(server: str) -> Iterator[Engine]:
         admin.dispose()
 
 
-def _create_database(server: str, name: str, template: str | None = None) -> str:
+def create_database(server: str, name: str, template: str | None = None) -> str:
     with _admin(server) as admin, admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         clause = f' TEMPLATE "{template}"' if template else ""
@@ -240,7 +240,7 @@ def _create_database(server: str, name: str, template: str | None = None) -> str
     return _database(server, name)
 
 
-def _drop_database(server: str, name: str) -> None:
+def drop_database(server: str, name: str) -> None:
     with _admin(server) as admin, admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
@@ -249,7 +249,7 @@ def _drop_database(server: str, name: str) -> None:
 def postgres_template(postgres_server: str) -> str:
     """Create this worker's migrated template database once; give its name."""
     name = f"tempcheck_template_{worker_name()}"
-    engine = make_engine(Settings(database_url=_create_database(postgres_server, name)))
+    engine = make_engine(Settings(database_url=create_database(postgres_server, name)))
     upgrade(engine)
     engine.dispose()
     return name
@@ -281,7 +281,7 @@ class WorkerDatabase:
 def postgres_database(postgres_server: str, postgres_template: str) -> Iterator[WorkerDatabase]:
     """Make this worker's test database from the template, once."""
     name = f"tempcheck_test_{worker_name()}"
-    url = _create_database(postgres_server, name, template=postgres_template)
+    url = create_database(postgres_server, name, template=postgres_template)
     engine = create_engine(url, poolclass=NullPool)
     yield WorkerDatabase(url, engine)
     engine.dispose()
@@ -368,7 +368,7 @@ def demo_build(tmp_path_factory: pytest.TempPathFactory, kind: str) -> DemoBuild
     return made
 
 
-def _load_rows(source: Path, target_url: str) -> None:
+def load_rows(source: Path, target_url: str) -> None:
     """Copy every row of a SQLite database into a migrated, empty one (SQLite or PostgreSQL)."""
     reader = create_engine(f"sqlite:///{source}", poolclass=NullPool)
     writer = create_engine(target_url, poolclass=NullPool)
@@ -415,7 +415,7 @@ def restore(
             engine.dispose()
             _scenarios[name] = (path, made)
         path, made = _scenarios[name]
-        _load_rows(path, settings.resolved_database_url)
+        load_rows(path, settings.resolved_database_url)
         return cast(T, copy.deepcopy(made))
 
     return load
@@ -431,7 +431,7 @@ def _postgres_demo_template(request: pytest.FixtureRequest, kind: str) -> str:
         template: str = request.getfixturevalue("postgres_template")
         build = demo_build(request.getfixturevalue("tmp_path_factory"), kind)
         name = f"tempcheck_demo_{kind}_{worker_name()}"
-        _load_rows(build.path, _create_database(server, name, template=template))
+        load_rows(build.path, create_database(server, name, template=template))
         _postgres_demo_templates[kind] = name
     return _postgres_demo_templates[kind]
 
@@ -468,8 +468,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if kind:
         server: str = request.getfixturevalue("postgres_server")
         name = f"t_{uuid.uuid4().hex[:12]}"
-        yield _create_database(server, name, template=_postgres_demo_template(request, kind))
-        _drop_database(server, name)
+        yield create_database(server, name, template=_postgres_demo_template(request, kind))
+        drop_database(server, name)
         return
     database: WorkerDatabase = request.getfixturevalue("postgres_database")
     try:

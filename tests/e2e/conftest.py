@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -23,7 +24,7 @@ from collector import db, models
 from collector.config import Settings
 from collector.models import utcnow
 from forms import create_app, services
-from tests.conftest import _free_port, demo_build
+from tests.conftest import _free_port, create_database, demo_build, drop_database, load_rows
 from tests.e2e.telegram.harness import Emulator, emulator_running
 from tests.factories import cvs_support, make_invitation, make_organisation
 
@@ -131,21 +132,48 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Demo:
     return made
 
 
+# The slow end-to-end tests run on SQLite; one of each kind also runs on PostgreSQL (a smoke run).
+ALSO_ON_POSTGRESQL = pytest.mark.parametrize(
+    "live_database",
+    ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+    indirect=True,
+)
+
+
 @dataclass
 class LiveServer:
     """The web app, served over HTTP on a free port, on the test's copy of the demo database."""
 
     url: str
     sessions: sessionmaker[Session]
+    database_url: str
 
 
 @pytest.fixture
-def live_server(demo_template: Demo, tmp_path: Path) -> Iterator[LiveServer]:
+def live_database(
+    request: pytest.FixtureRequest, demo_template: Demo, tmp_path: Path
+) -> Iterator[str]:
+    """Give the URL of the test's copy of the demo database: SQLite, or PostgreSQL for a test
+    parametrised with `indirect=["live_database"]` (the slow tests' PostgreSQL smoke runs)."""
+    if getattr(request, "param", "sqlite") == "sqlite":
+        path = tmp_path / "demo.db"
+        shutil.copy(demo_template.path, path)
+        yield f"sqlite:///{path}"
+        return
+    server: str = request.getfixturevalue("postgres_server")
+    template: str = request.getfixturevalue("postgres_template")
+    name = f"e2e_{uuid.uuid4().hex[:12]}"
+    url = create_database(server, name, template=template)
+    load_rows(demo_template.path, url)
+    yield url
+    drop_database(server, name)
+
+
+@pytest.fixture
+def live_server(live_database: str) -> Iterator[LiveServer]:
     """Serve the app from a thread on 127.0.0.1 for one test."""
-    path = tmp_path / "demo.db"
-    shutil.copy(demo_template.path, path)
     settings = Settings(
-        database_url=f"sqlite:///{path}",
+        database_url=live_database,
         secret_key="e2e-secret-key-not-for-production",
         base_url="http://127.0.0.1",
     )
@@ -155,7 +183,7 @@ def live_server(demo_template: Demo, tmp_path: Path) -> Iterator[LiveServer]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield LiveServer(f"http://127.0.0.1:{port}", services(app).sessions)
+        yield LiveServer(f"http://127.0.0.1:{port}", services(app).sessions, live_database)
     finally:
         server.shutdown()
         thread.join(timeout=10)

@@ -15,7 +15,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import select
 
 from collector import models
-from tests.e2e.conftest import DESKTOP, PHONE, Demo, LiveServer
+from tests.e2e.conftest import ALSO_ON_POSTGRESQL, DESKTOP, PHONE, Demo, LiveServer
 
 pytestmark = pytest.mark.e2e
 
@@ -67,6 +67,7 @@ def stored(server: LiveServer, token: str) -> tuple[models.Response, dict[str, s
         return response, answers
 
 
+@ALSO_ON_POSTGRESQL
 def test_a_group_completes_the_survey_on_a_phone(
     chromium: Browser, live_server: LiveServer, demo_template: Demo, screenshots: Path
 ) -> None:

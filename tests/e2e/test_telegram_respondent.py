@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, expect
 from sqlalchemy import select
 
 from collector import models, rounds
-from tests.e2e.conftest import PHONE, Demo, LiveServer
+from tests.e2e.conftest import ALSO_ON_POSTGRESQL, PHONE, Demo, LiveServer
 from tests.e2e.telegram.client import BotMessage, TgUser, wait_until
 from tests.e2e.telegram.harness import (
     USERNAME,
@@ -81,6 +81,7 @@ def one(user: TgUser) -> BotMessage:
     return messages[0]
 
 
+@ALSO_ON_POSTGRESQL
 def test_a_demo_invitation_answered_in_telegram_equals_the_web(
     emulator: Emulator,
     live_server: LiveServer,
@@ -90,8 +91,7 @@ def test_a_demo_invitation_answered_in_telegram_equals_the_web(
 ) -> None:
     token = demo_template.every_type
     web_token = second_invitation(live_server, token)
-    database = f"sqlite:///{tmp_path / 'demo.db'}"  # live_server's copy of the demo
-    env = environment(database, emulator, tmp_path, TELEGRAM_BOT_USERNAME=USERNAME)
+    env = environment(live_server.database_url, emulator, tmp_path, TELEGRAM_BOT_USERNAME=USERNAME)
     user = emulator.user(CHAT)
 
     with bot_running(env, tmp_path / "bot", "bot-1") as bot:
