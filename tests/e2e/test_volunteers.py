@@ -76,7 +76,7 @@ def server(tmp_path: Path) -> Iterator[LiveServer]:
     thread = threading.Thread(target=http.serve_forever, daemon=True)
     thread.start()
     try:
-        yield LiveServer(f"http://127.0.0.1:{port}", services(app).sessions)
+        yield LiveServer(f"http://127.0.0.1:{port}", services(app).sessions, settings.database_url)
     finally:
         http.shutdown()
         thread.join(timeout=10)
