@@ -5,8 +5,8 @@ and once on a throwaway PostgreSQL cluster that this file starts itself from Deb
 `postgresql` binaries (as the `postgres` user when the tests run as root, because `initdb`
 refuses root). Set TEMPCHECK_TEST_POSTGRES_URL to use an existing server instead.
 
-The suite runs in parallel (`pytest -n 2`, pytest-xdist), so everything expensive is paid once
-and everything a test touches belongs to its worker:
+The suite runs in parallel (`make test`: pytest-xdist on every core), so everything expensive
+is paid once and everything a test touches belongs to its worker:
 
 - the schema is migrated once per worker: SQLite tests get a copy of a migrated file, and
   PostgreSQL tests share the worker's own database, made from a migrated template database and
@@ -14,6 +14,9 @@ and everything a test touches belongs to its worker:
 - the demo data set is built once per run (whichever worker needs it first builds it, the
   other waits for it) into a SQLite file; a test marked `demo_data` starts from a copy of it,
   on PostgreSQL from a database made from a template the rows were loaded into;
+- a scenario many tests start from is built once per worker and its rows copied into each
+  test's database (`restore`);
+- Jinja templates are compiled once per worker, however many apps the tests make;
 - ports come from a block of the worker's own, so two workers never race for one.
 """
 
@@ -51,16 +54,6 @@ from collector.models import Base
 POSTGRES_ENV = "TEMPCHECK_TEST_POSTGRES_URL"
 T = TypeVar("T")
 DEMO_KINDS = ("plain", "published")
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    """Declare the marker that starts a test from a copy of the demo data."""
-    config.addinivalue_line(
-        "markers",
-        "demo_data(kind): the test's database starts as a copy of the demo data set, built "
-        "once per run: 'plain' (demo.build) or 'published' (`tempcheck demo-data`, reports "
-        "published); only='sqlite' leaves the PostgreSQL run's database empty",
-    )
 
 
 # Workers --------------------------------------------------------------------------------------

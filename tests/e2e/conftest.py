@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from playwright.sync_api import Browser, Playwright, sync_playwright
@@ -27,6 +28,9 @@ from forms import create_app, services
 from tests.conftest import _free_port, create_database, demo_build, drop_database, load_rows
 from tests.e2e.telegram.harness import Emulator, emulator_running
 from tests.factories import cvs_support, make_invitation, make_organisation
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -132,6 +136,26 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Demo:
     return made
 
 
+def buffered(app: WSGIApplication) -> WSGIApplication:
+    """Wrap a WSGI app so that each response is read whole, and closed, before it is sent.
+
+    Werkzeug's development server leaves a response unclosed when the browser drops the
+    connection mid-send (a page closed while its favicon.svg streams), and the open file's
+    ResourceWarning then fails whichever test is running. Nothing the tests serve is large.
+    """
+
+    def serve(environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
+        response = app(environ, start_response)
+        try:
+            return [b"".join(response)]
+        finally:
+            close = getattr(response, "close", None)
+            if close is not None:
+                close()
+
+    return serve
+
+
 # The slow end-to-end tests run on SQLite; one of each kind also runs on PostgreSQL (a smoke run).
 ALSO_ON_POSTGRESQL = pytest.mark.parametrize(
     "live_database",
@@ -179,7 +203,7 @@ def live_server(live_database: str) -> Iterator[LiveServer]:
     )
     app = create_app(settings)
     port = _free_port()
-    server = make_server("127.0.0.1", port, app, threaded=True)
+    server = make_server("127.0.0.1", port, buffered(app), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -24,7 +24,7 @@ from collector.config import Settings
 from collector.volunteers import uk_today
 from forms import create_app, services
 from tests.conftest import _free_port
-from tests.e2e.conftest import DESKTOP, PHONE, LiveServer
+from tests.e2e.conftest import DESKTOP, PHONE, LiveServer, buffered
 from tests.factories import make_organisation, make_provider
 
 pytestmark = pytest.mark.e2e
@@ -72,7 +72,7 @@ def server(tmp_path: Path) -> Iterator[LiveServer]:
             provider=provider,
         )
     port = _free_port()
-    http = make_server("127.0.0.1", port, app, threaded=True)
+    http = make_server("127.0.0.1", port, buffered(app), threaded=True)
     thread = threading.Thread(target=http.serve_forever, daemon=True)
     thread.start()
     try:
