@@ -110,24 +110,27 @@ class CompiledTemplates(jinja2.BytecodeCache):
 Flask.jinja_options = {**Flask.jinja_options, "bytecode_cache": CompiledTemplates()}
 
 
-# Ports: each worker has a block of 1,000 below Linux's ephemeral range (32768 up), which the
-# kernel never hands out to outgoing connections, so a port checked free stays free.
-PORTS_FROM, PORTS_PER_WORKER = 20_000, 1_000
+# Ports: the workers share 20000-31999 in blocks of their own (1,000 each, less with more than
+# 12 workers), below Linux's ephemeral range (32768 up), which the kernel never hands out to
+# outgoing connections: a port checked free stays free until the test binds it.
+PORTS_FROM, PORTS_TO = 20_000, 32_000
 _next_port = itertools.count()
 
 
 def _free_port() -> int:
     """Give a port on 127.0.0.1 that nothing listens on, from this worker's own block."""
-    first = PORTS_FROM + worker_index() * PORTS_PER_WORKER
-    for _ in range(PORTS_PER_WORKER):
-        port = first + next(_next_port) % PORTS_PER_WORKER
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    size = min(1_000, (PORTS_TO - PORTS_FROM) // workers)
+    first = PORTS_FROM + worker_index() * size
+    for _ in range(size):
+        port = first + next(_next_port) % size
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
                 continue  # in use, or still closing after an earlier test
             return port
-    raise RuntimeError(f"no free port in {first}-{first + PORTS_PER_WORKER - 1}")
+    raise RuntimeError(f"no free port in {first}-{first + size - 1}")
 
 
 # PostgreSQL -----------------------------------------------------------------------------------
