@@ -23,6 +23,7 @@ from analysis.report import KpiReport
 from analysis.segments import SEGMENT_TITLES
 from analysis.suppression import SUPPRESS_BELOW
 from collector.segments import OUTCOMES
+from collector.spreadsheets import csv_cell
 
 __all__ = ["CSV_COLUMNS", "to_csv", "to_json", "to_table"]
 
@@ -177,7 +178,7 @@ def to_csv(reports: Sequence[KpiReport]) -> str:
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for row in csv_rows(reports):
-        writer.writerow({key: "" if value is None else value for key, value in row.items()})
+        writer.writerow({key: "" if v is None else csv_cell(v) for key, v in row.items()})
     return out.getvalue()
 
 

@@ -29,6 +29,7 @@ from analysis.render.formats import (
 from analysis.render.html import definition_lines, shown_segments
 from analysis.report import KpiReport
 from analysis.segments import SEGMENT_TITLES
+from collector.spreadsheets import FORMULA_STARTS, visible_controls
 
 __all__ = ["PERCENT_COLUMNS", "report_xlsx", "sheet_name"]
 
@@ -180,10 +181,31 @@ def _frame(rows: Sequence[Any], columns: Sequence[str] | None = None) -> pd.Data
                         dtype=object)
 
 
+def _text(value: Any) -> Any:
+    return visible_controls(value) if isinstance(value, str) else value
+
+
+def _as_data(sheet: Worksheet) -> None:
+    """Make every cell openpyxl took for a formula (text starting with =) plain text.
+
+    tempcheck writes no formulas: such a cell is text someone typed, and a funder opening the
+    workbook must see it, not run it. The quote prefix on text that starts like a formula
+    keeps a spreadsheet from reading it as one when the cell is edited.
+    """
+    for row in sheet.iter_rows():
+        for cell in row:
+            if cell.data_type == "f":
+                cell.data_type = "s"
+            if isinstance(cell.value, str) and cell.value.startswith(FORMULA_STARTS):
+                cell.quotePrefix = True
+
+
 def _write(writer: pd.ExcelWriter, name: str, title: str, frame: pd.DataFrame) -> None:
+    frame = frame.map(_text)
+    frame.columns = [_text(column) for column in frame.columns]
     frame.to_excel(writer, sheet_name=name, startrow=HEADER_ROW - 1, index=False)
     sheet: Worksheet = writer.sheets[name]
-    sheet.cell(row=TITLE_ROW, column=1, value=title).font = Font(bold=True, size=13)
+    sheet.cell(row=TITLE_ROW, column=1, value=_text(title)).font = Font(bold=True, size=13)
     sheet.freeze_panes = sheet.cell(row=HEADER_ROW + 1, column=1)
     for number, column in enumerate(frame.columns, start=1):
         letter = get_column_letter(number)
@@ -202,6 +224,7 @@ def _write(writer: pd.ExcelWriter, name: str, title: str, frame: pd.DataFrame) -
         sheet.auto_filter.ref = (
             f"A{HEADER_ROW}:{get_column_letter(len(frame.columns))}{HEADER_ROW + len(frame)}"
         )
+    _as_data(sheet)
 
 
 def report_xlsx(report: KpiReport) -> bytes:
@@ -225,6 +248,6 @@ def report_xlsx(report: KpiReport) -> bytes:
 
 def _properties(writer: pd.ExcelWriter, title: str) -> None:
     book: Any = writer.book
-    book.properties.title = title
+    book.properties.title = _text(title)
     book.properties.creator = "tempcheck"
 

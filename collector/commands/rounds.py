@@ -32,6 +32,7 @@ from collector.errors import CollectorError
 from collector.localtime import day_ends, day_starts
 from collector.models import utcnow
 from collector.segments import INCOME_BANDS, ORGANISATION_TYPES, OUTCOMES
+from collector.spreadsheets import csv_cell
 
 MESSAGE_STATUSES = ("pending", "sending", "sent", "failed", "cancelled")
 YES = ("yes", "y", "true", "1")
@@ -474,7 +475,7 @@ def rounds_links(context: Context, round_id: int, output: Path | None, force: bo
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(("external_ref", "organisation", "contact_email", "link"))
     for ref, name, email, token in rows:
-        writer.writerow((ref, name, email or "", f"{base}/r/{token}"))
+        writer.writerow([csv_cell(cell) for cell in (ref, name, email or "", f"{base}/r/{token}")])
     if output is None:
         click.echo(buffer.getvalue(), nl=False)
         return

@@ -17,6 +17,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
 from collector import db, localtime, models
+from collector.spreadsheets import csv_cell
 from forms import services
 from forms.console import bp
 from forms.text import Words
@@ -142,17 +143,11 @@ def csv_download(name: str, headers: Sequence[str], rows: Iterable[Sequence[Any]
     writer = csv.writer(out)
     writer.writerow(headers)
     for row in rows:
-        writer.writerow([_spreadsheet_safe(cell) for cell in row])
+        writer.writerow([csv_cell(cell) for cell in row])
     response = Response(out.getvalue(), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-def _spreadsheet_safe(cell: Any) -> Any:
-    if isinstance(cell, str) and cell[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + cell
-    return cell
 
 
 def mask_address(address: str) -> str:

