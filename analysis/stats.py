@@ -23,6 +23,7 @@ __all__ = [
     "change_verdict",
     "newcombe",
     "points",
+    "whole_percent",
     "wilson",
     "z_value",
 ]
@@ -84,10 +85,20 @@ def newcombe(
     return Interval(d, max(min(low, d), -1.0), min(max(high, d), 1.0))
 
 
+def whole_percent(value: float) -> int:
+    """Round a proportion to a whole percentage, halves up (0.625 is 63), as spreadsheets do.
+
+    The one rounding rule for every percentage and every difference in points that tempcheck
+    shows: pages, PDF, workbook, charts, the terminal table, messages and the words about a
+    change, so that no two of them disagree about a half.
+    """
+    return math.floor(value * 100 + 0.5)
+
+
 def points(difference: float) -> str:
     """Say a difference of proportions in percentage points: '8 points', '1 point', '0.4 points'."""
     size = abs(difference) * 100
-    whole = round(size)
+    whole = whole_percent(abs(difference))
     if whole == 0 and size > 0:
         text = f"{size:.1f}".rstrip("0").rstrip(".")
         return f"{text} points"

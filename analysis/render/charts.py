@@ -154,7 +154,7 @@ def _bars(
     axes.spines["bottom"].set_bounds(0, limit)
     if percentage:
         axes.set_xticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
-        axes.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x * 100:.0f}%"))
+        axes.xaxis.set_major_formatter(FuncFormatter(lambda x, _: percent(x)))
     else:
         axes.set_xticks([t for t in axes.get_xticks() if 0 <= t <= limit])
         axes.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:,.0f}"))
@@ -322,7 +322,7 @@ def trend_chart(result: KpiResult, report: KpiReport) -> bytes | None:
     axes.set_xlim(-0.6, 2.3)
     axes.spines["bottom"].set_bounds(-0.6, 1.6)
     axes.set_ylim(0, 1.12)
-    axes.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y * 100:.0f}%"))
+    axes.yaxis.set_major_formatter(FuncFormatter(lambda y, _: percent(y)))
     axes.set_yticks([0, 0.25, 0.5, 0.75, 1.0])
     if result.target.value is not None:
         _target(axes, float(result.target.value), str(result.target), vertical=False,

@@ -4,13 +4,13 @@ message show the same text for the same number (one source: the KpiReport).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from analysis.kpis.definitions import Kpi, KpiKind
 from analysis.kpis.results import Cell, Change, KpiResult
 from analysis.kpis.targets import Status, TargetRule
 from analysis.report import KpiReport
+from analysis.stats import whole_percent
 from analysis.suppression import SECONDARY_NOTE, SUPPRESS_BELOW, SUPPRESSED_NOTE
 
 __all__ = [
@@ -87,14 +87,14 @@ def percent(value: float | None) -> str:
     """Write a proportion as a whole percentage, rounding halves up as spreadsheets do."""
     if value is None:
         return DASH
-    return f"{math.floor(value * 100 + 0.5):d}%"
+    return f"{whole_percent(value):d}%"
 
 
 def interval_text(low: float | None, high: float | None) -> str:
     """Write a 95% interval as '70–96%' (a dash when there is none)."""
     if low is None or high is None:
         return DASH
-    return f"{math.floor(low * 100 + 0.5):d}–{math.floor(high * 100 + 0.5):d}%"
+    return f"{whole_percent(low):d}–{whole_percent(high):d}%"
 
 
 def n_text(cell: Cell) -> str:

@@ -19,6 +19,7 @@ from analysis.comparisons import RateCell, ResponseRates, side_by_side
 from analysis.kpis.definitions import KpiKind
 from analysis.kpis.results import Cell, Change, KpiResult
 from analysis.kpis.targets import Status
+from analysis.render.formats import interval_text, percent
 from analysis.report import KpiReport
 from analysis.segments import SEGMENT_TITLES
 from analysis.suppression import SUPPRESS_BELOW
@@ -185,14 +186,8 @@ def to_csv(reports: Sequence[KpiReport]) -> str:
 # --- the terminal table --------------------------------------------------------------------
 
 
-def _percent(value: float | None) -> str:
-    return DASH if value is None else f"{value * 100:.0f}%"
-
-
 def _interval(cell: Cell) -> str:
-    if cell.low is None or cell.high is None:
-        return DASH
-    return f"{cell.low * 100:.0f}–{cell.high * 100:.0f}%"
+    return interval_text(cell.low, cell.high)
 
 
 def _status_text(status: Status) -> str:
@@ -204,7 +199,7 @@ def _result_text(cell: Cell) -> str:
         return f"fewer than {SUPPRESS_BELOW}"
     if cell.count is not None:
         return str(cell.count)
-    return _percent(cell.proportion)
+    return percent(cell.proportion)
 
 
 def _n_text(cell: Cell) -> str:
@@ -219,7 +214,7 @@ def _change_text(change: Change | None) -> str:
         return f"{change.verdict} ({change.previous_round.period}: fewer than {SUPPRESS_BELOW})"
     if change.difference is None:
         return change.verdict
-    return f"{change.verdict} (was {_percent(was.proportion)})"
+    return f"{change.verdict} (was {percent(was.proportion)})"
 
 
 def _short(text: str, width: int = TITLE_WIDTH) -> str:
@@ -277,7 +272,7 @@ def _provider_line(report: KpiReport) -> str:
             line += f" · fewer than {SUPPRESS_BELOW} responses"
         elif overall.rate is not None:
             line += (
-                f" · response rate {_percent(overall.rate)} "
+                f" · response rate {percent(overall.rate)} "
                 f"({overall.responded} of {overall.invited} invited)"
             )
     return line
@@ -371,7 +366,7 @@ def _rates_lines(rates: ResponseRates, by: str | None) -> list[str]:
             if cell.suppressed:
                 figures = f"fewer than {SUPPRESS_BELOW} responses"
             else:
-                figures = f"{_percent(cell.rate)} ({cell.responded} of {cell.invited})"
+                figures = f"{percent(cell.rate)} ({cell.responded} of {cell.invited})"
             warning = f"  ! {cell.warning}" if cell.warning else ""
             lines.append(f"  {cell.label:32s} {figures}{warning}")
     return lines
@@ -418,9 +413,9 @@ def _compact(cell: Cell | None, *, of_kpis: bool = False) -> tuple[str, Status]:
     if cell.count is not None:
         figure = f"{cell.count}"
     elif cell.proportion is not None and of_kpis:
-        figure = f"{_percent(cell.proportion)} of {cell.n} KPIs"
+        figure = f"{percent(cell.proportion)} of {cell.n} KPIs"
     elif cell.proportion is not None:
-        figure = f"{_percent(cell.proportion)} n={cell.n}"
+        figure = f"{percent(cell.proportion)} n={cell.n}"
     elif cell.n is not None:
         figure = f"n={cell.n}"
     else:
