@@ -40,7 +40,7 @@ def create_app(settings: Settings) -> Flask:
             "SECRET_KEY is not set: the web app signs sessions and forms with it. Generate one "
             "with `python -c 'import secrets; print(secrets.token_hex(32))'` and put it in .env"
         )
-    from forms import assets, auth, console, errors, logs, optout, respond, security
+    from forms import assets, auth, console, errors, inputs, logs, optout, respond, security
 
     app = Flask(__name__, static_folder=None)
     secure = settings.base_url.startswith("https://")
@@ -68,6 +68,7 @@ def create_app(settings: Settings) -> Flask:
     logs.init_app(app)
     security.init_app(app)
     errors.init_app(app)
+    inputs.init_app(app)
     app.register_blueprint(assets.bp)
     auth.init_app(app)
     app.register_blueprint(respond.bp)

@@ -33,6 +33,20 @@ class TooManyAttempts(CollectorError):
         self.retry_after = retry_after
 
 
+class ControlCharacters(CollectorError):
+    """What was sent holds a control character (a NUL, say), which nothing here can store."""
+
+    code = "control_characters"
+    status = 400
+
+    def __init__(self) -> None:
+        super().__init__(
+            "What you sent contains an invisible control character (such as a NUL or a "
+            "vertical tab), which we cannot store. This can happen when text is pasted from "
+            "another program."
+        )
+
+
 class RoundPage(CollectorError):
     """A round is not taking answers; carries its dates as text, read before the rollback."""
 
@@ -106,6 +120,17 @@ def message_for(error: CollectorError) -> Message:
             [error.message, f"Wait {minutes} minute{'s' if minutes != 1 else ''} and try again."],
             429,
             headers={"Retry-After": str(error.retry_after)},
+        )
+    if isinstance(error, ControlCharacters):
+        return Message(
+            "We could not take what you sent",
+            [
+                error.message,
+                "Nothing was saved. Go back, type the text again (or paste it as plain text) "
+                "and try again. Your earlier answers are saved.",
+            ],
+            error.status,
+            link=_survey_link(),
         )
     return Message("Sorry, we could not do that", [error.message], error.status)
 

@@ -1,0 +1,34 @@
+"""Input no page takes: control characters, refused before any view sees them.
+
+Nobody types a NUL or a vertical tab; they come from a paste, a broken client or an attacker.
+PostgreSQL cannot store a NUL at all (the driver raises, which was a 500), and a workbook or
+a PDF cannot show most of the others. So a request whose address, query or form carries any
+C0 control character other than tab, newline and carriage return (or DEL) gets a page that
+says so, with status 400, and nothing is saved. Uploaded files are read by their own checks.
+"""
+
+from __future__ import annotations
+
+import re
+
+from flask import Flask, request
+
+from forms.errors import ControlCharacters
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def refuse_control_characters() -> None:
+    """Refuse the request if its path, query or form fields hold a control character."""
+    texts = [request.path]
+    for fields in (request.args, request.form):
+        for name, values in fields.lists():
+            texts.append(name)
+            texts.extend(values)
+    if any(_CONTROL.search(text) for text in texts):
+        raise ControlCharacters()
+
+
+def init_app(app: Flask) -> None:
+    """Check every request's input before its view runs."""
+    app.before_request(refuse_control_characters)
