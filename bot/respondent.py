@@ -568,6 +568,8 @@ def _consent(session: Session, state: State, yes: bool) -> Reply:
     """The answer to "future surveys here?": link the chat to the recipient, or not."""
     provider = state.invitation.round.provider.name
     if not yes:
+        # A "yes" pressed a moment before on the same question is undone: the last answer wins.
+        chats.unlink_recipient(session, state.chat)
         return Reply(
             edit=render.plain(
                 f"No problem: {provider} will not send you surveys here. This survey's answers "

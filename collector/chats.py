@@ -75,6 +75,28 @@ def link_recipient(
     return recipient
 
 
+def unlink_recipient(
+    session: Session, chat: models.TelegramChat, *, now: datetime | None = None
+) -> models.Organisation | models.Volunteer | None:
+    """Record a "no" to future surveys in the chat: undo a "yes" given there before (a second
+    press on the same question), so that the last answer wins. Give whom it concerned."""
+    invitation = chat.invitation
+    recipient = invitation.recipient if invitation is not None else None
+    if recipient is None:
+        return None
+    if isinstance(recipient, models.Volunteer):
+        if chat.volunteer_id == recipient.id:
+            chat.volunteer_id = None
+    elif chat.organisation_id == recipient.id:
+        chat.organisation_id = None
+    recipient.consent_telegram = False
+    if recipient.preferred_channel == "telegram":
+        recipient.preferred_channel = None
+    chat.updated_at = now or utcnow()
+    session.flush()
+    return recipient
+
+
 def stop(session: Session, chat_id: int, *, now: datetime | None = None) -> int:
     """Opt this chat out of Telegram invitations (`/stop`); give how many pending messages to
     it were cancelled. Its answers and links to staff accounts stay."""

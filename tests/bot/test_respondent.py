@@ -127,6 +127,27 @@ def test_no_to_future_surveys_links_nothing(harness: BotHarness) -> None:
         assert stored.organisation_id is None
 
 
+def test_no_after_yes_on_the_same_question_unlinks_the_chat(harness: BotHarness) -> None:
+    invited = invite(harness.sessions)
+    chat = harness.chat(104)
+    answer_all(chat, invited.token)
+    chat.press_label("Send answers")
+    question = chat.last_message()  # the question about future surveys
+    no = next(b for b in question.flat_buttons if b["text"] == "No, thanks")
+    chat.press_label("Yes, send them here", question)
+    # A second tap, on the buttons the phone still showed: the last answer wins.
+    calls = chat.press(no["callback_data"], int(question.params["message_id"]))
+
+    assert "will not send you surveys here" in texts(calls)[0]
+    with transaction(harness.sessions) as session:
+        organisation = session.get(models.Organisation, invited.organisation_id)
+        stored = chats.chat_for(session, 104)
+        assert organisation is not None and stored is not None
+        assert organisation.consent_telegram is False
+        assert organisation.preferred_channel is None
+        assert stored.organisation_id is None
+
+
 def test_a_linked_chat_is_not_asked_again(harness: BotHarness) -> None:
     invited = invite(harness.sessions)
     with transaction(harness.sessions) as session:
