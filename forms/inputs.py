@@ -4,7 +4,8 @@ Nobody types a NUL or a vertical tab; they come from a paste, a broken client or
 PostgreSQL cannot store a NUL at all (the driver raises, which was a 500), and a workbook or
 a PDF cannot show most of the others. So a request whose address, query or form carries any
 C0 control character other than tab, newline and carriage return (or DEL) gets a page that
-says so, with status 400, and nothing is saved. Uploaded files are read by their own checks.
+says so, with status 400, and nothing is saved; an address with one is a link that is not
+valid (404). Uploaded files are read by their own checks.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import re
 
 from flask import Flask, request
 
+from collector.errors import NotFound
 from forms.errors import ControlCharacters
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -20,7 +22,10 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 def refuse_control_characters() -> None:
     """Refuse the request if its path, query or form fields hold a control character."""
-    texts = [request.path]
+    if _CONTROL.search(request.path):
+        # No address of ours has one: a respondent's link is simply not valid.
+        raise NotFound("no such page")
+    texts: list[str] = []
     for fields in (request.args, request.form):
         for name, values in fields.lists():
             texts.append(name)

@@ -35,9 +35,11 @@ def test_a_sign_in_with_a_control_character_is_refused_not_a_500(
     refused(browser.post("/login", {"email": f"staff.a{control}@example.org", "password": "x"}))
 
 
-def test_an_open_link_or_an_invitation_with_a_nul_is_refused(client: FlaskClient) -> None:
-    for path in ("/s/abc%00def", "/r/abc%00def", "/s/%00"):
-        refused(client.get(path))
+def test_an_open_link_or_an_invitation_with_a_nul_is_not_valid(client: FlaskClient) -> None:
+    for path in ("/s/abc%00def", "/r/abc%00def", "/s/%00", "/s/abc%0bdef/start"):
+        page = client.get(path)
+        assert page.status_code == 404
+        assert "This link is not valid" in page.get_data(as_text=True)
     refused(client.get("/login?next=/console/%00"))
 
 
