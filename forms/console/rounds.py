@@ -19,7 +19,7 @@ from flask_login import current_user
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from analysis.publish import publish
+from analysis.publish import frameworks_for, publish
 from collector import audit, models, reports, rounds
 from collector import organisations as orgs
 from collector.localtime import LONDON, day_ends, day_starts
@@ -565,6 +565,10 @@ def _confirm_page(
         facts["waiting"] = len(status.non_responders)
     else:
         facts["pending"] = _pending(session, round_.id)
+        facts["waiting"] = len(rounds.round_status(session, round_).non_responders)
+        facts["early"] = round_.closes_at > utcnow()
+        facts["reports"] = len(frameworks_for(round_))
+        facts["funders"] = len(reports.funders(session, provider.id))
     return render(
         "console/round_action.html",
         status=409 if problem else 200,

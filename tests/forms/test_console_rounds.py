@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from collector import db, flow, models
 from collector.models import utcnow
-from tests.factories import make_organisation
+from tests.factories import cvs_support, make_organisation, make_round
 from tests.forms.conftest import Browser
 from tests.forms.people import World, as_persona, audit_actions
 
@@ -341,6 +341,30 @@ def test_closing_cancels_unsent_messages_and_stops_answers(
     assert statuses == {"cancelled", "failed"}
     assert audit_actions(session_factory)[-1] == "round.close"
     assert "Send a reminder now" not in staff.text and "Close the round" not in staff.text
+
+
+def test_closing_early_says_who_has_not_answered_that_funders_are_emailed_and_no_undo(
+    staff: Browser, world: World, session_factory: sessionmaker[Session]
+) -> None:
+    staff.get(f"{BASE}/{world.a.open_round}/close")
+    text = " ".join(staff.text.split())
+    assert "closing it now ends it early" in text
+    # Provider A's two groups were invited and neither has answered.
+    assert "<strong>2</strong> of those invited have not answered yet, and will not" in text
+    assert "Closing cannot be undone" in text
+    assert "Closing publishes" not in text  # no framework reads the test survey
+
+    with db.transaction(session_factory) as session:
+        provider = session.get(models.Provider, world.a.id)
+        assert provider is not None
+        fed = make_round(session, provider, cvs_support(), period_label="2026/27 H2").id
+    staff.get(f"{BASE}/{fed}/close")
+    text = " ".join(staff.text.split())
+    # cvs-support feeds two frameworks; funder A funds provider A.
+    assert (
+        "Closing publishes the round's 2 KPI reports and emails them to the "
+        "<strong>1</strong> funder account of Alpha CVS" in text
+    )
 
 
 # Links ----------------------------------------------------------------------------------
