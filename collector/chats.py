@@ -51,14 +51,18 @@ def attach_invitation(
     return chat
 
 
+def _answering_for(chat: models.TelegramChat) -> models.Organisation | models.Volunteer | None:
+    invitation = chat.invitation
+    return invitation.recipient if invitation is not None else None
+
+
 def link_recipient(
     session: Session, chat: models.TelegramChat, *, now: datetime | None = None
 ) -> models.Organisation | models.Volunteer | None:
     """Link the chat to the organisation or volunteer of the invitation it is answering, with
     their consent (given in the chat) to be sent future surveys there, which becomes their
     preferred channel. Give whom it linked."""
-    invitation = chat.invitation
-    recipient = invitation.recipient if invitation is not None else None
+    recipient = _answering_for(chat)
     if recipient is None:
         return None
     if isinstance(recipient, models.Volunteer):
@@ -80,8 +84,7 @@ def unlink_recipient(
 ) -> models.Organisation | models.Volunteer | None:
     """Record a "no" to future surveys in the chat: undo a "yes" given there before (a second
     press on the same question), so that the last answer wins. Give whom it concerned."""
-    invitation = chat.invitation
-    recipient = invitation.recipient if invitation is not None else None
+    recipient = _answering_for(chat)
     if recipient is None:
         return None
     if isinstance(recipient, models.Volunteer):

@@ -19,7 +19,7 @@ from analysis.comparisons import RateCell, ResponseRates, side_by_side
 from analysis.kpis.definitions import KpiKind
 from analysis.kpis.results import Cell, Change, KpiResult
 from analysis.kpis.targets import Status
-from analysis.render.formats import interval_text, percent
+from analysis.render.formats import DASH, interval_text, percent
 from analysis.report import KpiReport
 from analysis.segments import SEGMENT_TITLES
 from analysis.suppression import SUPPRESS_BELOW
@@ -33,7 +33,6 @@ STATUS_COLOURS = {
     Status.AMBER: "yellow",
     Status.RED: "red",
 }
-DASH = "–"
 TITLE_WIDTH = 46
 
 

@@ -10,7 +10,7 @@ from collector import chats, models
 from collector.db import transaction
 from collector.survey.model import AnswerError
 from tests.bot.conftest import BotHarness, FakeChat, callback_answers, texts
-from tests.bot.respondent_helpers import invite, response_row, stored_answers
+from tests.bot.respondent_helpers import Invited, invite, response_row, stored_answers
 from tests.factories import every_type_survey
 
 EXPECTED = {
@@ -119,12 +119,7 @@ def test_no_to_future_surveys_links_nothing(harness: BotHarness) -> None:
     calls = chat.press_label("No, thanks")
 
     assert "will not send you surveys here" in texts(calls)[0]
-    with transaction(harness.sessions) as session:
-        organisation = session.get(models.Organisation, invited.organisation_id)
-        stored = chats.chat_for(session, 103)
-        assert organisation is not None and stored is not None
-        assert organisation.consent_telegram is False
-        assert stored.organisation_id is None
+    assert_not_linked(harness, invited, 103)
 
 
 def test_no_after_yes_on_the_same_question_unlinks_the_chat(harness: BotHarness) -> None:
@@ -139,9 +134,15 @@ def test_no_after_yes_on_the_same_question_unlinks_the_chat(harness: BotHarness)
     calls = chat.press(no["callback_data"], int(question.params["message_id"]))
 
     assert "will not send you surveys here" in texts(calls)[0]
+    assert_not_linked(harness, invited, 104)
+
+
+def assert_not_linked(harness: BotHarness, invited: Invited, chat_id: int) -> None:
+    """Check that the chat is linked to no group, and the group has no Telegram consent or
+    preference."""
     with transaction(harness.sessions) as session:
         organisation = session.get(models.Organisation, invited.organisation_id)
-        stored = chats.chat_for(session, 104)
+        stored = chats.chat_for(session, chat_id)
         assert organisation is not None and stored is not None
         assert organisation.consent_telegram is False
         assert organisation.preferred_channel is None
