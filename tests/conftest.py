@@ -482,6 +482,21 @@ def demo_summary(request: pytest.FixtureRequest, database_url: str) -> DemoSumma
     return demo_build(request.getfixturevalue("tmp_path_factory"), kind).summary
 
 
+@pytest.fixture(autouse=True)
+def rate_limit_clock_stands_still(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hold the rate limits' clock at the test's start while it runs.
+
+    Rate limits count in fixed windows aligned to the clock (10 minutes to an hour), so a test
+    that counts up to a limit fails when a window ends halfway through it (one did, in a
+    parallel run). Code that passes its own `now` (tests of the windows, the bot's /link) is
+    unaffected.
+    """
+    from collector import ratelimits
+
+    now = ratelimits.utcnow()
+    monkeypatch.setattr(ratelimits, "utcnow", lambda: now)
+
+
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     """Give settings for a test: its own database and instance folder, a test secret."""
