@@ -13,6 +13,7 @@ from sqlalchemy import CursorResult, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from collector import models
+from collector.controls import control_problem
 from collector.errors import CollectorError
 from collector.models import utcnow
 from collector.segments import INCOME_BANDS, ORGANISATION_TYPES, OUTCOMES
@@ -121,8 +122,14 @@ def parse_csv(text: str) -> tuple[list[dict[str, Any]], list[Problem]]:
     return rows, problems
 
 
+def control_problems(line: int, cells: dict[str, str]) -> list[Problem]:
+    """Give a problem for each cell holding a control character (see `collector.controls`)."""
+    found = ((column, control_problem(value)) for column, value in cells.items())
+    return [Problem(line, column, message) for column, message in found if message]
+
+
 def _parse_row(line: int, cells: dict[str, str]) -> tuple[dict[str, Any], list[Problem]]:
-    problems: list[Problem] = []
+    problems: list[Problem] = control_problems(line, cells)
     row: dict[str, Any] = {"line": line}
 
     def problem(column: str, message: str) -> None:

@@ -32,7 +32,15 @@ from sqlalchemy.orm import Session, selectinload
 from collector import localtime, models
 from collector.errors import CollectorError
 from collector.models import utcnow
-from collector.organisations import EMAIL, NO, YES, CsvImportError, ImportPlan, Problem
+from collector.organisations import (
+    EMAIL,
+    NO,
+    YES,
+    CsvImportError,
+    ImportPlan,
+    Problem,
+    control_problems,
+)
 
 __all__ = ["CsvImportError", "ImportPlan", "Problem"]
 
@@ -215,7 +223,7 @@ class _Row:
         self.line = line
         self.cells = cells
         self.values: dict[str, Any] = {}
-        self.problems: list[Problem] = []
+        self.problems: list[Problem] = control_problems(line, cells)
 
     def problem(self, column: str, message: str) -> None:
         self.problems.append(Problem(self.line, column, message))

@@ -1,28 +1,24 @@
 """Input no page takes: control characters, refused before any view sees them.
 
-Nobody types a NUL or a vertical tab; they come from a paste, a broken client or an attacker.
-PostgreSQL cannot store a NUL at all (the driver raises, which was a 500), and a workbook or
-a PDF cannot show most of the others. So a request whose address, query or form carries any
-C0 control character other than tab, newline and carriage return (or DEL) gets a page that
-says so, with status 400, and nothing is saved; an address with one is a link that is not
-valid (404). Uploaded files are read by their own checks.
+The rule is `collector.controls`'s (PostgreSQL cannot store a NUL at all: the driver raised,
+which was a 500). A request whose address, query or form carries a control character gets a
+page that says so, with status 400, and nothing is saved; an address with one is a link that
+is not valid (404). Uploaded files are read by their own checks (the CSV imports name the line
+and column).
 """
 
 from __future__ import annotations
 
-import re
-
 from flask import Flask, request
 
+from collector.controls import CONTROL
 from collector.errors import NotFound
 from forms.errors import ControlCharacters
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def refuse_control_characters() -> None:
     """Refuse the request if its path, query or form fields hold a control character."""
-    if _CONTROL.search(request.path):
+    if CONTROL.search(request.path):
         # No address of ours has one: a respondent's link is simply not valid.
         raise NotFound("no such page")
     texts: list[str] = []
@@ -30,7 +26,7 @@ def refuse_control_characters() -> None:
         for name, values in fields.lists():
             texts.append(name)
             texts.extend(values)
-    if any(_CONTROL.search(text) for text in texts):
+    if any(CONTROL.search(text) for text in texts):
         raise ControlCharacters()
 
 

@@ -246,6 +246,11 @@ def report_publish(context: Context, round_id: int, framework: str | None) -> No
             return
         except CollectorError as error:
             stop(error.message)
+        except Exception as error:  # noqa: BLE001 - say what failed, not a traceback
+            stop(
+                f"Nothing was published: {type(error).__name__}: {error}. When that is fixed, "
+                f"publish again with `tempcheck report publish --round {round_id}`"
+            )
         reports.record_publication(session, round_, published, actor=actor)
         lines = []
         for snapshot in published:

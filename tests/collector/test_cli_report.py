@@ -267,6 +267,31 @@ def test_publishing_what_cannot_be_published_says_why(
     )
 
 
+def test_publishing_that_fails_says_why_in_a_sentence_and_publishes_nothing(
+    run: Run,
+    world: dict[str, Any],
+    session_factory: sessionmaker[Session],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import analysis.publish
+
+    def broken(*args: Any, **kwargs: Any) -> list[models.ReportSnapshot]:
+        raise ValueError("the workbook cannot hold this text")
+
+    monkeypatch.setattr(analysis.publish, "publish", broken)
+    closed = world["closed"]
+    result = run("report", "publish", "--round", str(closed))
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert (
+        "Nothing was published: ValueError: the workbook cannot hold this text. When that is "
+        f"fixed, publish again with `tempcheck report publish --round {closed}`"
+    ) in " ".join(result.output.split())
+    assert count(session_factory, models.ReportSnapshot) == 0
+    emails = count(session_factory, models.OutboxMessage, models.OutboxMessage.template == "report")
+    assert emails == 0
+
+
 def test_closing_publishes_and_a_failure_leaves_the_round_closed(
     run: Run,
     world: dict[str, Any],

@@ -107,6 +107,16 @@ def test_reimporting_updates_by_external_reference(session: Session) -> None:
         ((GOOD[0] + ",extra",), HEADER + ",colour", "line 1, column colour: unknown column"),
         ((GOOD[0] + ",x,y",), HEADER, "line 2: more cells than columns"),
         ((), HEADER, "line 1: the file has a header but no rows"),
+        (
+            (GOOD[0].replace(",Harlow,", ",Mid\x0bHarlow,"),),
+            HEADER,
+            "line 2, column district: holds a control character (U+000B)",
+        ),
+        (
+            (GOOD[0].replace("Harlow Foodbank", "Harlow\x00Foodbank"),),
+            HEADER,
+            "line 2, column name: holds a control character (U+0000)",
+        ),
     ],
 )
 def test_any_bad_row_means_nothing_is_imported(

@@ -429,8 +429,16 @@ def test_a_confirmation_with_a_changed_bad_text_saves_nothing(
         (csv_text(GOOD_ROWS[1]).encode("latin-1"), "The file is not UTF-8 text"),
         (b"external_ref,name,org_type\n", "the file has a header but no rows"),
         (b"name,org_type\nA,other\n", "required column is missing"),
+        (
+            b"external_ref,name,org_type,district\nA1,Club,other,Mid\x0bshire\n",
+            "holds a control character (U+000B)",
+        ),
+        (
+            b"external_ref,name,org_type\nA1,Cl\x1bub,other\n",
+            "holds a control character (U+001B)",
+        ),
     ],
-    ids=["no-file", "empty", "xlsx", "latin-1", "header-only", "no-ref-column"],
+    ids=["no-file", "empty", "xlsx", "latin-1", "header-only", "no-ref-column", "vt", "esc"],
 )
 def test_a_file_that_is_not_a_list_of_groups_is_refused_with_a_reason(
     staff: Browser, session_factory: sessionmaker[Session], content: bytes | None, message: str

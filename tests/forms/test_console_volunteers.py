@@ -311,6 +311,18 @@ def test_a_bad_file_lists_its_problems_and_saves_nothing(
     assert (_count(session_factory, model), len(_events(session_factory))) == before
 
 
+@pytest.mark.parametrize("control", ["\x0b", "\x1b"], ids=["vt", "esc"])
+def test_a_file_with_a_control_character_is_refused_at_upload_with_its_line(
+    staff: Browser, session_factory: sessionmaker[Session], control: str
+) -> None:
+    before = _count(session_factory, models.Volunteer), len(_events(session_factory))
+    _upload(staff, "volunteers", VOLUNTEERS.replace("Ali Example", f"Ali{control}Example"))
+    assert "nothing was imported" in staff.text
+    assert f"holds a control character (U+{ord(control):04X})" in staff.text
+    assert "Ali" not in staff.text  # the row is named by its line, its text is not echoed
+    assert (_count(session_factory, models.Volunteer), len(_events(session_factory))) == before
+
+
 def test_the_template_files_have_the_import_columns(staff: Browser) -> None:
     for kind, first in (
         ("volunteers", "external_ref,name,consent,consent_date"),
