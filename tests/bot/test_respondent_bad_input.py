@@ -153,14 +153,17 @@ def test_a_bad_tick_mask_changes_nothing(harness: BotHarness) -> None:
 def test_typing_when_a_button_is_expected(harness: BotHarness) -> None:
     chat, invitation_id = at_used(harness, 206)
 
-    calls = chat.send("Yes")  # a choice's label, typed: still the buttons, to be sure
+    calls = chat.send("Yes please")  # not a choice as its button says it
 
-    assert respondent.USE_BUTTONS in texts(calls)[0]
+    assert respondent.CHOOSE_OR_TYPE in texts(calls)[0]
     assert [b["text"] for b in calls[0].flat_buttons][:2] == ["Yes", "No"]
     chat.press_label("Yes")
     chat.press_label("Easy")
-    assert respondent.USE_BUTTONS in texts(chat.send("funding"))[0]
+    assert respondent.CHOOSE_OR_TYPE in texts(chat.send("funding and more"))[0]
+    assert respondent.CHOOSE_OR_TYPE in texts(chat.send("Funding, Lunch"))[0]
     assert stored_answers(harness.sessions, invitation_id) == {"used": "yes", "ease": "easy"}
+    response = response_row(harness.sessions, invitation_id)
+    assert response is not None and response.last_error is None
 
 
 def test_typing_on_a_note_or_the_summary(harness: BotHarness) -> None:
