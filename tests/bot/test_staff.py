@@ -325,6 +325,27 @@ def test_round_shows_the_status_by_segment(harness: BotHarness, world: World) ->
     assert f"/remind {world.round_a}" in answer
 
 
+def test_round_names_segment_values_and_channels_as_the_console_does(
+    harness: BotHarness, world: World, session_factory: sessionmaker[Session]
+) -> None:
+    with db.transaction(session_factory) as session:
+        round_ = session.get(models.Round, world.round_a)
+        assert round_ is not None
+        group = round_.invitations[1].organisation
+        assert group is not None
+        group.income_band, group.is_member = None, False  # copied below, as the status reads
+    chat = _link(harness, world, "staff_a", STAFF_CHAT)
+
+    answer = _one(chat.send(f"/round {world.round_a}"))
+
+    assert "- Community group: 1 of 3 (33%)" in answer
+    assert "- Under £10k: 1 of 2 (50%)" in answer and "- Not recorded: 0 of 1 (0%)" in answer
+    assert "- Members: 1 of 2 (50%)" in answer and "- Not members: 0 of 1 (0%)" in answer
+    assert "Answered by: Web 1" in answer
+    for code in ("under_10k", "community_group", "not a member", "web 1"):
+        assert code not in answer, code
+
+
 @pytest.mark.parametrize("argument", ["", "abc", "1 2", "-3", "99999999999999"])
 def test_round_and_remind_explain_a_missing_or_bad_number(
     harness: BotHarness, world: World, argument: str
