@@ -75,9 +75,13 @@ STAFF_COMMANDS = [
 ]
 FUNDER_COMMANDS = [BotCommand("kpi", "The latest KPI summary of the providers you fund")]
 
+# Said to chats not linked to an account: mostly groups' members, who answer surveys here and
+# run nothing on a server, so it says what to do and who to ask, not a command line.
 HOW_TO_LINK = (
-    "To use it, link this chat to your tempcheck account: get a code on the console's "
-    "Telegram page (or from `tempcheck users link-telegram`) and send /link CODE here."
+    "To use it, link this chat to your tempcheck account: sign in to tempcheck on the web, get "
+    "a code on its Telegram page (or ask your tempcheck administrator for one) and send "
+    "/link CODE here. Answering a survey for your group needs no account: open the Telegram "
+    "link in your invitation."
 )
 
 
@@ -277,7 +281,8 @@ async def _link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await _say(
             update,
             "Send /link followed by your code, like /link ABCD2345. Get a code on the "
-            "console's Telegram page or from `tempcheck users link-telegram`.",
+            "Telegram page of tempcheck on the web, signed in to your account, or ask your "
+            "tempcheck administrator for one.",
         )
         return
     linked = await db(context, _do_link, chat_id, args[0], _rate_key(context, chat_id))

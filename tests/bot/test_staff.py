@@ -219,6 +219,16 @@ def test_staff_and_funder_commands_are_refused_to_a_chat_not_linked(
     assert _state(session_factory) == before
 
 
+@pytest.mark.parametrize("command", ["/rounds", "/round 1", "/remind 1", "/kpi", "/link"])
+def test_a_chat_not_linked_is_told_what_to_do_not_a_server_command(
+    harness: BotHarness, world: World, command: str
+) -> None:
+    # Mostly groups' members, who answer surveys here: nothing to run on a server for them.
+    answer = _one(harness.chat(STRANGER).send(command))
+    assert "`" not in answer and "tempcheck users" not in answer
+    assert "/link" in answer and "tempcheck administrator" in answer
+
+
 def test_a_forged_confirmation_from_a_chat_not_linked_sends_nothing(
     harness: BotHarness, world: World, session_factory: sessionmaker[Session]
 ) -> None:
