@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 class CollectorError(Exception):
     """An error with a stable code, a human message and the HTTP status a web caller should use."""
@@ -48,3 +50,28 @@ class ProblemsError(CollectorError):
             lines = "\n".join(f"- {p}" for p in self.problems)
             message = f"{len(self.problems)} problems in {self.what}:\n{lines}"
         super().__init__(message)
+
+
+class ControlCharacters(CollectorError):
+    """What was sent holds a control character (a NUL, say), which nothing here can store.
+
+    Nobody types one; they come from a paste, a broken client or an attacker. PostgreSQL cannot
+    store a NUL at all, and a workbook or a PDF cannot show most of the others. Every channel
+    refuses the same ones: C0 controls other than tab, newline and carriage return, and DEL.
+    """
+
+    code = "control_characters"
+    status = 400
+    PATTERN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+    def __init__(self) -> None:
+        super().__init__(
+            "What you sent contains an invisible control character (such as a NUL or a "
+            "vertical tab), which we cannot store. This can happen when text is pasted from "
+            "another program."
+        )
+
+    @classmethod
+    def found_in(cls, *texts: str) -> bool:
+        """Tell whether any of `texts` holds a control character that is refused."""
+        return any(cls.PATTERN.search(text) for text in texts)

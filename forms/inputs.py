@@ -10,19 +10,14 @@ valid (404). Uploaded files are read by their own checks.
 
 from __future__ import annotations
 
-import re
-
 from flask import Flask, request
 
-from collector.errors import NotFound
-from forms.errors import ControlCharacters
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+from collector.errors import ControlCharacters, NotFound
 
 
 def refuse_control_characters() -> None:
     """Refuse the request if its path, query or form fields hold a control character."""
-    if _CONTROL.search(request.path):
+    if ControlCharacters.found_in(request.path):
         # No address of ours has one: a respondent's link is simply not valid.
         raise NotFound("no such page")
     texts: list[str] = []
@@ -30,7 +25,7 @@ def refuse_control_characters() -> None:
         for name, values in fields.lists():
             texts.append(name)
             texts.extend(values)
-    if any(_CONTROL.search(text) for text in texts):
+    if ControlCharacters.found_in(*texts):
         raise ControlCharacters()
 
 

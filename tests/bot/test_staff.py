@@ -103,6 +103,17 @@ def _state(sessions: sessionmaker[Session]) -> tuple[Any, ...]:
         )
 
 
+def _tries(sessions: sessionmaker[Session]) -> list[tuple[str, int]]:
+    """Give the /link tries counted, per chat (as its keyed hash)."""
+    with sessions() as session:
+        rows = session.execute(
+            select(models.RateCount.client, models.RateCount.count).order_by(
+                models.RateCount.client
+            )
+        )
+        return [(client, count) for client, count in rows]
+
+
 def _reminders(sessions: sessionmaker[Session], round_id: int) -> int:
     with sessions() as session:
         return int(
@@ -293,6 +304,31 @@ def test_staff_commands_in_a_group_are_refused(harness: BotHarness, world: World
     }
     answer = _one(harness.feed(update))
     assert "private chat" in answer and "Alpha" not in answer
+
+
+@pytest.mark.parametrize("control", ["\x00", "\x0b", "\x1f", "\x7f"])
+def test_a_command_with_a_control_character_is_refused_and_changes_nothing(
+    harness: BotHarness, world: World, session_factory: sessionmaker[Session], control: str
+) -> None:
+    code = _code(session_factory, world.users["admin"])
+    staff_chat = _link(harness, world, "staff_a", STAFF_CHAT)
+    before = _state(session_factory), _tries(session_factory)
+
+    for chat, command in (
+        (harness.chat(ADMIN_CHAT), f"/link {code}{control}"),
+        (harness.chat(ADMIN_CHAT), f"/link{control} {code}"),
+        (staff_chat, f"/round {world.round_a}{control}"),
+        (staff_chat, f"/remind {world.round_a}{control}"),
+    ):
+        answer = _one(chat.send(command))
+        assert "invisible control character" in answer and "Nothing was saved" in answer
+        assert not chat.last_message().buttons
+
+    assert (_state(session_factory), _tries(session_factory)) == before  # no /link try counted
+    with session_factory() as session:
+        assert chats.user_for_chat(session, ADMIN_CHAT) is None
+    # The code was not used up: sent plainly, it links.
+    assert "is now linked" in _one(harness.chat(ADMIN_CHAT).send(f"/link {code}"))
 
 
 # /rounds and /round --------------------------------------------------------------------------
