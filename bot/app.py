@@ -11,12 +11,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 from telegram import Update
-from telegram.ext import Application, ApplicationBuilder, ContextTypes
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
 from telegram.request import BaseRequest
 
 from bot import respondent, staff
 from collector.config import Settings, SettingsError
 from collector.db import make_engine, make_sessionmaker
+from collector.errors import ControlCharacters
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +52,35 @@ def build_application(
     app.bot_data["sessions"] = (
         sessions if sessions is not None else make_sessionmaker(make_engine(settings))
     )
-    # Order matters: in one handler group the first matching handler wins, so staff commands
-    # come first, then the respondent's, then the catch-alls that answer anything else.
+    # Order matters: in one handler group the first matching handler wins, so text no one may
+    # send comes first, then staff commands, then the respondent's, then the catch-alls that
+    # answer anything else.
+    app.add_handler(
+        MessageHandler(
+            filters.ChatType.PRIVATE
+            & filters.UpdateType.MESSAGE
+            & filters.Regex(ControlCharacters.PATTERN),
+            _refuse_control_characters,
+        )
+    )
     staff.register(app)
     respondent.register(app)
     respondent.register_fallbacks(app)
     app.add_error_handler(_on_error)
     return app
+
+
+CONTROL_CHARACTERS = (
+    ControlCharacters().message
+    + " Nothing was saved: type it again (or paste it as plain text) and send it."
+)
+
+
+async def _refuse_control_characters(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Refuse a message or command holding a control character, as the web does: no handler
+    sees it, so no answer, code or round number with one is read or saved."""
+    assert update.effective_message is not None
+    await update.effective_message.reply_text(CONTROL_CHARACTERS)
 
 
 async def _post_init(app: BotApplication) -> None:

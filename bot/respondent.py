@@ -9,7 +9,7 @@ a button pressed on an old message is recognised and refused without changing an
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -33,7 +33,7 @@ from bot.storage import db
 from collector import chats, flow, localtime, models, ratelimits
 from collector.errors import NotFound
 from collector.rounds import invitation_by_token
-from collector.survey.model import Survey
+from collector.survey.model import MAX_TEXT_LENGTH, AnswerError, QuestionType, Survey
 from collector.survey.store import definition
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,9 @@ NOT_LINKED = (
 )
 MOVED_ON = "That question has moved on, so that button does nothing now."
 USE_BUTTONS = "Please answer this one with the buttons under the question."
+CHOOSE_OR_TYPE = (
+    "Please answer with the buttons under the question, or type an answer as its button says."
+)
 USE_REVIEW_BUTTONS = "Please use the buttons: Send answers, or Change to go back to a question."
 NO_FILES = "I can only read typed answers and button presses, not stickers, photos or other files."
 NO_EDITS = "I do not read changes to earlier messages: please send your answer as a new message."
@@ -427,7 +430,8 @@ def _stop(session: Session, chat_id: int) -> Reply:
 
 
 def _typed(session: Session, chat_id: int, text: str) -> Reply:
-    """A typed reply: the answer to a number or text question, else a pointer to the buttons."""
+    """A typed reply: the answer to the question (a choice typed as its button says it), else
+    a pointer to the buttons."""
     state = _answering(session, chat_id)
     if isinstance(state, Reply):
         return state
@@ -438,9 +442,32 @@ def _typed(session: Session, chat_id: int, text: str) -> Reply:
         return Reply(send=[_render(response, view, notice=USE_REVIEW_BUTTONS)])
     if not isinstance(view, flow.QuestionView):
         return Reply(send=[_render(response, view)])
-    if view.type not in ("integer", "decimal", "text"):
+    if view.type == "note":
         return Reply(send=[_render(response, view, notice=USE_BUTTONS)])
+    question = _survey(response).question(view.question_id)
+    if question.is_choice:
+        # A choice typed as its button says ("Yes", "yes", "Funding, Training") is taken like
+        # the button; anything else changes nothing and points to the buttons.
+        try:
+            question.coerce(text)
+        except AnswerError:
+            return Reply(send=[_render(response, view, notice=CHOOSE_OR_TYPE)])
+    elif question.type is QuestionType.TEXT:
+        # Measured as the flow measures it (a CR LF is one new line).
+        length = len(text.replace("\r\n", "\n").strip())
+        if length > MAX_TEXT_LENGTH:
+            return Reply(send=[_render(response, view, notice=too_long(length))])
     return Reply(send=[_render(response, flow.answer(session, response, view.question_id, text))])
+
+
+def too_long(length: int) -> str:
+    """Say by how much a typed answer is over the limit, and that it is still there to copy."""
+    over = length - MAX_TEXT_LENGTH
+    return (
+        f"That answer is {over:,} character{'s' if over != 1 else ''} too long: it has "
+        f"{length:,}, and this question takes up to {MAX_TEXT_LENGTH:,}. Nothing was saved. "
+        "Your message is still in the chat: copy it, shorten it and send it again."
+    )
 
 
 def _other_message(session: Session, chat_id: int) -> Reply:
@@ -529,7 +556,11 @@ def _question_button(
         if ticks is None:
             return Reply(notice=OLD_BUTTON)
         if action == render.TOGGLE:
-            # Ticking changes only the buttons; the answer is stored on Done.
+            # Ticking changes only the buttons; the answer is stored on Done. A warning from
+            # the last Done ("Select at least one answer") goes with the first tick.
+            if current.error is not None:
+                untold = replace(current, error=None)
+                return Reply(edit=_render(response, untold, ticks=ticks))
             keyboard = _render(response, current, ticks=ticks).keyboard
             return Reply(markup=keyboard)
         raw = [choice.value for choice, on in zip(current.choices, ticks, strict=True) if on]

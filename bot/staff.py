@@ -35,6 +35,7 @@ from telegram import (
 from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
+from analysis.segments import value_label
 from bot.storage import db
 from collector import audit, chats, localtime, models, ratelimits
 from collector import reports as published
@@ -42,6 +43,7 @@ from collector import rounds as rounds_
 from collector import users as accounts
 from collector.errors import CollectorError
 from collector.models import utcnow
+from collector.segments import status_label
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +75,13 @@ STAFF_COMMANDS = [
 ]
 FUNDER_COMMANDS = [BotCommand("kpi", "The latest KPI summary of the providers you fund")]
 
+# Said to chats not linked to an account: mostly groups' members, who answer surveys here and
+# run nothing on a server, so it says what to do and who to ask, not a command line.
 HOW_TO_LINK = (
-    "To use it, link this chat to your tempcheck account: get a code on the console's "
-    "Telegram page (or from `tempcheck users link-telegram`) and send /link CODE here."
+    "To use it, link this chat to your tempcheck account: sign in to tempcheck on the web, get "
+    "a code on its Telegram page (or ask your tempcheck administrator for one) and send "
+    "/link CODE here. Answering a survey for your group needs no account: open the Telegram "
+    "link in your invitation."
 )
 
 
@@ -275,7 +281,8 @@ async def _link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await _say(
             update,
             "Send /link followed by your code, like /link ABCD2345. Get a code on the "
-            "console's Telegram page or from `tempcheck users link-telegram`.",
+            "Telegram page of tempcheck on the web, signed in to your account, or ask your "
+            "tempcheck administrator for one.",
         )
         return
     linked = await db(context, _do_link, chat_id, args[0], _rate_key(context, chat_id))
@@ -366,13 +373,17 @@ def _round_text(session: Session, chat_id: int, round_id: int | None) -> str:
             continue
         lines.append("")
         lines.append(f"{title}:")
+        # The biggest first (the list is cut), named as the console names them.
         ordered = sorted(cells.items(), key=lambda item: (-item[1].invited, item[0]))
-        for label, counts in ordered[:MOST_SEGMENT_ROWS]:
+        for value, counts in ordered[:MOST_SEGMENT_ROWS]:
+            label = status_label(key, value)
             lines.append(f"- {label}: {_rate(counts.completed, counts.invited)}")
         if len(ordered) > MOST_SEGMENT_ROWS:
             lines.append(f"- …and {len(ordered) - MOST_SEGMENT_ROWS} more")
     if status.by_channel:
-        channels = ", ".join(f"{k} {v}" for k, v in sorted(status.by_channel.items()))
+        channels = ", ".join(
+            f"{value_label('channel', k)} {v}" for k, v in sorted(status.by_channel.items())
+        )
         lines += ["", f"Answered by: {channels}"]
     if status.messages:
         messages = ", ".join(f"{v} {k}" for k, v in sorted(status.messages.items()))

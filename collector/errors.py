@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collector.controls import CONTROL
+
 
 class CollectorError(Exception):
     """An error with a stable code, a human message and the HTTP status a web caller should use."""
@@ -48,3 +50,27 @@ class ProblemsError(CollectorError):
             lines = "\n".join(f"- {p}" for p in self.problems)
             message = f"{len(self.problems)} problems in {self.what}:\n{lines}"
         super().__init__(message)
+
+
+class ControlCharacters(CollectorError):
+    """What was sent holds a control character (a NUL, say), which nothing here can store.
+
+    Every channel refuses the same ones, `collector.controls.CONTROL` (which says why): C0
+    controls other than tab, newline and carriage return, and DEL.
+    """
+
+    code = "control_characters"
+    status = 400
+    PATTERN = CONTROL
+
+    def __init__(self) -> None:
+        super().__init__(
+            "What you sent contains an invisible control character (such as a NUL or a "
+            "vertical tab), which we cannot store. This can happen when text is pasted from "
+            "another program."
+        )
+
+    @classmethod
+    def found_in(cls, *texts: str) -> bool:
+        """Tell whether any of `texts` holds a control character that is refused."""
+        return any(cls.PATTERN.search(text) for text in texts)

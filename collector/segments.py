@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 ORGANISATION_TYPES: dict[str, str] = {
     "voluntary_organisation": "Voluntary organisation",
     "registered_charity": "Registered charity",
@@ -39,3 +41,29 @@ PROVIDER_KINDS: dict[str, str] = {
 
 # Attributes copied from the organisation onto a response when it starts.
 SEGMENT_ATTRIBUTES = ("org_type", "income_band", "district", "outcomes", "is_member")
+
+# A round's status (collector.rounds.round_status) counts by these values of an organisation,
+# with "member" / "not a member" for membership and "not recorded" where a value is missing.
+STATUS_VOCABULARIES: dict[str, dict[str, str]] = {
+    "org_type": ORGANISATION_TYPES,
+    "income_band": INCOME_BANDS,
+    "is_member": {"member": "Members", "not a member": "Not members"},
+}
+NOT_RECORDED = "not recorded"
+
+
+def status_label(segment: str, value: str) -> str:
+    """Name a value of a round status's breakdown for people: 'Under £10k', not 'under_10k'."""
+    label = STATUS_VOCABULARIES.get(segment, {}).get(value)
+    return label or value[:1].upper() + value[1:]
+
+
+def status_order(segment: str, values: Iterable[str]) -> list[str]:
+    """Order a breakdown's values: the vocabulary's order for types and bands, members first,
+    districts alphabetically, and "not recorded" last."""
+    order = list(STATUS_VOCABULARIES.get(segment, {}))
+
+    def position(value: str) -> tuple[bool, int, str]:
+        return (value == NOT_RECORDED, order.index(value) if value in order else 0, value)
+
+    return sorted(values, key=position)

@@ -15,7 +15,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from collector import flow
-from collector.errors import CollectorError, NotFound
+from collector.errors import CollectorError, ControlCharacters, NotFound
 from collector.localtime import long_date
 from forms.text import Words
 
@@ -31,20 +31,6 @@ class TooManyAttempts(CollectorError):
     def __init__(self, retry_after: int, reason: str) -> None:
         super().__init__(reason)
         self.retry_after = retry_after
-
-
-class ControlCharacters(CollectorError):
-    """What was sent holds a control character (a NUL, say), which nothing here can store."""
-
-    code = "control_characters"
-    status = 400
-
-    def __init__(self) -> None:
-        super().__init__(
-            "What you sent contains an invisible control character (such as a NUL or a "
-            "vertical tab), which we cannot store. This can happen when text is pasted from "
-            "another program."
-        )
 
 
 class RoundPage(CollectorError):

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 from flask import Flask, request
 
-from collector.controls import CONTROL
-from collector.errors import NotFound
-from forms.errors import ControlCharacters
+from collector.errors import ControlCharacters, NotFound
 
 
 def refuse_control_characters() -> None:
     """Refuse the request if its path, query or form fields hold a control character."""
-    if CONTROL.search(request.path):
+    if ControlCharacters.found_in(request.path):
         # No address of ours has one: a respondent's link is simply not valid.
         raise NotFound("no such page")
     texts: list[str] = []
@@ -26,7 +24,7 @@ def refuse_control_characters() -> None:
         for name, values in fields.lists():
             texts.append(name)
             texts.extend(values)
-    if any(CONTROL.search(text) for text in texts):
+    if ControlCharacters.found_in(*texts):
         raise ControlCharacters()
 
 

@@ -25,7 +25,13 @@ from collector import organisations as orgs
 from collector.localtime import LONDON, day_ends, day_starts
 from collector.models import utcnow
 from collector.rounds import RoundError
-from collector.segments import INCOME_BANDS, ORGANISATION_TYPES, OUTCOMES
+from collector.segments import (
+    INCOME_BANDS,
+    ORGANISATION_TYPES,
+    OUTCOMES,
+    status_label,
+    status_order,
+)
 from collector.survey.loader import library_surveys
 from collector.survey.store import SurveyChanged, register
 from forms import services
@@ -450,25 +456,11 @@ def invitation_url(token: str) -> str:
 def segment_tables(status: rounds.RoundStatus) -> list[tuple[str, str, list[tuple[str, Any]]]]:
     """Give the status breakdowns as (key, heading, [(label, counts)]), rows in a sensible order:
     the vocabulary's for types and bands, members first, districts alphabetically, and the
-    unrecorded last."""
-    vocabularies: dict[str, dict[str, str]] = {
-        "org_type": ORGANISATION_TYPES,
-        "income_band": INCOME_BANDS,
-        "is_member": {"member": "Members", "not a member": "Not members"},
-    }
+    unrecorded last (collector.segments, as the bot's /round names them)."""
     tables = []
     for key, heading in SEGMENT_NAMES.items():
         cells = status.by_segment.get(key, {})
-        vocabulary = vocabularies.get(key, {})
-        order = list(vocabulary)
-
-        def position(value: str, order: list[str] = order) -> tuple[int, int, str]:
-            return (value == "not recorded", order.index(value) if value in order else 0, value)
-
-        rows = [
-            (vocabulary.get(value) or value[:1].upper() + value[1:], cells[value])
-            for value in sorted(cells, key=position)
-        ]
+        rows = [(status_label(key, value), cells[value]) for value in status_order(key, cells)]
         if rows:
             tables.append((key, heading, rows))
     return tables

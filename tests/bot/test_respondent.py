@@ -225,6 +225,73 @@ def test_nothing_ticked_is_refused_like_the_web(harness: BotHarness) -> None:
     assert "kinds" not in stored_answers(harness.sessions, invited.invitation_id)
 
 
+def test_the_warning_of_an_empty_done_goes_with_the_first_tick(harness: BotHarness) -> None:
+    invited = invite(harness.sessions)
+    chat = harness.chat(110)
+    chat.send(f"/start {invited.token}")
+    chat.press_label("Continue")
+    chat.press_label("Yes")
+    chat.press_label("Hard")
+    kinds = chat.last_message()
+    chat.press_label("Done")
+    assert "⚠️ Select at least one answer" in chat.message(int(kinds.params["message_id"])).text
+
+    chat.press_label("⬜ Funding")
+
+    ticked = chat.message(int(kinds.params["message_id"]))
+    assert "⚠️" not in ticked.text and "Which kinds?" in ticked.text
+    assert "☑️ Funding" in [b["text"] for b in ticked.flat_buttons]
+    chat.press_label("⬜ Training")
+    assert "⚠️" not in chat.message(int(kinds.params["message_id"])).text
+    chat.press_label("Done")
+    assert stored_answers(harness.sessions, invited.invitation_id)["kinds"] == [
+        "funding",
+        "training",
+    ]
+
+
+def test_a_choice_typed_as_its_button_says_is_taken(harness: BotHarness) -> None:
+    invited = invite(harness.sessions)
+    chat = harness.chat(111)
+    chat.send(f"/start {invited.token}")
+    chat.press_label("Continue")
+
+    calls = chat.send("Yes")
+
+    assert "How easy?" in texts(calls)[0] and "⚠️" not in texts(calls)[0]
+    chat.send("hard")  # any case
+    assert "Which kinds?" in chat.last_message().text
+    chat.send("Funding, Training")
+    assert "How many volunteers?" in chat.last_message().text
+    assert stored_answers(harness.sessions, invited.invitation_id) == {
+        "used": "yes",
+        "ease": "hard",
+        "kinds": ["funding", "training"],
+    }
+
+
+def test_a_too_long_text_says_by_how_much_and_saves_nothing(harness: BotHarness) -> None:
+    invited = invite(harness.sessions)
+    chat = harness.chat(112)
+    chat.send(f"/start {invited.token}")
+    chat.press_label("Continue")
+    chat.press_label("No")
+    chat.send("3")
+    chat.send("/skip")
+
+    calls = chat.send("x" * 2345)
+
+    said = texts(calls)[0]
+    assert "345 characters too long" in said and "2,345" in said and "2,000" in said
+    assert "Anything else?" in said  # asked again, to be answered shorter
+    assert "comments" not in stored_answers(harness.sessions, invited.invitation_id)
+    response = response_row(harness.sessions, invited.invitation_id)
+    assert response is not None and response.cursor == "comments"
+    assert "1 character too long" in texts(chat.send("y" * 2001))[0]
+    chat.send("  " + "z" * 2000 + "\n")  # exactly the limit, once trimmed
+    assert stored_answers(harness.sessions, invited.invitation_id)["comments"] == "z" * 2000
+
+
 def test_back_and_skip(harness: BotHarness) -> None:
     invited = invite(harness.sessions)
     chat = harness.chat(108)

@@ -9,12 +9,14 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import render, respondent
+from bot import app, render, respondent
 from collector import models
 from collector.db import transaction
 from collector.models import utcnow
 from tests.bot.conftest import BotHarness, FakeChat, callback_answers, text_update, texts
 from tests.bot.respondent_helpers import invite, response_row, stored_answers
+
+REFUSED = "invisible control character"
 
 
 def chat_rows(sessions: sessionmaker[Session]) -> int:
@@ -153,14 +155,17 @@ def test_a_bad_tick_mask_changes_nothing(harness: BotHarness) -> None:
 def test_typing_when_a_button_is_expected(harness: BotHarness) -> None:
     chat, invitation_id = at_used(harness, 206)
 
-    calls = chat.send("Yes")  # a choice's label, typed: still the buttons, to be sure
+    calls = chat.send("Yes please")  # not a choice as its button says it
 
-    assert respondent.USE_BUTTONS in texts(calls)[0]
+    assert respondent.CHOOSE_OR_TYPE in texts(calls)[0]
     assert [b["text"] for b in calls[0].flat_buttons][:2] == ["Yes", "No"]
     chat.press_label("Yes")
     chat.press_label("Easy")
-    assert respondent.USE_BUTTONS in texts(chat.send("funding"))[0]
+    assert respondent.CHOOSE_OR_TYPE in texts(chat.send("funding and more"))[0]
+    assert respondent.CHOOSE_OR_TYPE in texts(chat.send("Funding, Lunch"))[0]
     assert stored_answers(harness.sessions, invitation_id) == {"used": "yes", "ease": "easy"}
+    response = response_row(harness.sessions, invitation_id)
+    assert response is not None and response.last_error is None
 
 
 def test_typing_on_a_note_or_the_summary(harness: BotHarness) -> None:
@@ -182,6 +187,57 @@ def test_typing_on_a_note_or_the_summary(harness: BotHarness) -> None:
     assert response is not None and response.status == "in_progress"
     # /skip on the summary says the same.
     assert respondent.USE_REVIEW_BUTTONS in texts(chat.send("/skip"))[0]
+
+
+CONTROLS = ["\x00", "\x01", "\x08", "\x0b", "\x0c", "\x1b", "\x1f", "\x7f"]
+
+
+@pytest.mark.parametrize("control", CONTROLS)
+def test_a_typed_answer_with_a_control_character_is_refused_and_saves_nothing(
+    harness: BotHarness, control: str
+) -> None:
+    chat, invitation_id = at_used(harness, 220)
+    used = chat.last_message()
+    for typed in (f"Yes{control}", f"{control}Yes"):
+        assert REFUSED in texts(chat.send(typed))[0]
+    chat.press_label("No", used)
+    assert REFUSED in texts(chat.send(f"1{control}2"))[0]
+    chat.send("12")
+    chat.send("/skip")
+
+    for typed in (f"Fine{control}thanks", f"Fine thanks{control}", control):
+        calls = chat.send(typed)
+        assert texts(calls) == [app.CONTROL_CHARACTERS], typed
+
+    assert stored_answers(harness.sessions, invitation_id) == {"used": "no", "volunteers": 12}
+    response = response_row(harness.sessions, invitation_id)
+    assert response is not None and response.cursor == "comments"
+    assert response.last_error is None
+
+
+def test_a_code_with_a_control_character_is_refused_and_links_nothing(
+    harness: BotHarness,
+) -> None:
+    invited = invite(harness.sessions)
+    chat = harness.chat(221)
+
+    assert REFUSED in texts(chat.send(f"/start {invited.token}\x00"))[0]
+
+    assert attached(harness.sessions, 221) is None
+    assert response_row(harness.sessions, invited.invitation_id) is None
+
+
+def test_tabs_and_new_lines_are_text_not_control_characters(harness: BotHarness) -> None:
+    chat, invitation_id = at_used(harness, 222)
+    chat.press_label("No")
+    chat.send("12")
+    chat.send("/skip")
+
+    calls = chat.send("Two lines:\n\tfirst\r\n\tsecond")
+
+    assert "Check your answers" in texts(calls)[0]
+    stored = stored_answers(harness.sessions, invitation_id)["comments"]
+    assert stored == "Two lines:\n\tfirst\n\tsecond"
 
 
 def test_a_sticker_or_a_photo_mid_survey(harness: BotHarness) -> None:

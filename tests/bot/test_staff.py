@@ -103,6 +103,17 @@ def _state(sessions: sessionmaker[Session]) -> tuple[Any, ...]:
         )
 
 
+def _tries(sessions: sessionmaker[Session]) -> list[tuple[str, int]]:
+    """Give the /link tries counted, per chat (as its keyed hash)."""
+    with sessions() as session:
+        rows = session.execute(
+            select(models.RateCount.client, models.RateCount.count).order_by(
+                models.RateCount.client
+            )
+        )
+        return [(client, count) for client, count in rows]
+
+
 def _reminders(sessions: sessionmaker[Session], round_id: int) -> int:
     with sessions() as session:
         return int(
@@ -219,6 +230,16 @@ def test_staff_and_funder_commands_are_refused_to_a_chat_not_linked(
     assert _state(session_factory) == before
 
 
+@pytest.mark.parametrize("command", ["/rounds", "/round 1", "/remind 1", "/kpi", "/link"])
+def test_a_chat_not_linked_is_told_what_to_do_not_a_server_command(
+    harness: BotHarness, world: World, command: str
+) -> None:
+    # Mostly groups' members, who answer surveys here: nothing to run on a server for them.
+    answer = _one(harness.chat(STRANGER).send(command))
+    assert "`" not in answer and "tempcheck users" not in answer
+    assert "/link" in answer and "tempcheck administrator" in answer
+
+
 def test_a_forged_confirmation_from_a_chat_not_linked_sends_nothing(
     harness: BotHarness, world: World, session_factory: sessionmaker[Session]
 ) -> None:
@@ -285,6 +306,31 @@ def test_staff_commands_in_a_group_are_refused(harness: BotHarness, world: World
     assert "private chat" in answer and "Alpha" not in answer
 
 
+@pytest.mark.parametrize("control", ["\x00", "\x0b", "\x1f", "\x7f"])
+def test_a_command_with_a_control_character_is_refused_and_changes_nothing(
+    harness: BotHarness, world: World, session_factory: sessionmaker[Session], control: str
+) -> None:
+    code = _code(session_factory, world.users["admin"])
+    staff_chat = _link(harness, world, "staff_a", STAFF_CHAT)
+    before = _state(session_factory), _tries(session_factory)
+
+    for chat, command in (
+        (harness.chat(ADMIN_CHAT), f"/link {code}{control}"),
+        (harness.chat(ADMIN_CHAT), f"/link{control} {code}"),
+        (staff_chat, f"/round {world.round_a}{control}"),
+        (staff_chat, f"/remind {world.round_a}{control}"),
+    ):
+        answer = _one(chat.send(command))
+        assert "invisible control character" in answer and "Nothing was saved" in answer
+        assert not chat.last_message().buttons
+
+    assert (_state(session_factory), _tries(session_factory)) == before  # no /link try counted
+    with session_factory() as session:
+        assert chats.user_for_chat(session, ADMIN_CHAT) is None
+    # The code was not used up: sent plainly, it links.
+    assert "is now linked" in _one(harness.chat(ADMIN_CHAT).send(f"/link {code}"))
+
+
 # /rounds and /round --------------------------------------------------------------------------
 
 
@@ -323,6 +369,27 @@ def test_round_shows_the_status_by_segment(harness: BotHarness, world: World) ->
     # Counts only: no group's name or address goes to a phone.
     assert "Alpha group" not in answer and "@a.org" not in answer
     assert f"/remind {world.round_a}" in answer
+
+
+def test_round_names_segment_values_and_channels_as_the_console_does(
+    harness: BotHarness, world: World, session_factory: sessionmaker[Session]
+) -> None:
+    with db.transaction(session_factory) as session:
+        round_ = session.get(models.Round, world.round_a)
+        assert round_ is not None
+        group = round_.invitations[1].organisation
+        assert group is not None
+        group.income_band, group.is_member = None, False  # copied below, as the status reads
+    chat = _link(harness, world, "staff_a", STAFF_CHAT)
+
+    answer = _one(chat.send(f"/round {world.round_a}"))
+
+    assert "- Community group: 1 of 3 (33%)" in answer
+    assert "- Under £10k: 1 of 2 (50%)" in answer and "- Not recorded: 0 of 1 (0%)" in answer
+    assert "- Members: 1 of 2 (50%)" in answer and "- Not members: 0 of 1 (0%)" in answer
+    assert "Answered by: Web 1" in answer
+    for code in ("under_10k", "community_group", "not a member", "web 1"):
+        assert code not in answer, code
 
 
 @pytest.mark.parametrize("argument", ["", "abc", "1 2", "-3", "99999999999999"])

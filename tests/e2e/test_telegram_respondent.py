@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from collector import models, rounds
 from tests.e2e.conftest import ALSO_ON_POSTGRESQL, PHONE, Demo, LiveServer
-from tests.e2e.telegram.client import BotMessage, TgUser, wait_until
+from tests.e2e.telegram.client import one, wait_changed
 from tests.e2e.telegram.harness import (
     USERNAME,
     Emulator,
@@ -60,25 +60,6 @@ def stored(server: LiveServer, token: str) -> tuple[models.Response, dict[str, s
         answers = {answer.question_id: answer.value for answer in response.answers}
         session.expunge(response)
         return response, answers
-
-
-def wait_changed(user: TgUser, message: BotMessage) -> BotMessage:
-    """Wait until the bot has edited one of its messages; give it as it is now."""
-
-    def edited() -> BotMessage | None:
-        now = user.message(message.message_id)
-        return now if now != message else None
-
-    now = wait_until(edited, f"the bot to edit message {message.message_id}")
-    assert now is not None
-    return now
-
-
-def one(user: TgUser) -> BotMessage:
-    """Wait for the bot's next message and give it (there must be exactly one)."""
-    messages = user.wait_messages(1)
-    assert len(messages) == 1, [m.text for m in messages]
-    return messages[0]
 
 
 @ALSO_ON_POSTGRESQL

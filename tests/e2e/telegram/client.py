@@ -167,3 +167,22 @@ class TgUser:
             if message.message_id == message_id:
                 return message
         raise AssertionError(f"no bot message {message_id} in chat {self.chat_id}")
+
+
+def wait_changed(user: TgUser, message: BotMessage) -> BotMessage:
+    """Wait until the bot has edited one of its messages; give it as it is now."""
+
+    def edited() -> BotMessage | None:
+        now = user.message(message.message_id)
+        return now if now != message else None
+
+    now = wait_until(edited, f"the bot to edit message {message.message_id}")
+    assert now is not None
+    return now
+
+
+def one(user: TgUser) -> BotMessage:
+    """Wait for the bot's next message and give it (there must be exactly one)."""
+    messages = user.wait_messages(1)
+    assert len(messages) == 1, [m.text for m in messages]
+    return messages[0]
