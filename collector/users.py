@@ -14,9 +14,10 @@ import hmac
 import re
 import secrets
 from collections.abc import Sequence
+from datetime import timedelta
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from collector import models
 from collector.errors import CollectorError, NotFound
@@ -156,10 +157,17 @@ def user_by_email(session: Session, email: str) -> models.User:
     return user
 
 
-def set_password(user: models.User, password: str) -> None:
-    """Give an account a new password."""
+def set_password(session: Session, user: models.User, password: str) -> None:
+    """Give an account a new password, and sign it out everywhere."""
     check_password_strength(password)
     user.password_hash = hash_password(password)
+    end_sign_ins(session, user)
+
+
+def deactivate(session: Session, user: models.User) -> None:
+    """Stop an account from signing in, and sign it out everywhere (its history stays)."""
+    user.active = False
+    end_sign_ins(session, user)
 
 
 def authenticate(session: Session, email: str, password: str) -> models.User | None:
@@ -172,6 +180,55 @@ def authenticate(session: Session, email: str, password: str) -> models.User | N
         return None
     user.last_login_at = utcnow()
     return user
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_sign_in(session: Session, user: models.User, *, hours: int) -> str:
+    """Record a newly signed-in browser for `hours`; give the token its session cookie holds."""
+    now = utcnow()
+    # Housekeeping: sign-ins that ended by themselves go as new ones start.
+    session.execute(delete(models.SignIn).where(models.SignIn.expires_at <= now))
+    token = secrets.token_urlsafe(32)
+    session.add(
+        models.SignIn(
+            user_id=user.id,
+            token_hash=_token_hash(token),
+            created_at=now,
+            expires_at=now + timedelta(hours=hours),
+        )
+    )
+    session.flush()
+    return token
+
+
+def signed_in_user(session: Session, token: str) -> models.User | None:
+    """Give the active account signed in with this token (providers loaded), or None."""
+    if not token or len(token) > 100:
+        return None
+    return session.scalar(
+        select(models.User)
+        .join(models.SignIn, models.SignIn.user_id == models.User.id)
+        .where(
+            models.SignIn.token_hash == _token_hash(token),
+            models.SignIn.expires_at > utcnow(),
+            models.User.active.is_(True),
+        )
+        .options(selectinload(models.User.funded), joinedload(models.User.provider))
+    )
+
+
+def end_sign_in(session: Session, token: str) -> None:
+    """Sign one browser out: its token opens nothing any more."""
+    session.execute(delete(models.SignIn).where(models.SignIn.token_hash == _token_hash(token)))
+
+
+def end_sign_ins(session: Session, user: models.User) -> int:
+    """Sign an account out of every browser; give how many sign-ins ended."""
+    result = session.execute(delete(models.SignIn).where(models.SignIn.user_id == user.id))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def visible_provider_ids(session: Session, user: models.User) -> list[int]:

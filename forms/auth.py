@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import time
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,6 +20,7 @@ from flask import (
     Flask,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -29,8 +29,6 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
-from sqlalchemy import select, update
-from sqlalchemy.orm import joinedload, selectinload
 
 from collector import db, models, ratelimits, users
 from collector.models import utcnow
@@ -44,7 +42,7 @@ login_manager = LoginManager()
 # Failed sign-ins: generous per client (an office shares one address), tighter per account.
 LOGIN_CLIENT = ratelimits.Limit("login_client", limit=30, window=timedelta(minutes=15))
 LOGIN_EMAIL = ratelimits.Limit("login_email", limit=10, window=timedelta(minutes=15))
-# A signed-in session ends this long after signing in, however busy it is.
+# A signed-in session ends this long after signing in, however busy it is (on the server).
 SESSION_HOURS = 12
 BAD_SIGN_IN = "The email address or password is not right"
 EMAIL_LENGTH = 254
@@ -54,15 +52,17 @@ PASSWORD_LENGTH = 1024  # scrypt would take a long password; nobody needs one th
 class Account(UserMixin):
     """The signed-in person: their account row, loaded with the providers they may see."""
 
-    def __init__(self, user: models.User) -> None:
+    def __init__(self, user: models.User, token: str) -> None:
         self.user = user
+        self.token = token
 
     def get_id(self) -> str:
-        """Give the session's user id: the account id and a fingerprint of its password hash.
+        """Give what the session cookie holds: the token of this browser's sign-in row.
 
-        A new password changes the fingerprint, which signs out every other session.
+        The row is on the server: signing out, a new password or deactivation deletes it, and
+        a copy of the cookie opens nothing from then on.
         """
-        return f"{self.user.id}.{_fingerprint(self.user.password_hash)}"
+        return self.token
 
     @property
     def is_active(self) -> bool:
@@ -95,11 +95,6 @@ class Account(UserMixin):
         return self.user.role == "admin"
 
 
-def _fingerprint(password_hash: str) -> str:
-    secret = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(secret, b"account:" + password_hash.encode(), hashlib.sha256).hexdigest()[:20]
-
-
 def _identifier() -> str:
     """Identify the browser a session is used from: its address and its user agent.
 
@@ -117,37 +112,17 @@ def _email_key(email: str) -> str:
     return hmac.new(secret, b"email:" + email.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def _load_account(user_id: int) -> models.User | None:
-    with db.transaction(services(current_app).readers) as reader:
-        return reader.scalar(
-            select(models.User)
-            .where(models.User.id == user_id)
-            .options(selectinload(models.User.funded), joinedload(models.User.provider))
-        )
-
-
 @login_manager.user_loader
-def load_user(session_id: str) -> Account | None:
-    """Give the account of the session, or None when it is stale, foreign or disabled."""
-    number, _, fingerprint = session_id.partition(".")
-    if not number.isdigit():
-        return None
+def load_user(token: str) -> Account | None:
+    """Give the account of the session, or None when it ended, is foreign or is disabled."""
     # "strong" protection, also for a permanent session (Flask-Login relaxes it for those, and
     # a browser that answered an open-link survey has a permanent one): a session used from
     # another address or browser is not signed in.
     if session.get("_id") != _identifier():
         return None
-    signed_in_at = session.get("signed_in_at")
-    if not isinstance(signed_in_at, int | float) or time.time() - signed_in_at > (
-        SESSION_HOURS * 3600
-    ):
-        return None
-    user = _load_account(int(number))
-    if user is None or not user.active:
-        return None
-    if not hmac.compare_digest(fingerprint, _fingerprint(user.password_hash)):
-        return None
-    return Account(user)
+    with db.transaction(services(current_app).readers) as reader:
+        user = users.signed_in_user(reader, token)
+    return Account(user, token) if user is not None else None
 
 
 @login_manager.unauthorized_handler
@@ -236,29 +211,38 @@ def login() -> ResponseReturnValue:
         user = users.authenticate(reader, email, password[:PASSWORD_LENGTH])
         account_id = user.id if user is not None else None
         reader.rollback()
+    token = None
     with db.transaction(sessions.sessions) as writer:
         if account_id is None:
             ratelimits.hit(writer, LOGIN_CLIENT, client)
             ratelimits.hit(writer, LOGIN_EMAIL, address)
         else:
-            writer.execute(
-                update(models.User)
-                .where(models.User.id == account_id)
-                .values(last_login_at=utcnow())
-            )
-    found = _load_account(account_id) if account_id is not None else None
-    if found is None or not found.active:
+            account = writer.get(models.User, account_id)
+            if account is not None and account.active:
+                account.last_login_at = utcnow()
+                token = users.start_sign_in(writer, account, hours=SESSION_HOURS)
+    found = None
+    if token is not None:
+        with db.transaction(sessions.readers) as reader:
+            found = users.signed_in_user(reader, token)
+    if token is None or found is None:
         return _page(email=email, next=target or "", errors={"email": BAD_SIGN_IN})
-    session["signed_in_at"] = int(time.time())
-    login_user(Account(found))
+    # A new CSRF secret for the signed-in session: no token from before signing in (which
+    # someone else may have planted or seen) is good for a signed-in form.
+    session.pop("csrf_token", None)
+    g.pop("csrf_token", None)
+    login_user(Account(found, token))
     return redirect(target or url_for("console.index"), 303)
 
 
 @bp.post("/logout")
 def logout() -> ResponseReturnValue:
-    """Sign out, and go back to the sign-in page."""
+    """Sign out (ending this browser's sign-in on the server), and go back to the sign-in page."""
+    account = signed_in()
+    if account is not None:
+        with db.transaction(services(current_app).sessions) as writer:
+            users.end_sign_in(writer, account.token)
     logout_user()
-    session.pop("signed_in_at", None)
     flash("You have signed out.")
     return redirect(url_for("auth.login"), 303)
 

@@ -157,19 +157,37 @@ def test_list_shows_roles_what_each_sees_and_last_sign_in(
     ]  # fmt: skip
 
 
+def _sign_in(factory: sessionmaker[Session]) -> str:
+    """Sign the one account in, as the sign-in page does; give the session's token."""
+    with factory() as session, session.begin():
+        [user] = session.scalars(select(models.User)).all()
+        return users.start_sign_in(session, user, hours=12)
+
+
+def _signed_in(factory: sessionmaker[Session], token: str) -> bool:
+    with factory() as session:
+        return users.signed_in_user(session, token) is not None
+
+
 def test_set_password_deactivate_and_activate_are_audited(
     run: Run, session_factory: sessionmaker[Session]
 ) -> None:
     run("users", "add", "a@example.org", "--name", "A", "--role", "admin", input=TWICE)
+    token = _sign_in(session_factory)
     new = "another long password"
     changed = run("users", "set-password", "A@example.org", input=f"{new}\n{new}\n")
-    assert changed.exit_code == 0 and "New password set for a@example.org." in changed.output
+    assert changed.exit_code == 0 and "New password set for a@example.org" in changed.output
+    assert "signed out everywhere" in changed.output
     assert new not in changed.output
     [user] = _users(session_factory)
     assert users.check_password(new, user.password_hash)
+    assert _signed_in(session_factory, token) is False
 
+    token = _sign_in(session_factory)
     off = run("users", "deactivate", "a@example.org")
     assert off.exit_code == 0 and "can no longer sign in" in off.output
+    assert "signed out everywhere" in off.output
+    assert _signed_in(session_factory, token) is False
     with session_factory() as session:
         assert users.authenticate(session, "a@example.org", new) is None
     again = run("users", "deactivate", "a@example.org")

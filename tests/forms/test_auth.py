@@ -134,7 +134,7 @@ def test_a_new_password_signs_out_every_other_session(
     sign_in(browser, world.emails["staff_a"])
     with db.transaction(session_factory) as session:
         users.set_password(
-            users.user_by_email(session, world.emails["staff_a"]), "a new password 2"
+            session, users.user_by_email(session, world.emails["staff_a"]), "a new password 2"
         )
     assert signed_in_as(browser) is None
     sign_in(browser, world.emails["staff_a"], "a new password 2")
@@ -163,10 +163,85 @@ def test_a_session_used_from_another_address_is_not_signed_in(
     assert page.headers["Location"].startswith("/login")
 
 
-def test_a_session_ends_hours_after_signing_in(browser: Browser, world: World) -> None:
+def test_a_session_ends_hours_after_signing_in(
+    browser: Browser, world: World, session_factory: sessionmaker[Session]
+) -> None:
     sign_in(browser, world.emails["staff_a"])
+    assert signed_in_as(browser) == "Staff A"
+    with db.transaction(session_factory) as session:
+        [row] = session.scalars(select(models.SignIn)).all()
+        assert row.expires_at - row.created_at == timedelta(hours=auth.SESSION_HOURS)
+        row.expires_at = models.utcnow() - timedelta(seconds=1)
+    assert signed_in_as(browser) is None
+
+
+def _replay(app: Flask, cookie: str, path: str = "/console/alpha-cvs/rounds") -> int:
+    """Open a page in a fresh client holding only a copy of a session cookie; give the status."""
+    thief = app.test_client()
+    thief.set_cookie(app.config["SESSION_COOKIE_NAME"], cookie)
+    return thief.get(path).status_code
+
+
+def _session_cookie(browser: Browser) -> str:
+    cookie = browser.client.get_cookie(browser.client.application.config["SESSION_COOKIE_NAME"])
+    assert cookie is not None
+    return cookie.value
+
+
+def test_a_copied_session_cookie_stops_working_when_its_browser_signs_out(
+    app: Flask, browser: Browser, other_browser: Browser, world: World
+) -> None:
+    sign_in(browser, world.emails["staff_a"])
+    sign_in(other_browser, world.emails["staff_a"])  # the same person on another device
+    copied = _session_cookie(browser)
+    assert _replay(app, copied) == 200  # a copy works while the session lasts...
+
+    browser.post("/logout")
+
+    assert "You have signed out." in browser.text
+    assert _replay(app, copied) == 302  # ...and not after signing out, for up to 12 hours
+    # Signing out on one device leaves the other signed in.
+    assert signed_in_as(other_browser) == "Staff A"
+
+
+def test_a_new_password_or_deactivation_ends_every_session_on_the_server(
+    app: Flask,
+    browser: Browser,
+    other_browser: Browser,
+    world: World,
+    session_factory: sessionmaker[Session],
+) -> None:
+    for persona, end in (
+        ("staff_a", lambda s, u: users.set_password(s, u, "a new password 2")),
+        ("staff_b", users.deactivate),
+    ):
+        sign_in(browser, world.emails[persona])
+        sign_in(other_browser, world.emails[persona])
+        copies = [_session_cookie(browser), _session_cookie(other_browser)]
+        with db.transaction(session_factory) as session:
+            end(session, users.user_by_email(session, world.emails[persona]))
+        assert [_replay(app, c, "/console/") for c in copies] == [302, 302], persona
+        with session_factory() as session:
+            rows = session.scalars(select(models.SignIn).join(models.User)).all()
+            assert not [r for r in rows if r.user.email == world.emails[persona]]
+
+
+def test_signing_in_gives_a_new_csrf_secret(browser: Browser, world: World) -> None:
+    browser.get("/login")
+    before_sign_in = browser.csrf()
     with browser.client.session_transaction() as cookie:
-        cookie["signed_in_at"] -= auth.SESSION_HOURS * 3600 + 1
+        secret_before = cookie["csrf_token"]
+
+    sign_in(browser, world.emails["staff_a"])
+
+    with browser.client.session_transaction() as cookie:
+        assert cookie.get("csrf_token") not in (None, secret_before)
+    # The sign-in page's token is no good for a signed-in form...
+    refused = browser.client.post("/logout", data={"csrf_token": before_sign_in})
+    assert refused.status_code == 400
+    assert signed_in_as(browser) == "Staff A"
+    # ...the signed-in page's own is.
+    browser.post("/logout")
     assert signed_in_as(browser) is None
 
 
