@@ -18,6 +18,7 @@ from datetime import timedelta
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
+from zxcvbn import zxcvbn
 
 from collector import models
 from collector.errors import CollectorError, NotFound
@@ -25,6 +26,12 @@ from collector.models import utcnow
 
 ROLES = ("admin", "staff", "funder")
 MIN_PASSWORD_LENGTH = 10
+# Longer is refused: the sign-in page reads no more than this (and scrypt would take it).
+MAX_PASSWORD_LENGTH = 1024
+# zxcvbn's score (0-4) a password must reach: 3 is "safely unguessable" (about 10^8 guesses and
+# more), far past what the sign-in limits allow a guesser. zxcvbn reads at most 72 characters.
+MIN_PASSWORD_SCORE = 3
+_STRENGTH_READS = 72
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 # scrypt, as OWASP suggests for it: N=2^15, r=8, p=1 (32 MiB, a few tens of ms per check).
@@ -76,10 +83,26 @@ def check_password(password: str, hashed: str) -> bool:
 _DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
 
 
-def check_password_strength(password: str) -> None:
-    """Refuse a password that is too short to be safe."""
+def check_password_strength(password: str, *, personal: Sequence[str] = ()) -> None:
+    """Refuse a password that is too short, too long, or common or easy to guess.
+
+    `personal` are words someone could guess it from: the account's email address and name.
+    """
     if len(password) < MIN_PASSWORD_LENGTH:
         raise UserError(f"A password must be at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise UserError(f"A password must be at most {MAX_PASSWORD_LENGTH} characters")
+    words = [w for item in personal for w in re.split(r"[^\w]+", item.lower()) if len(w) > 2]
+    result = zxcvbn(password[:_STRENGTH_READS], user_inputs=[*personal, *words, "tempcheck"])
+    if result["score"] >= MIN_PASSWORD_SCORE:
+        return
+    feedback = result["feedback"]
+    why = feedback["warning"] or "It is too easy to guess."
+    advice = " ".join(feedback["suggestions"]) or "Add another word or two."
+    raise UserError(
+        f"That password is too easy to guess: {why} {advice} "
+        "Three or four words nobody would put together make a strong password."
+    )
 
 
 def normalise_email(email: str) -> str:
@@ -132,7 +155,7 @@ def create_user(
     email = check_new_user(
         session, email=email, name=name, role=role, provider=provider, funded=funded
     )
-    check_password_strength(password)
+    check_password_strength(password, personal=[email, name])
     user = models.User(
         email=email,
         name=name.strip(),
@@ -159,7 +182,7 @@ def user_by_email(session: Session, email: str) -> models.User:
 
 def set_password(session: Session, user: models.User, password: str) -> None:
     """Give an account a new password, and sign it out everywhere."""
-    check_password_strength(password)
+    check_password_strength(password, personal=[user.email, user.name])
     user.password_hash = hash_password(password)
     end_sign_ins(session, user)
 

@@ -90,6 +90,9 @@ def test_a_funder_funds_the_providers_named_and_a_script_gives_the_password_on_s
         (("--role", "funder", "--funds", "harlow-cvs,nowhere"), TWICE,
          "No provider called 'nowhere'"),
         (("--role", "admin"), "short\nshort\n", "A password must be at least 10 characters"),
+        (("--role", "admin"), "password12\npassword12\n",
+         "That password is too easy to guess: This is a very common password."),
+        (("--role", "admin"), "aaaaaaaaaa\naaaaaaaaaa\n", "That password is too easy to guess"),
         (("--role", "admin"), f"{PASSWORD}\n{PASSWORD}x\n",
          "The two passwords do not match: nothing was saved"),
         (("--role", "admin"), "\n\n", "A password must be at least 10 characters"),
@@ -206,6 +209,8 @@ def test_set_password_refuses_bad_input_and_keeps_the_old_password(
     before = _users(session_factory)[0].password_hash
     for typed, message in [
         ("short one\nshort one\n", "at least 10 characters"),
+        (" " * 10 + "\n" + " " * 10 + "\n", "too easy to guess"),
+        ("a@example.org\na@example.org\n", "too easy to guess"),
         ("one long password\nanother long one\n", "The two passwords do not match"),
     ]:
         result = run("users", "set-password", "a@example.org", input=typed)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import pytest
@@ -72,6 +73,71 @@ def test_set_password_replaces_the_old_one_and_refuses_a_short_one(session: Sess
     with pytest.raises(users.UserError, match="at least 10 characters"):
         users.set_password(session, user, "short")
     assert user.password_hash == before
+
+
+@pytest.mark.parametrize(
+    ("password", "why"),
+    [
+        ("aaaaaaaaaa", 'Repeats like "aaa" are easy to guess.'),
+        ("password12", "This is a very common password."),
+        (" " * 10, 'Repeats like "aaa" are easy to guess.'),
+        ("qwertyuiop", "This is a top-100 common password."),
+        ("1234567890", ""),
+        ("Password1!", ""),
+        ("harriet quill", ""),  # the account's own name
+        ("harriet.quill@example.org", ""),  # its email address
+    ],
+)
+def test_a_common_or_guessable_password_is_refused_with_advice(
+    session: Session, password: str, why: str
+) -> None:
+    with pytest.raises(users.UserError) as refused:
+        users.create_user(
+            session,
+            email="harriet.quill@example.org",
+            name="Harriet Quill",
+            password=password,
+            role="admin",
+        )
+    message = refused.value.message
+    assert message.startswith("That password is too easy to guess: ")
+    assert why in message
+    assert "Three or four words nobody would put together make a strong password." in message
+    assert password.strip() == "" or password not in message  # never echoed
+    assert session.scalar(select(func.count(models.User.id))) == 0
+    # The same rule holds for a new password.
+    user = _account(session, email="harriet.quill@example.org", name="Harriet Quill")
+    before = user.password_hash
+    with pytest.raises(users.UserError, match="too easy to guess"):
+        users.set_password(session, user, password)
+    assert user.password_hash == before
+
+
+def test_a_password_longer_than_sign_in_reads_is_refused(session: Session) -> None:
+    long = "correct horse battery staple " * 40
+    with pytest.raises(users.UserError, match="at most 1024 characters"):
+        _account(session, password=long[: users.MAX_PASSWORD_LENGTH + 1])
+    assert _account(session, password=long[: users.MAX_PASSWORD_LENGTH]).id
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        PASSWORD,
+        "correct horse battery staple",  # the console personas' (tests/forms/people.py)
+        "a long enough password",  # the command-line tests'
+        "a new password 2",
+        "Tr0ub4dor&3-plus",
+    ],
+)
+def test_a_strong_password_passes(session: Session, password: str) -> None:
+    users.check_password_strength(password, personal=["pat@example.org", "Pat Lee"])
+    assert users.check_password(password, _account(session, password=password).password_hash)
+
+
+def test_the_demo_s_random_passwords_pass() -> None:
+    for _ in range(200):
+        users.check_password_strength(secrets.token_urlsafe(12))  # as collector.demo makes them
 
 
 def _sign_ins(session: Session, user: models.User) -> int:
