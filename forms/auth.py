@@ -2,15 +2,27 @@
 
 No page says whether an email address has an account: a wrong address and a wrong password
 get the same message, take about as long (`users.authenticate` checks a dummy hash), and count
-against the same limits. Failed attempts are limited per client and per email address, in SQL,
-so every worker shares the counts; past a limit even the right password is refused until the
-window ends, or the limit would not slow a guesser down.
+against the same limits. Failed attempts are counted in SQL, so every worker shares the counts;
+past a limit even the right password is refused until the window ends, or the limit would not
+slow a guesser down.
+
+The limits keep guessing slow without letting a stranger lock the real person out:
+
+- a browser that has signed in to an account before carries a signed device cookie naming
+  it (by a keyed hash of its email address); its failures for that account count against
+  that browser alone (LOGIN_DEVICE), so nobody else's failures ever hold it up;
+- any other browser's failures count per client and account together (LOGIN_ACCOUNT_CLIENT:
+  one stranger stops themselves, not the account), per client (LOGIN_CLIENT: one client
+  trying many accounts), and per account from all such clients (LOGIN_ACCOUNT, looser: many
+  clients guessing one account). A stranger who uses up the last one holds up only new
+  browsers; the person's own keep working.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,6 +41,8 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from werkzeug.wrappers import Response
 
 from collector import db, models, ratelimits, users
 from collector.models import utcnow
@@ -39,14 +53,23 @@ from forms.text import Words
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
 
-# Failed sign-ins: generous per client (an office shares one address), tighter per account.
+# Failed sign-ins from a browser new to the account: tight per client and account together,
+# generous per client (an office shares one address), looser per account (many clients).
+LOGIN_ACCOUNT_CLIENT = ratelimits.Limit(
+    "login_account_client", limit=10, window=timedelta(minutes=15)
+)
 LOGIN_CLIENT = ratelimits.Limit("login_client", limit=30, window=timedelta(minutes=15))
-LOGIN_EMAIL = ratelimits.Limit("login_email", limit=10, window=timedelta(minutes=15))
+LOGIN_ACCOUNT = ratelimits.Limit("login_account", limit=50, window=timedelta(minutes=15))
+# Failed sign-ins from a browser that has signed in to the account before: its own count.
+LOGIN_DEVICE = ratelimits.Limit("login_device", limit=10, window=timedelta(minutes=15))
+# The device cookie: how long a browser stays known, and how many accounts it remembers.
+DEVICE_DAYS = 90
+DEVICE_ACCOUNTS = 5
 # A signed-in session ends this long after signing in, however busy it is (on the server).
 SESSION_HOURS = 12
 BAD_SIGN_IN = "The email address or password is not right"
 EMAIL_LENGTH = 254
-PASSWORD_LENGTH = 1024  # scrypt would take a long password; nobody needs one this long
+PASSWORD_LENGTH = users.MAX_PASSWORD_LENGTH  # no longer password can be set
 
 
 class Account(UserMixin):
@@ -110,6 +133,69 @@ def _email_key(email: str) -> str:
     """Key the per-address limit by a keyed hash: rate counts never hold an address."""
     secret = current_app.config["SECRET_KEY"].encode()
     return hmac.new(secret, b"email:" + email.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _pair_key(address: str, other: str) -> str:
+    """Key a count by an account and a client or device together (keyed, like the others)."""
+    secret = current_app.config["SECRET_KEY"].encode()
+    data = f"pair:{address}:{other}".encode()
+    return hmac.new(secret, data, hashlib.sha256).hexdigest()[:32]
+
+
+def _device_cookie_name() -> str:
+    secure = bool(current_app.config["SESSION_COOKIE_SECURE"])
+    return "__Host-tempcheck-device" if secure else "tempcheck-device"
+
+
+def _device_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="tempcheck-device")
+
+
+def _device() -> tuple[str, list[str]] | None:
+    """Give this browser's device id and the accounts (keyed hashes) it has signed in to."""
+    raw = request.cookies.get(_device_cookie_name())
+    if not raw or len(raw) > 1000:
+        return None
+    try:
+        data = _device_serializer().loads(raw, max_age=DEVICE_DAYS * 86400)
+    except BadSignature:  # forged, altered, or older than DEVICE_DAYS
+        return None
+    if not isinstance(data, dict):
+        return None
+    device, accounts = data.get("d"), data.get("a")
+    if not isinstance(device, str) or not isinstance(accounts, list):
+        return None
+    return device, [a for a in accounts if isinstance(a, str)]
+
+
+def _remember_device(response: Response, address: str) -> None:
+    """Mark this browser as one that has signed in to the account, for DEVICE_DAYS."""
+    known = _device()
+    device = known[0] if known is not None else secrets.token_urlsafe(16)
+    accounts = [address] + [a for a in (known[1] if known else []) if a != address]
+    value = _device_serializer().dumps({"d": device, "a": accounts[:DEVICE_ACCOUNTS]})
+    response.set_cookie(
+        _device_cookie_name(),
+        value,
+        max_age=DEVICE_DAYS * 86400,
+        path="/",
+        secure=bool(current_app.config["SESSION_COOKIE_SECURE"]),
+        httponly=True,
+        samesite="Lax",
+    )
+
+
+def _limits(address: str) -> list[tuple[ratelimits.Limit, str]]:
+    """Give the limits (and the key each counts by) that a failed sign-in counts against."""
+    device = _device()
+    if device is not None and address in device[1]:
+        return [(LOGIN_DEVICE, _pair_key(address, "device:" + device[0]))]
+    client = client_key()
+    return [
+        (LOGIN_ACCOUNT_CLIENT, _pair_key(address, client)),
+        (LOGIN_CLIENT, client),
+        (LOGIN_ACCOUNT, address),
+    ]
 
 
 @login_manager.user_loader
@@ -189,13 +275,12 @@ def login() -> ResponseReturnValue:
         return _page(email=email, next=target or "", errors=errors)
 
     sessions = services(current_app)
-    client, address = client_key(), _email_key(email.lower())
+    address = _email_key(email.lower())
+    limits = _limits(address)
     with db.transaction(sessions.readers) as reader:
-        limited = ratelimits.exceeded(reader, LOGIN_CLIENT, client) or ratelimits.exceeded(
-            reader, LOGIN_EMAIL, address
-        )
+        limited = [limit for limit, key in limits if ratelimits.exceeded(reader, limit, key)]
     if limited:
-        wait = max(LOGIN_CLIENT.retry_after(utcnow()), LOGIN_EMAIL.retry_after(utcnow()))
+        wait = max(limit.retry_after(utcnow()) for limit in limited)
         minutes = max(1, round(wait / 60))
         message = (
             "There have been too many attempts to sign in. "
@@ -214,8 +299,8 @@ def login() -> ResponseReturnValue:
     token = None
     with db.transaction(sessions.sessions) as writer:
         if account_id is None:
-            ratelimits.hit(writer, LOGIN_CLIENT, client)
-            ratelimits.hit(writer, LOGIN_EMAIL, address)
+            for limit, key in limits:
+                ratelimits.hit(writer, limit, key)
         else:
             account = writer.get(models.User, account_id)
             if account is not None and account.active:
@@ -232,7 +317,9 @@ def login() -> ResponseReturnValue:
     session.pop("csrf_token", None)
     g.pop("csrf_token", None)
     login_user(Account(found, token))
-    return redirect(target or url_for("console.index"), 303)
+    response = redirect(target or url_for("console.index"), 303)
+    _remember_device(response, address)
+    return response
 
 
 @bp.post("/logout")
