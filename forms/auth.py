@@ -69,7 +69,7 @@ DEVICE_ACCOUNTS = 5
 SESSION_HOURS = 12
 BAD_SIGN_IN = "The email address or password is not right"
 EMAIL_LENGTH = 254
-PASSWORD_LENGTH = users.MAX_PASSWORD_LENGTH  # no longer password can be set
+PASSWORD_LENGTH = users.MAX_PASSWORD_LENGTH  # a longer password cannot be set
 
 
 class Account(UserMixin):
