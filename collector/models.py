@@ -335,6 +335,28 @@ class User(Base):
         return f"<User {self.id} {self.role}>"
 
 
+class SignIn(Base):
+    """One signed-in browser: the session cookie holds its token, this row only the token's hash.
+
+    Signing out deletes the row, so a copy of the cookie stops working at once; a new password
+    or a deactivated account deletes every row of the account.
+    """
+
+    __tablename__ = "sign_ins"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # SHA-256 of the cookie's random token (256 bits): a leaked table opens no session.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+    user: Mapped[User] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<SignIn {self.id} user={self.user_id}>"
+
+
 class FunderProvider(Base):
     """A funder user may see this provider's results."""
 

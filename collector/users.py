@@ -14,9 +14,11 @@ import hmac
 import re
 import secrets
 from collections.abc import Sequence
+from datetime import timedelta
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session, joinedload, selectinload
+from zxcvbn import zxcvbn
 
 from collector import models
 from collector.errors import CollectorError, NotFound
@@ -24,6 +26,12 @@ from collector.models import utcnow
 
 ROLES = ("admin", "staff", "funder")
 MIN_PASSWORD_LENGTH = 10
+# Longer is refused: the sign-in page reads no more than this (and scrypt would take it).
+MAX_PASSWORD_LENGTH = 1024
+# zxcvbn's score (0-4) a password must reach: 3 is "safely unguessable" (about 10^8 guesses and
+# more), far past what the sign-in limits allow a guesser. zxcvbn reads at most 72 characters.
+MIN_PASSWORD_SCORE = 3
+_STRENGTH_READS = 72
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 # scrypt, as OWASP suggests for it: N=2^15, r=8, p=1 (32 MiB, a few tens of ms per check).
@@ -75,10 +83,26 @@ def check_password(password: str, hashed: str) -> bool:
 _DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
 
 
-def check_password_strength(password: str) -> None:
-    """Refuse a password that is too short to be safe."""
+def check_password_strength(password: str, *, personal: Sequence[str] = ()) -> None:
+    """Refuse a password that is too short, too long, or common or easy to guess.
+
+    `personal` are words someone could guess it from: the account's email address and name.
+    """
     if len(password) < MIN_PASSWORD_LENGTH:
         raise UserError(f"A password must be at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise UserError(f"A password must be at most {MAX_PASSWORD_LENGTH} characters")
+    words = [w for item in personal for w in re.split(r"[^\w]+", item.lower()) if len(w) > 2]
+    result = zxcvbn(password[:_STRENGTH_READS], user_inputs=[*personal, *words, "tempcheck"])
+    if result["score"] >= MIN_PASSWORD_SCORE:
+        return
+    feedback = result["feedback"]
+    why = feedback["warning"] or "It is too easy to guess."
+    advice = " ".join(feedback["suggestions"]) or "Add another word or two."
+    raise UserError(
+        f"That password is too easy to guess: {why} {advice} "
+        "Three or four words nobody would put together make a strong password."
+    )
 
 
 def normalise_email(email: str) -> str:
@@ -131,7 +155,7 @@ def create_user(
     email = check_new_user(
         session, email=email, name=name, role=role, provider=provider, funded=funded
     )
-    check_password_strength(password)
+    check_password_strength(password, personal=[email, name])
     user = models.User(
         email=email,
         name=name.strip(),
@@ -156,10 +180,17 @@ def user_by_email(session: Session, email: str) -> models.User:
     return user
 
 
-def set_password(user: models.User, password: str) -> None:
-    """Give an account a new password."""
-    check_password_strength(password)
+def set_password(session: Session, user: models.User, password: str) -> None:
+    """Give an account a new password, and sign it out everywhere."""
+    check_password_strength(password, personal=[user.email, user.name])
     user.password_hash = hash_password(password)
+    end_sign_ins(session, user)
+
+
+def deactivate(session: Session, user: models.User) -> None:
+    """Stop an account from signing in, and sign it out everywhere (its history stays)."""
+    user.active = False
+    end_sign_ins(session, user)
 
 
 def authenticate(session: Session, email: str, password: str) -> models.User | None:
@@ -172,6 +203,55 @@ def authenticate(session: Session, email: str, password: str) -> models.User | N
         return None
     user.last_login_at = utcnow()
     return user
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_sign_in(session: Session, user: models.User, *, hours: int) -> str:
+    """Record a newly signed-in browser for `hours`; give the token its session cookie holds."""
+    now = utcnow()
+    # Housekeeping: sign-ins that ended by themselves go as new ones start.
+    session.execute(delete(models.SignIn).where(models.SignIn.expires_at <= now))
+    token = secrets.token_urlsafe(32)
+    session.add(
+        models.SignIn(
+            user_id=user.id,
+            token_hash=_token_hash(token),
+            created_at=now,
+            expires_at=now + timedelta(hours=hours),
+        )
+    )
+    session.flush()
+    return token
+
+
+def signed_in_user(session: Session, token: str) -> models.User | None:
+    """Give the active account signed in with this token (providers loaded), or None."""
+    if not token or len(token) > 100:
+        return None
+    return session.scalar(
+        select(models.User)
+        .join(models.SignIn, models.SignIn.user_id == models.User.id)
+        .where(
+            models.SignIn.token_hash == _token_hash(token),
+            models.SignIn.expires_at > utcnow(),
+            models.User.active.is_(True),
+        )
+        .options(selectinload(models.User.funded), joinedload(models.User.provider))
+    )
+
+
+def end_sign_in(session: Session, token: str) -> None:
+    """Sign one browser out: its token opens nothing any more."""
+    session.execute(delete(models.SignIn).where(models.SignIn.token_hash == _token_hash(token)))
+
+
+def end_sign_ins(session: Session, user: models.User) -> int:
+    """Sign an account out of every browser; give how many sign-ins ended."""
+    result = session.execute(delete(models.SignIn).where(models.SignIn.user_id == user.id))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def visible_provider_ids(session: Session, user: models.User) -> list[int]:

@@ -2,16 +2,27 @@
 
 No page says whether an email address has an account: a wrong address and a wrong password
 get the same message, take about as long (`users.authenticate` checks a dummy hash), and count
-against the same limits. Failed attempts are limited per client and per email address, in SQL,
-so every worker shares the counts; past a limit even the right password is refused until the
-window ends, or the limit would not slow a guesser down.
+against the same limits. Failed attempts are counted in SQL, so every worker shares the counts;
+past a limit even the right password is refused until the window ends, or the limit would not
+slow a guesser down.
+
+The limits keep guessing slow without letting a stranger lock the real person out:
+
+- a browser that has signed in to an account before carries a signed device cookie naming
+  it (by a keyed hash of its email address); its failures for that account count against
+  that browser alone (LOGIN_DEVICE), so nobody else's failures ever hold it up;
+- any other browser's failures count per client and account together (LOGIN_ACCOUNT_CLIENT:
+  one stranger stops themselves, not the account), per client (LOGIN_CLIENT: one client
+  trying many accounts), and per account from all such clients (LOGIN_ACCOUNT, looser: many
+  clients guessing one account). A stranger who uses up the last one holds up only new
+  browsers; the person's own keep working.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import time
+import secrets
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,6 +32,7 @@ from flask import (
     Flask,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -29,8 +41,8 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
-from sqlalchemy import select, update
-from sqlalchemy.orm import joinedload, selectinload
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from werkzeug.wrappers import Response
 
 from collector import db, models, ratelimits, users
 from collector.models import utcnow
@@ -41,28 +53,39 @@ from forms.text import Words
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
 
-# Failed sign-ins: generous per client (an office shares one address), tighter per account.
+# Failed sign-ins from a browser new to the account: tight per client and account together,
+# generous per client (an office shares one address), looser per account (many clients).
+LOGIN_ACCOUNT_CLIENT = ratelimits.Limit(
+    "login_account_client", limit=10, window=timedelta(minutes=15)
+)
 LOGIN_CLIENT = ratelimits.Limit("login_client", limit=30, window=timedelta(minutes=15))
-LOGIN_EMAIL = ratelimits.Limit("login_email", limit=10, window=timedelta(minutes=15))
-# A signed-in session ends this long after signing in, however busy it is.
+LOGIN_ACCOUNT = ratelimits.Limit("login_account", limit=50, window=timedelta(minutes=15))
+# Failed sign-ins from a browser that has signed in to the account before: its own count.
+LOGIN_DEVICE = ratelimits.Limit("login_device", limit=10, window=timedelta(minutes=15))
+# The device cookie: how long a browser stays known, and how many accounts it remembers.
+DEVICE_DAYS = 90
+DEVICE_ACCOUNTS = 5
+# A signed-in session ends this long after signing in, however busy it is (on the server).
 SESSION_HOURS = 12
 BAD_SIGN_IN = "The email address or password is not right"
 EMAIL_LENGTH = 254
-PASSWORD_LENGTH = 1024  # scrypt would take a long password; nobody needs one this long
+PASSWORD_LENGTH = users.MAX_PASSWORD_LENGTH  # a longer password cannot be set
 
 
 class Account(UserMixin):
     """The signed-in person: their account row, loaded with the providers they may see."""
 
-    def __init__(self, user: models.User) -> None:
+    def __init__(self, user: models.User, token: str) -> None:
         self.user = user
+        self.token = token
 
     def get_id(self) -> str:
-        """Give the session's user id: the account id and a fingerprint of its password hash.
+        """Give what the session cookie holds: the token of this browser's sign-in row.
 
-        A new password changes the fingerprint, which signs out every other session.
+        The row is on the server: signing out, a new password or deactivation deletes it, and
+        a copy of the cookie opens nothing from then on.
         """
-        return f"{self.user.id}.{_fingerprint(self.user.password_hash)}"
+        return self.token
 
     @property
     def is_active(self) -> bool:
@@ -95,11 +118,6 @@ class Account(UserMixin):
         return self.user.role == "admin"
 
 
-def _fingerprint(password_hash: str) -> str:
-    secret = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(secret, b"account:" + password_hash.encode(), hashlib.sha256).hexdigest()[:20]
-
-
 def _identifier() -> str:
     """Identify the browser a session is used from: its address and its user agent.
 
@@ -117,37 +135,80 @@ def _email_key(email: str) -> str:
     return hmac.new(secret, b"email:" + email.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def _load_account(user_id: int) -> models.User | None:
-    with db.transaction(services(current_app).readers) as reader:
-        return reader.scalar(
-            select(models.User)
-            .where(models.User.id == user_id)
-            .options(selectinload(models.User.funded), joinedload(models.User.provider))
-        )
+def _pair_key(address: str, other: str) -> str:
+    """Key a count by an account and a client or device together (keyed, like the others)."""
+    secret = current_app.config["SECRET_KEY"].encode()
+    data = f"pair:{address}:{other}".encode()
+    return hmac.new(secret, data, hashlib.sha256).hexdigest()[:32]
+
+
+def _device_cookie_name() -> str:
+    secure = bool(current_app.config["SESSION_COOKIE_SECURE"])
+    return "__Host-tempcheck-device" if secure else "tempcheck-device"
+
+
+def _device_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="tempcheck-device")
+
+
+def _device() -> tuple[str, list[str]] | None:
+    """Give this browser's device id and the accounts (keyed hashes) it has signed in to."""
+    raw = request.cookies.get(_device_cookie_name())
+    if not raw or len(raw) > 1000:
+        return None
+    try:
+        data = _device_serializer().loads(raw, max_age=DEVICE_DAYS * 86400)
+    except BadSignature:  # forged, altered, or older than DEVICE_DAYS
+        return None
+    if not isinstance(data, dict):
+        return None
+    device, accounts = data.get("d"), data.get("a")
+    if not isinstance(device, str) or not isinstance(accounts, list):
+        return None
+    return device, [a for a in accounts if isinstance(a, str)]
+
+
+def _remember_device(response: Response, address: str) -> None:
+    """Mark this browser as one that has signed in to the account, for DEVICE_DAYS."""
+    known = _device()
+    device = known[0] if known is not None else secrets.token_urlsafe(16)
+    accounts = [address] + [a for a in (known[1] if known else []) if a != address]
+    value = _device_serializer().dumps({"d": device, "a": accounts[:DEVICE_ACCOUNTS]})
+    response.set_cookie(
+        _device_cookie_name(),
+        value,
+        max_age=DEVICE_DAYS * 86400,
+        path="/",
+        secure=bool(current_app.config["SESSION_COOKIE_SECURE"]),
+        httponly=True,
+        samesite="Lax",
+    )
+
+
+def _limits(address: str) -> list[tuple[ratelimits.Limit, str]]:
+    """Give the limits (and the key each counts by) that a failed sign-in counts against."""
+    device = _device()
+    if device is not None and address in device[1]:
+        return [(LOGIN_DEVICE, _pair_key(address, "device:" + device[0]))]
+    client = client_key()
+    return [
+        (LOGIN_ACCOUNT_CLIENT, _pair_key(address, client)),
+        (LOGIN_CLIENT, client),
+        (LOGIN_ACCOUNT, address),
+    ]
 
 
 @login_manager.user_loader
-def load_user(session_id: str) -> Account | None:
-    """Give the account of the session, or None when it is stale, foreign or disabled."""
-    number, _, fingerprint = session_id.partition(".")
-    if not number.isdigit():
-        return None
+def load_user(token: str) -> Account | None:
+    """Give the account of the session, or None when it ended, is foreign or is disabled."""
     # "strong" protection, also for a permanent session (Flask-Login relaxes it for those, and
     # a browser that answered an open-link survey has a permanent one): a session used from
     # another address or browser is not signed in.
     if session.get("_id") != _identifier():
         return None
-    signed_in_at = session.get("signed_in_at")
-    if not isinstance(signed_in_at, int | float) or time.time() - signed_in_at > (
-        SESSION_HOURS * 3600
-    ):
-        return None
-    user = _load_account(int(number))
-    if user is None or not user.active:
-        return None
-    if not hmac.compare_digest(fingerprint, _fingerprint(user.password_hash)):
-        return None
-    return Account(user)
+    with db.transaction(services(current_app).readers) as reader:
+        user = users.signed_in_user(reader, token)
+    return Account(user, token) if user is not None else None
 
 
 @login_manager.unauthorized_handler
@@ -214,13 +275,12 @@ def login() -> ResponseReturnValue:
         return _page(email=email, next=target or "", errors=errors)
 
     sessions = services(current_app)
-    client, address = client_key(), _email_key(email.lower())
+    address = _email_key(email.lower())
+    limits = _limits(address)
     with db.transaction(sessions.readers) as reader:
-        limited = ratelimits.exceeded(reader, LOGIN_CLIENT, client) or ratelimits.exceeded(
-            reader, LOGIN_EMAIL, address
-        )
+        limited = [limit for limit, key in limits if ratelimits.exceeded(reader, limit, key)]
     if limited:
-        wait = max(LOGIN_CLIENT.retry_after(utcnow()), LOGIN_EMAIL.retry_after(utcnow()))
+        wait = max(limit.retry_after(utcnow()) for limit in limited)
         minutes = max(1, round(wait / 60))
         message = (
             "There have been too many attempts to sign in. "
@@ -236,29 +296,40 @@ def login() -> ResponseReturnValue:
         user = users.authenticate(reader, email, password[:PASSWORD_LENGTH])
         account_id = user.id if user is not None else None
         reader.rollback()
+    token = None
     with db.transaction(sessions.sessions) as writer:
         if account_id is None:
-            ratelimits.hit(writer, LOGIN_CLIENT, client)
-            ratelimits.hit(writer, LOGIN_EMAIL, address)
+            for limit, key in limits:
+                ratelimits.hit(writer, limit, key)
         else:
-            writer.execute(
-                update(models.User)
-                .where(models.User.id == account_id)
-                .values(last_login_at=utcnow())
-            )
-    found = _load_account(account_id) if account_id is not None else None
-    if found is None or not found.active:
+            account = writer.get(models.User, account_id)
+            if account is not None and account.active:
+                account.last_login_at = utcnow()
+                token = users.start_sign_in(writer, account, hours=SESSION_HOURS)
+    found = None
+    if token is not None:
+        with db.transaction(sessions.readers) as reader:
+            found = users.signed_in_user(reader, token)
+    if token is None or found is None:
         return _page(email=email, next=target or "", errors={"email": BAD_SIGN_IN})
-    session["signed_in_at"] = int(time.time())
-    login_user(Account(found))
-    return redirect(target or url_for("console.index"), 303)
+    # A new CSRF secret for the signed-in session: no token from before signing in (which
+    # someone else may have planted or seen) is good for a signed-in form.
+    session.pop("csrf_token", None)
+    g.pop("csrf_token", None)
+    login_user(Account(found, token))
+    response = redirect(target or url_for("console.index"), 303)
+    _remember_device(response, address)
+    return response
 
 
 @bp.post("/logout")
 def logout() -> ResponseReturnValue:
-    """Sign out, and go back to the sign-in page."""
+    """Sign out (ending this browser's sign-in on the server), and go back to the sign-in page."""
+    account = signed_in()
+    if account is not None:
+        with db.transaction(services(current_app).sessions) as writer:
+            users.end_sign_in(writer, account.token)
     logout_user()
-    session.pop("signed_in_at", None)
     flash("You have signed out.")
     return redirect(url_for("auth.login"), 303)
 

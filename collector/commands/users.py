@@ -113,11 +113,11 @@ def users_list(context: Context) -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @pass_context
 def users_set_password(context: Context, email: str, password_stdin: bool) -> None:
-    """Give an account a new password; asks for it twice (hidden)."""
+    """Give an account a new password (signing it out everywhere); asks for it twice (hidden)."""
     with db.transaction(context.sessions) as session:
         user = _user(session, email)
         try:
-            accounts.set_password(user, _read_password(password_stdin))
+            accounts.set_password(session, user, _read_password(password_stdin))
         except CollectorError as error:
             stop(error.message)
         audit.record(
@@ -127,14 +127,14 @@ def users_set_password(context: Context, email: str, password_stdin: bool) -> No
             provider_id=user.provider_id,
             subject=f"user {user.id} ({user.email})",
         )
-    click.secho(f"New password set for {user.email}.", fg="green")
+    click.secho(f"New password set for {user.email}; it is signed out everywhere.", fg="green")
 
 
 @users.command("deactivate")
 @click.argument("email")
 @pass_context
 def users_deactivate(context: Context, email: str) -> None:
-    """Stop an account from signing in (its history stays)."""
+    """Stop an account from signing in, and sign it out everywhere (its history stays)."""
     _set_active(context, email, active=False)
 
 
@@ -182,7 +182,10 @@ def _set_active(context: Context, email: str, *, active: bool) -> None:
         if user.active == active:
             click.echo(f"{user.email} is already {word}: nothing changed.")
             return
-        user.active = active
+        if active:
+            user.active = True
+        else:
+            accounts.deactivate(session, user)
         audit.record(
             session,
             "user.activate" if active else "user.deactivate",
@@ -193,7 +196,10 @@ def _set_active(context: Context, email: str, *, active: bool) -> None:
     if active:
         click.secho(f"{user.email} may sign in again.", fg="green")
     else:
-        click.secho(f"{user.email} is deactivated and can no longer sign in.", fg="green")
+        click.secho(
+            f"{user.email} is deactivated, signed out everywhere, and can no longer sign in.",
+            fg="green",
+        )
 
 
 def _read_password(from_stdin: bool) -> str:

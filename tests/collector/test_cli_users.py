@@ -90,6 +90,9 @@ def test_a_funder_funds_the_providers_named_and_a_script_gives_the_password_on_s
         (("--role", "funder", "--funds", "harlow-cvs,nowhere"), TWICE,
          "No provider called 'nowhere'"),
         (("--role", "admin"), "short\nshort\n", "A password must be at least 10 characters"),
+        (("--role", "admin"), "password12\npassword12\n",
+         "That password is too easy to guess: This is a very common password."),
+        (("--role", "admin"), "aaaaaaaaaa\naaaaaaaaaa\n", "That password is too easy to guess"),
         (("--role", "admin"), f"{PASSWORD}\n{PASSWORD}x\n",
          "The two passwords do not match: nothing was saved"),
         (("--role", "admin"), "\n\n", "A password must be at least 10 characters"),
@@ -157,19 +160,37 @@ def test_list_shows_roles_what_each_sees_and_last_sign_in(
     ]  # fmt: skip
 
 
+def _sign_in(factory: sessionmaker[Session]) -> str:
+    """Sign the one account in, as the sign-in page does; give the session's token."""
+    with factory() as session, session.begin():
+        [user] = session.scalars(select(models.User)).all()
+        return users.start_sign_in(session, user, hours=12)
+
+
+def _signed_in(factory: sessionmaker[Session], token: str) -> bool:
+    with factory() as session:
+        return users.signed_in_user(session, token) is not None
+
+
 def test_set_password_deactivate_and_activate_are_audited(
     run: Run, session_factory: sessionmaker[Session]
 ) -> None:
     run("users", "add", "a@example.org", "--name", "A", "--role", "admin", input=TWICE)
+    token = _sign_in(session_factory)
     new = "another long password"
     changed = run("users", "set-password", "A@example.org", input=f"{new}\n{new}\n")
-    assert changed.exit_code == 0 and "New password set for a@example.org." in changed.output
+    assert changed.exit_code == 0 and "New password set for a@example.org" in changed.output
+    assert "signed out everywhere" in changed.output
     assert new not in changed.output
     [user] = _users(session_factory)
     assert users.check_password(new, user.password_hash)
+    assert _signed_in(session_factory, token) is False
 
+    token = _sign_in(session_factory)
     off = run("users", "deactivate", "a@example.org")
     assert off.exit_code == 0 and "can no longer sign in" in off.output
+    assert "signed out everywhere" in off.output
+    assert _signed_in(session_factory, token) is False
     with session_factory() as session:
         assert users.authenticate(session, "a@example.org", new) is None
     again = run("users", "deactivate", "a@example.org")
@@ -188,6 +209,8 @@ def test_set_password_refuses_bad_input_and_keeps_the_old_password(
     before = _users(session_factory)[0].password_hash
     for typed, message in [
         ("short one\nshort one\n", "at least 10 characters"),
+        (" " * 10 + "\n" + " " * 10 + "\n", "too easy to guess"),
+        ("a@example.org\na@example.org\n", "too easy to guess"),
         ("one long password\nanother long one\n", "The two passwords do not match"),
     ]:
         result = run("users", "set-password", "a@example.org", input=typed)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import pytest
@@ -65,13 +66,122 @@ def test_authenticate_refuses_a_wrong_password_an_unknown_email_and_an_inactive_
 
 def test_set_password_replaces_the_old_one_and_refuses_a_short_one(session: Session) -> None:
     user = _account(session)
-    users.set_password(user, "a brand new password")
+    users.set_password(session, user, "a brand new password")
     assert users.authenticate(session, user.email, "a brand new password") is user
     assert users.authenticate(session, user.email, PASSWORD) is None
     before = user.password_hash
     with pytest.raises(users.UserError, match="at least 10 characters"):
-        users.set_password(user, "short")
+        users.set_password(session, user, "short")
     assert user.password_hash == before
+
+
+@pytest.mark.parametrize(
+    ("password", "why"),
+    [
+        ("aaaaaaaaaa", 'Repeats like "aaa" are easy to guess.'),
+        ("password12", "This is a very common password."),
+        (" " * 10, 'Repeats like "aaa" are easy to guess.'),
+        ("qwertyuiop", "This is a top-100 common password."),
+        ("1234567890", ""),
+        ("Password1!", ""),
+        ("harriet quill", ""),  # the account's own name
+        ("harriet.quill@example.org", ""),  # its email address
+    ],
+)
+def test_a_common_or_guessable_password_is_refused_with_advice(
+    session: Session, password: str, why: str
+) -> None:
+    with pytest.raises(users.UserError) as refused:
+        users.create_user(
+            session,
+            email="harriet.quill@example.org",
+            name="Harriet Quill",
+            password=password,
+            role="admin",
+        )
+    message = refused.value.message
+    assert message.startswith("That password is too easy to guess: ")
+    assert why in message
+    assert "Three or four words nobody would put together make a strong password." in message
+    assert password.strip() == "" or password not in message  # never echoed
+    assert session.scalar(select(func.count(models.User.id))) == 0
+    # The same rule holds for a new password.
+    user = _account(session, email="harriet.quill@example.org", name="Harriet Quill")
+    before = user.password_hash
+    with pytest.raises(users.UserError, match="too easy to guess"):
+        users.set_password(session, user, password)
+    assert user.password_hash == before
+
+
+def test_a_password_longer_than_sign_in_reads_is_refused(session: Session) -> None:
+    long = "correct horse battery staple " * 40
+    with pytest.raises(users.UserError, match="at most 1024 characters"):
+        _account(session, password=long[: users.MAX_PASSWORD_LENGTH + 1])
+    assert _account(session, password=long[: users.MAX_PASSWORD_LENGTH]).id
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        PASSWORD,
+        "correct horse battery staple",  # the console personas' (tests/forms/people.py)
+        "a long enough password",  # the command-line tests'
+        "a new password 2",
+        "Tr0ub4dor&3-plus",
+    ],
+)
+def test_a_strong_password_passes(session: Session, password: str) -> None:
+    users.check_password_strength(password, personal=["pat@example.org", "Pat Lee"])
+    assert users.check_password(password, _account(session, password=password).password_hash)
+
+
+def test_the_demo_s_random_passwords_pass() -> None:
+    for _ in range(200):
+        users.check_password_strength(secrets.token_urlsafe(12))  # as collector.demo makes them
+
+
+def _sign_ins(session: Session, user: models.User) -> int:
+    return int(
+        session.scalar(select(func.count(models.SignIn.id)).where(models.SignIn.user_id == user.id))
+        or 0
+    )
+
+
+def test_a_sign_in_opens_until_it_ends_or_expires(session: Session) -> None:
+    user = _account(session)
+    first = users.start_sign_in(session, user, hours=12)
+    second = users.start_sign_in(session, user, hours=12)
+    assert first != second and len(first) >= 43  # 256 random bits
+    assert users.signed_in_user(session, first) is user
+    assert users.signed_in_user(session, "") is None
+    assert users.signed_in_user(session, first + "x") is None
+    # Only a hash of the token is stored.
+    stored = session.scalars(select(models.SignIn.token_hash)).all()
+    assert first not in stored and second not in stored
+
+    users.end_sign_in(session, first)
+    assert users.signed_in_user(session, first) is None
+    assert users.signed_in_user(session, second) is user  # the other browser stays in
+
+    expired = users.start_sign_in(session, user, hours=0)
+    assert users.signed_in_user(session, expired) is None
+
+
+def test_a_new_password_and_deactivation_end_every_sign_in(session: Session) -> None:
+    user = _account(session)
+    tokens = [users.start_sign_in(session, user, hours=12) for _ in range(2)]
+    other = _account(session, "funder", funded=[make_provider(session)])
+    kept = users.start_sign_in(session, other, hours=12)
+
+    users.set_password(session, user, "a brand new password")
+    assert [users.signed_in_user(session, t) for t in tokens] == [None, None]
+    assert _sign_ins(session, user) == 0
+    assert users.signed_in_user(session, kept) is other
+
+    token = users.start_sign_in(session, user, hours=12)
+    users.deactivate(session, user)
+    assert users.signed_in_user(session, token) is None and not user.active
+    assert _sign_ins(session, user) == 0 and _sign_ins(session, other) == 1
 
 
 def test_user_by_email_ignores_case_and_says_when_there_is_none(session: Session) -> None:

@@ -3,6 +3,7 @@ send someone, signing out, and sessions that stop working."""
 
 from __future__ import annotations
 
+import base64
 import re
 from datetime import timedelta
 
@@ -134,7 +135,7 @@ def test_a_new_password_signs_out_every_other_session(
     sign_in(browser, world.emails["staff_a"])
     with db.transaction(session_factory) as session:
         users.set_password(
-            users.user_by_email(session, world.emails["staff_a"]), "a new password 2"
+            session, users.user_by_email(session, world.emails["staff_a"]), "a new password 2"
         )
     assert signed_in_as(browser) is None
     sign_in(browser, world.emails["staff_a"], "a new password 2")
@@ -163,17 +164,92 @@ def test_a_session_used_from_another_address_is_not_signed_in(
     assert page.headers["Location"].startswith("/login")
 
 
-def test_a_session_ends_hours_after_signing_in(browser: Browser, world: World) -> None:
+def test_a_session_ends_hours_after_signing_in(
+    browser: Browser, world: World, session_factory: sessionmaker[Session]
+) -> None:
     sign_in(browser, world.emails["staff_a"])
-    with browser.client.session_transaction() as cookie:
-        cookie["signed_in_at"] -= auth.SESSION_HOURS * 3600 + 1
+    assert signed_in_as(browser) == "Staff A"
+    with db.transaction(session_factory) as session:
+        [row] = session.scalars(select(models.SignIn)).all()
+        assert row.expires_at - row.created_at == timedelta(hours=auth.SESSION_HOURS)
+        row.expires_at = models.utcnow() - timedelta(seconds=1)
     assert signed_in_as(browser) is None
 
 
-def test_too_many_failures_for_one_email_refuse_even_the_right_password(
+def _replay(app: Flask, cookie: str, path: str = "/console/alpha-cvs/rounds") -> int:
+    """Open a page in a fresh client holding only a copy of a session cookie; give the status."""
+    thief = app.test_client()
+    thief.set_cookie(app.config["SESSION_COOKIE_NAME"], cookie)
+    return thief.get(path).status_code
+
+
+def _session_cookie(browser: Browser) -> str:
+    cookie = browser.client.get_cookie(browser.client.application.config["SESSION_COOKIE_NAME"])
+    assert cookie is not None
+    return cookie.value
+
+
+def test_a_copied_session_cookie_stops_working_when_its_browser_signs_out(
+    app: Flask, browser: Browser, other_browser: Browser, world: World
+) -> None:
+    sign_in(browser, world.emails["staff_a"])
+    sign_in(other_browser, world.emails["staff_a"])  # the same person on another device
+    copied = _session_cookie(browser)
+    assert _replay(app, copied) == 200  # a copy works while the session lasts...
+
+    browser.post("/logout")
+
+    assert "You have signed out." in browser.text
+    assert _replay(app, copied) == 302  # ...and not after signing out, for up to 12 hours
+    # Signing out on one device leaves the other signed in.
+    assert signed_in_as(other_browser) == "Staff A"
+
+
+def test_a_new_password_or_deactivation_ends_every_session_on_the_server(
+    app: Flask,
+    browser: Browser,
+    other_browser: Browser,
+    world: World,
+    session_factory: sessionmaker[Session],
+) -> None:
+    for persona, end in (
+        ("staff_a", lambda s, u: users.set_password(s, u, "a new password 2")),
+        ("staff_b", users.deactivate),
+    ):
+        sign_in(browser, world.emails[persona])
+        sign_in(other_browser, world.emails[persona])
+        copies = [_session_cookie(browser), _session_cookie(other_browser)]
+        with db.transaction(session_factory) as session:
+            end(session, users.user_by_email(session, world.emails[persona]))
+        assert [_replay(app, c, "/console/") for c in copies] == [302, 302], persona
+        with session_factory() as session:
+            rows = session.scalars(select(models.SignIn).join(models.User)).all()
+            assert not [r for r in rows if r.user.email == world.emails[persona]]
+
+
+def test_signing_in_gives_a_new_csrf_secret(browser: Browser, world: World) -> None:
+    browser.get("/login")
+    before_sign_in = browser.csrf()
+    with browser.client.session_transaction() as cookie:
+        secret_before = cookie["csrf_token"]
+
+    sign_in(browser, world.emails["staff_a"])
+
+    with browser.client.session_transaction() as cookie:
+        assert cookie.get("csrf_token") not in (None, secret_before)
+    # The sign-in page's token is no good for a signed-in form...
+    refused = browser.client.post("/logout", data={"csrf_token": before_sign_in})
+    assert refused.status_code == 400
+    assert signed_in_as(browser) == "Staff A"
+    # ...the signed-in page's own is.
+    browser.post("/logout")
+    assert signed_in_as(browser) is None
+
+
+def test_too_many_failures_for_one_email_from_one_client_refuse_even_the_right_password(
     browser: Browser, world: World, session_factory: sessionmaker[Session]
 ) -> None:
-    for _ in range(auth.LOGIN_EMAIL.limit):
+    for _ in range(auth.LOGIN_ACCOUNT_CLIENT.limit):
         sign_in(browser, world.emails["staff_a"], "wrong password here")
         assert "not right" in browser.text
 
@@ -193,7 +269,7 @@ def test_too_many_failures_for_one_email_refuse_even_the_right_password(
 
 
 def test_an_unknown_email_is_limited_the_same_way(browser: Browser, world: World) -> None:
-    for _ in range(auth.LOGIN_EMAIL.limit):
+    for _ in range(auth.LOGIN_ACCOUNT_CLIENT.limit):
         sign_in(browser, "nobody@example.org", "wrong password here")
     sign_in(browser, "nobody@example.org", "wrong password here")
     assert browser.page is not None and browser.page.status_code == 429
@@ -212,6 +288,109 @@ def test_too_many_failures_from_one_client_refuse_it(
 
     assert browser.page is not None and browser.page.status_code == 429
     assert signed_in_as(browser) is None
+
+
+def _from(app: Flask, address: str) -> Browser:
+    """Give a browser of its own at another client address."""
+    browser = Browser(app.test_client())
+    browser.client.environ_base["REMOTE_ADDR"] = address
+    return browser
+
+
+def _small_limits(monkeypatch: pytest.MonkeyPatch, **limits: int) -> None:
+    """Lower some of the sign-in limits, so a test reaches them in a few tries."""
+    for name, limit in limits.items():
+        old: ratelimits.Limit = getattr(auth, name)
+        monkeypatch.setattr(auth, name, ratelimits.Limit(old.bucket, limit, old.window))
+
+
+@pytest.mark.parametrize("persona", ["staff_a", "admin"])
+def test_a_stranger_s_failures_do_not_lock_out_the_real_user(
+    app: Flask, browser: Browser, world: World, persona: str
+) -> None:
+    email = world.emails[persona]
+    sign_in(browser, email)  # the real person, on their own browser, some day before
+    browser.post("/logout")
+    stranger = _from(app, "203.0.113.66")
+    for _ in range(auth.LOGIN_ACCOUNT_CLIENT.limit):
+        sign_in(stranger, email, "wrong password here")
+        assert "not right" in stranger.text
+
+    # The stranger is stopped, even with the right password...
+    sign_in(stranger, email)
+    assert stranger.page is not None and stranger.page.status_code == 429
+    assert signed_in_as(stranger) is None
+    # ...but the person is not: on their own browser, nor on a new one somewhere else.
+    sign_in(browser, email)
+    assert "Sign out" in browser.text
+    elsewhere = _from(app, "198.51.100.7")
+    sign_in(elsewhere, email)
+    assert "Sign out" in elsewhere.text
+
+
+def test_guessing_from_many_clients_holds_up_only_browsers_new_to_the_account(
+    app: Flask, browser: Browser, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _small_limits(monkeypatch, LOGIN_ACCOUNT_CLIENT=2, LOGIN_ACCOUNT=4)
+    email = world.emails["admin"]
+    sign_in(browser, email)
+    browser.post("/logout")
+    for n in range(2):
+        stranger = _from(app, f"203.0.113.{n + 1}")
+        for _ in range(2):
+            sign_in(stranger, email, "wrong password here")
+            assert "not right" in stranger.text
+
+    # Guesses from all over reached the account's own limit: a browser new to it waits...
+    for new in (_from(app, "198.51.100.7"), Browser(app.test_client())):
+        sign_in(new, email)
+        assert new.page is not None and new.page.status_code == 429
+        assert "too many attempts to sign in" in new.text
+    # ...and so does one with a forged or altered device cookie...
+    forged = _from(app, "198.51.100.8")
+    name = app.config["SESSION_COOKIE_NAME"] + "-device"
+    copied = browser.client.get_cookie(name)
+    assert copied is not None
+    forged.client.set_cookie(name, copied.value[:-2] + "xx")
+    sign_in(forged, email)
+    assert forged.page is not None and forged.page.status_code == 429
+    # ...but the browser the admin signed in from before gets in, and other accounts too.
+    sign_in(browser, email)
+    assert "Sign out" in browser.text
+    other = _from(app, "198.51.100.9")
+    sign_in(other, world.emails["staff_b"])
+    assert "Sign out" in other.text
+
+
+def test_a_known_browser_s_own_failures_are_still_limited(
+    browser: Browser, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _small_limits(monkeypatch, LOGIN_DEVICE=3)
+    sign_in(browser, world.emails["staff_a"])
+    browser.post("/logout")
+    for _ in range(3):
+        sign_in(browser, world.emails["staff_a"], "wrong password here")
+        assert "not right" in browser.text
+
+    sign_in(browser, world.emails["staff_a"])
+
+    assert browser.page is not None and browser.page.status_code == 429
+    assert signed_in_as(browser) is None
+
+
+def test_the_device_cookie_names_no_account_and_scripts_cannot_read_it(
+    browser: Browser, world: World
+) -> None:
+    browser.get("/login")
+    page = browser.client.post(
+        "/login",
+        data={"csrf_token": browser.csrf(), "email": world.emails["staff_a"], "password": PASSWORD},
+    )
+    [cookie] = [c for c in page.headers.getlist("Set-Cookie") if c.startswith("tempcheck-device=")]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Max-Age=7776000" in cookie
+    value = cookie.split(";")[0].split("=", 1)[1]
+    assert "staff" not in value and "example" not in value
+    assert "staff" not in base64.urlsafe_b64decode(value.split(".")[0] + "==").decode()
 
 
 @pytest.mark.parametrize(
