@@ -84,10 +84,14 @@ def tempcheck_command() -> list[str]:
     help="Port of the local mail sink (when SMTP_HOST is not set).",
 )
 @click.option(
-    "--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="Web workers."
+    "--threads",
+    default=8,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="The web server's threads.",
 )
 @pass_context
-def up(context: Context, host: str, port: int, mail_port: int, workers: int) -> None:
+def up(context: Context, host: str, port: int, mail_port: int, threads: int) -> None:
     """Run the web server, the dispatcher and a local mail sink together, until Ctrl-C."""
     settings = context.settings
     if not settings.secret_key:
@@ -133,7 +137,7 @@ def up(context: Context, host: str, port: int, mail_port: int, workers: int) -> 
     children.append(
         Child(
             "web server",
-            ["serve", "--host", host, "--port", str(port), "--workers", str(workers)],
+            ["serve", "--host", host, "--port", str(port), "--threads", str(threads)],
             shared,
         )
     )
