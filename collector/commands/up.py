@@ -158,7 +158,10 @@ def up(context: Context, host: str, port: int, mail_port: int, threads: int) -> 
             SMTP_USER="",
             SMTP_PASSWORD="",
         )
-    children.append(Child("dispatcher", ["dispatch"], dispatcher_env))
+    # A name of its own that a restart keeps: the restarted dispatcher takes back at once what
+    # the one that died had claimed (the web port makes it unique on this machine).
+    dispatcher_name = f"{socket.gethostname()}:up:{port}"
+    children.append(Child("dispatcher", ["dispatch", "--name", dispatcher_name], dispatcher_env))
     if settings.telegram_bot_token:
         children.append(Child("Telegram bot", ["bot"], shared))
     children.append(

@@ -8,6 +8,7 @@ import email.policy
 import os
 import signal
 import smtplib
+import socket
 import subprocess
 import sys
 import time
@@ -152,6 +153,10 @@ def test_a_child_that_dies_is_restarted_and_logged_and_sigterm_still_stops_all(u
     assert up.process.poll() is None  # up itself carries on
     assert restarted["dispatcher"] != children["dispatcher"]
     assert _alive(restarted["dispatcher"]) and "dispatch" in _cmdline(restarted["dispatcher"])
+    # Under the same name as before, so it takes back at once what the dead one had claimed.
+    assert f"dispatch --name {socket.gethostname()}:up:{up.port}" in _cmdline(
+        restarted["dispatcher"]
+    )
     # The new web server answers on the same port; the new dispatcher delivers the invitation.
     assert _wait_for(lambda: _status(f"http://127.0.0.1:{up.port}/login"), "/login again") == 200
     link = f"http://localhost:{up.port}/r/{up.token}"
@@ -212,8 +217,6 @@ def test_restart_pauses_double_up_to_a_limit() -> None:
 def test_up_refuses_a_port_in_use_and_a_missing_secret_key(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import socket
-
     monkeypatch.chdir(tmp_path)
     env = {"TEMPCHECK_INSTANCE": str(tmp_path / "instance"), "SMTP_HOST": ""}
     no_key = CliRunner().invoke(main, ["up"], env={**env, "SECRET_KEY": ""})
