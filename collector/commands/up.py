@@ -30,8 +30,8 @@ import click
 from collector.commands.base import Context, pass_context, stop
 from collector.config import Settings
 
-# How long each child gets to stop after SIGTERM before it is killed (gunicorn's graceful
-# timeout is 10 seconds; the dispatcher finishes the message it is sending).
+# How long each child gets to stop after SIGTERM before it is killed (the web server gives the
+# requests in hand 5 seconds; the dispatcher finishes the message it is sending).
 STOP_SECONDS = 15
 POLL_SECONDS = 0.2
 
