@@ -10,9 +10,10 @@ GET_TIMEOUT seconds, for:
 
 1. the old way: gunicorn, 2 sync workers, timeout 30 s (as `tempcheck serve` ran before), in
    this script's own process;
-2. the new way: `tempcheck serve` (waitress), as installed.
+2. the new way: `tempcheck serve` (waitress), as installed;
+3. the new way again with MANY_SLOW_CLIENTS of them.
 
-Traffic goes to 127.0.0.1 only; about a minute and a half in all. Run with `make bench` or
+Traffic goes to 127.0.0.1 only; about two minutes in all. Run with `make bench` or
 `.venv/bin/python bench/bench_slow_clients.py`.
 """
 
@@ -36,6 +37,7 @@ from collector import db
 from collector.config import Settings
 
 SLOW_CLIENTS = 3
+MANY_SLOW_CLIENTS = 50
 BYTE_EVERY = 2.0
 WINDOW = 35.0
 GET_EVERY = 0.5
@@ -99,12 +101,12 @@ def slow_client(port: int, stop: threading.Event) -> None:
         return  # the server closed it: that is allowed
 
 
-def measure(port: int) -> Figures:
+def measure(port: int, slow_clients: int) -> Figures:
     """Open the slow clients, time GET /login for WINDOW seconds, then let the clients go."""
     stop = threading.Event()
     clients = [
         threading.Thread(target=slow_client, args=(port, stop), daemon=True)
-        for _ in range(SLOW_CLIENTS)
+        for _ in range(slow_clients)
     ]
     for client in clients:
         client.start()
@@ -184,30 +186,34 @@ def main() -> None:
             "SECRET_KEY": secrets.token_hex(32),
         }
         tempcheck = Path(sys.executable).with_name("tempcheck")
-        ways = {
-            "old: gunicorn, 2 sync workers": [sys.executable, __file__, "--gunicorn-sync"],
-            "new: tempcheck serve (waitress)": [str(tempcheck), "serve", "--port"],
-        }
+        old = [sys.executable, __file__, "--gunicorn-sync"]
+        new = [str(tempcheck), "serve", "--port"]
+        ways = [
+            ("old: gunicorn, 2 sync workers", old, SLOW_CLIENTS),
+            ("new: tempcheck serve (waitress)", new, SLOW_CLIENTS),
+            ("new: tempcheck serve (waitress)", new, MANY_SLOW_CLIENTS),
+        ]
         results: dict[str, Figures] = {}
-        for name, command in ways.items():
+        for way, command, clients in ways:
+            name = f"{way}, {clients} slow clients"
             port = _free_port()
-            print(f"{name}: {SLOW_CLIENTS} slow clients, GETs for {WINDOW:.0f} s...", flush=True)
+            print(f"{name}: GETs for {WINDOW:.0f} s...", flush=True)
             with (folder / "server.log").open("ab") as log:
                 server = subprocess.Popen(
                     [*command, str(port)], env=env, cwd=folder, stdout=log, stderr=log
                 )
             try:
                 _wait_until_up(port)
-                results[name] = measure(port)
+                results[name] = measure(port, clients)
             finally:
                 stop_server(server)
     print()
     print(
-        f"GET /login every {GET_EVERY} s for {WINDOW:.0f} s while {SLOW_CLIENTS} clients send a "
-        f"POST body one byte every {BYTE_EVERY:.0f} s (loopback, {os.cpu_count()} CPUs)"
+        f"GET /login every {GET_EVERY} s for {WINDOW:.0f} s while slow clients send a POST body "
+        f"one byte every {BYTE_EVERY:.0f} s (loopback, {os.cpu_count()} CPUs)"
     )
     for name, figures in results.items():
-        print(f"  {name:34} {figures.line()}")
+        print(f"  {name:53} {figures.line()}")
 
 
 if __name__ == "__main__":
