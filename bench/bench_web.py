@@ -1,6 +1,6 @@
 """Benchmark: the web forms under load, over HTTP on loopback, against a minimal baseline.
 
-Starts `tempcheck serve --workers 2` (gunicorn, sync workers) on a fresh SQLite database with
+Starts `tempcheck serve --threads 8` (waitress) on a fresh SQLite database with
 the demo data and a round of cvs-support for 1,500 more groups, and drives it with simulated
 respondents who answer page by page as a browser without JavaScript does: open the page, send
 its form with the CSRF token and the session cookie, follow the redirect.
@@ -8,9 +8,10 @@ its form with the CSRF token and the session cookie, follow the redirect.
 1. Throughput: 50 respondents with no pause between pages, for 20 seconds, each starting a new
    invitation when it finishes one. Figure: answers stored per second (rows added to the
    answers table, over the phase's time). Baseline, measured in the same run: a minimal Flask
-   app under the same gunicorn (2 sync workers), whose one POST route inserts one row into
-   SQLite through the same engine settings (WAL, BEGIN IMMEDIATE), driven by 50 clients with
-   no pause for 10 seconds. Aim: at least half the baseline's rate.
+   app under gunicorn (2 sync workers, as `tempcheck serve` ran before waitress), whose one
+   POST route inserts one row into SQLite through the same engine settings (WAL, BEGIN
+   IMMEDIATE), driven by 50 clients with no pause for 10 seconds. Aim: at least half the
+   baseline's rate.
 2. Latency: 200 respondents, each pausing about 2 s (1.5 to 2.5 s) between pages, each
    completing one survey. Figure: p50 and p99 page latency, where a page is the time from
    sending a form to having the next page (the POST and its redirected GET), or opening the
@@ -56,7 +57,8 @@ BASELINE_SECONDS = 10.0
 LATENCY_CLIENTS = 200
 LATENCY_PAUSE = (1.5, 2.5)
 LATENCY_LIMIT_SECONDS = 75.0
-WORKERS = 2
+WORKERS = 2  # the baseline's gunicorn workers
+THREADS = 8  # `tempcheck serve --threads`
 
 # One respondent's answers to cvs-support (the "yes" path, so every question is asked).
 ANSWERS: dict[str, list[str]] = {
@@ -90,7 +92,7 @@ class Reply:
 
 
 class Client:
-    """A respondent's browser: one connection per request (gunicorn's sync workers close)."""
+    """A respondent's browser: one connection per request (as the baseline's sync workers do)."""
 
     def __init__(self, port: int) -> None:
         self.port = port
@@ -423,7 +425,7 @@ def main() -> None:
             "BASE_URL": f"http://127.0.0.1:{port}",
         }
         server = start_server(
-            [str(bin_dir / "tempcheck"), "serve", "--workers", str(WORKERS), "--port", str(port)],
+            [str(bin_dir / "tempcheck"), "serve", "--threads", str(THREADS), "--port", str(port)],
             env,
             folder / "serve.log",
         )
@@ -466,13 +468,13 @@ def main() -> None:
     p50 = percentile(slow.pages, 50) * 1000
     p99 = percentile(slow.pages, 99) * 1000
     print()
-    print(f"Web forms (gunicorn, {WORKERS} sync workers, SQLite, loopback, {os.cpu_count()} CPUs)")
+    print(f"Web forms (waitress, {THREADS} threads, SQLite, loopback, {os.cpu_count()} CPUs)")
     print(
         f"  answers stored per second, {THROUGHPUT_CLIENTS} respondents, no pause: "
         f"{answers_rate:8.1f}  ({fast.completed} surveys completed, {len(fast.pages)} pages)"
     )
     print(
-        f"  baseline: minimal Flask POST inserting one row, same server:  "
+        f"  baseline: minimal Flask POST inserting one row, gunicorn {WORKERS} sync: "
         f"{baseline_rate:8.1f} rows/s"
     )
     print(f"  ratio: {ratio:.2f} of the baseline (aim: at least 0.50)")

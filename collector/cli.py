@@ -311,18 +311,18 @@ def _safe_url(url: str) -> str:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 @click.option(
-    "--workers",
-    default=2,
+    "--threads",
+    default=8,
     show_default=True,
     type=click.IntRange(1, 64),
-    help="gunicorn worker processes.",
+    help="Threads that run requests (each request is read whole before one takes it).",
 )
 @click.option(
     "--dev", is_flag=True, help="Flask's development server instead (never in production)."
 )
 @pass_context
-def serve(context: Context, host: str, port: int, workers: int, dev: bool) -> None:
-    """Serve the web forms with gunicorn until Ctrl-C."""
+def serve(context: Context, host: str, port: int, threads: int, dev: bool) -> None:
+    """Serve the web forms with waitress until Ctrl-C."""
     if not context.settings.secret_key:
         _fail(
             "SECRET_KEY is not set. Generate one with "
@@ -338,7 +338,7 @@ def serve(context: Context, host: str, port: int, workers: int, dev: bool) -> No
             err=True,
         )
     context.sessions  # noqa: B018 - creates or upgrades the schema once, before any worker starts
-    context.close()  # workers open their own connections after the fork
+    context.close()  # the app opens its own engine
     click.echo(f"tempcheck web forms on http://{host}:{port}/ (Ctrl-C stops)")
     if dev:
         from forms import create_app
@@ -347,7 +347,7 @@ def serve(context: Context, host: str, port: int, workers: int, dev: bool) -> No
         return
     from forms.server import Server
 
-    Server(context.settings, host=host, port=port, workers=workers).run()
+    Server(context.settings, host=host, port=port, threads=threads).run()
 
 
 # Answering in the terminal ----------------------------------------------------------------

@@ -121,13 +121,13 @@ class Settings:
         "DISPATCH_BATCH",
         10,
         "How many messages a dispatcher claims at a time. A dispatcher killed mid-batch may "
-        "send at most this many twice after its claim expires.",
+        "have sent the one in hand: only that one may go out twice.",
     )
     dispatch_claim_seconds: int = _setting(  # type: ignore[assignment]
         "DISPATCH_CLAIM_SECONDS",
-        120,
-        "How long a claimed message stays with its dispatcher before another may take it "
-        "(when the first died).",
+        15,
+        "How long a claim on a message lasts unless its dispatcher renews it (it does every "
+        "third of this while it works): how soon another takes over from one that died.",
     )
     dispatch_max_attempts: int = _setting(  # type: ignore[assignment]
         "DISPATCH_MAX_ATTEMPTS",

@@ -3,9 +3,13 @@
 One tick: queue due reminders and close due rounds (one transaction); claim a batch (one
 transaction, committed before anything is sent); then for each message, check it is still
 wanted, render it, send it through its channel's transport at the channel's pace, and record
-the result straight away in a short transaction of its own. Killed at any moment, a dispatcher
-leaves at most the message it was sending unrecorded (and the rest of its batch claimed until
-the claim expires): that one may be sent twice, nothing is lost.
+the result straight away in a short transaction of its own. While it holds a batch, a
+heartbeat thread extends the claim every third of DISPATCH_CLAIM_SECONDS, so a claim can be
+short (15 s) however slow sending is. Killed at any moment, a dispatcher leaves at most the
+message it was sending unrecorded: that one may be sent twice, nothing is lost. The rest of its
+batch goes to another dispatcher once the claim runs out (no heartbeat: within
+DISPATCH_CLAIM_SECONDS), or at once to the next run under the same name (`expire_claims` when
+it starts).
 
 Transports are objects with `render(message)`, `send(message, rendered)` (raising
 `outbox.DeliveryError`), `describe()` and `close()`, one per channel. A message on a channel
@@ -132,6 +136,46 @@ class Pacer:
         self._next = max(now, self._next) + self.interval
 
 
+class Heartbeat:
+    """A thread that keeps a dispatcher's claims alive while it works through a batch.
+
+    Every third of the claim's length it moves the claim on by a whole length, for every message
+    the dispatcher still holds (the one being sent, however long that takes, and those waiting
+    their turn). When it cannot (the database is unreachable), the claim runs out as it would
+    without a heartbeat, and the dispatcher stops sending from the batch before it does.
+    """
+
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self.dispatcher = dispatcher
+        self.every = dispatcher.settings.dispatch_claim_seconds / 3
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._beat, name=f"heartbeat {dispatcher.name}", daemon=True
+        )
+
+    def start(self) -> None:
+        """Start beating."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop beating (the batch is done) and wait for the thread."""
+        self._stop.set()
+        self._thread.join()
+
+    def _beat(self) -> None:
+        d = self.dispatcher
+        length = timedelta(seconds=d.settings.dispatch_claim_seconds)
+        while not self._stop.wait(self.every):
+            until = d.clock() + length
+            try:
+                with db.transaction(d.sessions) as session:
+                    outbox.extend_claims(session, d.name, until)
+            except Exception:  # the thread's boundary: logged, and the claim runs out
+                log.warning("could not extend the claim on this batch", exc_info=True)
+                continue
+            d._held_until = until
+
+
 class Dispatcher:
     """Deliver the outbox: claim due messages, send them, record each result."""
 
@@ -165,6 +209,9 @@ class Dispatcher:
         # another dispatcher may take the same messages.
         self.margin = timedelta(seconds=settings.dispatch_claim_seconds / 4)
         self._warned_at: float | None = None
+        # Until when this dispatcher's claims are known to hold (the heartbeat moves it on).
+        self._held_until: datetime | None = None
+        self._started = False
 
     def stop(self) -> None:
         """Ask the dispatcher to stop after the message it is sending."""
@@ -172,8 +219,25 @@ class Dispatcher:
 
     # One tick -------------------------------------------------------------------------------
 
+    def take_back_claims(self) -> int:
+        """Make the claims an earlier run under this name left behind due now; give how many."""
+        with db.transaction(self.sessions) as session:
+            expired = outbox.expire_claims(session, self.name, now=self.clock())
+        if expired:
+            log.warning(
+                "%d messages were still claimed by an earlier run of dispatcher %s, which "
+                "stopped without recording them: taking them again now (the one it was sending "
+                "may go out twice)",
+                expired,
+                self.name,
+            )
+        return expired
+
     def tick(self) -> TickReport:
         """Run the schedules, then claim one batch and deliver it."""
+        if not self._started:
+            self._started = True
+            self.take_back_claims()
         report = TickReport()
         outcomes: list[reports.PublishOutcome] = []
 
@@ -226,9 +290,12 @@ class Dispatcher:
             self._warn_unsendable()
             return report
         waiting = list(batch)
+        self._held_until = batch[0].claimed_until
+        heartbeat = Heartbeat(self)
+        heartbeat.start()
         try:
             while waiting and not self.stop_event.is_set():
-                if self.clock() >= waiting[0].claimed_until - self.margin:
+                if self.clock() >= self._held_until - self.margin:
                     log.warning(
                         "the claim on %d messages is running out (sending is slow): giving them "
                         "back",
@@ -237,6 +304,7 @@ class Dispatcher:
                     break
                 self._deliver(waiting.pop(0), report)
         finally:
+            heartbeat.stop()
             # Whatever happened, messages not yet begun go back to pending at once. One being
             # sent when something broke keeps its claim, which expires: it may have gone out.
             if waiting:

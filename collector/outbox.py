@@ -347,6 +347,37 @@ def release(session: Session, worker: str, message_ids: Collection[int]) -> int:
     return int(result.rowcount or 0)
 
 
+def extend_claims(session: Session, worker: str, until: datetime) -> int:
+    """Hold every message `worker` is sending until `until` (its heartbeat); give how many."""
+    message = models.OutboxMessage
+    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+        update(message)
+        .where(message.claimed_by == worker, message.status == "sending")
+        .values(claimed_until=until)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)
+
+
+def expire_claims(session: Session, worker: str, *, now: datetime | None = None) -> int:
+    """End the claims still held under `worker`'s name by an earlier run of it; give how many.
+
+    A dispatcher starting under a name no running dispatcher has (the default, host:pid, or a
+    `--name` of its own) knows that messages claimed under that name were left by a run that
+    died: they become due at once instead of when the claim would have run out. They are taken
+    again as after any expired claim (the attempt counted, `max_attempts` applying), so the one
+    that was being sent when the run died may go out twice, and the rest of its batch once.
+    """
+    message = models.OutboxMessage
+    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+        update(message)
+        .where(message.claimed_by == worker, message.status == "sending")
+        .values(claimed_until=(now or utcnow()) - timedelta(microseconds=1))
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)
+
+
 # For staff and operators ----------------------------------------------------------------------
 
 

@@ -9,7 +9,8 @@ from flask import Flask
 
 from collector.rounds import redact_token
 
-_TOKEN_IN_PATH = re.compile(r"(/r/)([A-Za-z0-9_-]+)")
+# A token already cut short (followed by "…") is left as it is, so redacting twice is harmless.
+_TOKEN_IN_PATH = re.compile(r"(/r/)([A-Za-z0-9_-]++)(?!…)")
 
 
 def redact(text: str) -> str:

@@ -52,7 +52,11 @@ def _configure_logging() -> None:
 @click.command()
 @click.option("--until-idle", is_flag=True, help="Stop when nothing is due.")
 @click.option("--once", is_flag=True, help="Do one batch (and the schedules), then stop.")
-@click.option("--name", help="This dispatcher's name in the outbox (default: host:pid).")
+@click.option(
+    "--name",
+    help="This dispatcher's name in the outbox, unique among running ones (default: host:pid). "
+    "Started again under its name, it takes back at once what its last run left claimed.",
+)
 @pass_context
 def dispatch(context: Context, until_idle: bool, once: bool, name: str | None) -> None:
     """Deliver queued invitations, reminders and reports, and run the schedules, until stopped."""

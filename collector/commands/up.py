@@ -5,8 +5,9 @@ as a .eml file, the outbox dispatcher (`tempcheck dispatch`) pointed at it, and 
 (`tempcheck serve`). With SMTP_HOST configured, the dispatcher sends through that server
 instead and no sink is started. With TELEGRAM_BOT_TOKEN set, the Telegram bot (`tempcheck
 bot`) runs too, and the dispatcher sends invitations to linked chats by Telegram. Ctrl-C or
-SIGTERM stops them all; if one stops by itself, the others are stopped too and `up` exits with
-an error, saying which one it was.
+SIGTERM stops them all. One that stops by itself is started again after a pause that doubles
+with each crash (1 s, 2 s, 4 s ... at most 30 s), each time saying which and its exit code; one
+that crashes 5 times within 2 minutes makes `up` stop the others and exit with an error.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, fields
+from datetime import datetime
 from pathlib import Path
 from types import FrameType
 
@@ -28,10 +30,27 @@ import click
 from collector.commands.base import Context, pass_context, stop
 from collector.config import Settings
 
-# How long each child gets to stop after SIGTERM before it is killed (gunicorn's graceful
-# timeout is 10 seconds; the dispatcher finishes the message it is sending).
+# How long each child gets to stop after SIGTERM before it is killed (the web server gives the
+# requests in hand 5 seconds; the dispatcher finishes the message it is sending).
 STOP_SECONDS = 15
 POLL_SECONDS = 0.2
+
+
+@dataclass(frozen=True)
+class RestartPolicy:
+    """When a child that stopped by itself is started again, and when `up` gives up."""
+
+    first_pause: float = 1.0  # seconds before the first restart, doubling with each crash
+    longest_pause: float = 30.0
+    crashes: int = 5  # this many crashes of one child within `window` seconds: give up
+    window: float = 120.0
+
+    def pause(self, recent_crashes: int) -> float:
+        """Give how long to wait before starting a child again after its recent crashes."""
+        return min(self.longest_pause, self.first_pause * 2 ** max(recent_crashes - 1, 0))
+
+
+RESTARTS = RestartPolicy()
 
 
 @dataclass
@@ -42,6 +61,8 @@ class Child:
     args: list[str]
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
+    crashes: list[float] = field(default_factory=list)  # when it stopped by itself (monotonic)
+    restart_at: float | None = None  # when it is due to be started again
 
     def start(self) -> None:
         """Start the process in its own process group (so stopping it reaches its workers)."""
@@ -61,6 +82,12 @@ class Child:
             return
         with suppress(ProcessLookupError):  # it stopped in between
             os.killpg(self.process.pid, signum)
+
+    def clear_up(self) -> None:
+        """Kill what a stopped child left behind in its process group (a worker)."""
+        if self.process is not None:
+            with suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process.pid, signal.SIGKILL)
 
 
 def tempcheck_command() -> list[str]:
@@ -84,10 +111,14 @@ def tempcheck_command() -> list[str]:
     help="Port of the local mail sink (when SMTP_HOST is not set).",
 )
 @click.option(
-    "--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="Web workers."
+    "--threads",
+    default=8,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="The web server's threads.",
 )
 @pass_context
-def up(context: Context, host: str, port: int, mail_port: int, workers: int) -> None:
+def up(context: Context, host: str, port: int, mail_port: int, threads: int) -> None:
     """Run the web server, the dispatcher and a local mail sink together, until Ctrl-C."""
     settings = context.settings
     if not settings.secret_key:
@@ -127,13 +158,16 @@ def up(context: Context, host: str, port: int, mail_port: int, workers: int) -> 
             SMTP_USER="",
             SMTP_PASSWORD="",
         )
-    children.append(Child("dispatcher", ["dispatch"], dispatcher_env))
+    # A name of its own that a restart keeps: the restarted dispatcher takes back at once what
+    # the one that died had claimed (the web port makes it unique on this machine).
+    dispatcher_name = f"{socket.gethostname()}:up:{port}"
+    children.append(Child("dispatcher", ["dispatch", "--name", dispatcher_name], dispatcher_env))
     if settings.telegram_bot_token:
         children.append(Child("Telegram bot", ["bot"], shared))
     children.append(
         Child(
             "web server",
-            ["serve", "--host", host, "--port", str(port), "--workers", str(workers)],
+            ["serve", "--host", host, "--port", str(port), "--threads", str(threads)],
             shared,
         )
     )
@@ -166,26 +200,59 @@ def up(context: Context, host: str, port: int, mail_port: int, workers: int) -> 
         click.echo(
             "  processes: " + ", ".join(f"{c.name} (pid {_pid(c)})" for c in children),
         )
-        failed = _watch(children, stopping)
+        failed = _watch(children, stopping, RESTARTS)
     _stop_all(children)
     if failed is not None:
         stop(
-            f"The {failed.name} stopped by itself (exit code {failed.exit_code()}): "
-            "stopped the others too. Its messages are above."
+            f"The {failed.name} stopped by itself {len(failed.crashes)} times in "
+            f"{RESTARTS.window:.0f} s (last exit code {failed.exit_code()}): stopped the others "
+            "too. Its messages are above."
         )
     stopped = [c.name for c in reversed(children)]
     click.echo("Stopped the " + ", the ".join(stopped[:-1]) + " and the " + stopped[-1] + ".")
 
 
-def _watch(children: list[Child], stopping: list[int]) -> Child | None:
-    """Wait until asked to stop (give None) or until a child stops by itself (give it)."""
+def _watch(
+    children: list[Child],
+    stopping: list[int],
+    policy: RestartPolicy,
+    clock: Callable[[], float] = time.monotonic,
+) -> Child | None:
+    """Start again each child that stops by itself, after a pause, until asked to stop (give
+    None) or until one crashes `policy.crashes` times within `policy.window` seconds (give it).
+    """
     while not stopping:
+        now = clock()
         for child in children:
-            if child.exit_code() is not None:
+            if child.restart_at is not None:
+                if now >= child.restart_at and not stopping:
+                    child.restart_at = None
+                    child.start()
+                    _say(f"Restarted the {child.name} (pid {_pid(child)}).")
+                continue
+            code = child.exit_code()
+            if code is None:
+                continue
+            child.clear_up()
+            child.crashes = [t for t in child.crashes if now - t < policy.window] + [now]
+            if len(child.crashes) >= policy.crashes:
+                _say(f"The {child.name} stopped by itself (exit code {code}): giving up.")
                 return child
+            pause = policy.pause(len(child.crashes))
+            child.restart_at = now + pause
+            _say(
+                f"The {child.name} stopped by itself (exit code {code}): restarting it in "
+                f"{pause:g} s ({len(child.crashes)} of {policy.crashes} crashes allowed in "
+                f"{policy.window:g} s)."
+            )
         time.sleep(POLL_SECONDS)
     click.echo("Stopping...", err=True)
     return None
+
+
+def _say(text: str) -> None:
+    """Write a line about the children, with the time, to stderr."""
+    click.echo(f"{datetime.now():%H:%M:%S} up: {text}", err=True)
 
 
 def _stop_all(children: list[Child]) -> None:
@@ -204,9 +271,7 @@ def _stop_all(children: list[Child]) -> None:
             click.echo(f"The {child.name} did not stop in time: killing it.", err=True)
             child.signal(signal.SIGKILL)
             child.process.wait()
-        # Anything the child left behind in its group (a gunicorn worker) goes too.
-        with suppress(ProcessLookupError, PermissionError):
-            os.killpg(child.process.pid, signal.SIGKILL)
+        child.clear_up()
 
 
 @contextmanager

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
@@ -172,10 +173,52 @@ def test_a_batch_whose_claim_runs_out_gives_the_rest_back(
         clock[0] += timedelta(seconds=50)  # each send takes 50 s of a 120 s claim
 
     transport = Recorder(on_send=slow)
-    report = dispatcher(fast, session_factory, transport, clock=lambda: clock[0]).tick()
+    long_claims = replace(fast, dispatch_claim_seconds=120)
+    report = dispatcher(long_claims, session_factory, transport, clock=lambda: clock[0]).tick()
     # 120 s claim, stop with a quarter (30 s) left: two sends fit (at 0 s and 50 s).
     assert (report.sent, report.released) == (2, 2)
     assert [m[2] for m in messages(session_factory)] == ["sent", "sent", "pending", "pending"]
+
+
+def test_the_heartbeat_keeps_the_claim_while_a_send_outlasts_it(
+    fast: Settings, session_factory: sessionmaker[Session]
+) -> None:
+    build(session_factory, 1)
+    taken: list[list[Outgoing]] = []
+
+    def slow(message: Outgoing) -> None:
+        # Sending takes longer than the 1-second claim; meanwhile another dispatcher looks.
+        while utcnow() <= message.claimed_until + timedelta(milliseconds=300):
+            time.sleep(0.05)
+        with session_factory() as session, session.begin():
+            taken.append(outbox.claim(session, "w2", limit=10, claim_seconds=1))
+
+    short = replace(fast, dispatch_claim_seconds=1)
+    report = dispatcher(short, session_factory, Recorder(on_send=slow)).tick()
+    assert taken == [[]]  # still held by w1: nobody else sends it
+    assert (report.sent, report.lost) == (1, 0)
+    assert messages(session_factory)[0][2] == "sent"
+
+
+def test_a_dispatcher_takes_back_at_once_what_its_earlier_run_left_claimed(
+    fast: Settings, session_factory: sessionmaker[Session], caplog: pytest.LogCaptureFixture
+) -> None:
+    build(session_factory, 4)
+    with session_factory() as session, session.begin():
+        # w1 died holding three for an hour; w9, alive elsewhere, holds the fourth.
+        left = outbox.claim(session, "w1", limit=3, claim_seconds=3600)
+        held = outbox.claim(session, "w9", limit=1, claim_seconds=3600)
+    transport = Recorder()
+    with caplog.at_level(logging.WARNING, logger="collector.dispatcher"):
+        total = dispatcher(fast, session_factory, transport).run(until_idle=True)
+    assert total.sent == 3
+    assert sorted(r for _, r in transport.sent) == sorted(m.recipient for m in left)
+    with session_factory() as session:
+        rows = {m.id: m for m in session.scalars(select(models.OutboxMessage))}
+    assert [rows[m.id].status for m in left] == ["sent"] * 3
+    assert [rows[m.id].attempts for m in left] == [2] * 3  # the lost run's attempt counts
+    assert (rows[held[0].id].status, rows[held[0].id].claimed_by) == ("sending", "w9")
+    assert "3 messages were still claimed by an earlier run of dispatcher w1" in caplog.text
 
 
 def test_a_result_after_the_claim_was_taken_over_is_not_recorded(

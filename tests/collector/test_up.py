@@ -1,4 +1,5 @@
-"""`tempcheck up`: the mail sink, dispatcher and web server, started and stopped together."""
+"""`tempcheck up`: the mail sink, dispatcher and web server, started and stopped together; a
+child that crashes is started again, one that keeps crashing stops everything."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import email.policy
 import os
 import signal
 import smtplib
+import socket
 import subprocess
 import sys
 import time
@@ -91,8 +93,8 @@ def up(tmp_path: Path) -> Iterator[Up]:
                 str(port),
                 "--mail-port",
                 str(mail_port),
-                "--workers",
-                "1",
+                "--threads",
+                "2",
             ],
             cwd=tmp_path,
             env=env,
@@ -103,6 +105,7 @@ def up(tmp_path: Path) -> Iterator[Up]:
     try:
         yield running
     finally:
+        print(running.output())  # shown when the test fails
         if process.poll() is None:
             process.kill()
             process.wait()
@@ -113,7 +116,7 @@ def test_up_runs_sink_dispatcher_and_web_and_sigterm_stops_them_all(up: Up) -> N
     children = up.children()
     assert set(children) == {"mail sink", "dispatcher", "web server"}
     family = {pid for child in children.values() for pid in [child, *_descendants(child)]}
-    assert len(family) >= 4  # the three, and at least one gunicorn worker
+    assert len(family) >= 3
     assert _alive(children["dispatcher"])
     assert "dispatch" in _cmdline(children["dispatcher"])
     with smtplib.SMTP("127.0.0.1", up.mail_port, timeout=10) as smtp:
@@ -134,23 +137,86 @@ def test_up_runs_sink_dispatcher_and_web_and_sigterm_stops_them_all(up: Up) -> N
     assert "Stopped the web server, the dispatcher and the mail sink." in up.output()
 
 
-def test_when_one_child_dies_up_says_which_and_stops_the_rest(up: Up) -> None:
+def test_a_child_that_dies_is_restarted_and_logged_and_sigterm_still_stops_all(up: Up) -> None:
     assert _wait_for(lambda: _status(f"http://127.0.0.1:{up.port}/login"), "/login") == 200
     children = up.children()
-    family = {pid for child in children.values() for pid in [child, *_descendants(child)]}
     os.kill(children["dispatcher"], signal.SIGKILL)
-    assert up.process.wait(timeout=60) == 1
-    assert "The dispatcher stopped by itself (exit code -9): stopped the others too." in (
-        up.output()
+    os.kill(children["web server"], signal.SIGKILL)
+
+    restarted = {
+        name: int(_wait_for(lambda n=name: _restarted_pid(up.output(), n), f"{name} restart"))
+        for name in ("dispatcher", "web server")
+    }
+    output = up.output()
+    assert "up: The dispatcher stopped by itself (exit code -9): restarting it in 1 s" in output
+    assert "up: The web server stopped by itself (exit code -9): restarting it in 1 s" in output
+    assert up.process.poll() is None  # up itself carries on
+    assert restarted["dispatcher"] != children["dispatcher"]
+    assert _alive(restarted["dispatcher"]) and "dispatch" in _cmdline(restarted["dispatcher"])
+    # Under the same name as before, so it takes back at once what the dead one had claimed.
+    assert f"dispatch --name {socket.gethostname()}:up:{up.port}" in _cmdline(
+        restarted["dispatcher"]
     )
+    # The new web server answers on the same port; the new dispatcher delivers the invitation.
+    assert _wait_for(lambda: _status(f"http://127.0.0.1:{up.port}/login"), "/login again") == 200
+    link = f"http://localhost:{up.port}/r/{up.token}"
+    assert link in _wait_for(lambda: _email_with(up.instance / "mail", link), "the email")
+
+    family = {
+        pid
+        for child in [children["mail sink"], *restarted.values()]
+        for pid in [child, *_descendants(child)]
+    }
+    up.process.send_signal(signal.SIGTERM)
+    assert up.process.wait(timeout=60) == 0, up.output()
     assert [pid for pid in family if _alive(pid)] == []
+    assert "Stopped the web server, the dispatcher and the mail sink." in up.output()
+
+
+def test_a_child_that_keeps_crashing_stops_up_with_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from collector.commands import up as up_command
+
+    # Every child exits at once with code 3; pauses of 10, 20, 40 ms; the third crash gives up.
+    monkeypatch.setattr(
+        up_command, "tempcheck_command", lambda: [sys.executable, "-c", "raise SystemExit(3)"]
+    )
+    monkeypatch.setattr(
+        up_command, "RESTARTS", up_command.RestartPolicy(0.01, 0.04, crashes=3, window=60)
+    )
+    monkeypatch.chdir(tmp_path)
+    env = {
+        "TEMPCHECK_INSTANCE": str(tmp_path / "instance"),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'up.db'}",
+        "SECRET_KEY": "k" * 32,
+        "SMTP_HOST": "",
+    }
+    result = CliRunner().invoke(
+        main, ["up", "--port", str(_free_port()), "--mail-port", str(_free_port())], env=env
+    )
+
+    assert result.exit_code == 1
+    assert "The mail sink stopped by itself (exit code 3): restarting it in 0.01 s (1 of 3" in (
+        result.output
+    )
+    assert "The mail sink stopped by itself (exit code 3): restarting it in 0.02 s (2 of 3" in (
+        result.output
+    )
+    assert "The mail sink stopped by itself 3 times in 60 s (last exit code 3)" in result.output
+    assert "stopped the others too" in result.output
+
+
+def test_restart_pauses_double_up_to_a_limit() -> None:
+    from collector.commands.up import RestartPolicy
+
+    policy = RestartPolicy(first_pause=1, longest_pause=30)
+    assert [policy.pause(n) for n in range(1, 8)] == [1, 2, 4, 8, 16, 30, 30]
 
 
 def test_up_refuses_a_port_in_use_and_a_missing_secret_key(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import socket
-
     monkeypatch.chdir(tmp_path)
     env = {"TEMPCHECK_INSTANCE": str(tmp_path / "instance"), "SMTP_HOST": ""}
     no_key = CliRunner().invoke(main, ["up"], env={**env, "SECRET_KEY": ""})
@@ -206,6 +272,15 @@ def _email_with(folder: Path, text: str) -> str | None:
         content = body.get_content() if isinstance(body, EmailMessage) else ""
         if text in content:
             return str(content)
+    return None
+
+
+def _restarted_pid(output: str, name: str) -> int | None:
+    """Give the pid `up` says it restarted a child with, or None before it does."""
+    for line in output.splitlines():
+        _, found, rest = line.partition(f"up: Restarted the {name} (pid ")
+        if found:
+            return int(rest.rstrip(").").strip(")"))
     return None
 
 

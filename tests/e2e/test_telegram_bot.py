@@ -140,7 +140,7 @@ def test_up_runs_the_bot_when_a_token_is_set(
     )
     port, mail_port = _free_port(), _free_port()
     up = start(
-        ["up", "--port", str(port), "--mail-port", str(mail_port), "--workers", "1"],
+        ["up", "--port", str(port), "--mail-port", str(mail_port), "--threads", "2"],
         env,
         tmp_path / "up",
         "up",
