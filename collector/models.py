@@ -236,7 +236,6 @@ class Response(Base):
     # Where the respondent is: a question id, or None for the check-your-answers step.
     cursor: Mapped[str | None] = mapped_column(String(64))
     reached_review: Mapped[bool] = mapped_column(Boolean, default=False)
-    last_error: Mapped[str | None] = mapped_column(String(300))
     # Segment attributes copied from the organisation at start.
     org_type: Mapped[str | None] = mapped_column(String(40))
     income_band: Mapped[str | None] = mapped_column(String(20))

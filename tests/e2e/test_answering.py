@@ -312,3 +312,46 @@ def test_a_number_question_and_the_welsh_language_switch_are_accessible(
     page.get_by_role("button", name="English").click()
     expect(page.get_by_label("How many volunteers?")).to_be_visible()
     context.close()
+
+
+def test_two_browsers_on_one_link_see_their_own_errors_and_hear_of_each_other_s_answers(
+    chromium: Browser, live_server: LiveServer, demo_template: Demo, screenshots: Path
+) -> None:
+    token = demo_template.fresh[2]
+    link = f"{live_server.url}/r/{token}"
+    laptop, mobile = chromium.new_context(viewport=DESKTOP), phone(chromium)
+    first, second = laptop.new_page(), mobile.new_page()
+    first.goto(link)
+    first.get_by_role("button", name="Start now").click()
+    first.get_by_role("button", name="Continue").click()
+    on_question(first, live_server, token, "used_support")
+
+    # The first browser sends no answer: the error is its own.
+    first.get_by_role("button", name="Continue").click()
+    expect(first.get_by_role("alert")).to_contain_text("There is a problem")
+    second.goto(link)
+    expect(second.get_by_text("You have started this survey")).to_be_visible()
+    second.get_by_role("button", name="Continue").click()
+    on_question(second, live_server, token, "used_support")
+    expect(second.locator(".govuk-error-summary")).to_have_count(0)
+    expect(second.locator(".govuk-error-message")).to_have_count(0)
+
+    # The first answers; the second, still showing the question, answers it differently.
+    choose(first, "Yes")
+    on_question(first, live_server, token, "support_kinds")
+    choose(second, "No")
+
+    on_question(second, live_server, token, "support_kinds")
+    banner = second.locator(".govuk-notification-banner")
+    expect(banner).to_contain_text("This question was answered on another device or in another tab")
+    expect(banner).to_contain_text("the answer you just gave was not saved")
+    audit(second, "13-answered-elsewhere", screenshots)
+    _, answers = stored(live_server, token)
+    assert answers == {"used_support": "yes"}
+    # Said once: the next page of either browser is plain.
+    second.reload()
+    expect(second.locator(".govuk-notification-banner")).to_have_count(0)
+    first.reload()
+    expect(first.locator(".govuk-notification-banner")).to_have_count(0)
+    laptop.close()
+    mobile.close()
