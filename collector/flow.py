@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from collector import models
 from collector.errors import CollectorError, Conflict, NotFound
+from collector.localtime import long_date
 from collector.models import utcnow
 from collector.segments import SEGMENT_ATTRIBUTES
 from collector.survey import expr
@@ -89,11 +90,11 @@ class RoundNotOpen(CollectorError):
     def __init__(self, round_: models.Round, now: datetime) -> None:
         if round_.status == "draft" or now < round_.opens_at:
             code = "round_not_open_yet"
-            message = f"This survey opens on {round_.opens_at:%-d %B %Y}."
+            message = f"This survey opens on {long_date(round_.opens_at)}."
         else:
             code = "round_closed"
-            closed = round_.closed_at or round_.closes_at
-            message = f"This survey closed on {closed:%-d %B %Y}. Thank you for your interest."
+            closed = long_date(round_.ends_at)
+            message = f"This survey closed on {closed}. Thank you for your interest."
         super().__init__(message, code=code)
         self.round = round_
 

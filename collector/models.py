@@ -178,6 +178,18 @@ class Round(Base):
         back_populates="round", order_by="RoundReminder.due_at"
     )
 
+    @property
+    def closed_early(self) -> bool:
+        """Tell whether the round was closed before its planned close."""
+        return self.closed_at is not None and self.closed_at < self.closes_at
+
+    @property
+    def ends_at(self) -> datetime:
+        """Give when the round stopped (or stops) taking answers: closed early, or as planned."""
+        if self.closed_at is not None and self.closed_at < self.closes_at:
+            return self.closed_at
+        return self.closes_at
+
     def __repr__(self) -> str:
         return f"<Round {self.id} {self.period_label} {self.status}>"
 

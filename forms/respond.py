@@ -113,7 +113,7 @@ class Visit:
             provider=self.round.provider.name,
             organisation=organisation.name if organisation is not None else None,
             opens=long_date(self.round.opens_at),
-            closes=long_date(self.round.closes_at),
+            closes=long_date(self.round.ends_at),
             language=language or survey.languages[0],
             languages=tuple(survey.languages),
             started=self.response is not None,

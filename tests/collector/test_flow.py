@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import flow, models
+from collector import flow, models, rounds
+from collector.localtime import day_ends, day_starts, long_date
 from collector.models import utcnow
 from collector.survey.loader import library_survey
 from tests.factories import make_invitation, make_organisation, make_provider, make_round
@@ -501,3 +502,27 @@ def test_an_answer_to_a_question_ahead_of_where_another_device_went_back_to_is_a
     assert "changed on another device or in another tab" in conflict.value.message
     assert _answers(session, response) == {"used": "yes", "ease": "easy"}
 
+
+def test_a_round_opening_in_summer_time_says_the_uk_day_it_opens(session: Session) -> None:
+    # The start of 1 April in London (BST) is 23:00 UTC on 31 March.
+    opens_on = date(utcnow().year + 1, 4, 1)
+    invitation = make_invitation(
+        session, opens_at=day_starts(opens_on), closes_at=day_ends(opens_on + timedelta(days=29))
+    )
+
+    with pytest.raises(flow.RoundNotOpen) as error:
+        flow.start(session, invitation, channel="web")
+
+    assert error.value.message == f"This survey opens on 1 April {opens_on.year}."
+
+
+def test_a_round_closed_early_says_the_day_it_closed(session: Session) -> None:
+    invitation = make_invitation(session, closes_at=utcnow() + timedelta(days=20))
+    closed = utcnow() - timedelta(days=1)
+    rounds.close_round(session, invitation.round, now=closed)
+
+    assert invitation.round.closed_early and invitation.round.ends_at == closed
+    with pytest.raises(flow.RoundNotOpen) as error:
+        flow.start(session, invitation, channel="web")
+
+    assert error.value.message.startswith(f"This survey closed on {long_date(closed)}.")
