@@ -86,6 +86,7 @@ OPENS_AT = "opens_at"
 CLOSES_AT = "closes_at"
 STATUS = "status"
 ROUND_KIND = "round_kind"
+CLOSED_AT = "closed_at"  # when a round was closed (before its close date, if closed early)
 
 # Columns of the invitation counts (load_invitation_counts).
 SEGMENT = "segment"
@@ -137,6 +138,7 @@ def load_rounds(
             r.closes_at.label(CLOSES_AT),
             r.status.label(STATUS),
             r.kind.label(ROUND_KIND),
+            r.closed_at.label(CLOSED_AT),
         )
         .join(p, r.provider_id == p.id)
         .join(s, r.survey_id == s.id)
@@ -162,6 +164,7 @@ def load_rounds(
         CLOSES_AT,
         STATUS,
         ROUND_KIND,
+        CLOSED_AT,
     ]
     return pd.DataFrame([tuple(row) for row in rows], columns=columns)
 

@@ -171,6 +171,8 @@ def _round_from_json(data: Mapping[str, Any]) -> RoundRef:
         opens_at=datetime.fromisoformat(data["opens_at"]),
         closes_at=datetime.fromisoformat(data["closes_at"]),
         kind=str(data.get("kind") or "survey"),
+        # Reports published before the real close date was kept have none: as planned.
+        closed_at=datetime.fromisoformat(data["closed_at"]) if data.get("closed_at") else None,
     )
 
 
@@ -343,7 +345,15 @@ def _ref(row: Any) -> RoundRef:
         opens_at=frames.as_utc(row[frames.OPENS_AT]).to_pydatetime(),
         closes_at=frames.as_utc(row[frames.CLOSES_AT]).to_pydatetime(),
         kind=str(row[frames.ROUND_KIND]),
+        closed_at=_moment(row.get(frames.CLOSED_AT)),
     )
+
+
+def _moment(value: Any) -> datetime | None:
+    """Give a stored moment from a frame's cell as a UTC datetime, or None when it is empty."""
+    if value is None or pd.isna(value):
+        return None
+    return frames.as_utc(value).to_pydatetime()
 
 
 @dataclass

@@ -197,6 +197,17 @@ def _visible_round(session: Session, user: models.User, round_id: int) -> models
     return round_
 
 
+def _closes(round_: models.Round) -> str:
+    """Say when the round closes, or closed: early, if it was closed before its planned close."""
+    if round_.closed_early:
+        return (
+            f"closed early on {localtime.long_date(round_.ends_at)} (due to close on "
+            f"{localtime.long_date(round_.closes_at)})"
+        )
+    verb = "closed" if round_.status == "closed" else "closes"
+    return f"{verb} {localtime.long_date(round_.closes_at)}"
+
+
 def _rate(completed: int, invited: int) -> str:
     if not invited:
         return "nobody invited"
@@ -361,7 +372,7 @@ def _round_text(session: Session, chat_id: int, round_id: int | None) -> str:
     total = status.total
     lines = [
         f"#{round_.id} {round_.survey.title}, {round_.period_label} ({round_.provider.name})",
-        f"Status: {round_.status}; closes {localtime.long_date(round_.closes_at)}",
+        f"Status: {round_.status}; {_closes(round_)}",
         f"Completed: {_rate(total.completed, total.invited)}; started, not finished: "
         f"{total.started - total.completed}",
     ]

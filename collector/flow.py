@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -24,7 +24,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from collector import models
-from collector.errors import CollectorError, Conflict
+from collector.errors import CollectorError, Conflict, NotFound
+from collector.localtime import long_date
 from collector.models import utcnow
 from collector.segments import SEGMENT_ATTRIBUTES
 from collector.survey import expr
@@ -33,6 +34,8 @@ from collector.survey.store import definition
 
 CHANNELS = ("web", "telegram", "terminal", "open_link")
 NOT_ANSWERED = "Not answered"
+MOVED_ON = "That question has moved on. Here is where you are now."
+ANSWER_BEFORE_SUBMITTING = "Answer this question before you submit your answers"
 
 
 class AlreadyCompleted(Conflict):
@@ -49,8 +52,34 @@ class StaleQuestion(Conflict):
 
     code = "stale_question"
 
-    def __init__(self) -> None:
-        super().__init__("That question has moved on. Here is where you are now.")
+    def __init__(self, message: str = MOVED_ON) -> None:
+        super().__init__(message)
+
+
+class AnsweredElsewhere(StaleQuestion):
+    """An answer that was not saved: another device, tab or channel moved the response on first.
+
+    Raised only when what was sent differs from what is stored, so a second click of the same
+    answer is not a conflict (it is the same answer, taken once).
+    """
+
+    code = "answered_elsewhere"
+
+    def __init__(self, question_id: str, *, answered: bool) -> None:
+        if answered:
+            message = (
+                "This question was answered on another device or in another tab, so the "
+                "answer you just gave was not saved. Here is where you are now: you can "
+                "change any answer before you send them."
+            )
+        else:
+            message = (
+                "Your answers were changed on another device or in another tab, so the answer "
+                "you just gave was not saved. Here is where you are now."
+            )
+        super().__init__(message)
+        self.question_id = question_id
+        self.answered = answered
 
 
 class RoundNotOpen(CollectorError):
@@ -61,11 +90,11 @@ class RoundNotOpen(CollectorError):
     def __init__(self, round_: models.Round, now: datetime) -> None:
         if round_.status == "draft" or now < round_.opens_at:
             code = "round_not_open_yet"
-            message = f"This survey opens on {round_.opens_at:%-d %B %Y}."
+            message = f"This survey opens on {long_date(round_.opens_at)}."
         else:
             code = "round_closed"
-            closed = round_.closed_at or round_.closes_at
-            message = f"This survey closed on {closed:%-d %B %Y}. Thank you for your interest."
+            closed = long_date(round_.ends_at)
+            message = f"This survey closed on {closed}. Thank you for your interest."
         super().__init__(message, code=code)
         self.round = round_
 
@@ -261,9 +290,17 @@ def set_language(session: Session, response: models.Response, language: str) -> 
 
 
 def view(
-    session: Session, response: models.Response, *, _known: dict[str, str] | None = None
+    session: Session,
+    response: models.Response,
+    *,
+    _known: dict[str, str] | None = None,
+    _error: str | None = None,
 ) -> View:
-    """Give what the respondent should see now."""
+    """Give what the respondent should see now.
+
+    An error (an answer refused) is never stored on the response: it belongs to the one
+    request that sent the answer, so it is only in the view `answer` or `complete` returns.
+    """
     if response.status == "completed":
         return DoneView(response.id, response.completed_at, response.language)
     survey = _survey(response)
@@ -278,8 +315,8 @@ def view(
         # this guards against definitions edited under a draft round.
         following = [q for q in steps if _index(survey, q) > _index(survey, question)]
         response.cursor = following[0].id if following else None
-        return view(session, response)
-    return _question_view(response, survey, steps, question, stored, response.last_error)
+        return view(session, response, _known=stored)
+    return _question_view(response, survey, steps, question, stored, _error)
 
 
 # Answering --------------------------------------------------------------------------------
@@ -297,25 +334,24 @@ def answer(
     now = now or utcnow()
     _claim(session, response, now)
     _check_open(response.round, now)
-    if response.cursor != question_id:
-        raise StaleQuestion()
     survey = _survey(response)
-    question = survey.question(question_id)
     stored = _stored(session, response)
+    if response.cursor != question_id:
+        _refuse_stale(survey, stored, question_id, raw)
+    question = survey.question(question_id)
     if question.answerable:
         _, effective = _walk(survey, stored)
         try:
             value = question.validate(raw, effective)
         except AnswerError as error:
-            response.last_error = error.message_in(response.language)
-            session.flush()
-            return view(session, response, _known=stored)
+            # Shown once, to whoever sent it: never stored, so another device never sees it.
+            said = error.message_in(response.language)
+            return view(session, response, _known=stored, _error=said)
         _store(session, response, question_id, value, now)
         if value is None:
             stored.pop(question_id, None)
         else:
             stored[question_id] = value
-    response.last_error = None
     steps, _ = _walk(survey, stored)
     response.cursor = _next_step(survey, steps, question, stored, response.reached_review)
     if response.cursor is None:
@@ -337,7 +373,6 @@ def back(session: Session, response: models.Response) -> View:
         target = earlier[-1] if earlier else None
     if target is not None:
         response.cursor = target.id
-        response.last_error = None
         session.flush()
     return view(session, response)
 
@@ -350,7 +385,6 @@ def change(session: Session, response: models.Response, question_id: str) -> Vie
     if question_id not in {q.id for q in steps if q.answerable}:
         raise StaleQuestion()
     response.cursor = question_id
-    response.last_error = None
     session.flush()
     return view(session, response)
 
@@ -387,16 +421,13 @@ def complete(session: Session, response: models.Response, *, now: datetime | Non
     missing = [q for q in steps if q.answerable and q.required and q.id not in stored]
     if missing:
         response.cursor = missing[0].id
-        response.last_error = "Answer this question before you submit your answers"
         session.flush()
-        return view(session, response)
+        return view(session, response, _known=stored, _error=ANSWER_BEFORE_SUBMITTING)
     won = _rowcount(
         session.execute(
             update(models.Response)
             .where(models.Response.id == response.id, models.Response.status == "in_progress")
-            .values(
-                status="completed", completed_at=now, updated_at=now, cursor=None, last_error=None
-            )
+            .values(status="completed", completed_at=now, updated_at=now, cursor=None)
             .execution_options(synchronize_session=False)
         )
     )
@@ -427,6 +458,30 @@ def _response_for(session: Session, invitation_id: int) -> models.Response | Non
     return session.scalar(
         select(models.Response).where(models.Response.invitation_id == invitation_id)
     )
+
+
+def _refuse_stale(
+    survey: Survey, stored: dict[str, str], question_id: str, raw: str | Sequence[str] | None
+) -> NoReturn:
+    """Refuse an answer to a question other than the current one, saying whether it was lost.
+
+    The same answer sent again (a double click, a resent form) is not a conflict: it is
+    already stored. Anything else would be dropped, so the respondent is told.
+    """
+    try:
+        question = survey.question(question_id)
+    except NotFound:
+        raise StaleQuestion() from None
+    if not question.answerable:
+        raise StaleQuestion()  # a note: nothing was given, so nothing is lost
+    _, effective = _walk(survey, stored)
+    try:
+        value = question.validate(raw, effective)
+    except AnswerError:
+        raise AnsweredElsewhere(question_id, answered=question_id in stored) from None
+    if stored.get(question_id) == value:
+        raise StaleQuestion()
+    raise AnsweredElsewhere(question_id, answered=question_id in stored)
 
 
 def _check_open(round_: models.Round, now: datetime) -> None:

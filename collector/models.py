@@ -178,6 +178,18 @@ class Round(Base):
         back_populates="round", order_by="RoundReminder.due_at"
     )
 
+    @property
+    def closed_early(self) -> bool:
+        """Tell whether the round was closed before its planned close."""
+        return self.closed_at is not None and self.closed_at < self.closes_at
+
+    @property
+    def ends_at(self) -> datetime:
+        """Give when the round stopped (or stops) taking answers: closed early, or as planned."""
+        if self.closed_at is not None and self.closed_at < self.closes_at:
+            return self.closed_at
+        return self.closes_at
+
     def __repr__(self) -> str:
         return f"<Round {self.id} {self.period_label} {self.status}>"
 
@@ -236,7 +248,6 @@ class Response(Base):
     # Where the respondent is: a question id, or None for the check-your-answers step.
     cursor: Mapped[str | None] = mapped_column(String(64))
     reached_review: Mapped[bool] = mapped_column(Boolean, default=False)
-    last_error: Mapped[str | None] = mapped_column(String(300))
     # Segment attributes copied from the organisation at start.
     org_type: Mapped[str | None] = mapped_column(String(40))
     income_band: Mapped[str | None] = mapped_column(String(20))

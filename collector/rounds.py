@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from collector import models, outbox
 from collector.errors import CollectorError, NotFound
+from collector.localtime import long_date
 from collector.models import utcnow
 
 # 24 random bytes: 192 bits, well past the 128 the design asks for; 32 URL-safe characters.
@@ -163,7 +164,7 @@ def remind(
     if now < round_.opens_at:
         # Its invitations have not gone out yet: a reminder would arrive with them.
         raise RoundError(
-            f"Round {round_.id} opens on {round_.opens_at:%-d %B %Y}: nobody has been invited yet"
+            f"Round {round_.id} opens on {long_date(round_.opens_at)}: nobody has been invited yet"
         )
     if reminder is None:
         reminder = models.RoundReminder(round=round_, due_at=now, kind="manual")

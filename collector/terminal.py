@@ -21,9 +21,13 @@ class TerminalChannel:
     def run(self) -> None:
         """Ask questions until the response is submitted or the person stops."""
         click.echo(HELP)
+        refused: flow.View | None = None
         while True:
-            with db.transaction(self.sessions) as session:
-                view = flow.view(session, self._response(session))
+            if refused is not None:
+                view, refused = refused, None  # the same question, with why it was not taken
+            else:
+                with db.transaction(self.sessions) as session:
+                    view = flow.view(session, self._response(session))
             if isinstance(view, flow.DoneView):
                 click.secho("\nThank you: your answers have been submitted.", fg="green", bold=True)
                 return
@@ -40,31 +44,36 @@ class TerminalChannel:
                 return
             try:
                 with db.transaction(self.sessions) as session:
-                    self._act(session, view, typed)
+                    after = self._act(session, view, typed)
             except CollectorError as error:
                 click.secho(error.message, fg="yellow")
+                continue
+            if isinstance(after, flow.QuestionView) and after.error:
+                refused = after
 
     def _response(self, session: Session) -> models.Response:
         response = session.get(models.Response, self.response_id)
         assert response is not None
         return response
 
-    def _act(self, session: Session, view: flow.View, typed: str) -> None:
+    def _act(self, session: Session, view: flow.View, typed: str) -> flow.View | None:
+        """Do what was typed; give the view it led to (with an error if the answer was refused)."""
         response = self._response(session)
         if typed.lower() == "b":
-            flow.back(session, response)
-        elif isinstance(view, flow.ReviewView):
+            return flow.back(session, response)
+        if isinstance(view, flow.ReviewView):
             if typed == "":
-                flow.complete(session, response)
-            elif typed.isdigit() and 1 <= int(typed) <= len(view.items):
-                flow.change(session, response, view.items[int(typed) - 1].question_id)
-            else:
-                click.secho(
-                    "Press Enter to submit, or type the number of an answer to change it.",
-                    fg="yellow",
-                )
-        elif isinstance(view, flow.QuestionView):
-            flow.answer(session, response, view.question_id, _raw(view, typed))
+                return flow.complete(session, response)
+            if typed.isdigit() and 1 <= int(typed) <= len(view.items):
+                return flow.change(session, response, view.items[int(typed) - 1].question_id)
+            click.secho(
+                "Press Enter to submit, or type the number of an answer to change it.",
+                fg="yellow",
+            )
+            return None
+        if isinstance(view, flow.QuestionView):
+            return flow.answer(session, response, view.question_id, _raw(view, typed))
+        return None
 
     @staticmethod
     def _render(view: flow.View) -> str:

@@ -40,7 +40,8 @@ class RoundPage(CollectorError):
         super().__init__(error.message, code=error.code, status=403)
         round_ = error.round
         self.opens = long_date(round_.opens_at)
-        self.closes = long_date(round_.closes_at)
+        # A round closed early stopped taking answers then, not on its planned close.
+        self.closes = long_date(round_.ends_at)
         if error.code == "round_closed":
             # Gone for good: the round will not take answers again.
             self.status = 410

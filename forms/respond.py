@@ -46,6 +46,9 @@ BAD_LINKS = ratelimits.Limit("bad_link", limit=20, window=timedelta(minutes=10))
 # Generous, because a poster at an event puts many phones behind one Wi-Fi address.
 OPEN_STARTS = ratelimits.Limit("open_start", limit=30, window=timedelta(hours=1))
 OPEN_COOKIE = "open"
+# A message for this browser's next page (an answer another device made stale), kept in its
+# own signed session cookie: never on the response, which every device shares.
+NOTICE_COOKIE = "notice"
 
 
 @dataclass(frozen=True)
@@ -110,7 +113,7 @@ class Visit:
             provider=self.round.provider.name,
             organisation=organisation.name if organisation is not None else None,
             opens=long_date(self.round.opens_at),
-            closes=long_date(self.round.closes_at),
+            closes=long_date(self.round.ends_at),
             language=language or survey.languages[0],
             languages=tuple(survey.languages),
             started=self.response is not None,
@@ -299,6 +302,21 @@ def _remember(slug: str, response_id: int) -> None:
     cookie.permanent = True
 
 
+def _tell(response: models.Response, text: str) -> None:
+    """Keep a message for this browser's next page about the response (and no other browser)."""
+    cookie[NOTICE_COOKIE] = {"response": response.id, "text": text}
+
+
+def _told(response_id: int | None) -> str | None:
+    """Give (once) the message kept for this browser about the response, if there is one."""
+    kept = cookie.get(NOTICE_COOKIE)
+    if not isinstance(kept, dict) or response_id is None or kept.get("response") != response_id:
+        return None
+    cookie.pop(NOTICE_COOKIE, None)
+    text = kept.get("text")
+    return text if isinstance(text, str) else None
+
+
 def _run(kind: str, key: str, work: Work, *, read_only: bool = False) -> ResponseReturnValue:
     """Find the visit and do the work in one transaction; render after it has committed.
 
@@ -318,6 +336,7 @@ def _attempt(
 ) -> ResponseReturnValue:
     read_only = sessions is services(current_app).readers
     outcome: Outcome | None = None
+    response_id: int | None = None
     try:
         with db.transaction(sessions) as session:
             visit = _find(session, kind, key)
@@ -338,12 +357,17 @@ def _attempt(
                     raise _Refused(_message(visit, message_for(shown))) from error
                 if read_only and (session.dirty or session.new or session.deleted):
                     raise _NeedsWrite()
+                response_id = visit.response.id if visit.response is not None else None
     except _Refused as refused:
         outcome = refused.page
     if outcome is None:
         # Said only after the commit, so that the bad attempt is counted.
         raise NotFound("This link is not valid", code="bad_link")
     if isinstance(outcome, Page):
+        notice = _told(response_id)
+        if notice is not None:
+            outcome.context["notice"] = notice
+            outcome.shared = False
         return outcome.render(), outcome.status
     return outcome
 
@@ -460,8 +484,12 @@ def answer(kind: str, key: str, qid: str) -> ResponseReturnValue:
         response = _started(visit)
         try:
             view = flow.answer(session, response, qid, raw)
+        except flow.AnsweredElsewhere as conflict:
+            # Another device or tab moved on first: this answer was not saved, so say so.
+            _tell(response, conflict.message)
+            return redirect(visit.here(), 303)
         except flow.StaleQuestion:
-            # An old page or a second click: this answer was taken already, or moved on from.
+            # An old page or a second click of the same answer: nothing was lost.
             return redirect(visit.here(), 303)
         if isinstance(view, flow.QuestionView) and view.question_id == qid and view.error:
             return _question_page(visit, view, raw)
@@ -500,7 +528,10 @@ def submit(kind: str, key: str) -> ResponseReturnValue:
     """Send the answers: once, however many times the button is pressed."""
 
     def work(session: Session, visit: Visit) -> Outcome:
-        flow.complete(session, _started(visit))
+        view = flow.complete(session, _started(visit))
+        if isinstance(view, flow.QuestionView) and view.error:
+            # A required answer is missing: its question, with why, for this browser only.
+            return _question_page(visit, view)
         return redirect(visit.here(), 303)
 
     return _run(kind, key, work)

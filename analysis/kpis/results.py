@@ -50,6 +50,19 @@ class RoundRef:
     opens_at: datetime
     closes_at: datetime
     kind: str = "survey"  # or "rolling": a provider's follow-up round for a period
+    closed_at: datetime | None = None  # when it was closed; before closes_at if closed early
+
+    @property
+    def closed_early(self) -> bool:
+        """Tell whether the round was closed before its planned close."""
+        return self.closed_at is not None and self.closed_at < self.closes_at
+
+    @property
+    def ends_at(self) -> datetime:
+        """Give when the round stopped (or stops) taking answers: closed early, or as planned."""
+        if self.closed_at is not None and self.closed_at < self.closes_at:
+            return self.closed_at
+        return self.closes_at
 
     def to_json(self) -> dict[str, Any]:
         """Give the round as plain data."""
@@ -64,6 +77,7 @@ class RoundRef:
             "status": self.status,
             "opens_at": self.opens_at.isoformat(),
             "closes_at": self.closes_at.isoformat(),
+            "closed_at": self.closed_at.isoformat() if self.closed_at is not None else None,
         }
 
 

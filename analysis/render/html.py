@@ -364,6 +364,8 @@ def report_view(report: KpiReport) -> dict[str, Any]:
         "round": anchor,
         "opens": long_date(anchor.opens_at),
         "closes": long_date(anchor.closes_at),
+        # A round closed early: the day it really closed, beside the one it was due to.
+        "closed_early": long_date(anchor.ends_at) if anchor.closed_early else None,
         "summary": summarise(report),
         "glance": [
             {

@@ -80,7 +80,7 @@ def rounds_list(context: Context, provider_slug: str | None) -> None:
                 round_.period_label,
                 round_.status,
                 local_time(round_.opens_at)[:10],
-                local_time(round_.closes_at)[:10],
+                local_time(round_.ends_at)[:10] + (" (early)" if round_.closed_early else ""),
                 str(n_invited or 0),
                 str(n_completed or 0),
                 _rate(n_completed or 0, n_invited or 0),
@@ -358,8 +358,14 @@ def rounds_status(context: Context, round_id: int, non_responders: bool) -> None
             f"v{round_.survey.version}, {round_.period_label} ({round_.status})"
         )
         when = (
-            f"opens {local_time(round_.opens_at)}, closes {local_time(round_.closes_at)} "
-            f"(UK time); channels {', '.join(round_.channels)}"
+            f"opens {local_time(round_.opens_at)}, "
+            + (
+                f"closed early {local_time(round_.ends_at)} (due to close "
+                f"{local_time(round_.closes_at)}) "
+                if round_.closed_early
+                else f"closes {local_time(round_.closes_at)} "
+            )
+            + f"(UK time); channels {', '.join(round_.channels)}"
             + ("; open link on" if round_.open_link else "")
         )
         reminders = [

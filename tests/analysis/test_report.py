@@ -15,12 +15,16 @@ from sqlalchemy.orm import Session
 
 from analysis.kpis import Status
 from analysis.render import to_csv, to_json, to_table
+from analysis.render.html import report_html
+from analysis.render.pdf import report_pdf
 from analysis.report import KpiReport, build_reports
 from collector import models, rounds
 from collector.cli import main
 from collector.errors import NotFound
+from collector.localtime import long_date
 from collector.models import utcnow
 from tests.analysis.builders import store_response
+from tests.analysis.rendered import pdf_text
 from tests.factories import cvs_support, make_organisation, make_provider, make_round
 
 POSITIVE = {"ease_of_access": "easy", "satisfaction": "satisfied"}
@@ -225,3 +229,28 @@ def test_tempcheck_kpi_prints_a_table_json_or_csv(run, harlow: dict[str, Any]) -
     assert both.exit_code == 1 and "Choose one of --json and --csv" in both.output
     missing = run("kpi", "--round", "999")
     assert missing.exit_code == 1 and "No round 999" in missing.output
+
+
+def test_a_round_closed_early_is_reported_with_the_day_it_closed(session: Session) -> None:
+    provider = make_provider(session, slug="harlow-cvs", name="Harlow CVS")
+    opens = utcnow() - timedelta(days=30)
+    round_ = make_round(session, provider, cvs_support(), opens_at=opens,
+                        closes_at=opens + timedelta(days=42))
+    closed = opens + timedelta(days=20)
+    rounds.close_round(session, round_, now=closed)
+    session.commit()
+
+    (report,) = _reports(session, framework="essex-2017", round_id=round_.id)
+
+    assert report.round.closed_early
+    assert long_date(report.round.ends_at) == long_date(closed)
+    said = (f"open from {long_date(opens)} and closed early on {long_date(closed)} (it was due "
+            f"to close on {long_date(round_.closes_at)})")
+    html = report_html(report)
+    assert said in html
+    assert " ".join(said.split()) in " ".join(pdf_text(report_pdf(report)).split())
+    # A published snapshot keeps it; one published before it was kept reads as planned.
+    frozen = json.loads(json.dumps(report.to_json()))
+    assert report_html(KpiReport.from_json(frozen)) == html
+    del frozen["round"]["closed_at"]
+    assert said not in report_html(KpiReport.from_json(frozen))

@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import staff
-from collector import chats, db, models
+from collector import chats, db, models, rounds
+from collector.localtime import long_date
 from collector.models import utcnow
 from tests.bot.conftest import BotHarness, Call, FakeChat, callback_answers, texts
 from tests.factories import make_organisation, make_provider, make_round
@@ -614,3 +615,21 @@ def test_a_refused_command_list_does_not_stop_the_bot(harness: BotHarness, world
     assert [c.method for c in harness.request.calls[-3:]] == ["setMyCommands"] * 3
     # Still answering.
     assert "Open rounds" in _one(harness.chat(STAFF_CHAT).send("/rounds"))
+
+
+def test_round_says_a_round_closed_early_closed_that_day_not_on_its_planned_close(
+    harness: BotHarness, world: World, session_factory: sessionmaker[Session]
+) -> None:
+    with db.transaction(session_factory) as session:
+        round_ = session.get(models.Round, world.round_a)
+        assert round_ is not None
+        due = round_.closes_at
+        rounds.close_round(session, round_)
+    chat = _link(harness, world, "staff_a", STAFF_CHAT)
+
+    answer = _one(chat.send(f"/round {world.round_a}"))
+
+    assert (
+        f"Status: closed; closed early on {long_date(utcnow())} (due to close on "
+        f"{long_date(due)})" in answer
+    )

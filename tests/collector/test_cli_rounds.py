@@ -196,6 +196,12 @@ def test_a_round_from_create_to_close(
     row = run("rounds", "list").output.splitlines()[1].split()
     assert row[:7] == ["1", "harlow-cvs", "cvs-support", "v1", "2026/27", "H1", "closed"]
     assert row[-3:] == ["5", "1", "20%"]
+    # Closed before its close date: the day it closed, said to be early (issue 12, item 14).
+    assert row[7:10] == [_today().isoformat(), _today().isoformat(), "(early)"]
+    status = run("rounds", "status", "1").output
+    planned = (_today() + timedelta(days=30)).isoformat()
+    assert f", closed early {_today().isoformat()} " in status
+    assert f"(due to close {planned} 23:59) (UK time)" in status
 
 
 def test_dates_are_uk_days_stored_in_utc(

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import flow, models
+from collector import flow, models, rounds
+from collector.localtime import day_ends, day_starts, long_date
 from collector.models import utcnow
 from collector.survey.loader import library_survey
 from tests.factories import make_invitation, make_organisation, make_provider, make_round
@@ -425,3 +426,103 @@ def test_the_total_counts_questions_that_hang_on_questions_not_yet_relevant(
     assert first.total == 11
     after = _go(session, response, "yes", ["training"])
     assert isinstance(after, flow.QuestionView) and after.total == 11
+
+
+def test_a_refused_answer_s_error_is_only_in_the_view_that_answer_returns(
+    session: Session, response: models.Response
+) -> None:
+    view = _go(session, response, None)
+    assert isinstance(view, flow.QuestionView) and view.question_id == "used"
+
+    refused = flow.answer(session, response, "used", "maybe")
+
+    assert isinstance(refused, flow.QuestionView) and refused.error is not None
+    # Another device (or the same one, later) asks for the view: no error of someone else's.
+    session.expire_all()
+    again = flow.view(session, response)
+    assert isinstance(again, flow.QuestionView) and again.question_id == "used"
+    assert again.error is None
+
+
+def test_a_missing_answer_at_completion_is_said_once_and_not_stored(
+    session: Session, response: models.Response
+) -> None:
+    _go(session, response, None, "no")
+    flow.change(session, response, "used")
+    response.cursor = None
+
+    view = flow.complete(session, response)
+
+    assert isinstance(view, flow.QuestionView) and view.error == flow.ANSWER_BEFORE_SUBMITTING
+    session.expire_all()
+    again = flow.view(session, response)
+    assert isinstance(again, flow.QuestionView) and again.question_id == "volunteers"
+    assert again.error is None
+
+
+def test_an_answer_to_a_question_another_device_answered_is_a_conflict_not_dropped_silently(
+    session: Session, response: models.Response
+) -> None:
+    _go(session, response, None, "yes")  # the first device answered "used" and moved on
+
+    with pytest.raises(flow.AnsweredElsewhere) as conflict:
+        flow.answer(session, response, "used", "no")  # the second, from its older page
+
+    assert conflict.value.answered and conflict.value.question_id == "used"
+    assert "answered on another device or in another tab" in conflict.value.message
+    assert "not saved" in conflict.value.message
+    assert _answers(session, response) == {"used": "yes"}
+    assert response.cursor == "ease"  # where the first device left it
+
+
+@pytest.mark.parametrize("raw", ["yes", "maybe"])
+def test_the_same_answer_sent_again_is_stale_but_no_conflict_and_a_bad_one_is(
+    session: Session, response: models.Response, raw: str
+) -> None:
+    _go(session, response, None, "yes")
+
+    with pytest.raises(flow.StaleQuestion) as stale:
+        flow.answer(session, response, "used", raw)
+
+    # The same answer twice (a double click) lost nothing; one that could not be taken did.
+    assert isinstance(stale.value, flow.AnsweredElsewhere) == (raw == "maybe")
+    assert _answers(session, response) == {"used": "yes"}
+
+
+def test_an_answer_to_a_question_ahead_of_where_another_device_went_back_to_is_a_conflict(
+    session: Session, response: models.Response
+) -> None:
+    _go(session, response, None, "yes", "easy")  # now on "kinds"
+    flow.back(session, response)  # another device goes back to "ease"
+
+    with pytest.raises(flow.AnsweredElsewhere) as conflict:
+        flow.answer(session, response, "kinds", ["funding"])
+
+    assert not conflict.value.answered
+    assert "changed on another device or in another tab" in conflict.value.message
+    assert _answers(session, response) == {"used": "yes", "ease": "easy"}
+
+
+def test_a_round_opening_in_summer_time_says_the_uk_day_it_opens(session: Session) -> None:
+    # The start of 1 April in London (BST) is 23:00 UTC on 31 March.
+    opens_on = date(utcnow().year + 1, 4, 1)
+    invitation = make_invitation(
+        session, opens_at=day_starts(opens_on), closes_at=day_ends(opens_on + timedelta(days=29))
+    )
+
+    with pytest.raises(flow.RoundNotOpen) as error:
+        flow.start(session, invitation, channel="web")
+
+    assert error.value.message == f"This survey opens on 1 April {opens_on.year}."
+
+
+def test_a_round_closed_early_says_the_day_it_closed(session: Session) -> None:
+    invitation = make_invitation(session, closes_at=utcnow() + timedelta(days=20))
+    closed = utcnow() - timedelta(days=1)
+    rounds.close_round(session, invitation.round, now=closed)
+
+    assert invitation.round.closed_early and invitation.round.ends_at == closed
+    with pytest.raises(flow.RoundNotOpen) as error:
+        flow.start(session, invitation, channel="web")
+
+    assert error.value.message.startswith(f"This survey closed on {long_date(closed)}.")

@@ -3,13 +3,14 @@ have not answered, closing cancels what is unsent, the schedules run once, the s
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from collector import flow, models, organisations, outbox, rounds
+from collector.localtime import day_ends, day_starts
 from collector.models import utcnow
 from tests.collector.mail_helpers import complete, round_for
 from tests.factories import make_organisation, make_provider, make_round
@@ -251,3 +252,20 @@ def test_round_status_counts_invited_started_completed_and_who_to_chase(
     assert chase["Started"].started and not chase["Untouched"].started
     assert chase["Untouched"].last_message_at is not None
     assert chase["Started"].last_message_at is None
+
+
+def test_reminding_before_a_summer_opening_names_its_uk_day(session: Session) -> None:
+    opens_on = date(utcnow().year + 1, 4, 1)  # 00:00 BST is 23:00 UTC on 31 March
+    provider = make_provider(session)
+    make_organisation(session, provider)
+    round_ = make_round(
+        session,
+        provider,
+        open_now=False,
+        opens_at=day_starts(opens_on),
+        closes_at=day_ends(opens_on + timedelta(days=29)),
+    )
+    rounds.open_round(session, round_)
+
+    with pytest.raises(rounds.RoundError, match=f"opens on 1 April {opens_on.year}:"):
+        rounds.remind(session, round_)

@@ -7,6 +7,7 @@ screenshot under artifacts/screenshots/.
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,11 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import select
 
-from collector import models
+from collector import models, rounds
+from collector.localtime import day_ends, day_starts, long_date
+from collector.models import utcnow
 from tests.e2e.conftest import ALSO_ON_POSTGRESQL, DESKTOP, PHONE, Demo, LiveServer
+from tests.factories import cvs_support, make_round
 
 pytestmark = pytest.mark.e2e
 
@@ -311,4 +315,87 @@ def test_a_number_question_and_the_welsh_language_switch_are_accessible(
     audit(page, "12-number-error-welsh", screenshots)
     page.get_by_role("button", name="English").click()
     expect(page.get_by_label("How many volunteers?")).to_be_visible()
+    context.close()
+
+
+def test_two_browsers_on_one_link_see_their_own_errors_and_hear_of_each_other_s_answers(
+    chromium: Browser, live_server: LiveServer, demo_template: Demo, screenshots: Path
+) -> None:
+    token = demo_template.fresh[2]
+    link = f"{live_server.url}/r/{token}"
+    laptop, mobile = chromium.new_context(viewport=DESKTOP), phone(chromium)
+    first, second = laptop.new_page(), mobile.new_page()
+    first.goto(link)
+    first.get_by_role("button", name="Start now").click()
+    first.get_by_role("button", name="Continue").click()
+    on_question(first, live_server, token, "used_support")
+
+    # The first browser sends no answer: the error is its own.
+    first.get_by_role("button", name="Continue").click()
+    expect(first.get_by_role("alert")).to_contain_text("There is a problem")
+    second.goto(link)
+    expect(second.get_by_text("You have started this survey")).to_be_visible()
+    second.get_by_role("button", name="Continue").click()
+    on_question(second, live_server, token, "used_support")
+    expect(second.locator(".govuk-error-summary")).to_have_count(0)
+    expect(second.locator(".govuk-error-message")).to_have_count(0)
+
+    # The first answers; the second, still showing the question, answers it differently.
+    choose(first, "Yes")
+    on_question(first, live_server, token, "support_kinds")
+    choose(second, "No")
+
+    on_question(second, live_server, token, "support_kinds")
+    banner = second.locator(".govuk-notification-banner")
+    expect(banner).to_contain_text("This question was answered on another device or in another tab")
+    expect(banner).to_contain_text("the answer you just gave was not saved")
+    audit(second, "13-answered-elsewhere", screenshots)
+    _, answers = stored(live_server, token)
+    assert answers == {"used_support": "yes"}
+    # Said once: the next page of either browser is plain.
+    second.reload()
+    expect(second.locator(".govuk-notification-banner")).to_have_count(0)
+    first.reload()
+    expect(first.locator(".govuk-notification-banner")).to_have_count(0)
+    laptop.close()
+    mobile.close()
+
+
+def test_a_round_s_dates_are_its_uk_days_and_a_round_closed_early_shows_when_it_closed(
+    chromium: Browser, live_server: LiveServer, demo_template: Demo
+) -> None:
+    opens_on = date(utcnow().year + 1, 4, 1)  # 00:00 BST is 23:00 UTC on 31 March
+    with live_server.sessions() as session, session.begin():
+        provider = session.scalars(select(models.Provider).order_by(models.Provider.id)).first()
+        assert provider is not None
+        slug = make_round(
+            session,
+            provider,
+            cvs_support(),
+            open_link=True,
+            period_label="Summer time",
+            audience={"district": ["Nowhere"]},
+            opens_at=day_starts(opens_on),
+            closes_at=day_ends(opens_on + timedelta(days=29)),
+        ).slug
+        invitation = session.scalars(
+            select(models.Invitation).where(models.Invitation.token == demo_template.fresh[3])
+        ).one()
+        due = invitation.round.closes_at
+        rounds.close_round(session, invitation.round)
+    context = phone(chromium)
+    page = context.new_page()
+
+    page.goto(f"{live_server.url}/s/{slug}")
+    year = opens_on.year
+    main = page.locator("main")
+    expect(main).to_contain_text(f"This survey opens on 1 April {year}.")
+    expect(main).to_contain_text(f"It will be open from 1 April {year} to 30 April {year}.")
+    expect(main).not_to_contain_text("31 March")
+
+    page.goto(f"{live_server.url}/r/{demo_template.fresh[3]}")
+    today = long_date(utcnow())
+    expect(main).to_contain_text(f"This survey closed on {today}.")
+    expect(main).to_contain_text(f"to {today}.")
+    expect(main).not_to_contain_text(long_date(due))
     context.close()

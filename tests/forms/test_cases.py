@@ -10,10 +10,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from collector import db, models, rounds
-from collector.localtime import day_ends, day_starts
+from collector.localtime import day_ends, day_starts, long_date
 from collector.models import utcnow
 from forms import respond
-from tests.factories import cvs_support, make_invitation, make_organisation, make_provider
+from tests.factories import (
+    cvs_support,
+    make_invitation,
+    make_organisation,
+    make_provider,
+    make_round,
+)
 from tests.forms.conftest import Browser
 from tests.forms.test_respond import NO_SUPPORT, invite, response_of, start, stored_answers, walk
 
@@ -222,3 +228,47 @@ def test_the_start_page_does_not_start_a_response(
     app.test_client().head(f"/r/{token}")
     app.test_client().get(f"/r/{token}")
     assert response_of(session_factory, token) is None
+
+
+def test_an_open_link_of_a_round_opening_in_summer_time_says_one_uk_day_throughout(
+    browser: Browser, session_factory: sessionmaker[Session]
+) -> None:
+    opens_on = date(utcnow().year + 1, 4, 1)  # 00:00 BST is 23:00 UTC on 31 March
+    with db.transaction(session_factory) as session:
+        slug = make_round(
+            session,
+            make_provider(session),
+            cvs_support(),
+            open_link=True,
+            opens_at=day_starts(opens_on),
+            closes_at=day_ends(opens_on + timedelta(days=29)),
+        ).slug
+
+    page = browser.get(f"/s/{slug}")
+
+    year = opens_on.year
+    assert page.status_code == 403
+    assert f"This survey opens on 1 April {year}." in browser.text
+    assert f"It will be open from 1 April {year} to 30 April {year}." in browser.text
+    assert "31 March" not in browser.text
+
+
+def test_a_round_closed_early_shows_the_day_it_closed_not_the_day_it_was_due(
+    browser: Browser, session_factory: sessionmaker[Session]
+) -> None:
+    due = utcnow() + timedelta(days=20)
+    token = invite(session_factory, closes_at=due)
+    with db.transaction(session_factory) as session:
+        invitation = session.scalar(
+            select(models.Invitation).where(models.Invitation.token == token)
+        )
+        assert invitation is not None
+        rounds.close_round(session, invitation.round)
+
+    page = browser.get(f"/r/{token}")
+
+    today = long_date(utcnow())
+    assert page.status_code == 410
+    assert f"This survey closed on {today}." in browser.text
+    assert f"to {today}." in browser.text
+    assert long_date(due) not in browser.text

@@ -20,6 +20,7 @@ from analysis.render.formats import interval_text, n_text, result_text, status_w
 from analysis.render.html import report_html
 from analysis.report import KpiReport
 from collector import db, models, rounds
+from collector.localtime import short_date
 from collector.models import utcnow
 from forms.console.reports import site_fragment
 from tests.analysis.builders import store_response
@@ -557,3 +558,18 @@ def test_a_snapshot_whose_data_cannot_be_read_still_offers_its_files(
     assert "This report cannot be shown as a page: download it above." in funder.text
     assert f"/funder/alpha-cvs/reports/{snapshot_id}.pdf" in funder.text
     assert f"published report {snapshot_id} cannot be shown" in caplog.text
+
+
+def test_the_funder_s_rounds_table_shows_a_round_closed_early_on_the_day_it_closed(
+    funder: Browser, session_factory: sessionmaker[Session], world: World
+) -> None:
+    with db.transaction(session_factory) as session:
+        round_ = session.get(models.Round, world.a.open_round)
+        assert round_ is not None
+        due = round_.closes_at
+        rounds.close_round(session, round_)
+
+    funder.get("/funder/alpha-cvs")
+
+    assert f"{short_date(utcnow())}<br>" in funder.text
+    assert f"closed early; was due {short_date(due)}" in funder.text

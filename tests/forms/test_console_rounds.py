@@ -15,7 +15,8 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import db, flow, models
+from collector import db, flow, models, rounds
+from collector.localtime import long_date, short_date
 from collector.models import utcnow
 from tests.factories import cvs_support, make_organisation, make_round
 from tests.forms.conftest import Browser
@@ -454,3 +455,22 @@ def test_a_round_can_invite_in_telegram_too(
     created = rounds_of(session_factory, world.a.id)[-1]
     assert created.channels == ["email", "telegram"]
     assert "Email and Telegram" in staff.text
+
+
+def test_a_round_closed_early_shows_the_day_it_closed_in_the_rounds_table_and_its_page(
+    staff: Browser, world: World, session_factory: sessionmaker[Session]
+) -> None:
+    with db.transaction(session_factory) as session:
+        round_ = session.get(models.Round, world.a.open_round)
+        assert round_ is not None
+        due = round_.closes_at
+        rounds.close_round(session, round_)
+
+    staff.get(BASE)
+
+    row = next(r for r in staff.text.split("<tr") if f'/rounds/{world.a.open_round}"' in r)
+    assert f"{short_date(utcnow())}<br>" in row
+    assert f"closed early; was due {short_date(due)}" in row
+    staff.get(f"{BASE}/{world.a.open_round}")
+    assert f"Closed early on {short_date(utcnow())}, " in staff.text
+    assert f"(it was due to close on {long_date(due)})" in staff.text

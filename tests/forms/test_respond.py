@@ -403,3 +403,76 @@ def test_an_unknown_language_is_refused_with_a_plain_page(
 
     assert page.status_code == 400
     assert "not available in &#39;xx&#39;" in page.get_data(as_text=True)
+
+
+def test_an_answer_another_device_already_gave_is_not_dropped_silently(
+    browser: Browser, other_browser: Browser, session_factory: sessionmaker[Session]
+) -> None:
+    token = invite(session_factory)
+    start(browser, f"/r/{token}")
+    walk(browser, NO_SUPPORT[:1])
+    start(other_browser, f"/r/{token}")
+    assert other_browser.question == browser.question == "used_support"
+    browser.answer("no")  # the first device answers and moves on
+
+    other_browser.answer("yes")  # the second answers the same question from its page
+
+    assert other_browser.question == "outcomes_contributed"  # where the response is now
+    assert "This question was answered on another device or in another tab" in other_browser.text
+    assert "the answer you just gave was not saved" in other_browser.text
+    response = response_of(session_factory, token)
+    assert response is not None
+    assert stored_answers(session_factory, response.id) == {"used_support": "no"}
+    # Said once, to that browser only.
+    other_browser.get(f"/r/{token}/q")
+    assert "answered on another device" not in other_browser.text
+    browser.get(f"/r/{token}/q")
+    assert browser.question == "outcomes_contributed"
+    assert "answered on another device" not in browser.text
+
+
+def test_a_validation_error_is_shown_only_to_the_browser_that_made_it(
+    browser: Browser, other_browser: Browser, session_factory: sessionmaker[Session]
+) -> None:
+    token = invite(session_factory)
+    start(browser, f"/r/{token}")
+    walk(browser, NO_SUPPORT[:1])
+
+    browser.answer(None)
+    assert "There is a problem" in browser.text
+
+    other_browser.get(f"/r/{token}")
+    other_browser.post(f"/r/{token}/start", {"language": "en"})
+    assert other_browser.question == "used_support"
+    assert "There is a problem" not in other_browser.text
+    assert "Select an answer" not in other_browser.text
+    # Nor does the same browser see it again when it comes back to the question.
+    browser.get(f"/r/{token}/q")
+    assert browser.question == "used_support"
+    assert "There is a problem" not in browser.text
+
+
+def test_sending_with_an_answer_missing_shows_that_question_with_why_to_that_browser_only(
+    browser: Browser, other_browser: Browser, session_factory: sessionmaker[Session]
+) -> None:
+    token = invite(session_factory)
+    start(browser, f"/r/{token}")
+    walk(browser, NO_SUPPORT)
+    response = response_of(session_factory, token)
+    assert response is not None
+    with db.transaction(session_factory) as session:
+        session.execute(
+            models.Answer.__table__.delete().where(
+                models.Answer.response_id == response.id,
+                models.Answer.question_id == "informed_district",
+            )
+        )
+
+    page = browser.post(f"/r/{token}/check")
+
+    assert page.status_code == 200
+    assert "Answer this question before you submit your answers" in browser.text
+    assert f'action="/r/{token}/q/informed_district"' in browser.text
+    other_browser.get(f"/r/{token}/q")
+    assert other_browser.question == "informed_district"
+    assert "Answer this question before you submit" not in other_browser.text
