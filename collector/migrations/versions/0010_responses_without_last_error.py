@@ -4,7 +4,7 @@ A refused answer's message belongs to the request that sent it: storing it on th
 showed it to any other browser that opened the same link (issue 12, item 17).
 
 Revision ID: 0010
-Revises: 0005
+Revises: 0006
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
