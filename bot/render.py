@@ -70,6 +70,9 @@ WORDS: dict[str, dict[str, str]] = {
     },
 }
 
+# Marks the reason a question's last answer was not taken, on the question's message.
+WARNING = "⚠️"
+
 
 def word(language: str, key: str, **values: object) -> str:
     """Give one of the bot's words in `language` (English when it has no translation)."""
@@ -168,7 +171,7 @@ def question(
     if view.hint:
         lines.append(e(view.hint))
     if view.error:
-        lines += ["", f"⚠️ {e(view.error)}"]
+        lines += ["", f"{WARNING} {e(view.error)}"]
     rows: list[list[InlineKeyboardButton]] = []
     rid = view.response_id
 

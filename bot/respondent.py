@@ -9,13 +9,13 @@ a button pressed on an old message is recognised and refused without changing an
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from telegram import InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest
 from telegram.ext import (
@@ -166,7 +166,9 @@ async def _on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     if callback is None:
         await _deliver(update, context, Reply(notice=OLD_BUTTON))
         return
-    await _run(update, context, _press, callback)
+    # Errors are never stored: whether the message shows one is on the message itself.
+    warned = isinstance(query.message, Message) and render.WARNING in (query.message.text or "")
+    await _run(update, context, _press, callback, warned)
 
 
 async def _on_other_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -488,7 +490,9 @@ def _moved_on(session: Session, chat_id: int) -> Reply:
     return Reply(notice=MOVED_ON, strip=True, send=[_show(session, state.response)])
 
 
-def _press(session: Session, chat_id: int, callback: render.Callback) -> Reply:
+def _press(
+    session: Session, chat_id: int, callback: render.Callback, warned: bool = False
+) -> Reply:
     """A respondent's button: act on it if it belongs to the question being asked now."""
     state = _state(session, chat_id)
     if state is None or state.response is None:
@@ -528,7 +532,7 @@ def _press(session: Session, chat_id: int, callback: render.Callback) -> Reply:
         return _moved_on(session, chat_id)
     current = flow.view(session, response)
     assert isinstance(current, flow.QuestionView)
-    return _question_button(session, state, question.id, current, callback)
+    return _question_button(session, state, question.id, current, callback, warned=warned)
 
 
 def _question_button(
@@ -537,6 +541,8 @@ def _question_button(
     question_id: str,
     current: flow.QuestionView,
     callback: render.Callback,
+    *,
+    warned: bool = False,
 ) -> Reply:
     """A button of the question being asked: choose, tick, done, continue, keep, skip, back."""
     response = state.response
@@ -558,11 +564,9 @@ def _question_button(
         if action == render.TOGGLE:
             # Ticking changes only the buttons; the answer is stored on Done. A warning from
             # the last Done ("Select at least one answer") goes with the first tick.
-            if current.error is not None:
-                untold = replace(current, error=None)
-                return Reply(edit=_render(response, untold, ticks=ticks))
-            keyboard = _render(response, current, ticks=ticks).keyboard
-            return Reply(markup=keyboard)
+            if warned:
+                return Reply(edit=_render(response, current, ticks=ticks))
+            return Reply(markup=_render(response, current, ticks=ticks).keyboard)
         raw = [choice.value for choice, on in zip(current.choices, ticks, strict=True) if on]
     elif action == render.NEXT and current.type == "note":
         raw = None

@@ -257,8 +257,13 @@ class FakeChat:
         return self.harness.feed(text_update(self.chat_id, text))
 
     def press(self, data: str, message_id: int = 1) -> list[Call]:
-        """Press an inline button with this callback data on message `message_id`."""
-        return self.harness.feed(callback_update(self.chat_id, data, message_id))
+        """Press an inline button with this callback data on message `message_id`.
+
+        The update carries the message's text as it reads now, as Telegram's does.
+        """
+        known = any(int(c.params.get("message_id", 0)) == message_id for c in self.messages())
+        text = self.message(message_id).text if known else "q"
+        return self.harness.feed(callback_update(self.chat_id, data, message_id, text))
 
     def press_label(self, label: str, call: Call | None = None) -> list[Call]:
         """Press the button labelled `label` on `call`'s message (default: the last sent)."""
