@@ -61,7 +61,13 @@ from analysis.kpis.results import (
     no_data_cell,
 )
 from analysis.kpis.targets import RAG_RULE, Status, Target, TargetRule
-from analysis.periods import Period, parse_period, period_from_dates, previous_period
+from analysis.periods import (
+    Period,
+    parse_period,
+    period_from_dates,
+    previous_period,
+    until_next,
+)
 from analysis.suppression import SUPPRESS_BELOW
 from collector.errors import NotFound
 from collector.localtime import uk
@@ -390,11 +396,20 @@ class _Rounds:
             if r.provider == anchor.provider and r.period == anchor.period and r.kind == "rolling"
         ]
         if rolling:
-            return period_from_dates(
+            whole = period_from_dates(
                 anchor.period,
                 min(r.opens_at for r in rolling),
                 max(r.closes_at for r in rolling),
             )
+            # The provider's other rolling periods: this one ends before the next begins.
+            others = [
+                uk(r.opens_at).date()
+                for r in self.refs
+                if r.provider == anchor.provider
+                and r.kind == "rolling"
+                and r.period != anchor.period
+            ]
+            return until_next(whole, others)
         parsed = parse_period(anchor.period)
         if parsed is not None:
             return parsed

@@ -24,7 +24,7 @@ import secrets
 import shutil
 import subprocess
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -42,7 +42,7 @@ from analysis.render.xlsx import report_xlsx
 from analysis.report import KpiReport, build_reports
 from analysis.stats import newcombe, wilson
 from collector import models
-from collector.localtime import day_ends, day_starts
+from collector.localtime import day_ends, day_starts, uk
 from collector.survey.loader import library_survey
 from collector.survey.store import register
 from tests.analysis.builders import store_response
@@ -421,3 +421,49 @@ def test_a_report_on_a_survey_round_closing_mid_period_counts_enquiries_so_far(
     assert val26.change.previous_round.period == "2024/25 H2"
     # The follow-up answers are read from the period's rolling round, open or not.
     assert report.result("VAL 27").overall.n == 11
+
+
+def test_consecutive_rolling_periods_share_no_day_so_a_boundary_enquiry_counts_once(
+    session: Session,
+) -> None:
+    """Rolling rounds that close on the day the next opens (as the demo's do, and as any round
+    closing and reopening at a moment of the day would): the boundary day is the later
+    period's first day, never also the earlier one's last."""
+    provider = make_provider(session, slug="rolling-vc", name="Rolling Volunteer Centre")
+    # Each round closes at the moment the next opens, in the middle of a UK day.
+    boundaries = [
+        datetime(2025, 5, 10, 13, 30, tzinfo=UTC),
+        datetime(2025, 11, 2, 9, 0, tzinfo=UTC),
+        datetime(2026, 5, 1, 10, 0, tzinfo=UTC),
+        datetime(2026, 10, 30, 16, 45, tzinfo=UTC),
+    ]
+    labels = ["2025/26 H1", "2025/26 H2", "2026/27 H1"]
+    made = []
+    for label, opens, closes in zip(labels, boundaries, boundaries[1:], strict=False):
+        round_ = rolling_round(session, provider, "volunteer-placement", label, H1_START, H1_END)
+        round_.opens_at, round_.closes_at = opens, closes
+        made.append(round_)
+    # Five enquiries on each boundary day (so no count is hidden), five in each period's middle.
+    days = [uk(moment).date() for moment in boundaries]
+    middles = [day + timedelta(days=60) for day in days[:3]]
+    for day in days + middles:
+        for _ in range(5):
+            make_enquiry(session, provider, enquired_on=day)
+    session.commit()
+
+    reports = [val_report(session, round_id=round_.id) for round_ in made]
+    periods = [r.result("VAL 25").period for r in reports]
+    assert [(p.start, p.end) for p in periods if p is not None] == [
+        (date(2025, 5, 10), date(2025, 11, 1)),
+        (date(2025, 11, 2), date(2026, 4, 30)),
+        (date(2026, 5, 1), date(2026, 10, 30)),  # the last period ends on its round's close
+    ]
+    counts = [r.result("VAL 25").overall.count for r in reports]
+    # The first day counts in its own period only; the last period keeps its closing day.
+    assert counts == [10, 10, 15]
+    assert sum(c or 0 for c in counts) == 35  # every enquiry once, none twice
+    assert [r.result("VAL 26").overall.n for r in reports] == [10, 10, 15]
+    # The report says the dates it counted, one day apart from the next period's.
+    html = report_html(reports[0], standalone=True)
+    assert "2025/26 H1 (10 May 2025 to 1 Nov 2025)" in html
+    assert "2025/26 H2 (2 Nov 2025 to 30 Apr 2026)" in report_html(reports[1], standalone=True)
