@@ -637,6 +637,23 @@ def _counted(period: Period, anchor: RoundRef) -> Period:
     return period
 
 
+def interim_note(kpi: Kpi, anchor: RoundRef, counted: Period) -> str:
+    """Say that a records KPI's figures are interim: its round is open, its period not over.
+
+    A survey KPI on an open round says it by the round's status (the answers so far); a
+    records KPI counts dates, so it says which period is not over and what is compared.
+    """
+    what = (
+        "the enquiries recorded so far, against the target for the whole period"
+        if kpi.is_count
+        else "the share of the enquiries recorded so far"
+    )
+    return (
+        f"interim: {anchor.survey} round {anchor.id} is still open, so {counted.describe()} "
+        f"is not over: these are {what}"
+    )
+
+
 def _evaluate(
     plan: _Plan,
     kpi: Kpi,
@@ -654,12 +671,18 @@ def _evaluate(
         result = evaluate_records(
             kpi, records, plan.anchor, counted, previous_period(whole), min_n=plan.framework.min_n
         )
-        if counted != whole and not result.note:
-            note = (
+        if result.note:
+            return result  # no enquiries recorded: nothing is counted, so nothing is interim
+        notes = []
+        if plan.anchor.status == "open":
+            notes.append(interim_note(kpi, plan.anchor, counted))
+        if counted != whole:
+            notes.append(
                 f"counted to {plan.anchor.survey}'s close on {counted.end:%-d %b %Y}, not the "
                 f"whole of {whole.describe()}"
             )
-            result = dataclasses.replace(result, note=note)
+        if notes:
+            result = dataclasses.replace(result, note="; ".join(notes))
         return result
     assert kpi.survey is not None
     round_ = plan.kpi_rounds.get(kpi.id)

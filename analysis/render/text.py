@@ -287,6 +287,10 @@ def _detail_rows(
     note = change or overall.note or result.note
     if kpi.kind is KpiKind.TARGETS_MET and overall.n is not None:
         note = overall.note
+    if result.period is not None and result.note and change:
+        # A records KPI's note says what its figures count (interim, part of a period): it
+        # comes before the change, not instead of it.
+        note = f"{result.note}; {change}"
     if result.period is not None and not note:
         note = f"enquiries dated {result.period.describe()}"
     status = overall.status

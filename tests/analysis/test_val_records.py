@@ -467,3 +467,42 @@ def test_consecutive_rolling_periods_share_no_day_so_a_boundary_enquiry_counts_o
     html = report_html(reports[0], standalone=True)
     assert "2025/26 H1 (10 May 2025 to 1 Nov 2025)" in html
     assert "2025/26 H2 (2 Nov 2025 to 30 Apr 2026)" in report_html(reports[1], standalone=True)
+
+
+def test_records_kpis_on_an_open_round_say_the_period_is_not_over(
+    session: Session, centre: Centre
+) -> None:
+    closed = val_report(session, round_id=centre.placement_round.id)
+    assert "interim" not in json.dumps(closed.to_json())
+    for round_ in (centre.placement_round, centre.host_round):
+        round_.status = "open"
+    session.commit()
+    report = val_report(session, round_id=centre.placement_round.id)
+    assert report.round.status == "open"
+    val25, val26 = report.result("VAL 25"), report.result("VAL 26")
+    assert val25.overall.count == 30  # the enquiries so far, against the whole half year's
+    assert str(val25.target) == "≥ 1,669 (3,327 a year, pro rata)"
+    so_far = (
+        f"interim: volunteer-placement round {centre.placement_round.id} is still open, so "
+        "2025/26 H1 (1 Apr 2025 to 30 Sep 2025) is not over"
+    )
+    assert val25.note == (
+        f"{so_far}: these are the enquiries recorded so far, against the target for the whole "
+        "period"
+    )
+    assert val26.note == f"{so_far}: these are the share of the enquiries recorded so far"
+    # Every way the report is read says it: the page and PDF, the terminal, JSON and CSV.
+    html = report_html(report, standalone=True)
+    section = html.split('id="kpi-val-25"')[1].split("</section>")[0]
+    assert so_far in section
+    table = to_table([report])
+    for kpi_id in ("VAL 25", "VAL 26"):
+        line = next(row for row in table.splitlines() if row.startswith(kpi_id))
+        assert "interim: volunteer-placement round" in line, line
+    val26_line = next(row for row in table.splitlines() if row.startswith("VAL 26"))
+    assert "(was 25%)" in val26_line  # the change is still there, after the note
+    kpis = {k["id"]: k for k in json.loads(json.dumps(report.to_json()))["kpis"]}
+    assert kpis["VAL 25"]["note"] == val25.note and kpis["VAL 26"]["note"] == val26.note
+    rows = list(csv.DictReader(io.StringIO(to_csv([report]))))
+    overall = next(r for r in rows if r["kpi"] == "VAL 25" and r["measure"] == "overall")
+    assert overall["note"].startswith("interim: ")
