@@ -46,6 +46,7 @@ from collector.localtime import day_ends, day_starts, uk
 from collector.survey.loader import library_survey
 from collector.survey.store import register
 from tests.analysis.builders import store_response
+from tests.analysis.rendered import read_xlsx
 from tests.factories import (
     cvs_support,
     make_enquiry,
@@ -506,3 +507,6 @@ def test_records_kpis_on_an_open_round_say_the_period_is_not_over(
     rows = list(csv.DictReader(io.StringIO(to_csv([report]))))
     overall = next(r for r in rows if r["kpi"] == "VAL 25" and r["measure"] == "overall")
     assert overall["note"].startswith("interim: ")
+    book = read_xlsx(report_xlsx(report))
+    summary = {row["KPI"]: row for row in book["Summary"]}
+    assert summary["VAL 25"]["Note"] == val25.note and summary["VAL 26"]["Note"] == val26.note
