@@ -30,10 +30,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy.orm import Session
 
+from analysis.drift import published_changes
 from analysis.kpis import Status
 from analysis.kpis.targets import TargetRule
+from analysis.publish import frozen
 from analysis.render import to_csv, to_table
 from analysis.render.html import report_html
 from analysis.render.message import report_message
@@ -41,8 +44,9 @@ from analysis.render.pdf import report_pdf
 from analysis.render.xlsx import report_xlsx
 from analysis.report import KpiReport, build_reports
 from analysis.stats import newcombe, wilson
-from collector import models
-from collector.localtime import day_ends, day_starts, uk
+from collector import models, reports
+from collector.cli import main
+from collector.localtime import day_ends, day_starts, long_date, uk
 from collector.survey.loader import library_survey
 from collector.survey.store import register
 from tests.analysis.builders import store_response
@@ -510,3 +514,91 @@ def test_records_kpis_on_an_open_round_say_the_period_is_not_over(
     book = read_xlsx(report_xlsx(report))
     summary = {row["KPI"]: row for row in book["Summary"]}
     assert summary["VAL 25"]["Note"] == val25.note and summary["VAL 26"]["Note"] == val26.note
+
+
+def test_records_back_dated_into_a_published_period_show_how_the_figures_changed(
+    session: Session, centre: Centre, database_url: str, tmp_path: Path
+) -> None:
+    round_ = centre.placement_round
+    data, _ = frozen(val_report(session, round_id=round_.id))
+    sent = reports.save_snapshot(
+        session,
+        round_=round_,
+        framework="leicestershire-val",
+        title="Leicestershire Volunteer Centre: VAL, 2025/26 H1",
+        data=data,
+        pdf=None,
+        xlsx=None,
+        published_by="test",
+    )
+    session.commit()
+    assert published_changes(session.connection(), [val_report(session, round_id=round_.id)]) == []
+
+    # Two enquiries recorded later, dated in the published half year (both placed), and one
+    # dated in the period before, whose own report was never published.
+    make_enquiry(session, centre.provider, enquired_on=date(2025, 5, 2), outcome="placed")
+    make_enquiry(session, centre.provider, enquired_on=H1_END, outcome="placed")
+    make_enquiry(session, centre.provider, enquired_on=H2_END, outcome="placed")
+    session.commit()
+    live = val_report(session, round_id=round_.id)
+    changes = published_changes(session.connection(), [live])
+    assert [(c.kpi.id, c.snapshot_id) for c in changes] == [
+        ("VAL 25", sent.id),
+        ("VAL 26", sent.id),
+    ]
+    published_on = long_date(sent.published_at)
+    assert changes[0].line() == (
+        f"VAL 25 Volunteer enquiries, 2025/26 H1: changed since published on {published_on}: "
+        "was 30 enquiries, now 32 enquiries, 2 more"
+    )
+    assert changes[1].describe() == (
+        f"changed since published on {published_on}: was 53% (16 of 30 enquiries), "
+        "now 56% (18 of 32 enquiries), up 3 points"
+    )
+    # What the funders were sent stays as it was.
+    session.expire_all()
+    kept = session.get(models.ReportSnapshot, sent.id)
+    assert kept is not None and kept.data == data
+    assert KpiReport.from_json(kept.data).result("VAL 25").overall.count == 30
+    # Another period's report, and a report counting only part of this period, compare with
+    # no published figures of theirs.
+    before = val_report(session, round_id=centre.before_round.id)
+    assert published_changes(session.connection(), [before]) == []
+
+    # tempcheck kpi says it under the table, and in its JSON.
+    round_id = round_.id
+    session.commit()  # this test's reads end before the command opens the database
+    env = {"DATABASE_URL": database_url, "TEMPCHECK_INSTANCE": str(tmp_path / "instance")}
+    table = CliRunner().invoke(main, ["kpi", "--provider", "leics-vc"], env=env)
+    assert table.exit_code == 0, table.output
+    assert "Changed since published (the funders have the published figures):" in table.output
+    assert (
+        f"! Leicestershire Volunteer Centre: VAL 25 Volunteer enquiries, 2025/26 H1: changed "
+        f"since published on {published_on}: was 30 enquiries, now 32 enquiries, 2 more"
+    ) in table.output
+    as_json = CliRunner().invoke(
+        main,
+        ["kpi", "--round", str(round_id), "--framework", "leicestershire-val", "--json"],
+        env=env,
+    )
+    assert as_json.exit_code == 0, as_json.output
+    (document,) = json.loads(as_json.output)["reports"]
+    changed = document["changed_since_published"]
+    assert [(c["kpi"], c["was"]["count"], c["now"]["count"]) for c in changed[:1]] == [
+        ("VAL 25", 30, 32)
+    ]
+    assert changed[1]["was"]["n"] == 30 and changed[1]["now"]["numerator"] == 18
+
+    # Published again (a correction), the figures are those sent: nothing is said.
+    reports.save_snapshot(
+        session,
+        round_=round_,
+        framework="leicestershire-val",
+        title="corrected",
+        data=frozen(live)[0],
+        pdf=None,
+        xlsx=None,
+        published_by="test",
+    )
+    session.commit()
+    assert published_changes(session.connection(), [live]) == []
