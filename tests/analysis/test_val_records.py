@@ -471,6 +471,7 @@ def test_consecutive_rolling_periods_share_no_day_so_a_boundary_enquiry_counts_o
     # The report says the dates it counted, one day apart from the next period's.
     html = report_html(reports[0], standalone=True)
     assert "2025/26 H1 (10 May 2025 to 1 Nov 2025)" in html
+    assert "ending the day before its next period starts, so that no day counts twice" in html
     assert "2025/26 H2 (2 Nov 2025 to 30 Apr 2026)" in report_html(reports[1], standalone=True)
 
 
