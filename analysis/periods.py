@@ -5,7 +5,10 @@ placements against enquiries) count the records dated in the report's period. Th
 found, in this order:
 
 1. the provider's rolling (follow-up) round with the report's period label: it opens on the
-   period's first day and closes on its last (UK days);
+   period's first day and closes on its last (UK days). A provider's periods never overlap:
+   when its next rolling period starts on (or before) the day this one's round closes, this
+   period ends the day before, so a record dated on the boundary counts in the later period
+   only (:func:`until_next`);
 2. the label itself, read as a UK financial year (1 April to 31 March): ``2025/26`` the whole
    year, ``2025/26 H1`` April to September, ``2025/26 H2`` October to March, ``2025/26 Q1`` to
    ``Q4`` the quarters;
@@ -18,12 +21,13 @@ previous year's H2), else the same number of days just before.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from collector.localtime import uk
 
-__all__ = ["Period", "parse_period", "period_from_dates", "previous_period"]
+__all__ = ["Period", "parse_period", "period_from_dates", "previous_period", "until_next"]
 
 _LABEL = re.compile(r"(?P<year>\d{4})/(?P<next>\d{2})(?:\s+(?P<part>H[12]|Q[1-4]))?")
 
@@ -80,6 +84,19 @@ def parse_period(label: str) -> Period | None:
 def period_from_dates(label: str, opens_at: datetime, closes_at: datetime) -> Period:
     """Give the period a round covers: its open and close days in UK time."""
     return Period(label, uk(opens_at).date(), uk(closes_at).date())
+
+
+def until_next(period: Period, next_starts: Iterable[date]) -> Period:
+    """End a period the day before the next period starts, when that is before its own end.
+
+    `next_starts` are the first days of the provider's other periods; those starting after this
+    one's first day are the ones that follow it. Consecutive rounds share their boundary day
+    (one closes on the day the next opens): the day belongs to the period that starts on it.
+    """
+    later = [day for day in next_starts if day > period.start]
+    if not later or min(later) > period.end:
+        return period
+    return Period(period.label, period.start, min(later) - timedelta(days=1))
 
 
 def previous_period(period: Period) -> Period:

@@ -61,7 +61,13 @@ from analysis.kpis.results import (
     no_data_cell,
 )
 from analysis.kpis.targets import RAG_RULE, Status, Target, TargetRule
-from analysis.periods import Period, parse_period, period_from_dates, previous_period
+from analysis.periods import (
+    Period,
+    parse_period,
+    period_from_dates,
+    previous_period,
+    until_next,
+)
 from analysis.suppression import SUPPRESS_BELOW
 from collector.errors import NotFound
 from collector.localtime import uk
@@ -400,11 +406,20 @@ class _Rounds:
             if r.provider == anchor.provider and r.period == anchor.period and r.kind == "rolling"
         ]
         if rolling:
-            return period_from_dates(
+            whole = period_from_dates(
                 anchor.period,
                 min(r.opens_at for r in rolling),
                 max(r.closes_at for r in rolling),
             )
+            # The provider's other rolling periods: this one ends before the next begins.
+            others = [
+                uk(r.opens_at).date()
+                for r in self.refs
+                if r.provider == anchor.provider
+                and r.kind == "rolling"
+                and r.period != anchor.period
+            ]
+            return until_next(whole, others)
         parsed = parse_period(anchor.period)
         if parsed is not None:
             return parsed
@@ -632,6 +647,23 @@ def _counted(period: Period, anchor: RoundRef) -> Period:
     return period
 
 
+def interim_note(kpi: Kpi, anchor: RoundRef, counted: Period) -> str:
+    """Say that a records KPI's figures are interim: its round is open, its period not over.
+
+    A survey KPI on an open round says it by the round's status (the answers so far); a
+    records KPI counts dates, so it says which period is not over and what is compared.
+    """
+    what = (
+        "the enquiries recorded so far, against the target for the whole period"
+        if kpi.is_count
+        else "the share of the enquiries recorded so far"
+    )
+    return (
+        f"interim: {anchor.survey} round {anchor.id} is still open, so {counted.describe()} "
+        f"is not over: these are {what}"
+    )
+
+
 def _evaluate(
     plan: _Plan,
     kpi: Kpi,
@@ -649,12 +681,18 @@ def _evaluate(
         result = evaluate_records(
             kpi, records, plan.anchor, counted, previous_period(whole), min_n=plan.framework.min_n
         )
-        if counted != whole and not result.note:
-            note = (
+        if result.note:
+            return result  # no enquiries recorded: nothing is counted, so nothing is interim
+        notes = []
+        if plan.anchor.status == "open":
+            notes.append(interim_note(kpi, plan.anchor, counted))
+        if counted != whole:
+            notes.append(
                 f"counted to {plan.anchor.survey}'s close on {counted.end:%-d %b %Y}, not the "
                 f"whole of {whole.describe()}"
             )
-            result = dataclasses.replace(result, note=note)
+        if notes:
+            result = dataclasses.replace(result, note="; ".join(notes))
         return result
     assert kpi.survey is not None
     round_ = plan.kpi_rounds.get(kpi.id)

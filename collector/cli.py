@@ -402,6 +402,7 @@ def kpi(
     as_csv: bool,
 ) -> None:
     """Show the KPIs against their targets, with RAG status and the change since last round."""
+    from analysis.drift import published_changes
     from analysis.render import to_csv, to_json, to_table
     from analysis.report import build_reports
 
@@ -413,15 +414,17 @@ def kpi(
             reports = build_reports(
                 connection, framework=framework, provider=provider_slug, round_id=round_id
             )
+            # Records added to a period after its report was published: said, not hidden.
+            changes = published_changes(connection, reports)
     except CollectorError as error:
         _fail(error.message)
         return
     if as_json:
-        click.echo(to_json(reports))
+        click.echo(to_json(reports, changes))
     elif as_csv:
         click.echo(to_csv(reports), nl=False)
     else:
-        click.echo(to_table(reports, by=by, colour=True), nl=False)
+        click.echo(to_table(reports, by=by, colour=True, changes=changes), nl=False)
 
 
 def _add_command_groups() -> None:

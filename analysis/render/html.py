@@ -340,7 +340,8 @@ def definition_lines(kpi: Kpi) -> list[tuple[str, str, bool]]:
             lines.append(("Out of", "volunteer enquiries dated in the report's period", False))
             lines.append(("Counted", "those taken up by a placement (see the note)", False))
         lines.append(
-            ("Period", "the dates of the provider's follow-up round for the period, else the "
+            ("Period", "the dates of the provider's follow-up round for the period (ending the "
+             "day before its next period starts, so that no day counts twice), else the "
              "period's label read as a UK financial year (April to March; H1, H2, Q1-Q4)",
              False)
         )

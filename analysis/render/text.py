@@ -11,7 +11,7 @@ import io
 import json
 from collections.abc import Callable, Sequence
 from itertools import groupby
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -26,6 +26,9 @@ from analysis.suppression import SUPPRESS_BELOW
 from collector.segments import OUTCOMES
 from collector.spreadsheets import csv_cell
 
+if TYPE_CHECKING:
+    from analysis.drift import Drift
+
 __all__ = ["CSV_COLUMNS", "to_csv", "to_json", "to_table"]
 
 STATUS_COLOURS = {
@@ -39,9 +42,19 @@ TITLE_WIDTH = 46
 # --- JSON ----------------------------------------------------------------------------------
 
 
-def to_json(reports: Sequence[KpiReport]) -> str:
-    """Render reports as JSON: every figure, each hidden cell as nulls with its note."""
-    return json.dumps({"reports": [r.to_json() for r in reports]}, indent=2, ensure_ascii=False)
+def to_json(reports: Sequence[KpiReport], changes: Sequence[Drift] = ()) -> str:
+    """Render reports as JSON: every figure, each hidden cell as nulls with its note, and (in
+    `changed_since_published`) the figures that differ from those published for the period."""
+    out = []
+    for report in reports:
+        data = report.to_json()
+        data["changed_since_published"] = [
+            c.to_json()
+            for c in changes
+            if (c.framework, c.provider) == (report.framework.id, report.provider)
+        ]
+        out.append(data)
+    return json.dumps({"reports": out}, indent=2, ensure_ascii=False)
 
 
 # --- CSV -----------------------------------------------------------------------------------
@@ -287,6 +300,10 @@ def _detail_rows(
     note = change or overall.note or result.note
     if kpi.kind is KpiKind.TARGETS_MET and overall.n is not None:
         note = overall.note
+    if result.period is not None and result.note and change:
+        # A records KPI's note says what its figures count (interim, part of a period): it
+        # comes before the change, not instead of it.
+        note = f"{result.note}; {change}"
     if result.period is not None and not note:
         note = f"enquiries dated {result.period.describe()}"
     status = overall.status
@@ -476,8 +493,23 @@ def _side_by_side(
     return lines
 
 
-def to_table(reports: Sequence[KpiReport], *, by: str | None = None, colour: bool = False) -> str:
-    """Render reports as readable text: one provider in detail, several side by side."""
+def _changed(changes: Sequence[Drift], style: Styler) -> list[str]:
+    lines = ["Changed since published (the funders have the published figures):"]
+    for change in changes:
+        mark = style("!", Status.AMBER)
+        lines.append(f"  {mark} {change.provider_name}: {change.line()}")
+    return lines
+
+
+def to_table(
+    reports: Sequence[KpiReport],
+    *,
+    by: str | None = None,
+    colour: bool = False,
+    changes: Sequence[Drift] = (),
+) -> str:
+    """Render reports as readable text: one provider in detail, several side by side, then
+    the figures that changed since their period's report was published."""
     if not reports:
         return "No rounds to report on.\n"
     style = _styler(colour)
@@ -488,6 +520,8 @@ def to_table(reports: Sequence[KpiReport], *, by: str | None = None, colour: boo
             blocks.append(_detail(same[0], by, style, colour))
         else:
             blocks.append(_side_by_side(same, by, style, colour))
+    if changes:
+        blocks.append(_changed(changes, style))
     footer = [
         "How to read the status: " + reports[0].rag_rule,
         "Change since the previous round: the difference with Newcombe's 95% interval; "

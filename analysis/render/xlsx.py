@@ -63,6 +63,14 @@ def _cell(cell: Cell) -> dict[str, Any]:
     }
 
 
+def _overall(result: KpiResult) -> dict[str, Any]:
+    """Give a KPI's overall figures, noted with what the result says of them (interim...)."""
+    figures = _cell(result.overall)
+    if not result.overall.suppressed and result.note and result.note != figures["Note"]:
+        figures["Note"] = "; ".join(x for x in (result.note, figures["Note"]) if x)
+    return figures
+
+
 def _change(change: Change | None) -> dict[str, Any]:
     if change is None:
         return {"Previous round": None, "Previous result": None, "Change": None,
@@ -86,7 +94,7 @@ def _summary(report: KpiReport) -> pd.DataFrame:
                 "KPI": kpi.id,
                 "Indicator": kpi.title,
                 "Round": result.round.period if result.round else None,
-                **_cell(result.overall),
+                **_overall(result),
                 "Target": str(result.target),
                 **_change(result.change),
                 "Explanation": report.narratives.get(kpi.id, "").strip() or None,
@@ -100,7 +108,7 @@ def _kpi(result: KpiResult) -> pd.DataFrame:
     period = result.round.period if result.round else None
     rows: list[dict[str, Any]] = [
         {"Measure": "Overall", "Segment": None, "Group": result.overall.label, "Round": period,
-         **_cell(result.overall), "Target": str(result.target), **_change(result.change)}
+         **_overall(result), "Target": str(result.target), **_change(result.change)}
     ]
     if result.change is not None:
         before = result.change.previous

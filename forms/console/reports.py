@@ -21,6 +21,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from analysis.drift import published_changes
 from analysis.kpis.definitions import Framework
 from analysis.kpis.results import KpiResult
 from analysis.publish import build_report, frameworks_for, publish
@@ -204,6 +205,8 @@ def _draft_page(
         headlines={r.kpi.id: headline(r) for r in found.report.results} if found.report else {},
         published=published,
         this_published=[s for s in published if s.framework == framework_id],
+        # Records added to a published period since: the funders' figures are not these.
+        changes=published_changes(session.connection(), [found.report]) if found.report else [],
         limit=NARRATIVE_LENGTH,
     )
 

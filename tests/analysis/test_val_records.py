@@ -24,16 +24,19 @@ import secrets
 import shutil
 import subprocess
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy.orm import Session
 
+from analysis.drift import published_changes
 from analysis.kpis import Status
 from analysis.kpis.targets import TargetRule
+from analysis.publish import frozen
 from analysis.render import to_csv, to_table
 from analysis.render.html import report_html
 from analysis.render.message import report_message
@@ -41,11 +44,13 @@ from analysis.render.pdf import report_pdf
 from analysis.render.xlsx import report_xlsx
 from analysis.report import KpiReport, build_reports
 from analysis.stats import newcombe, wilson
-from collector import models
-from collector.localtime import day_ends, day_starts
+from collector import models, reports
+from collector.cli import main
+from collector.localtime import day_ends, day_starts, long_date, uk
 from collector.survey.loader import library_survey
 from collector.survey.store import register
 from tests.analysis.builders import store_response
+from tests.analysis.rendered import read_xlsx
 from tests.factories import (
     cvs_support,
     make_enquiry,
@@ -421,3 +426,180 @@ def test_a_report_on_a_survey_round_closing_mid_period_counts_enquiries_so_far(
     assert val26.change.previous_round.period == "2024/25 H2"
     # The follow-up answers are read from the period's rolling round, open or not.
     assert report.result("VAL 27").overall.n == 11
+
+
+def test_consecutive_rolling_periods_share_no_day_so_a_boundary_enquiry_counts_once(
+    session: Session,
+) -> None:
+    """Rolling rounds that close on the day the next opens (as the demo's do, and as any round
+    closing and reopening at a moment of the day would): the boundary day is the later
+    period's first day, never also the earlier one's last."""
+    provider = make_provider(session, slug="rolling-vc", name="Rolling Volunteer Centre")
+    # Each round closes at the moment the next opens, in the middle of a UK day.
+    boundaries = [
+        datetime(2025, 5, 10, 13, 30, tzinfo=UTC),
+        datetime(2025, 11, 2, 9, 0, tzinfo=UTC),
+        datetime(2026, 5, 1, 10, 0, tzinfo=UTC),
+        datetime(2026, 10, 30, 16, 45, tzinfo=UTC),
+    ]
+    labels = ["2025/26 H1", "2025/26 H2", "2026/27 H1"]
+    made = []
+    for label, opens, closes in zip(labels, boundaries, boundaries[1:], strict=False):
+        round_ = rolling_round(session, provider, "volunteer-placement", label, H1_START, H1_END)
+        round_.opens_at, round_.closes_at = opens, closes
+        made.append(round_)
+    # Five enquiries on each boundary day (so no count is hidden), five in each period's middle.
+    days = [uk(moment).date() for moment in boundaries]
+    middles = [day + timedelta(days=60) for day in days[:3]]
+    for day in days + middles:
+        for _ in range(5):
+            make_enquiry(session, provider, enquired_on=day)
+    session.commit()
+
+    reports = [val_report(session, round_id=round_.id) for round_ in made]
+    periods = [r.result("VAL 25").period for r in reports]
+    assert [(p.start, p.end) for p in periods if p is not None] == [
+        (date(2025, 5, 10), date(2025, 11, 1)),
+        (date(2025, 11, 2), date(2026, 4, 30)),
+        (date(2026, 5, 1), date(2026, 10, 30)),  # the last period ends on its round's close
+    ]
+    counts = [r.result("VAL 25").overall.count for r in reports]
+    # The first day counts in its own period only; the last period keeps its closing day.
+    assert counts == [10, 10, 15]
+    assert sum(c or 0 for c in counts) == 35  # every enquiry once, none twice
+    assert [r.result("VAL 26").overall.n for r in reports] == [10, 10, 15]
+    # The report says the dates it counted, one day apart from the next period's.
+    html = report_html(reports[0], standalone=True)
+    assert "2025/26 H1 (10 May 2025 to 1 Nov 2025)" in html
+    assert "ending the day before its next period starts, so that no day counts twice" in html
+    assert "2025/26 H2 (2 Nov 2025 to 30 Apr 2026)" in report_html(reports[1], standalone=True)
+
+
+def test_records_kpis_on_an_open_round_say_the_period_is_not_over(
+    session: Session, centre: Centre
+) -> None:
+    closed = val_report(session, round_id=centre.placement_round.id)
+    assert "interim" not in json.dumps(closed.to_json())
+    for round_ in (centre.placement_round, centre.host_round):
+        round_.status = "open"
+    session.commit()
+    report = val_report(session, round_id=centre.placement_round.id)
+    assert report.round.status == "open"
+    val25, val26 = report.result("VAL 25"), report.result("VAL 26")
+    assert val25.overall.count == 30  # the enquiries so far, against the whole half year's
+    assert str(val25.target) == "≥ 1,669 (3,327 a year, pro rata)"
+    so_far = (
+        f"interim: volunteer-placement round {centre.placement_round.id} is still open, so "
+        "2025/26 H1 (1 Apr 2025 to 30 Sep 2025) is not over"
+    )
+    assert val25.note == (
+        f"{so_far}: these are the enquiries recorded so far, against the target for the whole "
+        "period"
+    )
+    assert val26.note == f"{so_far}: these are the share of the enquiries recorded so far"
+    # Every way the report is read says it: the page and PDF, the terminal, JSON and CSV.
+    html = report_html(report, standalone=True)
+    section = html.split('id="kpi-val-25"')[1].split("</section>")[0]
+    assert so_far in section
+    table = to_table([report])
+    for kpi_id in ("VAL 25", "VAL 26"):
+        line = next(row for row in table.splitlines() if row.startswith(kpi_id))
+        assert "interim: volunteer-placement round" in line, line
+    val26_line = next(row for row in table.splitlines() if row.startswith("VAL 26"))
+    assert "(was 25%)" in val26_line  # the change is still there, after the note
+    kpis = {k["id"]: k for k in json.loads(json.dumps(report.to_json()))["kpis"]}
+    assert kpis["VAL 25"]["note"] == val25.note and kpis["VAL 26"]["note"] == val26.note
+    rows = list(csv.DictReader(io.StringIO(to_csv([report]))))
+    overall = next(r for r in rows if r["kpi"] == "VAL 25" and r["measure"] == "overall")
+    assert overall["note"].startswith("interim: ")
+    book = read_xlsx(report_xlsx(report))
+    summary = {row["KPI"]: row for row in book["Summary"]}
+    assert summary["VAL 25"]["Note"] == val25.note and summary["VAL 26"]["Note"] == val26.note
+
+
+def test_records_back_dated_into_a_published_period_show_how_the_figures_changed(
+    session: Session, centre: Centre, database_url: str, tmp_path: Path
+) -> None:
+    round_ = centre.placement_round
+    data, _ = frozen(val_report(session, round_id=round_.id))
+    sent = reports.save_snapshot(
+        session,
+        round_=round_,
+        framework="leicestershire-val",
+        title="Leicestershire Volunteer Centre: VAL, 2025/26 H1",
+        data=data,
+        pdf=None,
+        xlsx=None,
+        published_by="test",
+    )
+    session.commit()
+    assert published_changes(session.connection(), [val_report(session, round_id=round_.id)]) == []
+
+    # Two enquiries recorded later, dated in the published half year (both placed), and one
+    # dated in the period before, whose own report was never published.
+    make_enquiry(session, centre.provider, enquired_on=date(2025, 5, 2), outcome="placed")
+    make_enquiry(session, centre.provider, enquired_on=H1_END, outcome="placed")
+    make_enquiry(session, centre.provider, enquired_on=H2_END, outcome="placed")
+    session.commit()
+    live = val_report(session, round_id=round_.id)
+    changes = published_changes(session.connection(), [live])
+    assert [(c.kpi.id, c.snapshot_id) for c in changes] == [
+        ("VAL 25", sent.id),
+        ("VAL 26", sent.id),
+    ]
+    published_on = long_date(sent.published_at)
+    assert changes[0].line() == (
+        f"VAL 25 Volunteer enquiries, 2025/26 H1: changed since published on {published_on}: "
+        "was 30 enquiries, now 32 enquiries, 2 more"
+    )
+    assert changes[1].describe() == (
+        f"changed since published on {published_on}: was 53% (16 of 30 enquiries), "
+        "now 56% (18 of 32 enquiries), up 3 points"
+    )
+    # What the funders were sent stays as it was.
+    session.expire_all()
+    kept = session.get(models.ReportSnapshot, sent.id)
+    assert kept is not None and kept.data == data
+    assert KpiReport.from_json(kept.data).result("VAL 25").overall.count == 30
+    # Another period's report, and a report counting only part of this period, compare with
+    # no published figures of theirs.
+    before = val_report(session, round_id=centre.before_round.id)
+    assert published_changes(session.connection(), [before]) == []
+
+    # tempcheck kpi says it under the table, and in its JSON.
+    round_id = round_.id
+    session.commit()  # this test's reads end before the command opens the database
+    env = {"DATABASE_URL": database_url, "TEMPCHECK_INSTANCE": str(tmp_path / "instance")}
+    table = CliRunner().invoke(main, ["kpi", "--provider", "leics-vc"], env=env)
+    assert table.exit_code == 0, table.output
+    assert "Changed since published (the funders have the published figures):" in table.output
+    assert (
+        f"! Leicestershire Volunteer Centre: VAL 25 Volunteer enquiries, 2025/26 H1: changed "
+        f"since published on {published_on}: was 30 enquiries, now 32 enquiries, 2 more"
+    ) in table.output
+    as_json = CliRunner().invoke(
+        main,
+        ["kpi", "--round", str(round_id), "--framework", "leicestershire-val", "--json"],
+        env=env,
+    )
+    assert as_json.exit_code == 0, as_json.output
+    (document,) = json.loads(as_json.output)["reports"]
+    changed = document["changed_since_published"]
+    assert [(c["kpi"], c["was"]["count"], c["now"]["count"]) for c in changed[:1]] == [
+        ("VAL 25", 30, 32)
+    ]
+    assert changed[1]["was"]["n"] == 30 and changed[1]["now"]["numerator"] == 18
+
+    # Published again (a correction), the figures are those sent: nothing is said.
+    reports.save_snapshot(
+        session,
+        round_=round_,
+        framework="leicestershire-val",
+        title="corrected",
+        data=frozen(live)[0],
+        pdf=None,
+        xlsx=None,
+        published_by="test",
+    )
+    session.commit()
+    assert published_changes(session.connection(), [live]) == []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,9 @@ from playwright.sync_api import Browser, Page, expect
 from pypdf import PdfReader
 from sqlalchemy import select
 
+from analysis.report import KpiReport
 from collector import db, models, reports, users
+from collector.localtime import long_date
 from tests.e2e.conftest import DESKTOP, PHONE, LiveServer
 
 pytestmark = pytest.mark.e2e
@@ -199,5 +202,113 @@ def test_staff_explain_and_publish_a_report_and_the_funder_reads_it(
             page.get_by_role("link", name=re.compile(name)).click()
         saved = info.value.path()
         assert Path(saved).read_bytes().startswith(start), name
+    context.close()
+    assert not problems, problems
+
+
+def _published_val_report(server: LiveServer) -> tuple[int, int, int, str]:
+    """Publish the volunteer centre's VAL report of its last closed period (the follow-up
+    round's, as closing it does, without the files), then record three enquiries back-dated
+    into that period; give the round, the snapshot and the open period's round."""
+    from analysis.publish import build_report, frozen
+
+    with db.transaction(server.sessions) as session:
+        provider = session.scalars(
+            select(models.Provider).where(models.Provider.slug == PROVIDER)
+        ).one()
+        rolling = session.scalars(
+            select(models.Round)
+            .join(models.Survey)
+            .where(
+                models.Round.provider_id == provider.id,
+                models.Round.kind == "rolling",
+                models.Survey.slug == "volunteer-placement",
+            )
+            .order_by(models.Round.opens_at)
+        ).all()
+        closed = [r for r in rolling if r.status == "closed"][-1]
+        still_open = next(r for r in rolling if r.status == "open")
+        report = build_report(session, closed, "leicestershire-val")
+        data, _ = frozen(report)
+        snapshot = reports.save_snapshot(
+            session,
+            round_=closed,
+            framework="leicestershire-val",
+            title=f"{provider.name}: VAL, {closed.period_label}",
+            data=data,
+            pdf=None,
+            xlsx=None,
+            published_by="e2e",
+        )
+        period = report.result("VAL 25").period
+        assert period is not None
+        for days in (3, 40, 90):
+            session.add(
+                models.Enquiry(
+                    provider_id=provider.id,
+                    external_ref=f"LATE{days}",
+                    enquired_on=period.start + timedelta(days=days),
+                    source="phone",
+                    outcome="pending",
+                )
+            )
+        return closed.id, snapshot.id, still_open.id, closed.period_label
+
+
+def test_staff_see_volunteering_figures_that_changed_since_publication_and_interim_ones(
+    chromium: Browser, live_server: LiveServer, screenshots: Path
+) -> None:
+    """Issue 12, items 23 and 24 on the console's live report: what the funders were sent no
+    longer matches the records, and an open period's enquiries are said to be interim."""
+    _accounts(live_server)
+    round_id, snapshot_id, open_id, period = _published_val_report(live_server)
+    with live_server.sessions() as session:
+        sent = session.get(models.ReportSnapshot, snapshot_id)
+        assert sent is not None
+        published_on = long_date(sent.published_at)
+        was = KpiReport.from_json(sent.data).result("VAL 25").overall.count
+    assert was is not None
+    problems: list[str] = []
+    context = chromium.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    _watch(page, problems)
+    _sign_in(page, live_server, STAFF[0])
+
+    page.goto(f"{live_server.url}/console/{PROVIDER}/reports/{round_id}")
+    changed = page.locator("#changed-since-published")
+    expect(changed).to_contain_text("Changed since published.")
+    expect(changed).to_contain_text("publish a corrected version to send them these")
+    expect(changed.locator("li").first).to_have_text(
+        f"VAL 25 Volunteer enquiries, {period}: changed since published on {published_on}: "
+        f"was {was} enquiries, now {was + 3} enquiries, 3 more"
+    )
+    expect(changed.locator("li").nth(1)).to_contain_text(
+        f"VAL 26 Volunteers taking up volunteering opportunities, {period}: changed since "
+        f"published on {published_on}: was "
+    )
+    expect(page.locator("#kpi-val-25")).not_to_contain_text("interim")
+    # The whole page is audited in the test above; here, what this test adds to it.
+    results = _axe.run(page, context="#changed-since-published", options=WCAG_22_AA)
+    assert results.violations_count == 0, results.generate_report()
+    changed.screenshot(path=str(screenshots / "report-page-staff-changed-since-published.png"))
+
+    # What the funders were sent is as it was.
+    page.goto(f"{live_server.url}/funder/{PROVIDER}/reports/{snapshot_id}")
+    expect(page.locator("#kpi-val-25")).to_contain_text(f"Enquiries\n{was}")
+    expect(page.locator("main")).not_to_contain_text("changed since published")
+
+    # The open period's draft: its enquiries are the ones so far.
+    page.goto(f"{live_server.url}/console/{PROVIDER}/reports/{open_id}")
+    expect(page.locator("#kpi-val-25")).to_contain_text(
+        f"interim: volunteer-placement round {open_id} is still open, so "
+    )
+    expect(page.locator("#kpi-val-25")).to_contain_text(
+        "is not over: these are the enquiries recorded so far, against the target for the "
+        "whole period"
+    )
+    expect(page.locator("#changed-since-published")).to_have_count(0)
+    page.locator("#kpi-val-25").screenshot(
+        path=str(screenshots / "report-page-staff-interim-records.png")
+    )
     context.close()
     assert not problems, problems
