@@ -76,7 +76,9 @@ def server(tmp_path: Path) -> Iterator[LiveServer]:
     thread = threading.Thread(target=http.serve_forever, daemon=True)
     thread.start()
     try:
-        yield LiveServer(f"http://127.0.0.1:{port}", services(app).sessions, settings.database_url)
+        yield LiveServer(
+            f"http://127.0.0.1:{port}", services(app).sessions, settings.database_url, app
+        )
     finally:
         http.shutdown()
         thread.join(timeout=10)
