@@ -409,7 +409,7 @@ def _every_page(server: LiveServer) -> dict[str, str]:
 
 @pytest.mark.demo_data("published")
 def test_every_console_and_funder_page_passes_every_axe_rule(
-    chromium: Browser, published_server: LiveServer, screenshots: Path
+    chromium: Browser, published_server: LiveServer
 ) -> None:
     """Every rule axe has (best practices too), at any impact, on a computer and a phone."""
     server = published_server
