@@ -32,7 +32,8 @@ $(CSS): $(NODE_STAMP) forms/static/tempcheck.scss
 assets: $(CSS)
 
 # The tests need a real PostgreSQL server (binaries only: the tests start their own cluster),
-# Chromium, Pango for WeasyPrint (PDF reports) and pdftoppm (the tests render the PDF to PNG).
+# Chromium, Pango for WeasyPrint (PDF reports), an emoji font for the PDF (text people type) and
+# pdftoppm (the tests render the PDF to PNG).
 system-deps: pdf-deps
 	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
 		echo "Installing PostgreSQL server binaries (Debian package postgresql)..."; \
@@ -52,6 +53,10 @@ pdf-deps:
 	@if ! dpkg -s libpango-1.0-0 libpangoft2-1.0-0 >/dev/null 2>&1; then \
 		echo "Installing Pango for PDF reports (Debian packages libpango-1.0-0 libpangoft2-1.0-0)..."; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 >/dev/null; \
+	fi
+	@if ! dpkg -s fonts-noto-color-emoji >/dev/null 2>&1; then \
+		echo "Installing an emoji font for PDF reports (Debian package fonts-noto-color-emoji)..."; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-color-emoji >/dev/null; \
 	fi
 
 # The web app signs sessions with SECRET_KEY: the demo makes a random one in .env once.

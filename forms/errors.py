@@ -67,6 +67,21 @@ def already_answered(status: int = 200) -> Message:
     )
 
 
+def forbidden() -> Message:
+    """Say that the signed-in account may not use this page (not the web framework's words)."""
+    return Message(
+        "You cannot use this page",
+        [
+            "You are signed in, but this page is not for your account: the console's pages are "
+            "for a provider's staff, the funder pages for its funders, and some pages for "
+            "administrators only.",
+            "If you need it for your work, ask your tempcheck administrator.",
+        ],
+        403,
+        link=("/console/", "Go to your pages"),
+    )
+
+
 def render_message(message: Message, *, language: str = "en") -> ResponseReturnValue:
     """Render a message page with its status and headers."""
     body = render_template("message.html", message=message, t=Words(language), frame=None)
@@ -190,5 +205,7 @@ def init_app(app: Flask) -> None:
                     404,
                 )
             )
+        if status == 403:
+            return render_message(forbidden())
         allow = {k: v for k, v in error.get_headers() if k == "Allow"}
         return render_message(Message(error.name, [error.description or ""], status, headers=allow))

@@ -4,6 +4,8 @@
 // - A round's status page polls its numbers every few seconds and updates them in place
 //   (inside an aria-live="polite" region); when the round's status changes, it reloads.
 // - The new round form counts the organisations its audience reaches as boxes are ticked.
+// - A table wider than the screen (a phone's) says so above it: "Scroll the table sideways
+//   to see every column". The shadows at its edges need no script.
 
 const live = document.querySelector("[data-status-url]");
 if (live) {
@@ -73,4 +75,28 @@ if (audience) {
       pending = window.setTimeout(count, 250);
     });
   }
+}
+
+const wraps = document.querySelectorAll(".tempcheck-table-wrap");
+if (wraps.length) {
+  const hints = new Map();
+  wraps.forEach((wrap, n) => {
+    const hint = document.createElement("p");
+    hint.className = "tempcheck-scroll-hint";
+    hint.id = `tempcheck-scroll-hint-${n + 1}`;
+    hint.textContent = "Scroll the table sideways to see every column.";
+    hint.hidden = true;
+    wrap.before(hint);
+    hints.set(wrap, hint);
+  });
+  const mark = () => {
+    for (const [wrap, hint] of hints) {
+      const scrolls = wrap.scrollWidth > wrap.clientWidth + 1;
+      hint.hidden = !scrolls;
+      if (scrolls) wrap.setAttribute("aria-describedby", hint.id);
+      else wrap.removeAttribute("aria-describedby");
+    }
+  };
+  mark();
+  window.addEventListener("resize", mark);
 }

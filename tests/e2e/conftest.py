@@ -10,12 +10,14 @@ import shutil
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from flask import Flask
 from playwright.sync_api import Browser, Playwright, sync_playwright
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -171,6 +173,7 @@ class LiveServer:
     url: str
     sessions: sessionmaker[Session]
     database_url: str
+    app: Flask
 
 
 @pytest.fixture
@@ -193,11 +196,11 @@ def live_database(
     drop_database(server, name)
 
 
-@pytest.fixture
-def live_server(live_database: str) -> Iterator[LiveServer]:
-    """Serve the app from a thread on 127.0.0.1 for one test."""
+@contextmanager
+def serving(database_url: str) -> Iterator[LiveServer]:
+    """Serve the app on `database_url` from a thread on 127.0.0.1."""
     settings = Settings(
-        database_url=live_database,
+        database_url=database_url,
         secret_key="e2e-secret-key-not-for-production",
         base_url="http://127.0.0.1",
     )
@@ -207,12 +210,31 @@ def live_server(live_database: str) -> Iterator[LiveServer]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield LiveServer(f"http://127.0.0.1:{port}", services(app).sessions, live_database)
+        yield LiveServer(f"http://127.0.0.1:{port}", services(app).sessions, database_url, app)
     finally:
         server.shutdown()
         thread.join(timeout=10)
         server.server_close()
         services(app).engine.dispose()
+
+
+@pytest.fixture
+def live_server(live_database: str) -> Iterator[LiveServer]:
+    """Serve the app from a thread on 127.0.0.1 for one test."""
+    with serving(live_database) as server:
+        yield server
+
+
+@pytest.fixture
+def published_server(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> Iterator[LiveServer]:
+    """Serve the app on a copy of the published demo (`tempcheck demo-data`: reports published
+    to funders, volunteering, the demo's accounts) for one test, on SQLite."""
+    path = tmp_path / "published.db"
+    shutil.copy(demo_build(tmp_path_factory, "published").path, path)
+    with serving(f"sqlite:///{path}") as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

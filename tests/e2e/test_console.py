@@ -2,12 +2,14 @@
 create and open a round, watch its status page count a response as it arrives (the page
 polls), and close the round.
 
-Every console page on the way is checked with axe (WCAG 2.2 AA) and saved as a screenshot at
-a computer's width and a phone's, as artifacts/screenshots/console-*.png.
+Every console page on the way is checked with every axe rule (WCAG 2.2 AA and best practices)
+and saved as a screenshot at a computer's width and a phone's, as
+artifacts/screenshots/console-*.png. One more test opens every console and funder page.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -15,18 +17,18 @@ from zoneinfo import ZoneInfo
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
 from collector import audit as log
 from collector import db, flow, models, users
 from collector.models import utcnow
 from tests.e2e.conftest import DESKTOP, PHONE, LiveServer
+from tests.factories import cvs_support, make_round
 
 pytestmark = pytest.mark.e2e
 
-WCAG_22_AA = {
-    "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]}
-}
+# Every rule axe has, at any impact: WCAG 2.2 AA and its best practices (landmarks, say).
+EVERY_RULE = {"resultTypes": ["violations"]}
 _axe = Axe()
 EMAIL = "sam.staff@example.org"
 PASSWORD = "a long enough password"
@@ -53,13 +55,13 @@ class Shots:
     def audit(self, page: Page, name: str) -> None:
         """Check the page with axe, and save it at both widths."""
         self.n += 1
-        results = _axe.run(page, options=WCAG_22_AA)
+        results = _axe.run(page, options=EVERY_RULE)
         assert results.violations_count == 0, f"{name}: {results.generate_report()}"
         stem = f"console-{self.n:02d}-{name}"
         page.screenshot(path=str(self.folder / f"{stem}.png"), full_page=True)
         page.set_viewport_size(PHONE)
         page.screenshot(path=str(self.folder / f"{stem}-phone.png"), full_page=True)
-        results = _axe.run(page, options=WCAG_22_AA)
+        results = _axe.run(page, options=EVERY_RULE)
         assert results.violations_count == 0, f"{name} (phone): {results.generate_report()}"
         page.set_viewport_size(DESKTOP)
 
@@ -338,4 +340,165 @@ def test_forms_with_errors_and_the_admin_and_funder_pages_pass_axe(
     page.get_by_role("link", name=providers[0].name).click()
     expect(page.locator("table")).to_contain_text("2025/26 H1")
     shots.audit(page, "funder-provider")
+    context.close()
+
+
+# Console and funder addresses that give a file, not a page.
+FILES = (".json", ".csv", ".pdf", ".xlsx")
+# Who opens each page: the provider's staff, unless named here.
+OPENED_BY = {
+    "console.index": "admin",
+    "console.audit": "admin",
+    "funder.index": "funder",
+    "funder.provider": "funder",
+    "funder.report": "funder",
+}
+
+
+def _every_page(server: LiveServer) -> dict[str, str]:
+    """Give the path of every console and funder page (GET, not a file) on the published demo,
+    by endpoint: its rounds in each state, a group, a volunteer, a placement, a report."""
+    with db.transaction(server.sessions) as session:
+        provider = session.scalars(
+            select(models.Provider).where(models.Provider.slug == PROVIDER)
+        ).one()
+        draft = make_round(session, provider, cvs_support(), open_now=False, period_label="Draft")
+
+        def first(query: Select[tuple[int]]) -> int:
+            found = session.scalars(query.limit(1)).first()
+            assert found is not None, query
+            return found
+
+        rounds = select(models.Round.id).where(models.Round.provider_id == provider.id)
+        open_round = first(rounds.where(models.Round.status == "open").order_by(models.Round.id))
+        closed = first(
+            rounds.where(models.Round.status == "closed").order_by(models.Round.closes_at.desc())
+        )
+        values = {
+            "provider_slug": PROVIDER,
+            "organisation_id": first(
+                select(models.Organisation.id).where(models.Organisation.provider_id == provider.id)
+            ),
+            "volunteer_id": first(
+                select(models.Volunteer.id).where(models.Volunteer.provider_id == provider.id)
+            ),
+            "placement_id": first(
+                select(models.Placement.id).where(models.Placement.provider_id == provider.id)
+            ),
+            "snapshot_id": first(
+                select(models.ReportSnapshot.id).where(
+                    models.ReportSnapshot.provider_id == provider.id
+                )
+            ),
+        }
+        # Each confirmation page needs a round in the state it acts on; the rest, an open one.
+        round_of = {"console.round_open": draft.id, "console.report": closed}
+        round_of["console.report_publish"] = closed
+    pages = {}
+    for rule in server.app.url_map.iter_rules():
+        if not rule.rule.startswith(("/console", "/funder")) or "GET" not in (rule.methods or ()):
+            continue
+        if rule.rule.endswith(FILES):
+            continue
+        filled = {**values, "round_id": round_of.get(rule.endpoint, open_round)}
+        unknown = set(rule.arguments) - set(filled)
+        assert not unknown, f"give this test a value of {unknown} for {rule.rule}"
+        pages[rule.endpoint] = rule.build({k: filled[k] for k in rule.arguments})[1]
+    return pages
+
+
+@pytest.mark.demo_data("published")
+def test_every_console_and_funder_page_passes_every_axe_rule(
+    chromium: Browser, published_server: LiveServer
+) -> None:
+    """Every rule axe has (best practices too), at any impact, on a computer and a phone."""
+    server = published_server
+    pages = _every_page(server)
+    assert len(pages) >= 30, sorted(pages)
+    with db.transaction(server.sessions) as session:
+        provider = session.scalars(
+            select(models.Provider).where(models.Provider.slug == PROVIDER)
+        ).one()
+        for email, role, extra in (
+            ("axe.staff@example.org", "staff", {"provider": provider}),
+            ("axe.admin@example.org", "admin", {}),
+            ("axe.funder@example.org", "funder", {"funded": [provider]}),
+        ):
+            users.create_user(
+                session, email=email, name=role.title(), password=PASSWORD, role=role, **extra
+            )
+    context = chromium.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    problems: list[str] = []
+    for persona in ("staff", "admin", "funder"):
+        page.goto(f"{server.url}/login")
+        page.get_by_label("Email address").fill(f"axe.{persona}@example.org")
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+        visits = [
+            (endpoint, path, 200)
+            for endpoint, path in sorted(pages.items())
+            if OPENED_BY.get(endpoint, "staff") == persona
+        ]
+        if persona == "funder":
+            # The page an account may not use: tempcheck's own 403 page.
+            visits.insert(0, ("forbidden", pages["console.rounds"], 403))
+        for endpoint, path, status in visits:
+            response = page.goto(f"{server.url}{path}")
+            assert response is not None and response.status == status, f"{endpoint}: {path}"
+            page.evaluate(_axe.axe_script)  # once a page, not once a run
+            for width, viewport in (("computer", DESKTOP), ("phone", PHONE)):
+                page.set_viewport_size(viewport)
+                found = page.evaluate("axe.run({resultTypes: ['violations']})")
+                for rule in found["violations"]:
+                    where = [" ".join(node["target"]) for node in rule["nodes"]][:3]
+                    problems.append(
+                        f"{endpoint} ({width}) {rule['id']} [{rule['impact']}]: {where}"
+                    )
+            page.set_viewport_size(DESKTOP)
+        page.get_by_role("button", name="Sign out").click()
+    context.close()
+    assert not problems, "\n".join(problems)
+
+
+def test_a_table_wider_than_a_phone_shows_that_it_scrolls_sideways(
+    chromium: Browser, live_server: LiveServer, screenshots: Path
+) -> None:
+    _staff(live_server)
+    context = chromium.new_context(viewport={"width": 375, "height": 740}, is_mobile=True)
+    page = context.new_page()
+    page.goto(f"{live_server.url}/login")
+    page.get_by_label("Email address").fill(EMAIL)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Rounds")
+    region = page.get_by_role("region", name="Rounds")
+    answered = region.get_by_role("columnheader", name="Answered")
+    # The last column (the response rate) starts off the screen...
+    box = answered.bounding_box()
+    assert box is not None and box["x"] > 375
+    # ...and the page says so: a hint above the table, which describes the scrolling region,
+    # and a shadow at the edge the table goes on past.
+    hint = page.locator(".tempcheck-scroll-hint").first
+    expect(hint).to_be_visible()
+    expect(hint).to_have_text("Scroll the table sideways to see every column.")
+    expect(region).to_have_attribute("aria-describedby", hint.get_attribute("id") or "")
+    expect(region).to_have_accessible_description("Scroll the table sideways to see every column.")
+    shadows = region.evaluate("wrap => getComputedStyle(wrap).backgroundImage")
+    assert shadows.count("radial-gradient") == 2, shadows
+    page.screenshot(path=str(screenshots / "console-rounds-phone-375.png"), full_page=True)
+    # The keyboard reaches the region and scrolls it to the response rate.
+    region.focus()
+    expect(region).to_be_focused()
+    for _ in range(30):
+        page.keyboard.press("ArrowRight")
+    assert region.evaluate("wrap => wrap.scrollLeft") > 0
+    box = answered.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= 375
+    page.screenshot(path=str(screenshots / "console-rounds-phone-375-scrolled.png"))
+    # On a computer the table fits: no hint.
+    page.set_viewport_size(DESKTOP)
+    expect(hint).to_be_hidden()
+    expect(region).not_to_have_attribute("aria-describedby", re.compile(".+"))
     context.close()

@@ -16,6 +16,7 @@ from forms import MAX_REQUEST_BYTES, create_app, services
 from forms.logs import RedactTokens, redact
 from forms.server import AccessLog
 from tests.forms.conftest import Browser
+from tests.forms.people import World, as_persona
 from tests.forms.test_respond import NO_SUPPORT, invite, response_of, start, stored_answers, walk
 
 TOKEN = "AbCdEfGhIjKlMnOpQrStUvWxYz012345"
@@ -202,3 +203,29 @@ def test_the_access_log_never_holds_a_whole_token(caplog: pytest.LogCaptureFixtu
     assert '"GET /r/AbCdEf…/q/used_support?next=/r/AbCdEf… HTTP/1.1" 200 2' in line
     assert '"http://localhost/r/AbCdEf…"' in line
     assert redact(line) == line  # cut short once is cut short for good
+
+
+@pytest.mark.parametrize(
+    ("persona", "path"),
+    [
+        ("funder_a", "/console/alpha-cvs/rounds"),  # a staff page of a provider it funds
+        ("staff_a", "/funder/alpha-cvs"),  # its own provider's funder page
+        ("staff_a", "/console/audit"),  # an admin's page
+    ],
+)
+def test_a_page_an_account_may_not_use_is_tempcheck_s_own_403_page(
+    browser: Browser, world: World, persona: str, path: str
+) -> None:
+    as_persona(browser, world, persona)
+    page = browser.get(path)
+    assert page.status_code == 403
+    assert "<title>You cannot use this page – tempcheck</title>" in browser.text
+    assert "this page is not for your account" in browser.text
+    assert "ask your tempcheck administrator" in browser.text
+    assert '<a class="govuk-link" href="/console/">Go to your pages</a>' in browser.text
+    # Not the web framework's words.
+    assert "Forbidden" not in browser.text
+    assert "permission to access the requested resource" not in browser.text
+    # The way back leads to the account's own pages.
+    assert browser.get("/console/").status_code == 200
+    assert browser.path != path and "Sign out" in browser.text
