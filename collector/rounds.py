@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from collector import models, outbox
 from collector.errors import CollectorError, NotFound
+from collector.localtime import date_time
 from collector.models import utcnow
 
 # 24 random bytes: 192 bits, well past the 128 the design asks for; 32 URL-safe characters.
@@ -26,6 +27,18 @@ class RoundError(CollectorError):
     """A round cannot be created or changed as asked."""
 
     code = "bad_round"
+
+
+class TooSoon(RoundError):
+    """A reminder asked for too soon after the last invitation or reminder to the same people."""
+
+    code = "too_soon"
+    status = 409
+
+    def __init__(self, message: str, *, last_sent: datetime, waiting: timedelta) -> None:
+        super().__init__(message)
+        self.last_sent = last_sent
+        self.waiting = waiting
 
 
 def new_token() -> str:
@@ -152,10 +165,13 @@ def remind(
     *,
     reminder: models.RoundReminder | None = None,
     now: datetime | None = None,
+    min_interval: timedelta | None = None,
 ) -> int:
     """Queue a reminder to every invited organisation that has not completed; give how many.
 
-    Without `reminder`, this is a reminder sent now by hand.
+    Without `reminder`, this is a reminder sent now by hand. With `min_interval`, a reminder
+    by hand less than that long after the last invitation or reminder to those it would
+    reach is refused (TooSoon, which says when that was); staff who mean it leave it out.
     """
     if round_.status != "open":
         raise RoundError(f"Round {round_.id} is {round_.status}: only an open round is reminded")
@@ -165,6 +181,8 @@ def remind(
         raise RoundError(
             f"Round {round_.id} opens on {round_.opens_at:%-d %B %Y}: nobody has been invited yet"
         )
+    if reminder is None and min_interval is not None:
+        check_reminder_interval(session, round_, min_interval, now=now)
     if reminder is None:
         reminder = models.RoundReminder(round=round_, due_at=now, kind="manual")
         session.add(reminder)
@@ -176,6 +194,50 @@ def remind(
     reminder.queued_at = now
     reminder.queued = queued
     return queued
+
+
+def last_contact(session: Session, round_: models.Round) -> datetime | None:
+    """Give when the last invitation or reminder of a round to anyone who has not completed
+    went out (sent, or queued to go), or None when none has."""
+    message = models.OutboxMessage
+    waiting = non_responders_query(round_).with_only_columns(models.Invitation.id).order_by(None)
+    return session.scalar(
+        select(func.max(func.coalesce(message.sent_at, message.created_at))).where(
+            message.round_id == round_.id,
+            message.template.in_(("invite", "reminder")),
+            message.status.in_(("pending", "sending", "sent")),
+            message.invitation_id.in_(waiting),
+        )
+    )
+
+
+def check_reminder_interval(
+    session: Session, round_: models.Round, min_interval: timedelta, *, now: datetime | None = None
+) -> None:
+    """Refuse (TooSoon) a reminder less than `min_interval` after the last invitation or
+    reminder to those it would reach, saying when that went out."""
+    now = now or utcnow()
+    last = last_contact(session, round_)
+    if last is None or now - last >= min_interval:
+        return
+    raise TooSoon(
+        "The last invitation or reminder to those who have not answered went out "
+        f"{_ago(now - last)} ({date_time(last)} UK time): reminders are kept at least "
+        f"{_ago(min_interval, False)} apart.",
+        last_sent=last,
+        waiting=min_interval - (now - last),
+    )
+
+
+def _ago(span: timedelta, ago: bool = True) -> str:
+    """Say a span of time roughly, in its largest whole unit: 26 seconds, 3 hours, 2 days."""
+    seconds = max(int(span.total_seconds()), 0)
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
+        if seconds >= size or unit == "second":
+            count = seconds // size
+            text = f"{count} {unit}{'s' if count != 1 else ''}"
+            return f"{text} ago" if ago else text
+    raise AssertionError("unreachable")
 
 
 def non_responders_query(round_: models.Round) -> Any:

@@ -255,8 +255,14 @@ def rounds_open(context: Context, round_id: int) -> None:
 
 @rounds.command("remind")
 @click.argument("round_id", type=int)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Send it even if the last invitation or reminder to them went out less than "
+    "REMINDER_MIN_HOURS ago.",
+)
 @pass_context
-def rounds_remind(context: Context, round_id: int) -> None:
+def rounds_remind(context: Context, round_id: int, force: bool) -> None:
     """Remind, now, every invited organisation that has not completed."""
     with db.transaction(context.sessions) as session:
         round_ = _round(session, round_id, lock=True)
@@ -268,8 +274,11 @@ def rounds_remind(context: Context, round_id: int) -> None:
                 f"Every organisation invited to round {round_id} has completed: no reminder."
             )
             return
+        interval = None if force else context.settings.reminder_min_interval
         try:
-            rounds_.remind(session, round_)
+            rounds_.remind(session, round_, min_interval=interval)
+        except rounds_.TooSoon as error:
+            stop(f"{error.message} Add --force to send it anyway.")
         except CollectorError as error:
             stop(error.message)
         queued = _queued(session, round_.id, "reminder", newest_reminder=True)

@@ -563,6 +563,7 @@ def _confirm_page(
     elif action == "remind":
         status = rounds.round_status(session, round_)
         facts["waiting"] = len(status.non_responders)
+        facts.update(_last_contact(session, round_))
     else:
         facts["pending"] = _pending(session, round_.id)
         facts["waiting"] = len(rounds.round_status(session, round_).non_responders)
@@ -578,7 +579,21 @@ def _confirm_page(
         facts=facts,
         problem=problem,
         error=bool(problem),
+        # A reminder refused as too soon can still be sent, deliberately: the form stays.
+        can_confirm=not problem or (action == "remind" and facts.get("too_soon")),
     )
+
+
+def _last_contact(session: Session, round_: models.Round) -> dict[str, Any]:
+    """Say when those a reminder would reach last heard from the round, and whether that is
+    sooner than REMINDER_MIN_HOURS ago."""
+    last = rounds.last_contact(session, round_)
+    interval = services(current_app).settings.reminder_min_interval
+    return {
+        "last_sent": last,
+        "min_hours": services(current_app).settings.reminder_min_hours,
+        "too_soon": bool(last is not None and interval and utcnow() - last < interval),
+    }
 
 
 def _act(provider: ProviderRef, round_id: int, action: str) -> ResponseReturnValue:
@@ -600,7 +615,10 @@ def _act(provider: ProviderRef, round_id: int, action: str) -> ResponseReturnVal
             if action == "open":
                 done = rounds.open_round(session, found)
             elif action == "remind":
-                done = rounds.remind(session, found)
+                # Too soon after the last message is refused unless staff ticked the box.
+                anyway = request.form.get("anyway") == "yes"
+                interval = services(current_app).settings.reminder_min_interval
+                done = rounds.remind(session, found, min_interval=None if anyway else interval)
             else:
                 done = rounds.close_round(session, found)
             audit.record(

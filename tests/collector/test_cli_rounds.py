@@ -134,7 +134,21 @@ def test_a_round_from_create_to_close(
                 round_id=1, invitation_id=invitation.id, status="completed", channel="web"
             )
         )
-    reminded = run("rounds", "remind", "1")
+    # The invitations were queued a moment ago: a reminder now is refused, saying when...
+    too_soon = run("rounds", "remind", "1")
+    assert too_soon.exit_code == 1, too_soon.output
+    assert "The last invitation or reminder to those who have not answered went out" in (
+        too_soon.output
+    )
+    assert "reminders are kept at least 1 day apart. Add --force to send it anyway." in (
+        too_soon.output
+    )
+    assert (
+        _count(session_factory, models.OutboxMessage, models.OutboxMessage.template == "reminder")
+        == 0
+    )
+    # ...and sent when staff mean it.
+    reminded = run("rounds", "remind", "1", "--force")
     assert reminded.exit_code == 0, reminded.output
     assert "Reminded round 1: 3 emails queued to the 4 organisations" in reminded.output
     reminders = select(models.OutboxMessage.recipient).where(

@@ -15,7 +15,7 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import db, flow, models
+from collector import db, flow, localtime, models, rounds
 from collector.models import utcnow
 from tests.factories import cvs_support, make_organisation, make_round
 from tests.forms.conftest import Browser
@@ -298,8 +298,18 @@ def test_reminding_queues_a_reminder_for_each_group_that_has_not_answered(
     url = f"{BASE}/{world.a.open_round}"
     staff.get(f"{url}/remind")
     assert "<strong>1</strong> invited group has not answered yet" in staff.text
+    # Its invitation went out a moment ago: the page says when, and a reminder now is refused.
+    with session_factory() as session:
+        last = rounds.last_contact(session, session.get(models.Round, world.a.open_round))
+    assert last is not None
+    assert f"went out on {localtime.date_time(last)}" in staff.text
+    assert "That is less than 24 hours ago" in staff.text
+    refused = staff.client.post(f"{url}/remind", data={"csrf_token": staff.csrf()})
+    assert refused.status_code == 409
+    assert "reminders are kept at least 1 day apart" in refused.get_data(as_text=True)
+    assert "round.remind" not in audit_actions(session_factory)
 
-    staff.post(f"{url}/remind")
+    staff.post(f"{url}/remind", {"anyway": "yes"})
 
     assert "1 reminder was queued." in staff.text
     with session_factory() as session:
