@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from collector import models, outbox
 from collector.errors import CollectorError, NotFound
-from collector.localtime import date_time
+from collector.localtime import date_time, long_date
 from collector.models import utcnow
 
 # 24 random bytes: 192 bits, well past the 128 the design asks for; 32 URL-safe characters.
@@ -133,6 +133,58 @@ def audience_query(round_: models.Round) -> Any:
         else:
             query = query.where(getattr(org, key).in_(list(values)))
     return query.order_by(org.id)
+
+
+@dataclass(frozen=True)
+class Overlap:
+    """An open round of the same survey that already reaches some of a new round's groups."""
+
+    round_id: int
+    period_label: str
+    survey_title: str
+    closes_at: datetime
+    groups: int  # how many of the new round's groups it invited
+
+    def describe(self) -> str:
+        """Say it in a sentence, for staff deciding whether to go ahead."""
+        return (
+            f"Round {self.round_id} ({self.period_label}) of {self.survey_title} is open until "
+            f"{long_date(self.closes_at)} and already invited {self.groups} of these groups: "
+            f"{'they' if self.groups != 1 else 'it'} "
+            "would get a second invitation with the same subject."
+        )
+
+
+def overlapping_rounds(
+    session: Session,
+    *,
+    provider_id: int,
+    survey_slug: str,
+    audience: Mapping[str, Sequence[Any]] | None,
+    opens_at: datetime,
+) -> list[Overlap]:
+    """List the provider's open rounds of the same survey (any version), still open when a new
+    round for `audience` would open, that invited some of the groups it matches."""
+    new = models.Round(
+        provider_id=provider_id, audience={k: list(v) for k, v in (audience or {}).items()}
+    )
+    matching = audience_query(new).with_only_columns(models.Organisation.id).order_by(None)
+    rnd, inv, survey = models.Round, models.Invitation, models.Survey
+    rows = session.execute(
+        select(rnd.id, rnd.period_label, survey.title, rnd.closes_at, func.count(inv.id))
+        .join(survey, survey.id == rnd.survey_id)
+        .join(inv, inv.round_id == rnd.id)
+        .where(
+            rnd.provider_id == provider_id,
+            rnd.status == "open",
+            rnd.closes_at > opens_at,
+            survey.slug == survey_slug,
+            inv.organisation_id.in_(matching),
+        )
+        .group_by(rnd.id, rnd.period_label, survey.title, rnd.closes_at)
+        .order_by(rnd.id)
+    ).all()
+    return [Overlap(*row[:4], groups=int(row[4])) for row in rows]
 
 
 def open_round(session: Session, round_: models.Round, *, now: datetime | None = None) -> int:

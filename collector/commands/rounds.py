@@ -137,6 +137,12 @@ def rounds_list(context: Context, provider_slug: str | None) -> None:
     help="Remind non-responders this many days after opening, e.g. 7,14.",
 )
 @click.option("--open-link", is_flag=True, help="Also answer at an anonymous open link.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Create it even though an open round of the same survey already invited some of "
+    "the same organisations.",
+)
 @pass_context
 def rounds_create(
     context: Context,
@@ -149,6 +155,7 @@ def rounds_create(
     channels: tuple[str, ...],
     remind_days: str | None,
     open_link: bool,
+    force: bool,
 ) -> None:
     """Create a draft round: nothing is sent until it is opened."""
     opens_at = _uk_moment(opens, day_starts, "--opens")
@@ -160,6 +167,18 @@ def rounds_create(
         provider = provider_by_slug(session, provider_slug)
         survey = _survey(session, survey_spec)
         filters = _audience(session, provider, audience)
+        overlaps = rounds_.overlapping_rounds(
+            session,
+            provider_id=provider.id,
+            survey_slug=survey.slug,
+            audience=filters,
+            opens_at=opens_at,
+        )
+        if overlaps and not force:
+            stop(
+                f"{survey.slug} is already running for some of these organisations:",
+                [o.describe() for o in overlaps] + ["Add --force to create the round anyway."],
+            )
         try:
             round_ = rounds_.create_round(
                 session,

@@ -298,21 +298,20 @@ def round_new(provider: ProviderRef) -> ResponseReturnValue:
         if step == "change" or form.errors:
             form.errors = {} if step == "change" else form.errors
             return _form_page(form, session, provider)
+        assert form.opens_at is not None
+        overlaps = rounds.overlapping_rounds(
+            session,
+            provider_id=provider.id,
+            survey_slug=form.survey,
+            audience=form.audience,
+            opens_at=form.opens_at,
+        )
         if step != "create":
-            survey = next(s for s in survey_choices(session) if s.slug == form.survey)
-            return render(
-                "console/round_check.html",
-                section="rounds",
-                form=form,
-                survey=survey,
-                count=matching(session, provider.id, form.audience),
-                hidden=[
-                    (k, v)
-                    for k, v in request.form.items(multi=True)
-                    if k not in ("csrf_token", "step")
-                ],
-                audience=_describe(form.audience),
-            )
+            return _check_page(form, session, provider, overlaps)
+        if overlaps and request.form.get("overlap") != "yes":
+            # A second invitation to the same groups is made deliberately, or not at all.
+            form.error("overlap", "Tick the box to create the round although it overlaps")
+            return _check_page(form, session, provider, overlaps)
     try:
         with writing() as session:
             survey_version = survey_row(session, form.survey)
@@ -347,6 +346,32 @@ def round_new(provider: ProviderRef) -> ResponseReturnValue:
             return _form_page(form, session, provider)
     flash("The round was created as a draft. Open it to send the invitations.")
     return redirect(url_for("console.round", provider_slug=provider.slug, round_id=round_id), 303)
+
+
+def _check_page(
+    form: RoundForm,
+    session: Session,
+    provider: ProviderRef,
+    overlaps: list[rounds.Overlap],
+) -> ResponseReturnValue:
+    """Show the new round's details and whom it reaches, before it is created."""
+    survey = next(s for s in survey_choices(session) if s.slug == form.survey)
+    return render(
+        "console/round_check.html",
+        status=400 if form.errors else 200,
+        section="rounds",
+        form=form,
+        survey=survey,
+        count=matching(session, provider.id, form.audience),
+        hidden=[
+            (k, v)
+            for k, v in request.form.items(multi=True)
+            if k not in ("csrf_token", "step", "overlap")
+        ],
+        audience=_describe(form.audience),
+        overlaps=overlaps,
+        error=bool(form.errors),
+    )
 
 
 @bp.get("/<provider_slug>/rounds/audience.json")

@@ -343,6 +343,30 @@ def test_commands_refuse_a_round_in_the_wrong_status_and_change_nothing(
     assert _actions(session_factory) == ["round.create", "round.open", "round.close"]
 
 
+def test_a_round_of_a_survey_already_open_for_the_same_groups_needs_force(
+    run: Run, world: dict[str, Any], session_factory: sessionmaker[Session]
+) -> None:
+    assert _create(run, "--audience", "org_type=faith_group").exit_code == 0
+    assert run("rounds", "open", "1").exit_code == 0
+
+    result = _create(run)
+
+    assert result.exit_code == 1, result.output
+    assert "cvs-support is already running for some of these organisations:" in result.output
+    assert "Round 1 (2026/27 H1) of Support from your CVS is open until" in result.output
+    assert "already invited 2 of these groups: they would get a second invitation" in (
+        result.output
+    )
+    assert "Add --force to create the round anyway." in result.output
+    assert "Traceback" not in result.output
+    assert _count(session_factory, models.Round) == 1
+    # Another survey, or the same one for other groups, is no overlap; --force goes ahead.
+    assert _create(run, "--audience", "org_type=community_group").exit_code == 0
+    forced = _create(run, "--force")
+    assert forced.exit_code == 0, forced.output
+    assert _count(session_factory, models.Round) == 3
+
+
 def test_remind_with_everyone_answered_sends_nothing(
     run: Run, world: dict[str, Any], session_factory: sessionmaker[Session]
 ) -> None:
