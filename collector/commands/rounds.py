@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import click
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from collector import audit, db, models, reports
+from collector import audit, db, followups, models, reports
 from collector import rounds as rounds_
 from collector.commands.base import (
     Context,
@@ -484,12 +484,23 @@ def rounds_links(context: Context, round_id: int, output: Path | None, force: bo
             )
         if round_.status == "closed":
             stop(f"Round {round_id} is closed: its links no longer take answers")
-        inv, org = models.Invitation, models.Organisation
+        # A volunteers' follow-up round invites volunteers, not organisations.
+        who = "volunteer" if followups.asks_volunteers(round_) else "organisation"
+        inv, org, vol = models.Invitation, models.Organisation, models.Volunteer
+        reference = func.coalesce(org.external_ref, vol.external_ref)
         rows = session.execute(
-            select(org.external_ref, org.name, org.contact_email, inv.token)
-            .join(org, org.id == inv.organisation_id)
-            .where(inv.round_id == round_.id, org.opted_out_at.is_(None))
-            .order_by(org.external_ref)
+            select(
+                reference,
+                func.coalesce(org.name, vol.name),
+                func.coalesce(org.contact_email, vol.contact_email),
+                inv.token,
+            )
+            .outerjoin(org, org.id == inv.organisation_id)
+            .outerjoin(vol, vol.id == inv.volunteer_id)
+            .where(inv.round_id == round_.id, or_(org.id.is_not(None), vol.id.is_not(None)))
+            .where(org.opted_out_at.is_(None), vol.opted_out_at.is_(None))
+            .where(vol.erased_at.is_(None))
+            .order_by(reference, inv.id)
         ).all()
         audit.record(
             session,
@@ -501,7 +512,7 @@ def rounds_links(context: Context, round_id: int, output: Path | None, force: bo
         )
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(("external_ref", "organisation", "contact_email", "link"))
+    writer.writerow(("external_ref", who, "contact_email", "link"))
     for ref, name, email, token in rows:
         writer.writerow([csv_cell(cell) for cell in (ref, name, email or "", f"{base}/r/{token}")])
     if output is None:

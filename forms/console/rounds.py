@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from analysis.publish import frameworks_for, publish
 from collector import audit, models, reports, rounds
 from collector import organisations as orgs
+from collector.followups import asks_volunteers
 from collector.localtime import LONDON, day_ends, day_starts
 from collector.models import utcnow
 from collector.rounds import RoundError
@@ -538,11 +539,18 @@ def round_page(provider: ProviderRef, round_id: int) -> ResponseReturnValue:
             audience=_describe(found.audience or {}),
             open_link=open_link_url(found) if found.open_link else None,
             segments=segment_tables(status),
+            who=_who(found),
             channel_names=CHANNEL_NAMES,
             shown=SHOWN_NON_RESPONDERS,
             poll_seconds=POLL_SECONDS,
         )
     return page
+
+
+def _who(round_: models.Round) -> str:
+    """Give what a round's pages call those it invites: volunteers (a volunteers' follow-up
+    round) or groups."""
+    return "volunteer" if asks_volunteers(round_) else "group"
 
 
 @bp.get("/<provider_slug>/rounds/<int:round_id>/status.json")
@@ -602,6 +610,7 @@ def _confirm_page(
         round=round_,
         action=action,
         facts=facts,
+        who=_who(round_),
         problem=problem,
         error=bool(problem),
         # A reminder refused as too soon can still be sent, deliberately: the form stays.

@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import models
+from collector import followups, models
 from collector.models import utcnow
 from collector.spreadsheets import FORMULA_STARTS
 from tests.collector.conftest import Run
-from tests.factories import make_organisation, make_provider
+from tests.factories import make_organisation, make_placement, make_provider, make_volunteer
 
 LONDON = ZoneInfo("Europe/London")
 BASE = "http://localhost:5000"
@@ -435,3 +435,30 @@ def test_links_never_hand_a_spreadsheet_a_formula(
         rows = list(csv.DictReader(text.splitlines()))
         assert [r["organisation"] for r in rows if r["external_ref"] == "H1"] == ["'" + hostile]
         assert not [c for r in rows for c in r.values() if c.startswith(FORMULA_STARTS)]
+
+
+def test_links_of_a_volunteers_follow_up_round_list_its_volunteers(
+    run: Run, world: dict[str, Any], session_factory: sessionmaker[Session]
+) -> None:
+    with session_factory() as session, session.begin():
+        harlow = session.scalars(
+            select(models.Provider).where(models.Provider.slug == "harlow-cvs")
+        ).one()
+        asked = make_placement(session, harlow, make_volunteer(session, harlow, name="Priya Shah"))
+        gone = make_placement(session, harlow, make_volunteer(session, harlow, name="Gone"))
+        for placement in (asked, gone):
+            followups.follow_up(session, placement)
+        gone.volunteer.opted_out_at = utcnow()
+        invitation = session.scalars(
+            select(models.Invitation).where(models.Invitation.volunteer_id == asked.volunteer_id)
+        ).one()
+        round_id, token = invitation.round_id, invitation.token
+        ref, email = asked.volunteer.external_ref, asked.volunteer.contact_email
+
+    result = run("rounds", "links", str(round_id))
+
+    assert result.exit_code == 0, result.output
+    assert list(csv.reader(result.output.splitlines())) == [
+        ["external_ref", "volunteer", "contact_email", "link"],
+        [ref, "Priya Shah", email, f"http://localhost:5000/r/{token}"],
+    ]

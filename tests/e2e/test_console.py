@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import func, select
 
 from collector import audit as log
-from collector import db, flow, models, users
+from collector import db, flow, models, rounds, users
 from collector.models import utcnow
 from tests.e2e.conftest import DESKTOP, PHONE, LiveServer
 
@@ -339,3 +339,52 @@ def test_forms_with_errors_and_the_admin_and_funder_pages_pass_axe(
     expect(page.locator("table")).to_contain_text("2025/26 H1")
     shots.audit(page, "funder-provider")
     context.close()
+
+
+def test_a_volunteers_follow_up_round_counts_volunteers_and_prints_their_codes(
+    chromium: Browser, live_server: LiveServer, screenshots: Path
+) -> None:
+    # The demo's volunteer centre has an open follow-up round whose invitations are volunteers.
+    with db.transaction(live_server.sessions) as session:
+        round_ = session.scalars(
+            select(models.Round)
+            .join(models.Survey)
+            .where(models.Survey.slug == "volunteer-placement", models.Round.status == "open")
+            .order_by(models.Round.id)
+        ).first()
+        assert round_ is not None
+        waiting = len(rounds.round_status(session, round_).non_responders)
+        assert waiting > 0
+        slug, round_id = round_.provider.slug, round_.id
+        users.create_user(
+            session,
+            email=EMAIL,
+            name="Sam Staff",
+            password=PASSWORD,
+            role="staff",
+            provider=round_.provider,
+        )
+    shots = Shots(screenshots)
+    page = chromium.new_context(viewport=DESKTOP).new_page()
+    page.goto(f"{live_server.url}/login?next=/console/{slug}/rounds/{round_id}")
+    page.get_by_label("Email address").fill(EMAIL)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(f"{live_server.url}/console/{slug}/rounds/{round_id}")
+
+    # The page counts volunteers as volunteers, not groups.
+    expect(
+        page.get_by_text("Volunteers, as their placements reach their follow-up")
+    ).to_be_visible()
+    table = page.get_by_role("table", name="Volunteers that have not answered")
+    expect(table.get_by_role("columnheader", name="Volunteer", exact=True)).to_be_visible()
+    expect(table.locator("tbody tr")).to_have_count(min(waiting, 200))
+    expect(page.locator("main").get_by_text("group", exact=False)).to_have_count(0)
+    shots.audit(page, "volunteers-round")
+
+    # Its QR page prints a code for each volunteer who has not answered.
+    page.get_by_role("link", name="Print QR codes").click()
+    expect(page.get_by_role("heading", name=f"Invitations ({waiting})")).to_be_visible()
+    expect(page.get_by_text("no links yet")).to_have_count(0)
+    expect(page.get_by_text("belongs to one volunteer")).to_be_visible()
+    shots.audit(page, "volunteers-round-qr")
