@@ -411,15 +411,27 @@ def message_data(round_: models.Round, invitation: models.Invitation) -> dict[st
     return data
 
 
-def close_round(session: Session, round_: models.Round, *, now: datetime | None = None) -> int:
+def close_round(
+    session: Session,
+    round_: models.Round,
+    *,
+    now: datetime | None = None,
+    by: str | None = None,
+    reports: bool = True,
+) -> int:
     """Close an open round: no more answers are taken, and unsent messages are cancelled.
 
-    Give the number of messages cancelled.
+    With `reports`, its KPI reports are due: the dispatcher publishes them in the background
+    (`collector.reports.publish_due`), in the name of `by` (who closed it) when given. Give the
+    number of messages cancelled.
     """
     if round_.status != "open":
         raise RoundError(f"Round {round_.id} is {round_.status}, not open")
     round_.status = "closed"
     round_.closed_at = now or utcnow()
+    if reports:
+        round_.reports_due_at = round_.closed_at
+        round_.reports_due_by = by[:254] if by else None
     message = models.OutboxMessage
     result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
         update(message)
@@ -439,8 +451,9 @@ def run_schedules(
     """Do what is due: queue scheduled reminders, close rounds past their close date, follow up
     placements (and remind those follow-ups), erase volunteers past their retention period.
 
-    `on_close` is called with each round just closed, in the same transaction (the dispatcher
-    publishes its report there). Safe to run from several dispatchers at once: reminders dedupe
+    A round closed here has its reports due (the dispatcher publishes them next, outside this
+    transaction); `on_close` is called with each round just closed, in the same transaction.
+    Safe to run from several dispatchers at once: reminders dedupe
     in the outbox, and each round is changed under a row lock (PostgreSQL) or the write lock
     (SQLite).
     """

@@ -330,7 +330,7 @@ def rounds_close(context: Context, round_id: int) -> None:
     with db.transaction(context.sessions) as session:
         round_ = _round(session, round_id, lock=True)
         try:
-            cancelled = rounds_.close_round(session, round_)
+            cancelled = rounds_.close_round(session, round_, by=actor)
         except CollectorError as error:
             stop(error.message)
         total = rounds_.round_status(session, round_).total

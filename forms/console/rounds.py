@@ -10,16 +10,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from functools import partial
 from typing import Any, NamedTuple
 
 from flask import current_app, flash, jsonify, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import case, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
-from analysis.publish import frameworks_for, publish
+from analysis.publish import frameworks_for
 from collector import audit, models, reports, rounds
 from collector import organisations as orgs
 from collector.followups import asks_volunteers
@@ -540,11 +539,27 @@ def round_page(provider: ProviderRef, round_id: int) -> ResponseReturnValue:
             open_link=open_link_url(found) if found.open_link else None,
             segments=segment_tables(status),
             who=_who(found),
+            snapshots=_published_reports(session, found),
             channel_names=CHANNEL_NAMES,
             shown=SHOWN_NON_RESPONDERS,
             poll_seconds=POLL_SECONDS,
         )
     return page
+
+
+def _published_reports(session: Session, round_: models.Round) -> list[models.ReportSnapshot]:
+    """List a round's published reports, newest first (none before it closes)."""
+    if round_.status != "closed":
+        return []
+    snapshot = models.ReportSnapshot
+    return list(
+        session.scalars(
+            select(snapshot)
+            .options(defer(snapshot.pdf), defer(snapshot.xlsx))
+            .where(snapshot.round_id == round_.id)
+            .order_by(snapshot.id.desc())
+        )
+    )
 
 
 def _who(round_: models.Round) -> str:
@@ -654,7 +669,19 @@ def _act(provider: ProviderRef, round_id: int, action: str) -> ResponseReturnVal
                 interval = services(current_app).settings.reminder_min_interval
                 done = rounds.remind(session, found, min_interval=None if anyway else interval)
             else:
-                done = rounds.close_round(session, found)
+                # Its reports (if a framework reads its survey) are published in the
+                # background, in the closer's name: building them takes seconds, not a request.
+                done = rounds.close_round(
+                    session,
+                    found,
+                    by=current_user.user.email,
+                    reports=bool(frameworks_for(found)),
+                )
+                if found.reports_due_at is not None:
+                    closing_note = (
+                        " Its KPI reports are being prepared: this page links them once they "
+                        "are published."
+                    )
             audit.record(
                 session,
                 f"round.{action}",
@@ -663,16 +690,6 @@ def _act(provider: ProviderRef, round_id: int, action: str) -> ResponseReturnVal
                 subject=_subject(found),
                 details={keys[action]: done},
             )
-            if action == "close":
-                # After the close is logged, so the audit log reads in the order things happened.
-                # Publishing never undoes the close (a savepoint); the outcome says how it went.
-                published = reports.publish_after_close(
-                    session,
-                    found,
-                    partial(publish, published_by=current_user.user.email),
-                    user=current_user.user,
-                )
-                closing_note = f" {_published(published)}"
     except RoundError as error:
         # Rolled back. The round changed since the page was shown (another tab, the schedule).
         with reading() as session:
@@ -688,16 +705,6 @@ def _act(provider: ProviderRef, round_id: int, action: str) -> ResponseReturnVal
     }
     flash(messages[action])
     return redirect(url_for("console.round", provider_slug=provider.slug, round_id=round_id), 303)
-
-
-def _published(outcome: reports.PublishOutcome) -> str:
-    """Say what closing did about the round's report."""
-    if outcome.error is not None:
-        return (
-            f"But its report could not be published: {outcome.error}. Try publishing it "
-            "again from the reports page."
-        )
-    return outcome.describe()
 
 
 @bp.route("/<provider_slug>/rounds/<int:round_id>/open", methods=["GET", "POST"])
