@@ -406,3 +406,74 @@ def test_a_volunteers_follow_up_round_counts_volunteers_and_prints_their_codes(
     expect(page.get_by_text("no links yet")).to_have_count(0)
     expect(page.get_by_text("belongs to one volunteer")).to_be_visible()
     shots.audit(page, "volunteers-round-qr")
+
+
+def test_a_second_round_for_the_same_groups_and_a_reminder_too_soon_need_a_deliberate_yes(
+    chromium: Browser, live_server: LiveServer, screenshots: Path
+) -> None:
+    _staff(live_server)
+    with live_server.sessions() as session:
+        running = session.scalars(
+            select(models.Round)
+            .join(models.Survey)
+            .join(models.Provider)
+            .where(
+                models.Provider.slug == PROVIDER,
+                models.Survey.slug == "cvs-support",
+                models.Round.status == "open",
+            )
+            .order_by(models.Round.id)
+        ).first()
+        assert running is not None
+        running_id = running.id
+    before = _count(live_server, models.Round)
+    shots = Shots(screenshots)
+    page = chromium.new_context(viewport=DESKTOP).new_page()
+    base = f"{live_server.url}/console/{PROVIDER}"
+    page.goto(f"{live_server.url}/login?next=/console/{PROVIDER}/rounds/new")
+    page.get_by_label("Email address").fill(EMAIL)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+    # A round of the survey the demo's open round already sends to the same groups.
+    page.get_by_label("Support from your CVS").check()
+    page.get_by_label("Period").fill("2026/27 again")
+    today = utcnow().astimezone(ZoneInfo("Europe/London")).date()
+    for prefix, day in (("opens", today), ("closes", today + timedelta(days=30))):
+        page.locator(f"#{prefix}-day").fill(str(day.day))
+        page.locator(f"#{prefix}-month").fill(str(day.month))
+        page.locator(f"#{prefix}-year").fill(str(day.year))
+    page.get_by_role("button", name="Continue").click()
+    overlaps = page.locator("#overlaps")
+    expect(overlaps).to_contain_text(f"Round {running_id} (")
+    expect(overlaps).to_contain_text("of these groups: they would get a second invitation")
+    shots.audit(page, "round-check-overlap")
+    page.get_by_role("button", name="Create the round").click()
+    expect(page.locator(".govuk-error-summary")).to_contain_text(
+        "Tick the box to create the round although it overlaps"
+    )
+    assert _count(live_server, models.Round) == before
+    shots.audit(page, "round-check-overlap-error")
+    page.get_by_label("Yes, create this round although those groups would be invited twice").check()
+    page.get_by_role("button", name="Create the round").click()
+    expect(page.locator(".govuk-notification-banner")).to_contain_text("created as a draft")
+    assert _count(live_server, models.Round) == before + 1
+    new_id = int(page.url.rsplit("/", 1)[1])
+
+    # Open it, then a reminder at once: the page says when the invitations went out.
+    page.get_by_role("link", name="Open the round").click()
+    page.get_by_role("button", name="Open the round").click()
+    page.get_by_role("link", name="Send a reminder now").click()
+    expect(page.locator("#last-sent")).to_contain_text("went out on")
+    expect(page.get_by_text("That is less than 24 hours ago")).to_be_visible()
+    shots.audit(page, "round-remind-too-soon")
+    page.get_by_role("button", name="Send a reminder now").click()
+    expect(page.locator(".govuk-error-summary")).to_contain_text(
+        "reminders are kept at least 1 day apart"
+    )
+    assert _count(live_server, models.OutboxMessage, template="reminder", round_id=new_id) == 0
+    page.get_by_label("Yes, send the reminder now").check()
+    page.get_by_role("button", name="Send a reminder now").click()
+    expect(page.locator(".govuk-notification-banner")).to_contain_text("were queued")
+    assert _count(live_server, models.OutboxMessage, template="reminder", round_id=new_id) > 0
+    expect(page).to_have_url(f"{base}/rounds/{new_id}")
