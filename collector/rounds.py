@@ -282,10 +282,11 @@ def check_reminder_interval(
 
 
 def _ago(span: timedelta, ago: bool = True) -> str:
-    """Say a span of time roughly, in its largest whole unit: 26 seconds, 3 hours, 2 days."""
+    """Say a span of time in its largest unit that measures it whole, or (`ago`) roughly in
+    its largest unit: 26 seconds ago, 3 hours ago; 1 day, 36 hours."""
     seconds = max(int(span.total_seconds()), 0)
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
-        if seconds >= size or unit == "second":
+        if (seconds >= size and (ago or seconds % size == 0)) or unit == "second":
             count = seconds // size
             text = f"{count} {unit}{'s' if count != 1 else ''}"
             return f"{text} ago" if ago else text

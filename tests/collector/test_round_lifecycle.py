@@ -133,6 +133,17 @@ def test_a_reminder_by_hand_too_soon_after_the_last_message_is_refused_saying_wh
     assert len([m for m in queued(session, round_) if m.template == "reminder"]) == 4
 
 
+def test_the_reminder_interval_is_said_in_the_unit_it_was_set_in_and_0_turns_it_off(
+    session: Session,
+) -> None:
+    provider = make_provider(session)
+    make_organisation(session, provider)
+    round_ = make_round(session, provider)
+    with pytest.raises(rounds.TooSoon, match="kept at least 36 hours apart"):
+        rounds.remind(session, round_, min_interval=timedelta(hours=36))
+    assert rounds.remind(session, round_, min_interval=timedelta(0)) == 1
+
+
 def test_only_an_open_round_is_reminded(session: Session) -> None:
     draft = make_round(session, make_provider(session), open_now=False)
     with pytest.raises(rounds.RoundError, match="is draft: only an open round is reminded"):
