@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -134,6 +135,18 @@ class Settings:
         8,
         "After this many failed attempts a message is given up and shown as failed in the console.",
     )
+    reminder_min_hours: int = _setting(  # type: ignore[assignment]
+        "REMINDER_MIN_HOURS",
+        24,
+        "A reminder sent by hand (console or `tempcheck rounds remind`) less than this many hours "
+        "after the last invitation or reminder to the same people is refused, saying when that "
+        "was, unless staff confirm it (`--force`); 0 turns the check off.",
+    )
+
+    @property
+    def reminder_min_interval(self) -> timedelta:
+        """Give REMINDER_MIN_HOURS as a span of time."""
+        return timedelta(hours=self.reminder_min_hours)
 
     @classmethod
     def from_env(
@@ -173,6 +186,8 @@ class Settings:
         ):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name.upper()} must be 1 or more")
+        if self.reminder_min_hours < 0:
+            raise SettingsError("REMINDER_MIN_HOURS must be 0 or more")
         if self.trusted_proxies < 0:
             raise SettingsError("TRUSTED_PROXIES must be 0 or more")
         if self.secret_key is not None and len(self.secret_key) < 16:

@@ -304,7 +304,7 @@ def build(
             _audit(session, staff, "round.open", round_, opens)
             _mark_sent(session, round_, opens + timedelta(minutes=5))
             done, _ = _answer_round(rng, session, round_, leaning + improvement, opens, days)
-            rounds.close_round(session, round_, now=opens + timedelta(days=days))
+            rounds.close_round(session, round_, now=opens + timedelta(days=days), reports=False)
             _audit(session, staff, "round.close", round_, opens + timedelta(days=days))
             summary.rounds += 1
             summary.completed += done
@@ -465,7 +465,7 @@ def _volunteering(
             summary.followups_answered += _answer_followups(rng, session, round_, leaning, now)
             _mark_sent(session, round_, None)
             if closed_days_ago is not None:
-                rounds.close_round(session, round_, now=closes)
+                rounds.close_round(session, round_, now=closes, reports=False)
         session.flush()
 
 

@@ -78,6 +78,7 @@ class TickReport:
     reminded: int = 0  # messages those reminders queued
     closed: int = 0  # rounds closed at their close date
     published: int = 0  # reports published for the rounds closed
+    report_rounds: int = 0  # closed rounds whose due reports were published (or had none)
     followups: int = 0  # placements followed up (their volunteer and host invited)
     followup_messages: int = 0  # follow-up invitations and reminders queued
     erased: int = 0  # volunteers erased at the end of their retention period
@@ -239,18 +240,8 @@ class Dispatcher:
             self._started = True
             self.take_back_claims()
         report = TickReport()
-        outcomes: list[reports.PublishOutcome] = []
-
-        def closed(session: Session, round_: models.Round) -> None:
-            if self.publish is not None:
-                outcomes.append(
-                    reports.publish_after_close(
-                        session, round_, self.publish, actor=f"dispatcher {self.name}"
-                    )
-                )
-
         with db.transaction(self.sessions) as session:
-            done = rounds.run_schedules(session, now=self.clock(), on_close=closed)
+            done = rounds.run_schedules(session, now=self.clock())
         report.reminders, report.reminded, report.closed = (
             done["reminders"],
             done["reminded"],
@@ -259,6 +250,17 @@ class Dispatcher:
         report.followups = done.get("followups", 0)
         report.followup_messages = done.get("followup_messages", 0)
         report.erased = done.get("erased", 0)
+        outcomes: list[reports.PublishOutcome] = []
+        if self.publish is not None:
+            # Reports of rounds closed (here, in the console or by a command) are published
+            # in their own transaction, one round a tick, so that sending waits at most one.
+            with db.transaction(self.sessions) as session:
+                outcomes = reports.publish_due(
+                    session,
+                    self.publish,
+                    actor=f"dispatcher {self.name}",
+                )
+        report.report_rounds = len(outcomes)
         for outcome in outcomes:
             report.published += len(outcome.snapshots)
             if outcome.error is not None:

@@ -142,6 +142,12 @@ def rolling_round(
     return made
 
 
+def asks_volunteers(round_: models.Round) -> bool:
+    """Tell whether a round's invitations go to volunteers (the volunteers' follow-up round),
+    not to groups, so that pages count them as volunteers."""
+    return round_.survey.slug == VOLUNTEER_SURVEY
+
+
 def due_placements(
     session: Session, provider: models.Provider, *, now: datetime | None = None
 ) -> list[models.Placement]:

@@ -170,6 +170,11 @@ class Round(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Closing asks for the round's KPI reports; the dispatcher publishes them in the background
+    # (in the name of whoever closed it) and clears these. The note says how that went.
+    reports_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    reports_due_by: Mapped[str | None] = mapped_column(String(254))
+    reports_note: Mapped[str | None] = mapped_column(String(500))
 
     provider: Mapped[Provider] = relationship(back_populates="rounds")
     survey: Mapped[Survey] = relationship()

@@ -2,10 +2,11 @@
 
 Building a report is analysis's work (`analysis.publish`); the collector stores what staff wrote
 about each KPI, keeps each published report as a snapshot (its data, PDF and workbook, frozen)
-and queues one email per funder of the provider in the same transaction. Closing a round
-publishes through a hook that the composition root passes in (the collector imports no
-analysis): `publish_after_close` runs it in a savepoint, so that a report that cannot be built
-never undoes the close.
+and queues one email per funder of the provider in the same transaction. Closing a round makes
+its reports due, and the dispatcher publishes them in the background (`publish_due`, about 9 s
+a round, never in a web request) through a hook that the composition root passes in (the
+collector imports no analysis): `publish_after_close` runs it in a savepoint, so that a report
+that cannot be built never undoes the close.
 """
 
 from __future__ import annotations
@@ -364,8 +365,24 @@ def publish_after_close(
     """Publish a just-closed round's reports in a savepoint; a failure leaves the close alone.
 
     Logged with its traceback when publishing fails, audited when it succeeds; the outcome
-    says what happened.
+    says what happened, and the round keeps it as its note (its reports are no longer due).
     """
+    outcome = _publish_after_close(session, round_, publish, user=user, actor=actor)
+    round_.reports_due_at = None
+    round_.reports_due_by = None
+    round_.reports_note = outcome.describe()[:500]
+    session.flush()
+    return outcome
+
+
+def _publish_after_close(
+    session: Session,
+    round_: models.Round,
+    publish: PublishHook,
+    *,
+    user: models.User | None,
+    actor: str | None,
+) -> PublishOutcome:
     outcome = PublishOutcome(round_id=round_.id)
     waiting = _open_rolling_sibling(session, round_)
     if waiting is not None:
@@ -401,6 +418,51 @@ def publish_after_close(
     return outcome
 
 
+def publish_due(
+    session: Session,
+    publish: PublishHook,
+    *,
+    actor: str,
+    limit: int = 1,
+) -> list[PublishOutcome]:
+    """Publish the reports of closed rounds whose reports are due (oldest first, at most
+    `limit` rounds): the background step after a close, run by the dispatcher.
+
+    Each is published in the name of whoever closed its round (else `actor`), and stops being
+    due whatever the outcome, which the round keeps as its note. Safe to run from several
+    dispatchers at once: a round being published is locked (PostgreSQL) and skipped by others.
+    """
+    rnd = models.Round
+    due = session.scalars(
+        select(rnd)
+        .where(rnd.status == "closed", rnd.reports_due_at.is_not(None))
+        .order_by(rnd.reports_due_at, rnd.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    outcomes = []
+    for round_ in due:
+        who = round_.reports_due_by or actor
+        outcome = publish_after_close(session, round_, publish, actor=who)
+        for made in outcome.snapshots:
+            made.published_by = who[:254]
+        outcomes.append(outcome)
+    return outcomes
+
+
+def reports_due(session: Session) -> int:
+    """Count the closed rounds whose reports wait to be published in the background."""
+    rnd = models.Round
+    return int(
+        session.scalar(
+            select(func.count(rnd.id)).where(
+                rnd.status == "closed", rnd.reports_due_at.is_not(None)
+            )
+        )
+        or 0
+    )
+
+
 def _open_rolling_sibling(session: Session, round_: models.Round) -> models.Round | None:
     """Give another open follow-up round of the same provider and period that will publish
     the period's report after this one: one closing later, or (closing together) the one with
@@ -432,7 +494,16 @@ def record_publication(
     actor: str | None = None,
     on: str = "request",
 ) -> models.AuditEvent:
-    """Add the audit event of reports published for a round."""
+    """Add the audit event of reports published for a round; they are no longer due."""
+    if round_.reports_due_at is not None and published:
+        # Published by hand before the background got to it: not published twice.
+        round_.reports_due_at = None
+        round_.reports_due_by = None
+        round_.reports_note = PublishOutcome(
+            round_.id,
+            snapshots=list(published),
+            emails=sum(emails_queued(session, s.id) for s in published),
+        ).describe()[:500]
     return audit.record(
         session,
         "report.publish",

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from collector import models, outbox
 from collector.errors import CollectorError, NotFound
-from collector.localtime import long_date
+from collector.localtime import date_time, long_date
 from collector.models import utcnow
 
 # 24 random bytes: 192 bits, well past the 128 the design asks for; 32 URL-safe characters.
@@ -27,6 +27,18 @@ class RoundError(CollectorError):
     """A round cannot be created or changed as asked."""
 
     code = "bad_round"
+
+
+class TooSoon(RoundError):
+    """A reminder asked for too soon after the last invitation or reminder to the same people."""
+
+    code = "too_soon"
+    status = 409
+
+    def __init__(self, message: str, *, last_sent: datetime, waiting: timedelta) -> None:
+        super().__init__(message)
+        self.last_sent = last_sent
+        self.waiting = waiting
 
 
 def new_token() -> str:
@@ -123,6 +135,58 @@ def audience_query(round_: models.Round) -> Any:
     return query.order_by(org.id)
 
 
+@dataclass(frozen=True)
+class Overlap:
+    """An open round of the same survey that already reaches some of a new round's groups."""
+
+    round_id: int
+    period_label: str
+    survey_title: str
+    closes_at: datetime
+    groups: int  # how many of the new round's groups it invited
+
+    def describe(self) -> str:
+        """Say it in a sentence, for staff deciding whether to go ahead."""
+        return (
+            f"Round {self.round_id} ({self.period_label}) of {self.survey_title} is open until "
+            f"{long_date(self.closes_at)} and already invited {self.groups} of these groups: "
+            f"{'they' if self.groups != 1 else 'it'} "
+            "would get a second invitation with the same subject."
+        )
+
+
+def overlapping_rounds(
+    session: Session,
+    *,
+    provider_id: int,
+    survey_slug: str,
+    audience: Mapping[str, Sequence[Any]] | None,
+    opens_at: datetime,
+) -> list[Overlap]:
+    """List the provider's open rounds of the same survey (any version), still open when a new
+    round for `audience` would open, that invited some of the groups it matches."""
+    new = models.Round(
+        provider_id=provider_id, audience={k: list(v) for k, v in (audience or {}).items()}
+    )
+    matching = audience_query(new).with_only_columns(models.Organisation.id).order_by(None)
+    rnd, inv, survey = models.Round, models.Invitation, models.Survey
+    rows = session.execute(
+        select(rnd.id, rnd.period_label, survey.title, rnd.closes_at, func.count(inv.id))
+        .join(survey, survey.id == rnd.survey_id)
+        .join(inv, inv.round_id == rnd.id)
+        .where(
+            rnd.provider_id == provider_id,
+            rnd.status == "open",
+            rnd.closes_at > opens_at,
+            survey.slug == survey_slug,
+            inv.organisation_id.in_(matching),
+        )
+        .group_by(rnd.id, rnd.period_label, survey.title, rnd.closes_at)
+        .order_by(rnd.id)
+    ).all()
+    return [Overlap(*row[:4], groups=int(row[4])) for row in rows]
+
+
 def open_round(session: Session, round_: models.Round, *, now: datetime | None = None) -> int:
     """Open a draft round: freeze its survey, create one invitation per recipient, and queue
     the invitation messages (sent from the open date). Give the number of invitations."""
@@ -153,10 +217,13 @@ def remind(
     *,
     reminder: models.RoundReminder | None = None,
     now: datetime | None = None,
+    min_interval: timedelta | None = None,
 ) -> int:
     """Queue a reminder to every invited organisation that has not completed; give how many.
 
-    Without `reminder`, this is a reminder sent now by hand.
+    Without `reminder`, this is a reminder sent now by hand. With `min_interval`, a reminder
+    by hand less than that long after the last invitation or reminder to those it would
+    reach is refused (TooSoon, which says when that was); staff who mean it leave it out.
     """
     if round_.status != "open":
         raise RoundError(f"Round {round_.id} is {round_.status}: only an open round is reminded")
@@ -166,6 +233,8 @@ def remind(
         raise RoundError(
             f"Round {round_.id} opens on {long_date(round_.opens_at)}: nobody has been invited yet"
         )
+    if reminder is None and min_interval is not None:
+        check_reminder_interval(session, round_, min_interval, now=now)
     if reminder is None:
         reminder = models.RoundReminder(round=round_, due_at=now, kind="manual")
         session.add(reminder)
@@ -177,6 +246,51 @@ def remind(
     reminder.queued_at = now
     reminder.queued = queued
     return queued
+
+
+def last_contact(session: Session, round_: models.Round) -> datetime | None:
+    """Give when the last invitation or reminder of a round to anyone who has not completed
+    went out (sent, or queued to go), or None when none has."""
+    message = models.OutboxMessage
+    waiting = non_responders_query(round_).with_only_columns(models.Invitation.id).order_by(None)
+    return session.scalar(
+        select(func.max(func.coalesce(message.sent_at, message.created_at))).where(
+            message.round_id == round_.id,
+            message.template.in_(("invite", "reminder")),
+            message.status.in_(("pending", "sending", "sent")),
+            message.invitation_id.in_(waiting),
+        )
+    )
+
+
+def check_reminder_interval(
+    session: Session, round_: models.Round, min_interval: timedelta, *, now: datetime | None = None
+) -> None:
+    """Refuse (TooSoon) a reminder less than `min_interval` after the last invitation or
+    reminder to those it would reach, saying when that went out."""
+    now = now or utcnow()
+    last = last_contact(session, round_)
+    if last is None or now - last >= min_interval:
+        return
+    raise TooSoon(
+        "The last invitation or reminder to those who have not answered went out "
+        f"{_ago(now - last)} ({date_time(last)} UK time): reminders are kept at least "
+        f"{_ago(min_interval, False)} apart.",
+        last_sent=last,
+        waiting=min_interval - (now - last),
+    )
+
+
+def _ago(span: timedelta, ago: bool = True) -> str:
+    """Say a span of time in its largest unit that measures it whole, or (`ago`) roughly in
+    its largest unit: 26 seconds ago, 3 hours ago; 1 day, 36 hours."""
+    seconds = max(int(span.total_seconds()), 0)
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
+        if (seconds >= size and (ago or seconds % size == 0)) or unit == "second":
+            count = seconds // size
+            text = f"{count} {unit}{'s' if count != 1 else ''}"
+            return f"{text} ago" if ago else text
+    raise AssertionError("unreachable")
 
 
 def non_responders_query(round_: models.Round) -> Any:
@@ -298,15 +412,27 @@ def message_data(round_: models.Round, invitation: models.Invitation) -> dict[st
     return data
 
 
-def close_round(session: Session, round_: models.Round, *, now: datetime | None = None) -> int:
+def close_round(
+    session: Session,
+    round_: models.Round,
+    *,
+    now: datetime | None = None,
+    by: str | None = None,
+    reports: bool = True,
+) -> int:
     """Close an open round: no more answers are taken, and unsent messages are cancelled.
 
-    Give the number of messages cancelled.
+    With `reports`, its KPI reports are due: the dispatcher publishes them in the background
+    (`collector.reports.publish_due`), in the name of `by` (who closed it) when given. Give the
+    number of messages cancelled.
     """
     if round_.status != "open":
         raise RoundError(f"Round {round_.id} is {round_.status}, not open")
     round_.status = "closed"
     round_.closed_at = now or utcnow()
+    if reports:
+        round_.reports_due_at = round_.closed_at
+        round_.reports_due_by = by[:254] if by else None
     message = models.OutboxMessage
     result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
         update(message)
@@ -326,8 +452,9 @@ def run_schedules(
     """Do what is due: queue scheduled reminders, close rounds past their close date, follow up
     placements (and remind those follow-ups), erase volunteers past their retention period.
 
-    `on_close` is called with each round just closed, in the same transaction (the dispatcher
-    publishes its report there). Safe to run from several dispatchers at once: reminders dedupe
+    A round closed here has its reports due (the dispatcher publishes them next, outside this
+    transaction); `on_close` is called with each round just closed, in the same transaction.
+    Safe to run from several dispatchers at once: reminders dedupe
     in the outbox, and each round is changed under a row lock (PostgreSQL) or the write lock
     (SQLite).
     """

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import click
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from collector import audit, db, models, reports
+from collector import audit, db, followups, models, reports
 from collector import rounds as rounds_
 from collector.commands.base import (
     Context,
@@ -137,6 +137,12 @@ def rounds_list(context: Context, provider_slug: str | None) -> None:
     help="Remind non-responders this many days after opening, e.g. 7,14.",
 )
 @click.option("--open-link", is_flag=True, help="Also answer at an anonymous open link.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Create it even though an open round of the same survey already invited some of "
+    "the same organisations.",
+)
 @pass_context
 def rounds_create(
     context: Context,
@@ -149,6 +155,7 @@ def rounds_create(
     channels: tuple[str, ...],
     remind_days: str | None,
     open_link: bool,
+    force: bool,
 ) -> None:
     """Create a draft round: nothing is sent until it is opened."""
     opens_at = _uk_moment(opens, day_starts, "--opens")
@@ -160,6 +167,18 @@ def rounds_create(
         provider = provider_by_slug(session, provider_slug)
         survey = _survey(session, survey_spec)
         filters = _audience(session, provider, audience)
+        overlaps = rounds_.overlapping_rounds(
+            session,
+            provider_id=provider.id,
+            survey_slug=survey.slug,
+            audience=filters,
+            opens_at=opens_at,
+        )
+        if overlaps and not force:
+            stop(
+                f"{survey.slug} is already running for some of these organisations:",
+                [o.describe() for o in overlaps] + ["Add --force to create the round anyway."],
+            )
         try:
             round_ = rounds_.create_round(
                 session,
@@ -255,8 +274,14 @@ def rounds_open(context: Context, round_id: int) -> None:
 
 @rounds.command("remind")
 @click.argument("round_id", type=int)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Send it even if the last invitation or reminder to them went out less than "
+    "REMINDER_MIN_HOURS ago.",
+)
 @pass_context
-def rounds_remind(context: Context, round_id: int) -> None:
+def rounds_remind(context: Context, round_id: int, force: bool) -> None:
     """Remind, now, every invited organisation that has not completed."""
     with db.transaction(context.sessions) as session:
         round_ = _round(session, round_id, lock=True)
@@ -268,8 +293,11 @@ def rounds_remind(context: Context, round_id: int) -> None:
                 f"Every organisation invited to round {round_id} has completed: no reminder."
             )
             return
+        interval = None if force else context.settings.reminder_min_interval
         try:
-            rounds_.remind(session, round_)
+            rounds_.remind(session, round_, min_interval=interval)
+        except rounds_.TooSoon as error:
+            stop(f"{error.message} Add --force to send it anyway.")
         except CollectorError as error:
             stop(error.message)
         queued = _queued(session, round_.id, "reminder", newest_reminder=True)
@@ -302,7 +330,7 @@ def rounds_close(context: Context, round_id: int) -> None:
     with db.transaction(context.sessions) as session:
         round_ = _round(session, round_id, lock=True)
         try:
-            cancelled = rounds_.close_round(session, round_)
+            cancelled = rounds_.close_round(session, round_, by=actor)
         except CollectorError as error:
             stop(error.message)
         total = rounds_.round_status(session, round_).total
@@ -462,12 +490,23 @@ def rounds_links(context: Context, round_id: int, output: Path | None, force: bo
             )
         if round_.status == "closed":
             stop(f"Round {round_id} is closed: its links no longer take answers")
-        inv, org = models.Invitation, models.Organisation
+        # A volunteers' follow-up round invites volunteers, not organisations.
+        who = "volunteer" if followups.asks_volunteers(round_) else "organisation"
+        inv, org, vol = models.Invitation, models.Organisation, models.Volunteer
+        reference = func.coalesce(org.external_ref, vol.external_ref)
         rows = session.execute(
-            select(org.external_ref, org.name, org.contact_email, inv.token)
-            .join(org, org.id == inv.organisation_id)
-            .where(inv.round_id == round_.id, org.opted_out_at.is_(None))
-            .order_by(org.external_ref)
+            select(
+                reference,
+                func.coalesce(org.name, vol.name),
+                func.coalesce(org.contact_email, vol.contact_email),
+                inv.token,
+            )
+            .outerjoin(org, org.id == inv.organisation_id)
+            .outerjoin(vol, vol.id == inv.volunteer_id)
+            .where(inv.round_id == round_.id, or_(org.id.is_not(None), vol.id.is_not(None)))
+            .where(org.opted_out_at.is_(None), vol.opted_out_at.is_(None))
+            .where(vol.erased_at.is_(None))
+            .order_by(reference, inv.id)
         ).all()
         audit.record(
             session,
@@ -479,7 +518,7 @@ def rounds_links(context: Context, round_id: int, output: Path | None, force: bo
         )
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(("external_ref", "organisation", "contact_email", "link"))
+    writer.writerow(("external_ref", who, "contact_email", "link"))
     for ref, name, email, token in rows:
         writer.writerow([csv_cell(cell) for cell in (ref, name, email or "", f"{base}/r/{token}")])
     if output is None:

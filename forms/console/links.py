@@ -1,7 +1,7 @@
 """A round's links outside the outbox: a CSV for a mail merge, and a printable page of QR codes.
 
-Both hold working invitation links, so both are audited, and neither is cached. Groups that
-opted out are left out: they asked not to be contacted.
+Both hold working invitation links, so both are audited, and neither is cached. Groups and
+volunteers that opted out are left out: they asked not to be contacted.
 """
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ from typing import Any
 import segno
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from collector import audit, models
+from collector.followups import asks_volunteers
 from forms.console import bp
 from forms.console.access import ProviderRef, staff_required
 from forms.console.pages import csv_download, owned, reading, render, writing
@@ -22,21 +23,26 @@ from forms.console.rounds import invitation_url, open_link_url
 
 
 def _invitations(session: Session, round_id: int) -> list[Any]:
-    inv, org, resp = models.Invitation, models.Organisation, models.Response
+    """List a round's working links: to each group, or (a follow-up round) each volunteer,
+    leaving out those who opted out and volunteers whose records were erased."""
+    inv, org, vol, resp = models.Invitation, models.Organisation, models.Volunteer, models.Response
     return list(
         session.execute(
             select(
                 inv.token,
-                org.external_ref,
-                org.name,
-                org.contact_email,
-                org.consent_email,
+                func.coalesce(org.external_ref, vol.external_ref),
+                func.coalesce(org.name, vol.name),
+                func.coalesce(org.contact_email, vol.contact_email),
+                func.coalesce(org.consent_email, vol.consent_email),
                 resp.status,
             )
-            .join(org, org.id == inv.organisation_id)
+            .outerjoin(org, org.id == inv.organisation_id)
+            .outerjoin(vol, vol.id == inv.volunteer_id)
             .outerjoin(resp, resp.invitation_id == inv.id)
-            .where(inv.round_id == round_id, org.opted_out_at.is_(None))
-            .order_by(org.name, inv.id)
+            .where(inv.round_id == round_id, or_(org.id.is_not(None), vol.id.is_not(None)))
+            .where(org.opted_out_at.is_(None), vol.opted_out_at.is_(None))
+            .where(vol.erased_at.is_(None))
+            .order_by(func.coalesce(org.name, vol.name), inv.id)
         ).all()
     )
 
@@ -57,15 +63,17 @@ def _audit(provider: ProviderRef, round_id: int, action: str, count: int) -> Non
 @bp.get("/<provider_slug>/rounds/<int:round_id>/links.csv")
 @staff_required
 def round_links(provider: ProviderRef, round_id: int) -> ResponseReturnValue:
-    """Give the round's invitation links as CSV, one row per group, for a mail merge."""
+    """Give the round's invitation links as CSV, one row per group (or volunteer), for a
+    mail merge."""
     with reading() as session:
         found = owned(session, models.Round, round_id, provider.id)
         rows = _invitations(session, found.id)
+        who = "volunteer" if asks_volunteers(found) else "organisation"
     _audit(provider, round_id, "round.export_links", len(rows))
     states = {None: "not started", "in_progress": "started", "completed": "completed"}
     return csv_download(
         f"round-{round_id}-links.csv",
-        ["organisation_ref", "organisation", "email", "link", "answered"],
+        [f"{who}_ref", who, "email", "link", "answered"],
         [
             (
                 ref,
@@ -87,7 +95,8 @@ def qr_image(url: str) -> str:
 @bp.get("/<provider_slug>/rounds/<int:round_id>/qr")
 @staff_required
 def round_qr(provider: ProviderRef, round_id: int) -> ResponseReturnValue:
-    """Show a printable page of QR codes: the open link, and each group's invitation."""
+    """Show a printable page of QR codes: the open link, and each group's (or volunteer's)
+    invitation."""
     with reading() as session:
         found = owned(session, models.Round, round_id, provider.id)
         rows = _invitations(session, found.id)
@@ -108,6 +117,7 @@ def round_qr(provider: ProviderRef, round_id: int) -> ResponseReturnValue:
             round=found,
             survey_title=found.survey.title,
             codes=codes,
+            who="volunteer" if asks_volunteers(found) else "group",
             open_link=open_link,
             open_image=qr_image(open_link) if open_link else None,
         )

@@ -28,7 +28,7 @@ from analysis.publish import build_report, frameworks_for, publish
 from analysis.render.formats import n_text, result_text, status_word
 from analysis.render.html import report_html
 from analysis.report import KpiReport, ReportDataError
-from collector import audit, models
+from collector import audit, localtime, models
 from collector import reports as stored
 from collector.errors import CollectorError
 from forms.console import bp, funder_bp
@@ -311,7 +311,11 @@ def publish_page(provider: ProviderRef, round_id: int) -> ResponseReturnValue:
             return _publish_page(session, provider, draft(session, provider, round_id, asked))
     with reading() as session:
         found = draft(session, provider, round_id, asked)
-        if found.report is None or found.round.status != "closed":
+        if (
+            found.report is None
+            or found.round.status != "closed"
+            or found.round.reports_due_at is not None
+        ):
             return _publish_page(session, provider, found)  # it says why not
     framework = found.framework
     assert framework is not None
@@ -357,6 +361,13 @@ def _publish_page(
         problem = "There are no answers to report yet"
     elif problem is None and found.round.status != "closed":
         problem = "The round is still open: its report is published when the round closes"
+    elif problem is None and found.round.reports_due_at is not None:
+        # Publishing by hand now would send funders the same report twice.
+        problem = (
+            "The round's reports are being published in the background, since "
+            f"{localtime.date_time(found.round.reports_due_at)}: once they are, publish "
+            "again here to correct one"
+        )
     earlier = [
         s
         for s in snapshots_of(session, provider.id)

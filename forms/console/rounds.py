@@ -10,18 +10,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from functools import partial
 from typing import Any, NamedTuple
 
 from flask import current_app, flash, jsonify, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import case, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
-from analysis.publish import frameworks_for, publish
+from analysis.publish import frameworks_for
 from collector import audit, models, reports, rounds
 from collector import organisations as orgs
+from collector.followups import asks_volunteers
 from collector.localtime import LONDON, day_ends, day_starts
 from collector.models import utcnow
 from collector.rounds import RoundError
@@ -304,21 +304,20 @@ def round_new(provider: ProviderRef) -> ResponseReturnValue:
         if step == "change" or form.errors:
             form.errors = {} if step == "change" else form.errors
             return _form_page(form, session, provider)
+        assert form.opens_at is not None
+        overlaps = rounds.overlapping_rounds(
+            session,
+            provider_id=provider.id,
+            survey_slug=form.survey,
+            audience=form.audience,
+            opens_at=form.opens_at,
+        )
         if step != "create":
-            survey = next(s for s in survey_choices(session) if s.slug == form.survey)
-            return render(
-                "console/round_check.html",
-                section="rounds",
-                form=form,
-                survey=survey,
-                count=matching(session, provider.id, form.audience),
-                hidden=[
-                    (k, v)
-                    for k, v in request.form.items(multi=True)
-                    if k not in ("csrf_token", "step")
-                ],
-                audience=_describe(form.audience),
-            )
+            return _check_page(form, session, provider, overlaps)
+        if overlaps and request.form.get("overlap") != "yes":
+            # A second invitation to the same groups is made deliberately, or not at all.
+            form.error("overlap", "Tick the box to create the round although it overlaps")
+            return _check_page(form, session, provider, overlaps)
     try:
         with writing() as session:
             survey_version = survey_row(session, form.survey)
@@ -353,6 +352,32 @@ def round_new(provider: ProviderRef) -> ResponseReturnValue:
             return _form_page(form, session, provider)
     flash("The round was created as a draft. Open it to send the invitations.")
     return redirect(url_for("console.round", provider_slug=provider.slug, round_id=round_id), 303)
+
+
+def _check_page(
+    form: RoundForm,
+    session: Session,
+    provider: ProviderRef,
+    overlaps: list[rounds.Overlap],
+) -> ResponseReturnValue:
+    """Show the new round's details and whom it reaches, before it is created."""
+    survey = next(s for s in survey_choices(session) if s.slug == form.survey)
+    return render(
+        "console/round_check.html",
+        status=400 if form.errors else 200,
+        section="rounds",
+        form=form,
+        survey=survey,
+        count=matching(session, provider.id, form.audience),
+        hidden=[
+            (k, v)
+            for k, v in request.form.items(multi=True)
+            if k not in ("csrf_token", "step", "overlap")
+        ],
+        audience=_describe(form.audience),
+        overlaps=overlaps,
+        error=bool(form.errors),
+    )
 
 
 @bp.get("/<provider_slug>/rounds/audience.json")
@@ -505,11 +530,34 @@ def round_page(provider: ProviderRef, round_id: int) -> ResponseReturnValue:
             audience=_describe(found.audience or {}),
             open_link=open_link_url(found) if found.open_link else None,
             segments=segment_tables(status),
+            who=_who(found),
+            snapshots=_published_reports(session, found),
             channel_names=CHANNEL_NAMES,
             shown=SHOWN_NON_RESPONDERS,
             poll_seconds=POLL_SECONDS,
         )
     return page
+
+
+def _published_reports(session: Session, round_: models.Round) -> list[models.ReportSnapshot]:
+    """List a round's published reports, newest first (none before it closes)."""
+    if round_.status != "closed":
+        return []
+    snapshot = models.ReportSnapshot
+    return list(
+        session.scalars(
+            select(snapshot)
+            .options(defer(snapshot.pdf), defer(snapshot.xlsx))
+            .where(snapshot.round_id == round_.id)
+            .order_by(snapshot.id.desc())
+        )
+    )
+
+
+def _who(round_: models.Round) -> str:
+    """Give what a round's pages call those it invites: volunteers (a volunteers' follow-up
+    round) or groups."""
+    return "volunteer" if asks_volunteers(round_) else "group"
 
 
 @bp.get("/<provider_slug>/rounds/<int:round_id>/status.json")
@@ -555,6 +603,7 @@ def _confirm_page(
     elif action == "remind":
         status = rounds.round_status(session, round_)
         facts["waiting"] = len(status.non_responders)
+        facts.update(_last_contact(session, round_))
     else:
         facts["pending"] = _pending(session, round_.id)
         facts["waiting"] = len(rounds.round_status(session, round_).non_responders)
@@ -568,9 +617,24 @@ def _confirm_page(
         round=round_,
         action=action,
         facts=facts,
+        who=_who(round_),
         problem=problem,
         error=bool(problem),
+        # A reminder refused as too soon can still be sent, deliberately: the form stays.
+        can_confirm=not problem or (action == "remind" and facts.get("too_soon")),
     )
+
+
+def _last_contact(session: Session, round_: models.Round) -> dict[str, Any]:
+    """Say when those a reminder would reach last heard from the round, and whether that is
+    sooner than REMINDER_MIN_HOURS ago."""
+    last = rounds.last_contact(session, round_)
+    interval = services(current_app).settings.reminder_min_interval
+    return {
+        "last_sent": last,
+        "min_hours": services(current_app).settings.reminder_min_hours,
+        "too_soon": bool(last is not None and interval and utcnow() - last < interval),
+    }
 
 
 def _act(provider: ProviderRef, round_id: int, action: str) -> ResponseReturnValue:
@@ -592,9 +656,24 @@ def _act(provider: ProviderRef, round_id: int, action: str) -> ResponseReturnVal
             if action == "open":
                 done = rounds.open_round(session, found)
             elif action == "remind":
-                done = rounds.remind(session, found)
+                # Too soon after the last message is refused unless staff ticked the box.
+                anyway = request.form.get("anyway") == "yes"
+                interval = services(current_app).settings.reminder_min_interval
+                done = rounds.remind(session, found, min_interval=None if anyway else interval)
             else:
-                done = rounds.close_round(session, found)
+                # Its reports (if a framework reads its survey) are published in the
+                # background, in the closer's name: building them takes seconds, not a request.
+                done = rounds.close_round(
+                    session,
+                    found,
+                    by=current_user.user.email,
+                    reports=bool(frameworks_for(found)),
+                )
+                if found.reports_due_at is not None:
+                    closing_note = (
+                        " Its KPI reports are being prepared: this page links them once they "
+                        "are published."
+                    )
             audit.record(
                 session,
                 f"round.{action}",
@@ -603,16 +682,6 @@ def _act(provider: ProviderRef, round_id: int, action: str) -> ResponseReturnVal
                 subject=_subject(found),
                 details={keys[action]: done},
             )
-            if action == "close":
-                # After the close is logged, so the audit log reads in the order things happened.
-                # Publishing never undoes the close (a savepoint); the outcome says how it went.
-                published = reports.publish_after_close(
-                    session,
-                    found,
-                    partial(publish, published_by=current_user.user.email),
-                    user=current_user.user,
-                )
-                closing_note = f" {_published(published)}"
     except RoundError as error:
         # Rolled back. The round changed since the page was shown (another tab, the schedule).
         with reading() as session:
@@ -628,16 +697,6 @@ def _act(provider: ProviderRef, round_id: int, action: str) -> ResponseReturnVal
     }
     flash(messages[action])
     return redirect(url_for("console.round", provider_slug=provider.slug, round_id=round_id), 303)
-
-
-def _published(outcome: reports.PublishOutcome) -> str:
-    """Say what closing did about the round's report."""
-    if outcome.error is not None:
-        return (
-            f"But its report could not be published: {outcome.error}. Try publishing it "
-            "again from the reports page."
-        )
-    return outcome.describe()
 
 
 @bp.route("/<provider_slug>/rounds/<int:round_id>/open", methods=["GET", "POST"])

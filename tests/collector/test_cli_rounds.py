@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import models
+from collector import followups, models
 from collector.models import utcnow
 from collector.spreadsheets import FORMULA_STARTS
 from tests.collector.conftest import Run
-from tests.factories import make_organisation, make_provider
+from tests.factories import make_organisation, make_placement, make_provider, make_volunteer
 
 LONDON = ZoneInfo("Europe/London")
 BASE = "http://localhost:5000"
@@ -134,7 +134,21 @@ def test_a_round_from_create_to_close(
                 round_id=1, invitation_id=invitation.id, status="completed", channel="web"
             )
         )
-    reminded = run("rounds", "remind", "1")
+    # The invitations were queued a moment ago: a reminder now is refused, saying when...
+    too_soon = run("rounds", "remind", "1")
+    assert too_soon.exit_code == 1, too_soon.output
+    assert "The last invitation or reminder to those who have not answered went out" in (
+        too_soon.output
+    )
+    assert "reminders are kept at least 1 day apart. Add --force to send it anyway." in (
+        too_soon.output
+    )
+    assert (
+        _count(session_factory, models.OutboxMessage, models.OutboxMessage.template == "reminder")
+        == 0
+    )
+    # ...and sent when staff mean it.
+    reminded = run("rounds", "remind", "1", "--force")
     assert reminded.exit_code == 0, reminded.output
     assert "Reminded round 1: 3 emails queued to the 4 organisations" in reminded.output
     reminders = select(models.OutboxMessage.recipient).where(
@@ -335,6 +349,30 @@ def test_commands_refuse_a_round_in_the_wrong_status_and_change_nothing(
     assert _actions(session_factory) == ["round.create", "round.open", "round.close"]
 
 
+def test_a_round_of_a_survey_already_open_for_the_same_groups_needs_force(
+    run: Run, world: dict[str, Any], session_factory: sessionmaker[Session]
+) -> None:
+    assert _create(run, "--audience", "org_type=faith_group").exit_code == 0
+    assert run("rounds", "open", "1").exit_code == 0
+
+    result = _create(run)
+
+    assert result.exit_code == 1, result.output
+    assert "cvs-support is already running for some of these organisations:" in result.output
+    assert "Round 1 (2026/27 H1) of Support from your CVS is open until" in result.output
+    assert "already invited 2 of these groups: they would get a second invitation" in (
+        result.output
+    )
+    assert "Add --force to create the round anyway." in result.output
+    assert "Traceback" not in result.output
+    assert _count(session_factory, models.Round) == 1
+    # Another survey, or the same one for other groups, is no overlap; --force goes ahead.
+    assert _create(run, "--audience", "org_type=community_group").exit_code == 0
+    forced = _create(run, "--force")
+    assert forced.exit_code == 0, forced.output
+    assert _count(session_factory, models.Round) == 3
+
+
 def test_remind_with_everyone_answered_sends_nothing(
     run: Run, world: dict[str, Any], session_factory: sessionmaker[Session]
 ) -> None:
@@ -403,3 +441,30 @@ def test_links_never_hand_a_spreadsheet_a_formula(
         rows = list(csv.DictReader(text.splitlines()))
         assert [r["organisation"] for r in rows if r["external_ref"] == "H1"] == ["'" + hostile]
         assert not [c for r in rows for c in r.values() if c.startswith(FORMULA_STARTS)]
+
+
+def test_links_of_a_volunteers_follow_up_round_list_its_volunteers(
+    run: Run, world: dict[str, Any], session_factory: sessionmaker[Session]
+) -> None:
+    with session_factory() as session, session.begin():
+        harlow = session.scalars(
+            select(models.Provider).where(models.Provider.slug == "harlow-cvs")
+        ).one()
+        asked = make_placement(session, harlow, make_volunteer(session, harlow, name="Priya Shah"))
+        gone = make_placement(session, harlow, make_volunteer(session, harlow, name="Gone"))
+        for placement in (asked, gone):
+            followups.follow_up(session, placement)
+        gone.volunteer.opted_out_at = utcnow()
+        invitation = session.scalars(
+            select(models.Invitation).where(models.Invitation.volunteer_id == asked.volunteer_id)
+        ).one()
+        round_id, token = invitation.round_id, invitation.token
+        ref, email = asked.volunteer.external_ref, asked.volunteer.contact_email
+
+    result = run("rounds", "links", str(round_id))
+
+    assert result.exit_code == 0, result.output
+    assert list(csv.reader(result.output.splitlines())) == [
+        ["external_ref", "volunteer", "contact_email", "link"],
+        [ref, "Priya Shah", email, f"http://localhost:5000/r/{token}"],
+    ]

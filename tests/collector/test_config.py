@@ -36,6 +36,8 @@ def test_postgres_short_urls_use_psycopg3() -> None:
         ({"DATABASE_URL": "mysql://u:secret@h/db"}, "mysql://u:***@h/db"),
         ({"BASE_URL": "localhost:5000"}, "BASE_URL must be an http(s) address"),
         ({"SECRET_KEY": "short"}, "SECRET_KEY must be at least 16 characters"),
+        ({"REMINDER_MIN_HOURS": "-1"}, "REMINDER_MIN_HOURS must be 0 or more"),
+        ({"REMINDER_MIN_HOURS": "a day"}, "REMINDER_MIN_HOURS must be a whole number"),
         (
             {"TELEGRAM_WEBHOOK_URL": "https://x.example/hook"},
             "TELEGRAM_WEBHOOK_SECRET is required",

@@ -445,6 +445,66 @@ def test_a_report_that_fails_to_publish_leaves_the_close_and_is_logged(
     assert session.scalars(select(models.AuditEvent)).all() == []
 
 
+def test_closing_makes_the_reports_due_and_the_background_publishes_them_once(
+    session: Session,
+) -> None:
+    provider = make_provider(session, slug="brentwood-cvs", name="Brentwood CVS")
+    funder(session, "first@funder.example.org", [provider])
+    round_ = make_round(session, provider)
+    closed_at = utcnow()
+
+    rounds.close_round(session, round_, now=closed_at, by="sam.staff@example.org")
+
+    # Closing builds nothing: it records that the reports are due, and who asked.
+    assert (round_.reports_due_at, round_.reports_due_by) == (closed_at, "sam.staff@example.org")
+    assert reports.reports_due(session) == 1
+    assert session.scalars(select(models.ReportSnapshot)).all() == []
+
+    [outcome] = reports.publish_due(session, fake_publish, actor="dispatcher w1")
+
+    [kept] = outcome.snapshots
+    assert kept.published_by == "sam.staff@example.org"  # in the name of who closed it
+    assert (round_.reports_due_at, round_.reports_due_by) == (None, None)
+    assert round_.reports_note == "Published 1 report; 1 email to funders queued."
+    event = session.scalars(
+        select(models.AuditEvent).where(models.AuditEvent.action == "report.publish")
+    ).one()
+    assert event.actor == "sam.staff@example.org"
+    # Published once: the next background step finds nothing due.
+    assert reports.publish_due(session, fake_publish, actor="dispatcher w1") == []
+    assert len(report_messages(session)) == 1
+
+
+def test_a_due_report_that_fails_stops_being_due_and_the_round_says_why(
+    session: Session, caplog: pytest.LogCaptureFixture
+) -> None:
+    round_ = make_round(session, make_provider(session))
+    rounds.close_round(session, round_)
+
+    def broken(session: Session, round_: models.Round) -> list[models.ReportSnapshot]:
+        raise RuntimeError("no fonts")
+
+    with caplog.at_level(logging.ERROR, logger="collector.reports"):
+        [outcome] = reports.publish_due(session, broken, actor="dispatcher w1")
+    assert outcome.error == "RuntimeError: no fonts"
+    assert round_.reports_due_at is None and round_.status == "closed"
+    assert (round_.reports_note or "").startswith(
+        "The report could not be published: RuntimeError: no fonts."
+    )
+    assert reports.publish_due(session, broken, actor="dispatcher w1") == []  # not retried
+
+
+def test_reports_published_by_hand_before_the_background_are_not_published_again(
+    session: Session,
+) -> None:
+    round_ = make_round(session, make_provider(session, slug="brentwood-cvs"))
+    rounds.close_round(session, round_, by="sam.staff@example.org")
+    reports.record_publication(session, round_, [snapshot(session, round_)], actor="cli")
+    assert round_.reports_due_at is None
+    assert reports.publish_due(session, fake_publish, actor="dispatcher w1") == []
+    assert len(session.scalars(select(models.ReportSnapshot)).all()) == 1
+
+
 def test_a_round_with_nothing_to_publish_says_so_without_an_error(session: Session) -> None:
     round_ = closed_round(session)
 
@@ -476,7 +536,7 @@ def test_the_dispatcher_publishes_the_report_of_a_round_it_closes(
 
     def publish(session: Session, round_: models.Round) -> list[models.ReportSnapshot]:
         calls.append(round_.id)
-        assert round_.status == "closed"  # in the transaction that closed it
+        assert round_.status == "closed"  # after the schedules' transaction that closed it
         return fake_publish(session, round_)
 
     transport = Recorder()

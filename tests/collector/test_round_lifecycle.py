@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import flow, models, organisations, outbox, rounds
+from collector import flow, localtime, models, organisations, outbox, rounds
 from collector.localtime import day_ends, day_starts
 from collector.models import utcnow
 from tests.collector.mail_helpers import complete, round_for
@@ -95,6 +95,54 @@ def test_reminding_reaches_only_groups_that_have_not_answered(session: Session) 
     assert {m.dedupe_key for m in reminders} == {
         f"remind:{reminder.id}:{i}:email" for i in reminded
     }
+
+
+def test_a_reminder_by_hand_too_soon_after_the_last_message_is_refused_saying_when(
+    session: Session,
+) -> None:
+    provider = make_provider(session)
+    for name in ("One", "Two", "Answered"):
+        make_organisation(session, provider, name=name)
+    round_ = make_round(session, provider)
+    answered = by_organisation(round_)["Answered"]
+    complete(session, answered)
+    day = timedelta(hours=24)
+    # The invitations went out a moment ago: a reminder now would follow on their heels.
+    with pytest.raises(rounds.TooSoon, match="went out [0-9]+ seconds? ago") as refused:
+        rounds.remind(session, round_, min_interval=day)
+    # The last message to those it would reach: not the one to the group that answered.
+    assert refused.value.last_sent == max(
+        m.created_at for m in queued(session, round_) if m.invitation_id != answered.id
+    )
+    assert "reminders are kept at least 1 day apart" in refused.value.message
+    assert [m.template for m in queued(session, round_)] == ["invite"] * 3
+    assert round_.reminders == []
+
+    # A day later the reminder goes to the two who have not answered.
+    session.execute(update(models.OutboxMessage).values(created_at=utcnow() - day))
+    assert rounds.remind(session, round_, min_interval=day) == 2
+    # A second one 26 seconds later is refused with the time of the first...
+    later = utcnow() + timedelta(seconds=26)
+    with pytest.raises(rounds.TooSoon) as again:
+        rounds.remind(session, round_, min_interval=day, now=later)
+    reminded = [m for m in queued(session, round_) if m.template == "reminder"]
+    assert again.value.last_sent == max(m.created_at for m in reminded)
+    assert f"({localtime.date_time(again.value.last_sent)} UK time)" in again.value.message
+    assert len(round_.reminders) == 1
+    # ...unless staff mean it (no interval), and a scheduled reminder is never held back.
+    assert rounds.remind(session, round_, now=later) == 2
+    assert len([m for m in queued(session, round_) if m.template == "reminder"]) == 4
+
+
+def test_the_reminder_interval_is_said_in_the_unit_it_was_set_in_and_0_turns_it_off(
+    session: Session,
+) -> None:
+    provider = make_provider(session)
+    make_organisation(session, provider)
+    round_ = make_round(session, provider)
+    with pytest.raises(rounds.TooSoon, match="kept at least 36 hours apart"):
+        rounds.remind(session, round_, min_interval=timedelta(hours=36))
+    assert rounds.remind(session, round_, min_interval=timedelta(0)) == 1
 
 
 def test_only_an_open_round_is_reminded(session: Session) -> None:

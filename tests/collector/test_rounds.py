@@ -13,7 +13,13 @@ from collector import models, rounds
 from collector.errors import NotFound
 from collector.models import utcnow
 from collector.survey.store import SurveyChanged, definition, register
-from tests.factories import every_type_survey, make_organisation, make_provider, make_round
+from tests.factories import (
+    cvs_support,
+    every_type_survey,
+    make_organisation,
+    make_provider,
+    make_round,
+)
 
 
 def test_opening_a_round_invites_its_audience_minus_the_opted_out(session: Session) -> None:
@@ -106,3 +112,39 @@ def test_a_token_never_starts_with_a_dash_so_a_command_line_takes_it_as_a_token(
     drawn = iter(["-" + "a" * 31, "b" * 32])
     monkeypatch.setattr(rounds.secrets, "token_urlsafe", lambda n: next(drawn))
     assert rounds.new_token() == "b" * 32
+
+
+def test_an_open_round_of_the_same_survey_for_some_of_the_same_groups_is_an_overlap(
+    session: Session,
+) -> None:
+    provider = make_provider(session)
+    faith = [make_organisation(session, provider, org_type="faith_group") for _ in range(2)]
+    make_organisation(session, provider, org_type="registered_charity")
+    running = make_round(session, provider, period_label="2026/27 H1")
+    make_round(session, provider, cvs_support())  # another survey: no matter
+    make_round(session, make_provider(session))  # another provider's: no matter
+    opens = utcnow() + timedelta(days=1)
+
+    (overlap,) = rounds.overlapping_rounds(
+        session,
+        provider_id=provider.id,
+        survey_slug=running.survey.slug,
+        audience={"org_type": ["faith_group"]},
+        opens_at=opens,
+    )
+    assert (overlap.round_id, overlap.groups) == (running.id, len(faith))
+    assert overlap.describe().startswith(f"Round {running.id} (2026/27 H1) of ")
+    assert "already invited 2 of these groups: they would get a second invitation" in (
+        overlap.describe()
+    )
+    # Not once it has closed by the new round's open date, nor once it is closed.
+    after = running.closes_at + timedelta(seconds=1)
+    assert not rounds.overlapping_rounds(
+        session, provider_id=provider.id, survey_slug=running.survey.slug, audience={},
+        opens_at=after,
+    )  # fmt: skip
+    rounds.close_round(session, running)
+    assert not rounds.overlapping_rounds(
+        session, provider_id=provider.id, survey_slug=running.survey.slug, audience={},
+        opens_at=opens,
+    )  # fmt: skip

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -19,8 +20,9 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import Select, func, select
 
+from analysis.publish import publish
 from collector import audit as log
-from collector import db, flow, models, users
+from collector import db, flow, models, reports, rounds, users
 from collector.models import utcnow
 from tests.e2e.conftest import DESKTOP, PHONE, LiveServer
 from tests.factories import cvs_support, make_round
@@ -240,7 +242,23 @@ def test_staff_import_groups_run_a_round_and_watch_answers_arrive(
     page.get_by_role("button", name="Close the round").click()
     expect(page.locator(".govuk-notification-banner")).to_contain_text("The round is closed.")
     expect(page.get_by_role("heading", level=1)).to_contain_text("Closed")
+    # Its reports are built in the background, not in the request: the page says so...
+    expect(page.locator(".govuk-notification-banner")).to_contain_text(
+        "Its KPI reports are being prepared"
+    )
+    expect(page.locator("#reports-preparing")).to_contain_text("being prepared, since")
+    assert _count(live_server, models.ReportSnapshot, round_id=round_id) == 0
     shots.audit(page, "round-closed")
+    # ...until the background step (the dispatcher's, driven here) publishes them.
+    with db.transaction(live_server.sessions) as session:
+        hook = partial(publish, published_by="dispatcher e2e")
+        [outcome] = reports.publish_due(session, hook, actor="dispatcher e2e")
+    assert outcome.error is None and outcome.snapshots, outcome.describe()
+    page.get_by_role("link", name="Refresh the numbers").click()
+    expect(page.locator("#reports-preparing")).to_have_count(0)
+    expect(page.locator("#reports")).to_contain_text(outcome.describe())
+    expect(page.locator("#reports a")).to_have_count(len(outcome.snapshots))
+    shots.audit(page, "round-reports-published")
 
     page.get_by_role("link", name="Outbox").click()
     shots.audit(page, "outbox")
@@ -262,7 +280,7 @@ def test_staff_import_groups_run_a_round_and_watch_answers_arrive(
         "round.open",
         "round.print_links",
         "round.close",
-        "report.publish",  # closing publishes the round's report
+        "report.publish",  # published in the background, in the name of who closed it
     ]
     assert _count(live_server, models.Response, round_id=round_id, status="completed") == 1
 
@@ -502,3 +520,123 @@ def test_a_table_wider_than_a_phone_shows_that_it_scrolls_sideways(
     expect(hint).to_be_hidden()
     expect(region).not_to_have_attribute("aria-describedby", re.compile(".+"))
     context.close()
+
+
+def test_a_volunteers_follow_up_round_counts_volunteers_and_prints_their_codes(
+    chromium: Browser, live_server: LiveServer, screenshots: Path
+) -> None:
+    # The demo's volunteer centre has an open follow-up round whose invitations are volunteers.
+    with db.transaction(live_server.sessions) as session:
+        round_ = session.scalars(
+            select(models.Round)
+            .join(models.Survey)
+            .where(models.Survey.slug == "volunteer-placement", models.Round.status == "open")
+            .order_by(models.Round.id)
+        ).first()
+        assert round_ is not None
+        waiting = len(rounds.round_status(session, round_).non_responders)
+        assert waiting > 0
+        slug, round_id = round_.provider.slug, round_.id
+        users.create_user(
+            session,
+            email=EMAIL,
+            name="Sam Staff",
+            password=PASSWORD,
+            role="staff",
+            provider=round_.provider,
+        )
+    shots = Shots(screenshots)
+    page = chromium.new_context(viewport=DESKTOP).new_page()
+    page.goto(f"{live_server.url}/login?next=/console/{slug}/rounds/{round_id}")
+    page.get_by_label("Email address").fill(EMAIL)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(f"{live_server.url}/console/{slug}/rounds/{round_id}")
+
+    # The page counts volunteers as volunteers, not groups.
+    expect(
+        page.get_by_text("Volunteers, as their placements reach their follow-up")
+    ).to_be_visible()
+    table = page.get_by_role("table", name="Volunteers that have not answered")
+    expect(table.get_by_role("columnheader", name="Volunteer", exact=True)).to_be_visible()
+    expect(table.locator("tbody tr")).to_have_count(min(waiting, 200))
+    expect(page.locator("main").get_by_text("group", exact=False)).to_have_count(0)
+    shots.audit(page, "volunteers-round")
+
+    # Its QR page prints a code for each volunteer who has not answered.
+    page.get_by_role("link", name="Print QR codes").click()
+    expect(page.get_by_role("heading", name=f"Invitations ({waiting})")).to_be_visible()
+    expect(page.get_by_text("no links yet")).to_have_count(0)
+    expect(page.get_by_text("belongs to one volunteer")).to_be_visible()
+    shots.audit(page, "volunteers-round-qr")
+
+
+def test_a_second_round_for_the_same_groups_and_a_reminder_too_soon_need_a_deliberate_yes(
+    chromium: Browser, live_server: LiveServer, screenshots: Path
+) -> None:
+    _staff(live_server)
+    with live_server.sessions() as session:
+        running = session.scalars(
+            select(models.Round)
+            .join(models.Survey)
+            .join(models.Provider)
+            .where(
+                models.Provider.slug == PROVIDER,
+                models.Survey.slug == "cvs-support",
+                models.Round.status == "open",
+            )
+            .order_by(models.Round.id)
+        ).first()
+        assert running is not None
+        running_id = running.id
+    before = _count(live_server, models.Round)
+    shots = Shots(screenshots)
+    page = chromium.new_context(viewport=DESKTOP).new_page()
+    base = f"{live_server.url}/console/{PROVIDER}"
+    page.goto(f"{live_server.url}/login?next=/console/{PROVIDER}/rounds/new")
+    page.get_by_label("Email address").fill(EMAIL)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+    # A round of the survey the demo's open round already sends to the same groups.
+    page.get_by_label("Support from your CVS").check()
+    page.get_by_label("Period").fill("2026/27 again")
+    today = utcnow().astimezone(ZoneInfo("Europe/London")).date()
+    for prefix, day in (("opens", today), ("closes", today + timedelta(days=30))):
+        page.locator(f"#{prefix}-day").fill(str(day.day))
+        page.locator(f"#{prefix}-month").fill(str(day.month))
+        page.locator(f"#{prefix}-year").fill(str(day.year))
+    page.get_by_role("button", name="Continue").click()
+    overlaps = page.locator("#overlaps")
+    expect(overlaps).to_contain_text(f"Round {running_id} (")
+    expect(overlaps).to_contain_text("of these groups: they would get a second invitation")
+    shots.audit(page, "round-check-overlap")
+    page.get_by_role("button", name="Create the round").click()
+    expect(page.locator(".govuk-error-summary")).to_contain_text(
+        "Tick the box to create the round although it overlaps"
+    )
+    assert _count(live_server, models.Round) == before
+    shots.audit(page, "round-check-overlap-error")
+    page.get_by_label("Yes, create this round although those groups would be invited twice").check()
+    page.get_by_role("button", name="Create the round").click()
+    expect(page.locator(".govuk-notification-banner")).to_contain_text("created as a draft")
+    assert _count(live_server, models.Round) == before + 1
+    new_id = int(page.url.rsplit("/", 1)[1])
+
+    # Open it, then a reminder at once: the page says when the invitations went out.
+    page.get_by_role("link", name="Open the round").click()
+    page.get_by_role("button", name="Open the round").click()
+    page.get_by_role("link", name="Send a reminder now").click()
+    expect(page.locator("#last-sent")).to_contain_text("went out on")
+    expect(page.get_by_text("That is less than 24 hours ago")).to_be_visible()
+    shots.audit(page, "round-remind-too-soon")
+    page.get_by_role("button", name="Send a reminder now").click()
+    expect(page.locator(".govuk-error-summary")).to_contain_text(
+        "reminders are kept at least 1 day apart"
+    )
+    assert _count(live_server, models.OutboxMessage, template="reminder", round_id=new_id) == 0
+    page.get_by_label("Yes, send the reminder now").check()
+    page.get_by_role("button", name="Send a reminder now").click()
+    expect(page.locator(".govuk-notification-banner")).to_contain_text("were queued")
+    assert _count(live_server, models.OutboxMessage, template="reminder", round_id=new_id) > 0
+    expect(page).to_have_url(f"{base}/rounds/{new_id}")

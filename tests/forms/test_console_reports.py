@@ -86,7 +86,8 @@ def answered(world: World, session_factory: sessionmaker[Session]) -> Answered:
         )
         for n, group in enumerate(groups):
             store_response(session, closed, group, supported(POSITIVE if n < 11 else NEGATIVE))
-        rounds.close_round(session, closed, now=closed.closes_at)
+        # Its reports are published by hand in the tests that want them, not in the background.
+        rounds.close_round(session, closed, now=closed.closes_at, reports=False)
         current = make_round(session, provider, cvs_support(), period_label="2026/27 H1")
         for group in groups[:6]:
             store_response(session, current, group, supported(POSITIVE))
@@ -573,3 +574,54 @@ def test_the_funder_s_rounds_table_shows_a_round_closed_early_on_the_day_it_clos
 
     assert f"{short_date(utcnow())}<br>" in funder.text
     assert f"closed early; was due {short_date(due)}" in funder.text
+
+
+# Closing a round: its reports are published in the background ------------------------------
+
+
+def test_closing_a_round_prepares_its_reports_in_the_background_then_links_them(
+    staff: Browser, world: World, answered: Answered, session_factory: sessionmaker[Session]
+) -> None:
+    from collector import reports
+
+    def stand_in(session: Session, round_: models.Round) -> list[models.ReportSnapshot]:
+        """Publish as analysis.publish.publish does, without its seconds of rendering."""
+        return [
+            reports.save_snapshot(
+                session,
+                round_=round_,
+                framework=ESSEX,
+                title=f"Alpha CVS: Essex, {round_.period_label}",
+                data={},
+                pdf=b"%PDF-1.7",
+                xlsx=b"PK",
+                published_by="dispatcher w1",
+            )
+        ]
+
+    url = f"/console/alpha-cvs/rounds/{answered.open}"
+    staff.get(f"{url}/close")
+    staff.post(f"{url}/close")
+
+    # The request closes the round and builds nothing: the page says the reports are coming.
+    assert "The round is closed." in staff.text
+    assert "Its KPI reports are being prepared: this page links them once they are" in (staff.text)
+    assert "KPI reports are being prepared, since" in staff.text
+    assert snapshots(session_factory) == []
+    # Publishing by hand meanwhile would email funders twice: refused, saying why.
+    page = staff.client.get(f"/console/alpha-cvs/reports/{answered.open}/publish")
+    assert page.status_code == 409
+    assert "being published in the background" in page.get_data(as_text=True)
+
+    # The background step (the dispatcher's) publishes them, in the name of who closed it.
+    with db.transaction(session_factory) as session:
+        [outcome] = reports.publish_due(session, stand_in, actor="dispatcher w1")
+    assert outcome.round_id == answered.open and outcome.error is None, outcome.error
+    [made] = snapshots(session_factory)
+    assert made.published_by == world.emails["staff_a"]
+
+    staff.get(url)
+    assert "being prepared" not in staff.text
+    assert "Published 1 report; 1 email to funders queued." in staff.text
+    assert f'href="/funder/alpha-cvs/reports/{made.id}">Alpha CVS: Essex, ' in staff.text
+    assert audit_actions(session_factory)[-2:] == ["round.close", "report.publish"]

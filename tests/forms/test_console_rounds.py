@@ -15,7 +15,7 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import db, flow, models, rounds
+from collector import db, flow, localtime, models, rounds
 from collector.localtime import long_date, short_date
 from collector.models import utcnow
 from tests.factories import cvs_support, make_organisation, make_round
@@ -109,6 +109,37 @@ def test_creating_a_round_checks_whom_it_reaches_then_saves_a_draft(
         timedelta(days=14),
     ]
     assert audit_actions(session_factory)[-1] == "round.create"
+
+
+def test_a_round_of_a_survey_already_open_for_the_same_groups_is_created_only_deliberately(
+    staff: Browser, world: World, session_factory: sessionmaker[Session]
+) -> None:
+    with session_factory() as session, session.begin():
+        provider = session.get(models.Provider, world.a.id)
+        assert provider is not None
+        running = make_round(session, provider, cvs_support(), period_label="Spring", audience={})
+        running_id = running.id
+    before = len(rounds_of(session_factory, world.a.id))
+    staff.get(f"{BASE}/new")
+
+    staff.post(f"{BASE}/new", {**GOOD, "step": "check"})
+
+    # The check page names the running round and how many of these groups it already invited.
+    assert "This survey is already running for some of these groups" in staff.text
+    assert f"Round {running_id} (Spring) of Support from your CVS is open until" in staff.text
+    assert "already invited 1 of these groups: it would get a second invitation" in staff.text
+    assert f'href="{BASE}/{running_id}"' in staff.text
+    # Creating it without ticking the box is refused, and saves nothing.
+    refused = staff.post(f"{BASE}/new", {**GOOD, "step": "create"})
+    assert refused.status_code == 400
+    assert "Tick the box to create the round although it overlaps" in staff.text
+    assert 'href="#overlap"' in staff.text
+    assert len(rounds_of(session_factory, world.a.id)) == before
+
+    staff.post(f"{BASE}/new", {**GOOD, "step": "create", "overlap": "yes"})
+
+    assert "The round was created as a draft." in staff.text
+    assert len(rounds_of(session_factory, world.a.id)) == before + 1
 
 
 def test_change_on_the_check_page_goes_back_to_the_form_with_everything_kept(
@@ -299,8 +330,18 @@ def test_reminding_queues_a_reminder_for_each_group_that_has_not_answered(
     url = f"{BASE}/{world.a.open_round}"
     staff.get(f"{url}/remind")
     assert "<strong>1</strong> invited group has not answered yet" in staff.text
+    # Its invitation went out a moment ago: the page says when, and a reminder now is refused.
+    with session_factory() as session:
+        last = rounds.last_contact(session, session.get(models.Round, world.a.open_round))
+    assert last is not None
+    assert f"went out on {localtime.date_time(last)}" in staff.text
+    assert "That is less than 24 hours ago" in staff.text
+    refused = staff.client.post(f"{url}/remind", data={"csrf_token": staff.csrf()})
+    assert refused.status_code == 409
+    assert "reminders are kept at least 1 day apart" in refused.get_data(as_text=True)
+    assert "round.remind" not in audit_actions(session_factory)
 
-    staff.post(f"{url}/remind")
+    staff.post(f"{url}/remind", {"anyway": "yes"})
 
     assert "1 reminder was queued." in staff.text
     with session_factory() as session:

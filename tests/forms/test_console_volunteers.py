@@ -14,7 +14,7 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import db, models
+from collector import db, followups, models
 from collector.volunteers import uk_today
 from tests.factories import make_placement, make_volunteer
 from tests.forms.conftest import Browser
@@ -363,3 +363,43 @@ def test_follow_up_settings_are_saved_checked_and_audited(
     event = _events(session_factory)[-1]
     assert event.action == "provider.volunteer_settings"
     assert event.details == {"followup_days": 21}
+
+
+# A volunteers' follow-up round ------------------------------------------------------------
+
+
+def test_a_volunteers_follow_up_round_gives_its_volunteers_links_and_counts_volunteers(
+    staff: Browser, world: World, session_factory: sessionmaker[Session]
+) -> None:
+    with session_factory() as session, session.begin():
+        placement = session.get(models.Placement, world.a.placement)
+        assert placement is not None
+        followups.follow_up(session, placement)
+        invitation = session.scalars(
+            select(models.Invitation).where(models.Invitation.volunteer_id == world.a.volunteer)
+        ).one()
+        round_id, token = invitation.round_id, invitation.token
+        volunteer = session.get(models.Volunteer, world.a.volunteer)
+        assert volunteer is not None
+        ref, name, email = volunteer.external_ref, volunteer.name, volunteer.contact_email
+    url = f"{BASE}/rounds/{round_id}"
+
+    csv_text = staff.client.get(f"{url}/links.csv").get_data(as_text=True)
+    rows = [line.split(",") for line in csv_text.lstrip("\ufeff").splitlines()]
+    assert rows == [
+        ["volunteer_ref", "volunteer", "email", "link", "answered"],
+        [ref, name, email, f"http://testserver/r/{token}", "not started"],
+    ]
+
+    staff.get(f"{url}/qr")
+    assert "Invitations (1)" in staff.text and "no links yet" not in staff.text
+    assert f"QR code for {name}" in staff.text and f"/r/{token}" in staff.text
+    assert "belongs to one volunteer" in staff.text
+
+    staff.get(url)
+    assert "Volunteers that have not answered" in staff.text
+    assert '<th scope="col" class="govuk-table__header">Volunteer</th>' in staff.text
+    assert "Volunteers, as their placements reach their follow-up" in staff.text
+    assert "Every group on the list" not in staff.text
+    staff.get(f"{url}/remind")
+    assert "<strong>1</strong> invited volunteer has not answered yet" in staff.text

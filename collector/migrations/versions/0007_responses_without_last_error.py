@@ -3,7 +3,7 @@
 A refused answer's message belongs to the request that sent it: storing it on the response
 showed it to any other browser that opened the same link (issue 12, item 17).
 
-Revision ID: 0010
+Revision ID: 0007
 Revises: 0006
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
+revision = "0007"
 down_revision = "0006"
 branch_labels = None
 depends_on = None
