@@ -459,7 +459,9 @@ def _remindable(round_: models.Round) -> str | None:
     return None
 
 
-def _ask_remind(session: Session, chat_id: int, round_id: int | None) -> Reply:
+def _ask_remind(
+    session: Session, chat_id: int, round_id: int | None, min_interval: timedelta | None = None
+) -> Reply:
     caller = _caller(session, chat_id, STAFF, "/remind")
     if caller.refusal:
         return Reply(caller.refusal)
@@ -478,12 +480,23 @@ def _ask_remind(session: Session, chat_id: int, round_id: int | None) -> Reply:
         return Reply(f"Everyone invited to round {round_.id} has answered: nobody to remind.")
     groups = f"{waiting} group{'s' if waiting != 1 else ''}"
     sent = _reminders_sent(session, round_.id)
+    # Too soon after the last message to the same groups: say when it was, and make sending
+    # anyway a deliberate press (as the console's tick and the command line's --force).
+    too_soon = ""
+    if min_interval:
+        try:
+            rounds_.check_reminder_interval(session, round_, min_interval)
+        except rounds_.TooSoon as error:
+            too_soon = f"\n\n⚠️ {error.message}"
     return Reply(
         f"#{round_.id} {round_.survey.title}, {round_.period_label}: {groups} "
         f"{'have' if waiting != 1 else 'has'} not answered. Send each a reminder with its "
-        "link (by email or Telegram, as it is reached)?",
+        f"link (by email or Telegram, as it is reached)?{too_soon}",
         (
-            (f"Send reminders to {groups}", f"{PREFIX}remind:{round_.id}:{sent}"),
+            (
+                f"Send reminders to {groups}{' anyway' if too_soon else ''}",
+                f"{PREFIX}remind:{round_.id}:{sent}",
+            ),
             ("Cancel", f"{PREFIX}cancel:{round_.id}"),
         ),
     )
@@ -494,7 +507,8 @@ async def _remind(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if chat_id is None:
         await _say(update, "Staff commands work in a private chat with the bot only.")
         return
-    reply = await db(context, _ask_remind, chat_id, _round_id(context))
+    interval = context.bot_data["settings"].reminder_min_interval
+    reply = await db(context, _ask_remind, chat_id, _round_id(context), interval)
     await _say(update, reply.text, reply.markup())
 
 

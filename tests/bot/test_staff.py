@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -422,9 +423,21 @@ def test_another_provider_s_round_is_no_such_round_like_a_missing_one(
 # /remind ---------------------------------------------------------------------------------------
 
 
+def _invited_days_ago(sessions: sessionmaker[Session], round_id: int, days: int = 2) -> None:
+    """Date the round's invitations `days` back, as if they went out then."""
+    with db.transaction(sessions) as session:
+        for message in session.scalars(
+            select(models.OutboxMessage).where(models.OutboxMessage.round_id == round_id)
+        ):
+            message.created_at -= timedelta(days=days)
+            if message.sent_at is not None:
+                message.sent_at -= timedelta(days=days)
+
+
 def test_remind_asks_first_then_queues_reminders_once_and_audits(
     harness: BotHarness, world: World, session_factory: sessionmaker[Session]
 ) -> None:
+    _invited_days_ago(session_factory, world.round_a)
     chat = _link(harness, world, "staff_a", STAFF_CHAT)
     before = _state(session_factory)
     asked = chat.send(f"/remind {world.round_a}")
@@ -451,10 +464,29 @@ def test_remind_asks_first_then_queues_reminders_once_and_audits(
     again = chat.press_label("Send reminders to 2 groups", confirm)
     assert callback_answers(again) == ["Already reminded"]
     assert _reminders(session_factory, world.round_a) == 2
-    # Asking again gives a fresh confirmation that works.
-    chat.send(f"/remind {world.round_a}")
-    chat.press_label("Send reminders to 2 groups")
+    # Asking again gives a fresh confirmation that works, deliberately: the reminders just
+    # went out, so it says when, and the button says "anyway".
+    again_asked = _one(chat.send(f"/remind {world.round_a}"))
+    assert "⚠️ The last invitation or reminder to those who have not answered went out" in (
+        again_asked
+    )
+    chat.press_label("Send reminders to 2 groups anyway")
     assert _reminders(session_factory, world.round_a) == 4
+
+
+def test_remind_too_soon_after_the_invitations_says_when_they_went_out(
+    harness: BotHarness, world: World, session_factory: sessionmaker[Session]
+) -> None:
+    chat = _link(harness, world, "staff_a", STAFF_CHAT)
+    asked = _one(chat.send(f"/remind {world.round_a}"))
+    assert "2 groups have not answered" in asked
+    assert "⚠️ The last invitation or reminder to those who have not answered went out " in asked
+    assert "UK time): reminders are kept at least 1 day apart." in asked
+    labels = [b["text"] for b in chat.last_message().flat_buttons]
+    assert labels == ["Send reminders to 2 groups anyway", "Cancel"]
+    assert _reminders(session_factory, world.round_a) == 0
+    chat.press_label("Send reminders to 2 groups anyway")
+    assert _reminders(session_factory, world.round_a) == 2
 
 
 def test_cancel_sends_nothing(
@@ -472,6 +504,7 @@ def test_cancel_sends_nothing(
 def test_a_round_that_closed_after_asking_is_not_reminded(
     harness: BotHarness, world: World, session_factory: sessionmaker[Session]
 ) -> None:
+    _invited_days_ago(session_factory, world.round_a)
     chat = _link(harness, world, "staff_a", STAFF_CHAT)
     chat.send(f"/remind {world.round_a}")
     confirm = chat.last_message()
