@@ -145,6 +145,14 @@ class Survey(Base):
         return f"<Survey {self.slug} v{self.version}>"
 
 
+def round_ends_at(closes_at: datetime, closed_at: datetime | None) -> datetime:
+    """Give when a round stopped (or stops) taking answers: when it was closed, if that was
+    before its planned close, or else its planned close."""
+    if closed_at is not None and closed_at < closes_at:
+        return closed_at
+    return closes_at
+
+
 class Round(Base):
     """One survey sent to an audience of a provider's organisations for a period."""
 
@@ -186,14 +194,12 @@ class Round(Base):
     @property
     def closed_early(self) -> bool:
         """Tell whether the round was closed before its planned close."""
-        return self.closed_at is not None and self.closed_at < self.closes_at
+        return round_ends_at(self.closes_at, self.closed_at) != self.closes_at
 
     @property
     def ends_at(self) -> datetime:
         """Give when the round stopped (or stops) taking answers: closed early, or as planned."""
-        if self.closed_at is not None and self.closed_at < self.closes_at:
-            return self.closed_at
-        return self.closes_at
+        return round_ends_at(self.closes_at, self.closed_at)
 
     def __repr__(self) -> str:
         return f"<Round {self.id} {self.period_label} {self.status}>"

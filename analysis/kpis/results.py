@@ -15,6 +15,7 @@ from analysis.kpis.targets import DEFAULT_MIN_N, Status, Target, rag, rag_count
 from analysis.periods import Period
 from analysis.stats import wilson
 from analysis.suppression import SUPPRESSED_NOTE, is_small
+from collector.models import round_ends_at
 
 if TYPE_CHECKING:
     from analysis.kpis.definitions import Kpi
@@ -55,14 +56,12 @@ class RoundRef:
     @property
     def closed_early(self) -> bool:
         """Tell whether the round was closed before its planned close."""
-        return self.closed_at is not None and self.closed_at < self.closes_at
+        return round_ends_at(self.closes_at, self.closed_at) != self.closes_at
 
     @property
     def ends_at(self) -> datetime:
         """Give when the round stopped (or stops) taking answers: closed early, or as planned."""
-        if self.closed_at is not None and self.closed_at < self.closes_at:
-            return self.closed_at
-        return self.closes_at
+        return round_ends_at(self.closes_at, self.closed_at)
 
     def to_json(self) -> dict[str, Any]:
         """Give the round as plain data."""
