@@ -33,8 +33,8 @@ from typing import Any
 from sqlalchemy import insert, text
 
 from collector import db, models
+from collector.cli.demo import BAND_WEIGHTS, TYPE_WEIGHTS
 from collector.config import Settings
-from collector.demo import BAND_WEIGHTS, TYPE_WEIGHTS
 from collector.segments import OUTCOMES
 from collector.survey.expr import evaluate
 from collector.survey.loader import library_survey
@@ -99,8 +99,15 @@ def build(path: Path, seed: int = 2017) -> None:
         with engine.begin() as conn:
             provider_id = conn.execute(
                 insert(models.Provider).returning(models.Provider.id),
-                [{"slug": f"bench-cvs-{p + 1}", "name": f"Bench CVS {p + 1}", "kind": "cvs",
-                  "district": DISTRICTS[p % len(DISTRICTS)], "created_at": now}],
+                [
+                    {
+                        "slug": f"bench-cvs-{p + 1}",
+                        "name": f"Bench CVS {p + 1}",
+                        "kind": "cvs",
+                        "district": DISTRICTS[p % len(DISTRICTS)],
+                        "created_at": now,
+                    }
+                ],
             ).scalar_one()
             orgs = []
             for _ in range(orgs_per_provider):
@@ -130,37 +137,66 @@ def build(path: Path, seed: int = 2017) -> None:
             with engine.begin() as conn:
                 round_id = conn.execute(
                     insert(models.Round).returning(models.Round.id),
-                    [{"provider_id": provider_id, "survey_id": survey_id,
-                      "period_label": f"2025/26 H{r + 1}", "slug": f"bench-{p}-{r}",
-                      "opens_at": opens, "closes_at": opens + timedelta(days=42),
-                      "status": "closed", "audience": {}, "open_link": False,
-                      "created_at": opens, "closed_at": opens + timedelta(days=42)}],
+                    [
+                        {
+                            "provider_id": provider_id,
+                            "survey_id": survey_id,
+                            "period_label": f"2025/26 H{r + 1}",
+                            "slug": f"bench-{p}-{r}",
+                            "opens_at": opens,
+                            "closes_at": opens + timedelta(days=42),
+                            "status": "closed",
+                            "audience": {},
+                            "open_link": False,
+                            "created_at": opens,
+                            "closed_at": opens + timedelta(days=42),
+                        }
+                    ],
                 ).scalar_one()
                 invitations, responses, answers = [], [], []
                 responders = set(rng.sample(range(orgs_per_provider), per_round))
                 for k, org in enumerate(orgs):
                     inv_id += 1
                     invitations.append(
-                        {"id": inv_id, "round_id": round_id, "organisation_id": org["id"],
-                         "token": f"t{inv_id:031d}", "created_at": opens}
+                        {
+                            "id": inv_id,
+                            "round_id": round_id,
+                            "organisation_id": org["id"],
+                            "token": f"t{inv_id:031d}",
+                            "created_at": opens,
+                        }
                     )
                     if k not in responders:
                         continue
                     resp_id += 1
                     when = opens + timedelta(minutes=rng.randint(0, 60_000))
                     responses.append(
-                        {"id": resp_id, "round_id": round_id, "invitation_id": inv_id,
-                         "status": "completed", "started_at": when, "updated_at": when,
-                         "completed_at": when, "channel": "web" if rng.random() < 0.85 else
-                         "telegram", "language": "en", "reached_review": True,
-                         "org_type": org["org_type"], "income_band": org["income_band"],
-                         "district": org["district"], "outcomes": org["outcomes"],
-                         "is_member": org["is_member"]}
+                        {
+                            "id": resp_id,
+                            "round_id": round_id,
+                            "invitation_id": inv_id,
+                            "status": "completed",
+                            "started_at": when,
+                            "updated_at": when,
+                            "completed_at": when,
+                            "channel": "web" if rng.random() < 0.85 else "telegram",
+                            "language": "en",
+                            "reached_review": True,
+                            "org_type": org["org_type"],
+                            "income_band": org["income_band"],
+                            "district": org["district"],
+                            "outcomes": org["outcomes"],
+                            "is_member": org["is_member"],
+                        }
                     )
                     for qid, value in _answers(rng, survey, leaning):
                         answers.append(
-                            {"response_id": resp_id, "question_id": qid, "value": value,
-                             "answered_at": when}
+                            {
+                                "response_id": resp_id,
+                                "question_id": qid,
+                                "value": value,
+                                "answered_at": when,
+                            }
                         )
                 conn.execute(insert(models.Invitation), invitations)
                 conn.execute(insert(models.Response), responses)
@@ -246,12 +282,14 @@ def measure(kind: str, path: Path) -> dict[str, Any]:
             for result in item["kpis"]:
                 if result["id"] == "ix" and result["overall"]["n"] is not None:
                     counted[str(result["round"]["id"])] = [
-                        result["overall"]["n"], result["overall"]["numerator"]
+                        result["overall"]["n"],
+                        result["overall"]["numerator"],
                     ]
                     if result.get("change"):
                         previous = result["change"]["previous"]
                         counted[str(result["change"]["round"]["id"])] = [
-                            previous["n"], previous["numerator"]
+                            previous["n"],
+                            previous["numerator"],
                         ]
                     for cell in result["breakdowns"]["org_type"]:
                         key = f"{result['round']['id']}/{cell['key']}"
@@ -287,9 +325,9 @@ def _peak_rss_mib() -> float:
 
 def _by_type_in_sql(path: Path, counted: dict[str, list[int]]) -> dict[str, list[int]]:
     """Count ix per round and type of organisation in SQL, for the rounds the report shows."""
-    grouped = BASELINE_SQL.replace(
-        "SELECT r.round_id,", "SELECT r.round_id, r.org_type,"
-    ).replace("GROUP BY r.round_id\nORDER BY r.round_id", "GROUP BY r.round_id, r.org_type")
+    grouped = BASELINE_SQL.replace("SELECT r.round_id,", "SELECT r.round_id, r.org_type,").replace(
+        "GROUP BY r.round_id\nORDER BY r.round_id", "GROUP BY r.round_id, r.org_type"
+    )
     rounds = {key.split("/")[0] for key in counted if "/" in key}
     engine = db.make_engine(Settings(database_url=f"sqlite:///{path}"))
     with engine.connect() as conn:

@@ -44,7 +44,8 @@ from urllib.parse import urlencode
 
 from sqlalchemy import select
 
-from collector import db, demo, models, rounds
+from collector import db, models, rounds
+from collector.cli import demo
 from collector.config import Settings
 from collector.models import utcnow
 from collector.survey.loader import library_survey

@@ -30,7 +30,8 @@ from telegram.ext import (
 from bot import render
 from bot.render import Rendered
 from bot.storage import db
-from collector import chats, flow, localtime, models, ratelimits
+from collector import flow, localtime, models
+from collector.delivery import chats, ratelimits
 from collector.errors import NotFound
 from collector.rounds import invitation_by_token
 from collector.survey.model import MAX_TEXT_LENGTH, AnswerError, QuestionType, Survey

@@ -37,10 +37,11 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Cont
 
 from analysis.segments import value_label
 from bot.storage import db
-from collector import audit, chats, localtime, models, ratelimits
+from collector import audit, localtime, models
 from collector import reports as published
 from collector import rounds as rounds_
 from collector import users as accounts
+from collector.delivery import chats, ratelimits
 from collector.errors import CollectorError
 from collector.models import utcnow
 from collector.segments import status_label

@@ -49,8 +49,8 @@ from telegram.request import BaseRequest  # noqa: E402
 
 from collector import reports  # noqa: E402
 from collector.config import Settings  # noqa: E402
+from collector.delivery.outbox import DeliveryError, Outgoing  # noqa: E402
 from collector.localtime import long_date  # noqa: E402
-from collector.outbox import DeliveryError, Outgoing  # noqa: E402
 
 log = logging.getLogger(__name__)
 

@@ -20,10 +20,11 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, defer
 
-from collector import audit, models, outbox
+from collector import audit, models
+from collector.delivery import outbox
+from collector.delivery.outbox import Outgoing
 from collector.errors import CollectorError, NotFound
 from collector.models import utcnow
-from collector.outbox import Outgoing
 
 log = logging.getLogger(__name__)
 

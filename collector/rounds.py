@@ -12,7 +12,8 @@ from typing import Any
 from sqlalchemy import CursorResult, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from collector import models, outbox
+from collector import models
+from collector.delivery import outbox
 from collector.errors import CollectorError, NotFound
 from collector.localtime import date_time, long_date
 from collector.models import utcnow
@@ -458,7 +459,7 @@ def run_schedules(
     in the outbox, and each round is changed under a row lock (PostgreSQL) or the write lock
     (SQLite).
     """
-    from collector import erasure, followups
+    from collector.volunteering import erasure, followups
 
     now = now or utcnow()
     done = {"reminders": 0, "reminded": 0, "closed": 0}

@@ -44,7 +44,8 @@ from flask_login import LoginManager, UserMixin, current_user, login_user, logou
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from werkzeug.wrappers import Response
 
-from collector import db, models, ratelimits, users
+from collector import db, models, users
+from collector.delivery import ratelimits
 from collector.models import utcnow
 from forms import services
 from forms.security import client_key

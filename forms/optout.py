@@ -22,10 +22,12 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from collector import audit, db, followups, models, organisations, ratelimits
+from collector import audit, db, models, organisations
+from collector.delivery import ratelimits
 from collector.errors import NotFound
 from collector.models import utcnow
 from collector.rounds import looks_like_token
+from collector.volunteering import followups
 from forms import csrf, services
 from forms.errors import Message, TooManyAttempts, render_message
 from forms.respond import BAD_LINKS, Frame, Visit

@@ -27,7 +27,8 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 from werkzeug.wrappers import Response as HttpResponse
 
-from collector import db, flow, models, ratelimits
+from collector import db, flow, models
+from collector.delivery import ratelimits
 from collector.errors import NotFound
 from collector.localtime import long_date
 from collector.models import utcnow

@@ -46,9 +46,9 @@ from sqlalchemy import Engine, NullPool, create_engine, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from collector.cli.demo import DemoSummary
 from collector.config import Settings
 from collector.db import make_engine, make_sessionmaker, upgrade
-from collector.demo import DemoSummary
 from collector.models import Base
 
 POSTGRES_ENV = "TEMPCHECK_TEST_POSTGRES_URL"
@@ -307,7 +307,8 @@ class DemoBuild:
 
 
 def _build_plain(path: Path) -> DemoBuild:
-    from collector import db, demo
+    from collector import db
+    from collector.cli import demo
 
     engine = make_engine(Settings(database_url=f"sqlite:///{path}"))
     upgrade(engine)
@@ -321,8 +322,7 @@ def _build_published(path: Path) -> DemoBuild:
     """Run `tempcheck demo-data` as a user would, keeping the summary it printed from."""
     from click.testing import CliRunner
 
-    from collector import demo
-    from collector.cli import main
+    from collector.cli import demo, main
 
     built: list[DemoSummary] = []
     real_build = demo.build
@@ -491,7 +491,7 @@ def rate_limit_clock_stands_still(monkeypatch: pytest.MonkeyPatch) -> None:
     parallel run). Code that passes its own `now` (tests of the windows, the bot's /link) is
     unaffected.
     """
-    from collector import ratelimits
+    from collector.delivery import ratelimits
 
     now = ratelimits.utcnow()
     monkeypatch.setattr(ratelimits, "utcnow", lambda: now)

@@ -15,7 +15,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from collector import audit, models
-from collector.followups import asks_volunteers
+from collector.volunteering.followups import asks_volunteers
 from forms.console import bp
 from forms.console.access import ProviderRef, staff_required
 from forms.console.pages import csv_download, owned, reading, render, writing

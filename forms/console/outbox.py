@@ -11,7 +11,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from collector import audit, models
-from collector import outbox as messages
+from collector.delivery import outbox as messages
 from forms.console import bp
 from forms.console.access import ProviderRef, staff_required
 from forms.console.pages import mask_address, owned, reading, render, writing

@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session, defer
 from analysis.publish import frameworks_for
 from collector import audit, models, reports, rounds
 from collector import organisations as orgs
-from collector.followups import asks_volunteers
 from collector.localtime import LONDON, day_ends, day_starts
 from collector.models import utcnow
 from collector.rounds import RoundError
@@ -34,6 +33,7 @@ from collector.segments import (
 )
 from collector.survey.loader import library_surveys
 from collector.survey.store import SurveyChanged, register
+from collector.volunteering.followups import asks_volunteers
 from forms import services
 from forms.console import bp
 from forms.console.access import ProviderRef, staff_required

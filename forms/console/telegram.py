@@ -13,7 +13,8 @@ from flask import current_app, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from collector import audit, chats, models
+from collector import audit, models
+from collector.delivery import chats
 from forms import services
 from forms.auth import Account
 from forms.console import bp

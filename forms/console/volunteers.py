@@ -1,8 +1,8 @@
 """Volunteering: volunteers, their placements with host groups and enquiries, the three CSV
 imports (upload, preview, confirm) and the provider's follow-up and retention settings.
 
-Every form is checked with the CSV import's rules (`collector.volunteers`), so a record is
-the same whichever way it came in. The audit log names records by reference and id, never
+Every form is checked with the CSV import's rules (`collector.volunteering.volunteers`), so a
+record is the same whichever way it came in. The audit log names records by reference and id, never
 by a volunteer's name or address. An erased volunteer shows as "Erased volunteer #id".
 """
 
@@ -18,8 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from collector import audit, models
-from collector import volunteers as vols
-from collector.volunteers import Problem
+from collector.volunteering import volunteers as vols
+from collector.volunteering.volunteers import Problem
 from forms.console import bp
 from forms.console.access import ProviderRef, View, staff_required
 from forms.console.imports import SHOWN, _read_upload, large_upload

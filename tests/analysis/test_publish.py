@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 
 from analysis.publish import build_report, frameworks_for, publish
 from analysis.report import KpiReport
-from collector import demo, flow, models, reports, rounds, users
+from collector import flow, models, reports, rounds, users
+from collector.cli import demo
 from collector.errors import NotFound
 from collector.models import utcnow
 from collector.reports import LINK_SLOT, NothingToPublish, ReportError

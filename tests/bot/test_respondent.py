@@ -6,8 +6,9 @@ import pytest
 from sqlalchemy import select
 
 from bot import respondent
-from collector import chats, models
+from collector import models
 from collector.db import transaction
+from collector.delivery import chats
 from collector.survey.model import AnswerError
 from tests.bot.conftest import BotHarness, FakeChat, callback_answers, texts
 from tests.bot.respondent_helpers import Invited, invite, response_row, stored_answers

@@ -14,7 +14,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import staff
-from collector import chats, db, models, rounds
+from collector import db, models, rounds
+from collector.delivery import chats
 from collector.localtime import long_date
 from collector.models import utcnow
 from tests.bot.conftest import BotHarness, Call, FakeChat, callback_answers, texts

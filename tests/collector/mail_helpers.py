@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from collector import flow, models
-from collector.outbox import DeliveryError, Outgoing
+from collector.delivery.outbox import DeliveryError, Outgoing
 from collector.survey.model import QuestionType
 from tests.factories import make_organisation, make_provider, make_round
 

@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import chats, models
+from collector import models
+from collector.delivery import chats
 from tests.collector.conftest import Run
 
 PASSWORD = "a long enough password"

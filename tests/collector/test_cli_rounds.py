@@ -12,9 +12,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import followups, models
+from collector import models
 from collector.models import utcnow
 from collector.spreadsheets import FORMULA_STARTS
+from collector.volunteering import followups
 from tests.collector.conftest import Run
 from tests.factories import make_organisation, make_placement, make_provider, make_volunteer
 

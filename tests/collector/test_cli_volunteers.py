@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from collector import db, models
-from collector.volunteers import uk_today
+from collector.volunteering.volunteers import uk_today
 from tests.collector.conftest import Run
 from tests.factories import make_organisation, make_provider
 

@@ -9,9 +9,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from collector import demo, followups, models, users
+from collector import models, users
+from collector.cli import demo
 from collector.models import utcnow
 from collector.segments import INCOME_BANDS, ORGANISATION_TYPES
+from collector.volunteering import followups
 
 
 @pytest.mark.demo_data("plain")

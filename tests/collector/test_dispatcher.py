@@ -15,11 +15,12 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import models, outbox, rounds
+from collector import models, rounds
 from collector.config import Settings
-from collector.dispatcher import Dispatcher, Pacer, TickReport
+from collector.delivery import outbox
+from collector.delivery.dispatcher import Dispatcher, Pacer, TickReport
+from collector.delivery.outbox import DeliveryError, Outgoing
 from collector.models import utcnow
-from collector.outbox import DeliveryError, Outgoing
 from tests.collector.mail_helpers import Recorder, complete, messages, round_for
 
 
@@ -137,7 +138,7 @@ def test_a_message_on_a_channel_without_a_transport_waits(
         )
     transport = Recorder()
     d = dispatcher(fast, session_factory, transport)
-    with caplog.at_level(logging.WARNING, logger="collector.dispatcher"):
+    with caplog.at_level(logging.WARNING, logger="collector.delivery.dispatcher"):
         assert d.tick().claimed == 0
         assert d.tick().claimed == 0
     assert messages(session_factory) == [("t", "invite", "pending", "12345")]
@@ -209,7 +210,7 @@ def test_a_dispatcher_takes_back_at_once_what_its_earlier_run_left_claimed(
         left = outbox.claim(session, "w1", limit=3, claim_seconds=3600)
         held = outbox.claim(session, "w9", limit=1, claim_seconds=3600)
     transport = Recorder()
-    with caplog.at_level(logging.WARNING, logger="collector.dispatcher"):
+    with caplog.at_level(logging.WARNING, logger="collector.delivery.dispatcher"):
         total = dispatcher(fast, session_factory, transport).run(until_idle=True)
     assert total.sent == 3
     assert sorted(r for _, r in transport.sent) == sorted(m.recipient for m in left)
@@ -234,7 +235,7 @@ def test_a_result_after_the_claim_was_taken_over_is_not_recorded(
                 .values(claimed_by="another")
             )
 
-    with caplog.at_level(logging.WARNING, logger="collector.dispatcher"):
+    with caplog.at_level(logging.WARNING, logger="collector.delivery.dispatcher"):
         report = dispatcher(fast, session_factory, Recorder(on_send=taken_over)).tick()
     assert (report.sent, report.lost) == (1, 1)
     assert messages(session_factory)[0][2] == "sending"  # the other dispatcher's to record
@@ -259,7 +260,7 @@ def test_an_unexpected_error_is_logged_without_personal_data_and_the_loop_goes_o
         return report
 
     d.tick = tick  # type: ignore[method-assign]
-    with caplog.at_level(logging.ERROR, logger="collector.dispatcher"):
+    with caplog.at_level(logging.ERROR, logger="collector.delivery.dispatcher"):
         d.run(stop_event=stop)
     failure = next(r for r in caplog.records if r.levelno == logging.ERROR)
     assert failure.exc_info is not None and "dispatcher tick failed" in failure.getMessage()

@@ -12,10 +12,12 @@ import pytest
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import chats, db, erasure, flow, followups, localtime, models, rounds
+from collector import db, flow, localtime, models, rounds
 from collector.config import Settings
-from collector.dispatcher import Dispatcher
+from collector.delivery import chats
+from collector.delivery.dispatcher import Dispatcher
 from collector.models import Base, utcnow
+from collector.volunteering import erasure, followups
 from tests.collector.conftest import Run
 from tests.collector.mail_helpers import Recorder
 from tests.factories import (

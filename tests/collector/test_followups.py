@@ -10,11 +10,13 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from collector import flow, followups, localtime, mailer, models, rounds
+from collector import flow, localtime, models, rounds
 from collector.config import Settings
-from collector.followups import period_for_followup, period_of
+from collector.delivery import mailer
+from collector.delivery.outbox import Outgoing
 from collector.models import utcnow
-from collector.outbox import Outgoing
+from collector.volunteering import followups
+from collector.volunteering.followups import period_for_followup, period_of
 from tests.factories import make_organisation, make_placement, make_provider, make_volunteer
 
 # A day well inside a period (2026/27 H1), so no period edge is near.
@@ -264,7 +266,7 @@ def test_an_unanswered_followup_is_reminded_once_a_week_later(session: Session) 
 
 
 def test_the_dispatcher_tick_counts_followups(session: Session) -> None:
-    from collector.dispatcher import TickReport
+    from collector.delivery.dispatcher import TickReport
 
     report = TickReport(followups=2, followup_messages=4, erased=1)
     assert report.busy

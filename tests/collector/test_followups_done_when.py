@@ -10,10 +10,11 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import db, flow, followups, localtime, models, rounds
+from collector import db, flow, localtime, models, rounds
 from collector.config import Settings
-from collector.dispatcher import Dispatcher
+from collector.delivery.dispatcher import Dispatcher
 from collector.models import utcnow
+from collector.volunteering import followups
 from forms import create_app, services
 from tests.collector.mail_helpers import Recorder
 from tests.factories import make_organisation, make_placement, make_provider, make_volunteer

@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 from aiosmtpd.smtp import AuthResult
 
-from collector import mailer, mailsink
+from collector.cli import mailsink
 from collector.config import Settings
-from collector.outbox import DeliveryError, Outgoing
+from collector.delivery import mailer
+from collector.delivery.outbox import DeliveryError, Outgoing
 from tests.conftest import _free_port
 
 TOKEN = "Tok3nTok3nTok3nTok3nTok3nTok3n12"

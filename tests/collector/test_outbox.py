@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import models, outbox
+from collector import models
+from collector.delivery import outbox
 from collector.models import utcnow
 from tests.factories import make_provider
 

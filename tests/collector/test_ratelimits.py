@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from collector import models, ratelimits
+from collector import models
+from collector.delivery import ratelimits
 
 LIMIT = ratelimits.Limit("bad_link", limit=3, window=timedelta(minutes=10))
 NOON = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)

@@ -15,12 +15,13 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import mailer, models, reports, rounds, users
+from collector import models, reports, rounds, users
 from collector.config import Settings
-from collector.dispatcher import Dispatcher, still_wanted
+from collector.delivery import mailer
+from collector.delivery.dispatcher import Dispatcher, still_wanted
+from collector.delivery.outbox import DeliveryError, Outgoing
 from collector.errors import NotFound
 from collector.models import utcnow
-from collector.outbox import DeliveryError, Outgoing
 from collector.reports import LINK_SLOT, NARRATIVE_MAX, ReportError
 from tests.collector.mail_helpers import Recorder
 from tests.factories import make_provider, make_round
@@ -579,7 +580,7 @@ def test_the_dispatcher_closes_a_round_whose_report_fails(
     assert (report.closed, report.published) == (1, 0)
     with session_factory() as session:
         assert session.get(models.Round, due_id).status == "closed"  # type: ignore[union-attr]
-    warnings = [r.getMessage() for r in caplog.records if r.name == "collector.dispatcher"]
+    warnings = [r.getMessage() for r in caplog.records if r.name == "collector.delivery.dispatcher"]
     assert any(
         f"`tempcheck report publish --round {due_id}` tries again" in w and "no fonts" in w
         for w in warnings

@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import flow, localtime, models, organisations, outbox, rounds
+from collector import flow, localtime, models, organisations, rounds
+from collector.delivery import outbox
 from collector.localtime import day_ends, day_starts
 from collector.models import utcnow
 from tests.collector.mail_helpers import complete, round_for

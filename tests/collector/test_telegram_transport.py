@@ -20,11 +20,12 @@ from telegram.error import NetworkError
 from telegram.request import RequestData
 
 from bot.transport import TelegramMessage, TelegramTransport, deep_link
-from collector import db, models, outbox, reports
+from collector import db, models, reports
 from collector.config import Settings
-from collector.dispatcher import Dispatcher
+from collector.delivery import outbox
+from collector.delivery.dispatcher import Dispatcher
+from collector.delivery.outbox import DeliveryError, Outgoing
 from collector.models import utcnow
-from collector.outbox import DeliveryError, Outgoing
 from tests.bot.conftest import BOT_USER, FakeRequest
 from tests.factories import make_organisation, make_provider, make_round
 

@@ -176,7 +176,7 @@ def test_a_child_that_dies_is_restarted_and_logged_and_sigterm_still_stops_all(u
 def test_a_child_that_keeps_crashing_stops_up_with_an_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from collector.commands import up as up_command
+    from collector.cli import up as up_command
 
     # Every child exits at once with code 3; pauses of 10, 20, 40 ms; the third crash gives up.
     monkeypatch.setattr(
@@ -208,7 +208,7 @@ def test_a_child_that_keeps_crashing_stops_up_with_an_error(
 
 
 def test_restart_pauses_double_up_to_a_limit() -> None:
-    from collector.commands.up import RestartPolicy
+    from collector.cli.up import RestartPolicy
 
     policy = RestartPolicy(first_pause=1, longest_pause=30)
     assert [policy.pause(n) for n in range(1, 8)] == [1, 2, 4, 8, 16, 30, 30]

@@ -137,7 +137,7 @@ def test_a_strong_password_passes(session: Session, password: str) -> None:
 
 def test_the_demo_s_random_passwords_pass() -> None:
     for _ in range(200):
-        users.check_password_strength(secrets.token_urlsafe(12))  # as collector.demo makes them
+        users.check_password_strength(secrets.token_urlsafe(12))  # as collector.cli.demo makes them
 
 
 def _sign_ins(session: Session, user: models.User) -> int:

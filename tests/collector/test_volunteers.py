@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from collector import localtime, models
-from collector import volunteers as vols
+from collector.volunteering import volunteers as vols
 from tests.factories import (
     make_organisation,
     make_placement,

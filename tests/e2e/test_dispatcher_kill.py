@@ -22,8 +22,10 @@ import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import db, mailer, mailsink, models, rounds
+from collector import db, models, rounds
+from collector.cli import mailsink
 from collector.config import Settings
+from collector.delivery import mailer
 from collector.models import utcnow
 from tests.conftest import _free_port
 from tests.factories import make_provider, make_round

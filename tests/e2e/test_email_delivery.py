@@ -23,9 +23,11 @@ from playwright.sync_api import Browser, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import db, mailer, mailsink, models, rounds
+from collector import db, models, rounds
+from collector.cli import mailsink
 from collector.config import Settings
-from collector.dispatcher import Dispatcher
+from collector.delivery import mailer
+from collector.delivery.dispatcher import Dispatcher
 from collector.models import utcnow
 from forms import create_app, services
 from tests.collector.mail_helpers import complete

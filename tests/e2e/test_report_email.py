@@ -24,9 +24,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from analysis.publish import publish
-from collector import db, mailer, mailsink, models, users
+from collector import db, models, users
+from collector.cli import mailsink
 from collector.config import Settings
-from collector.dispatcher import Dispatcher, TickReport
+from collector.delivery import mailer
+from collector.delivery.dispatcher import Dispatcher, TickReport
 from collector.models import utcnow
 from forms import create_app, services
 from tests.analysis.test_publish import answered_round, pdf_text

@@ -15,8 +15,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from collector import chats, db, models
+from collector import db, models
 from collector.config import Settings
+from collector.delivery import chats
 from tests.e2e.telegram.client import one, wait_changed
 from tests.e2e.telegram.harness import USERNAME, Emulator, bot_running, environment
 from tests.factories import make_invitation

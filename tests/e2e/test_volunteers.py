@@ -21,7 +21,7 @@ from werkzeug.serving import make_server
 
 from collector import db, models, users
 from collector.config import Settings
-from collector.volunteers import uk_today
+from collector.volunteering.volunteers import uk_today
 from forms import create_app, services
 from tests.conftest import _free_port
 from tests.e2e.conftest import DESKTOP, PHONE, LiveServer, buffered

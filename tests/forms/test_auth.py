@@ -12,7 +12,8 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import db, models, ratelimits, users
+from collector import db, models, users
+from collector.delivery import ratelimits
 from forms import auth
 from tests.forms.conftest import Browser
 from tests.forms.people import PASSWORD, World, sign_in, user_row

@@ -14,8 +14,9 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import db, followups, models
-from collector.volunteers import uk_today
+from collector import db, models
+from collector.volunteering import followups
+from collector.volunteering.volunteers import uk_today
 from tests.factories import make_placement, make_volunteer
 from tests.forms.conftest import Browser
 from tests.forms.people import World, as_persona

@@ -9,7 +9,8 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import db, models, ratelimits
+from collector import db, models
+from collector.delivery import ratelimits
 from collector.models import utcnow
 from forms import respond
 from tests.factories import cvs_support, make_provider, make_round

@@ -7,7 +7,8 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import db, followups, localtime, models
+from collector import db, localtime, models
+from collector.volunteering import followups
 from tests.factories import make_organisation, make_placement, make_provider, make_volunteer
 from tests.forms.conftest import Browser
 

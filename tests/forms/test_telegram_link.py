@@ -12,7 +12,8 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import chats, models
+from collector import models
+from collector.delivery import chats
 from forms import services
 from tests.forms.conftest import Browser
 from tests.forms.people import World, as_persona, audit_actions, user_row

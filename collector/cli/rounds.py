@@ -18,9 +18,9 @@ import click
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from collector import audit, db, followups, models, reports
+from collector import audit, db, models, reports
 from collector import rounds as rounds_
-from collector.commands.base import (
+from collector.cli.base import (
     Context,
     local_time,
     pass_context,
@@ -33,6 +33,7 @@ from collector.localtime import day_ends, day_starts
 from collector.models import utcnow
 from collector.segments import INCOME_BANDS, ORGANISATION_TYPES, OUTCOMES
 from collector.spreadsheets import csv_cell
+from collector.volunteering import followups
 
 MESSAGE_STATUSES = ("pending", "sending", "sent", "failed", "cancelled")
 YES = ("yes", "y", "true", "1")

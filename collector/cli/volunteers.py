@@ -1,5 +1,6 @@
 """`tempcheck volunteers`, `tempcheck placements` and `tempcheck enquiries`: a volunteer
-centre's records, from which placement follow-ups are sent and VAL 24-28 are counted."""
+centre's records, from which placement follow-ups are sent and VAL 24-28 are counted; and
+`tempcheck volunteers erase`, a volunteer's data forgotten on request or past retention."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ import click
 from sqlalchemy import func, select
 
 from collector import audit, db, models
-from collector import volunteers as vols
-from collector.commands.base import Context, pass_context, provider_by_slug, stop, table
+from collector.cli.base import Context, local_time, pass_context, provider_by_slug, stop, table
+from collector.models import utcnow
+from collector.volunteering import erasure
+from collector.volunteering import volunteers as vols
 
 provider_option = click.option(
     "--provider", "provider_slug", required=True, help="The provider's slug."
@@ -253,3 +256,94 @@ def enquiries_list(context: Context, provider_slug: str, outcome: str | None) ->
             else "."
         )
     )
+
+
+# Erasure ----------------------------------------------------------------------------------------
+
+
+@volunteers.command("erase")
+@click.argument("volunteer_id", type=int, required=False)
+@click.option(
+    "--expired",
+    is_flag=True,
+    help="Erase every volunteer past their provider's retention period (as the dispatcher does).",
+)
+@click.option("--dry-run", is_flag=True, help="With --expired: list whom, and erase nobody.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_context
+def erase(
+    context: Context, volunteer_id: int | None, expired: bool, dry_run: bool, yes: bool
+) -> None:
+    """Erase a volunteer's personal details (a request to be forgotten); answers stay, anonymous.
+
+    VOLUNTEER_ID is the number the console shows (`tempcheck volunteers list`).
+    """
+    if expired == (volunteer_id is not None):
+        stop("Give a volunteer's number, or --expired for everyone past the retention period")
+    if dry_run and not expired:
+        stop("--dry-run goes with --expired")
+    if expired:
+        _erase_expired(context, dry_run)
+        return
+    assert volunteer_id is not None
+    with db.transaction(context.sessions) as session:
+        volunteer = session.get(models.Volunteer, volunteer_id)
+        if volunteer is None:
+            stop(f"No volunteer {volunteer_id}")
+        if volunteer.erased_at is not None:
+            click.echo(
+                f"Volunteer {volunteer_id} was erased on {local_time(volunteer.erased_at)}: "
+                "nothing to do."
+            )
+            return
+        provider = volunteer.provider.name
+    if not yes:
+        click.confirm(
+            f"Erase volunteer {volunteer_id} of {provider}: name, email, consents and "
+            "Telegram chats, for good? Their answers stay, without their name",
+            abort=True,
+        )
+    with db.transaction(context.sessions) as session:
+        volunteer = session.get(models.Volunteer, volunteer_id, with_for_update=True)
+        assert volunteer is not None
+        done = erasure.erase_volunteer(session, volunteer)
+        audit.record(
+            session,
+            "volunteer.erase",
+            actor=audit.command_line_actor(),
+            provider_id=volunteer.provider_id,
+            subject=f"volunteer {volunteer_id}",
+            details={
+                "reason": "request",
+                "chats": done.chats,
+                "messages": done.messages,
+                "cancelled": done.cancelled,
+                "answers": done.answers,
+            },
+        )
+    click.secho(f"Erased volunteer {volunteer_id}.", fg="green")
+    click.echo(
+        f"  Telegram chats removed: {done.chats}; messages blanked: {done.messages} "
+        f"({done.cancelled} not yet sent, cancelled); free-text answers deleted: {done.answers}"
+    )
+    click.echo("  Their placements and other answers stay, as anonymous rows: KPIs are unchanged.")
+
+
+def _erase_expired(context: Context, dry_run: bool) -> None:
+    """Erase (or list) every volunteer past their provider's retention period."""
+    now = utcnow()
+    with db.transaction(context.sessions) as session:
+        if dry_run:
+            lines = []
+            for provider in session.scalars(select(models.Provider).order_by(models.Provider.slug)):
+                for volunteer in session.scalars(erasure.expired_query(provider, now=now)):
+                    lines.append(
+                        f"volunteer {volunteer.id} of {provider.slug} (retention "
+                        f"{provider.volunteer_retention_days} days)"
+                    )
+            click.echo(f"{len(lines)} volunteers are past their retention period (none erased):")
+            for line in lines:
+                click.echo(f"  {line}")
+            return
+        erased = erasure.sweep(session, now=now, actor=audit.command_line_actor())
+    click.secho(f"Erased {erased} volunteers past their retention period.", fg="green")

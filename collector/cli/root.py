@@ -12,7 +12,7 @@ import click
 from sqlalchemy import func, select
 
 from collector import audit, db, flow, models, organisations
-from collector.commands.base import Context, _fail, _table, pass_context
+from collector.cli.base import Context, _fail, _table, pass_context
 from collector.config import Settings
 from collector.errors import CollectorError
 from collector.rounds import invitation_by_token, redact_token
@@ -206,7 +206,7 @@ def demo_data(context: Context, reset: bool, seed: int) -> None:
     from functools import partial
 
     from analysis.publish import publish
-    from collector import demo
+    from collector.cli import demo
 
     url = context.settings.resolved_database_url
     if reset:
@@ -359,7 +359,7 @@ def serve(context: Context, host: str, port: int, threads: int, dev: bool) -> No
 @pass_context
 def answer(context: Context, token: str, language: str | None) -> None:
     """Answer a survey in the terminal: b goes back, s skips an optional question."""
-    from collector.terminal import TerminalChannel
+    from collector.cli.terminal import TerminalChannel
 
     factory = context.sessions
     try:
@@ -429,7 +429,7 @@ def kpi(
 
 def _add_command_groups() -> None:
     """Add the command groups that live in `collector.commands` (one module per noun)."""
-    from collector.commands import (
+    from collector.cli import (
         bot,
         dispatch,
         followups,
@@ -452,8 +452,7 @@ def _add_command_groups() -> None:
     main.add_command(volunteers.volunteers)
     main.add_command(volunteers.placements)
     main.add_command(volunteers.enquiries)
-    # Adds its commands (e.g. `volunteers erase`, `followups run`) to the groups above.
-    followups.register(main)
+    main.add_command(followups.followups_group)
 
 
 _add_command_groups()

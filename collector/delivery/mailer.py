@@ -30,9 +30,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from collector import models, reports
 from collector.config import Settings
+from collector.delivery.outbox import DeliveryError, Outgoing
 from collector.localtime import long_date
 from collector.models import utcnow
-from collector.outbox import DeliveryError, Outgoing
 from collector.reports import Attachment
 
 TEMPLATES = ("invite", "reminder", reports.TEMPLATE)
@@ -40,7 +40,7 @@ TEMPLATES = ("invite", "reminder", reports.TEMPLATE)
 _ADDRESS = re.compile(r"<?[^\s<>@]+@[^\s<>@]+>?")
 
 _environment = Environment(
-    loader=PackageLoader("collector", "templates/email"),
+    loader=PackageLoader("collector.delivery", "templates/email"),
     autoescape=select_autoescape(["html"]),
     undefined=StrictUndefined,
     keep_trailing_newline=True,

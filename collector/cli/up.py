@@ -27,7 +27,7 @@ from types import FrameType
 
 import click
 
-from collector.commands.base import Context, pass_context, stop
+from collector.cli.base import Context, pass_context, stop
 from collector.config import Settings
 
 # How long each child gets to stop after SIGTERM before it is killed (the web server gives the

@@ -28,10 +28,11 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import chats, db, models, outbox, reports, rounds
+from collector import db, models, reports, rounds
 from collector.config import Settings
+from collector.delivery import chats, outbox
+from collector.delivery.outbox import DeliveryError, Outgoing
 from collector.models import utcnow
-from collector.outbox import DeliveryError, Outgoing
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from collector import audit, db, models
 from collector import providers as providers_
-from collector.commands.base import Context, pass_context, stop, table
+from collector.cli.base import Context, pass_context, stop, table
 from collector.errors import CollectorError
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from collector import audit, db, models, reports
-from collector.commands.base import (
+from collector.cli.base import (
     Context,
     local_time,
     pass_context,

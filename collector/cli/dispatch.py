@@ -17,10 +17,10 @@ from typing import Any
 import click
 
 from collector import db
-from collector.commands.base import Context, fail, pass_context
+from collector.cli.base import Context, fail, pass_context
 from collector.reports import PublishHook
 
-log = logging.getLogger("collector.dispatcher")
+log = logging.getLogger("collector.delivery.dispatcher")
 
 
 @contextmanager
@@ -60,8 +60,8 @@ def _configure_logging() -> None:
 @pass_context
 def dispatch(context: Context, until_idle: bool, once: bool, name: str | None) -> None:
     """Deliver queued invitations, reminders and reports, and run the schedules, until stopped."""
-    from collector import mailer
-    from collector.dispatcher import Dispatcher, TickReport, Transport
+    from collector.delivery import mailer
+    from collector.delivery.dispatcher import Dispatcher, TickReport, Transport
 
     if until_idle and once:
         fail("Choose one of --until-idle and --once")
@@ -145,7 +145,7 @@ def _publisher(worker: str) -> PublishHook:
 )
 def mail_sink(host: str, port: int, folder: Path) -> None:
     """Run a local SMTP server that saves every email to a folder and sends nothing on."""
-    from collector import mailsink
+    from collector.cli import mailsink
 
     def saved(number: int, message: EmailMessage) -> None:
         # The subject only: the recipient's address is personal data.

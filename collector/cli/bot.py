@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import click
 
 from collector import db
-from collector.commands.base import Context, pass_context, stop
+from collector.cli.base import Context, pass_context, stop
 
 log = logging.getLogger("bot")
 

@@ -36,12 +36,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from collector import audit, flow, followups, localtime, models, reports, rounds, users
+from collector import audit, flow, localtime, models, reports, rounds, users
 from collector.models import utcnow
 from collector.segments import INCOME_BANDS, ORGANISATION_TYPES, OUTCOMES
 from collector.survey.loader import library_survey
 from collector.survey.model import QuestionType
 from collector.survey.store import register
+from collector.volunteering import followups
 
 PROVIDERS = (
     # slug, name, district, localities, how well its groups rate it (a leaning, 0..1)

@@ -12,9 +12,10 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from collector import audit, chats, db, models
+from collector import audit, db, models
 from collector import users as accounts
-from collector.commands.base import Context, local_time, pass_context, provider_by_slug, stop, table
+from collector.cli.base import Context, local_time, pass_context, provider_by_slug, stop, table
+from collector.delivery import chats
 from collector.errors import CollectorError
 
 

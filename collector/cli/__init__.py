@@ -1,0 +1,6 @@
+"""The `tempcheck` command: the composition root (one module per command group, the demo,
+the terminal answerer, the mail sink)."""
+
+from collector.cli.root import main
+
+__all__ = ["main"]

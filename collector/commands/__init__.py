@@ -1,1 +1,0 @@
-"""Groups of `tempcheck` commands, each in a module named for what it works on."""

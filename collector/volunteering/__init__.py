@@ -1,0 +1,1 @@
+"""Volunteering: volunteers, placements and enquiries, their follow-ups, and erasure."""
