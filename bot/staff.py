@@ -280,6 +280,7 @@ def _do_link(session: Session, chat_id: int, code: str, client: str) -> Linked:
 
 
 async def _link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Answer /link CODE: link this private chat to the account whose code it is."""
     chat_id = _chat_id(update)
     if chat_id is None:
         await _say(update, "Link your account in a private chat with the bot, not in a group.")
@@ -339,6 +340,7 @@ def _open_rounds(session: Session, chat_id: int) -> str:
 
 
 async def _rounds(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Answer /rounds: the open rounds this staff member may run, with response rates."""
     chat_id = _chat_id(update)
     if chat_id is None:
         await _say(update, "Staff commands work in a private chat with the bot only.")
@@ -402,6 +404,7 @@ def _round_text(session: Session, chat_id: int, round_id: int | None) -> str:
 
 
 async def _round(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Answer /round ID: one round's status, by segment."""
     chat_id = _chat_id(update)
     if chat_id is None:
         await _say(update, "Staff commands work in a private chat with the bot only.")
@@ -500,6 +503,7 @@ def _ask_remind(
 
 
 async def _remind(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Answer /remind ID: offer to remind the round's groups that have not answered."""
     chat_id = _chat_id(update)
     if chat_id is None:
         await _say(update, "Staff commands work in a private chat with the bot only.")
@@ -567,6 +571,7 @@ def _parse(data: str) -> tuple[str, list[int]] | None:
 
 
 async def _button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Answer a staff button: send the reminders confirmed, or cancel them."""
     query = update.callback_query
     if query is None:
         return
@@ -632,6 +637,7 @@ def _kpi_texts(session: Session, chat_id: int, base_url: str) -> list[str]:
 
 
 async def _kpi(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Answer /kpi: the latest published KPI reports of the providers this account may read."""
     chat_id = _chat_id(update)
     if chat_id is None:
         await _say(update, "/kpi works in a private chat with the bot only.")
