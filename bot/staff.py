@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 
 App = Application[Any, Any, Any, Any, Any, Any]
 
-# Guessing codes is slowed down per chat: 5 tries in 15 minutes (a code has 40 bits).
+# Guessing codes is slowed down per chat: 5 tries in 15 minutes (a code has about 39 bits).
 LINK_LIMIT = ratelimits.Limit("telegram_link", 5, timedelta(minutes=15))
 # Telegram refuses messages over 4,096 characters; lists are cut well before that.
 MOST_ROUNDS = 25
