@@ -77,17 +77,21 @@ CONTROL_CHARACTERS = (
 
 
 async def _refuse_control_characters(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Refuse a message or command holding a control character, as the web does: no handler
-    sees it, so no answer, code or round number with one is read or saved."""
+    """Answer a message or command holding a control character: refuse it, as the web does.
+
+    No other handler sees it, so no answer, code or round number with one is read or saved.
+    """
     assert update.effective_message is not None
     await update.effective_message.reply_text(CONTROL_CHARACTERS)
 
 
 async def _post_init(app: BotApplication) -> None:
+    """Tell Telegram the command lists once the application is initialised."""
     await staff.publish_commands(app)
 
 
 async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log a handler's failure with its traceback, and tell the chat it went wrong."""
     # No update contents in the log: they hold names and chat ids.
     log.error("bot handler failed: %s", type(context.error).__name__, exc_info=context.error)
     if isinstance(update, Update) and update.effective_chat is not None:

@@ -128,6 +128,7 @@ def register_fallbacks(app: BotApp) -> None:
 
 
 async def _on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Answer /start: open the invitation whose code it carries, or carry on where the chat is."""
     token = context.args[0] if context.args else None
     if token is None:
         await _run(update, context, _resume)
@@ -136,31 +137,38 @@ async def _on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def _on_back(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Answer /back: show the question before."""
     await _run(update, context, _back)
 
 
 async def _on_skip(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Answer /skip: move past an optional question or a note."""
     await _run(update, context, _skip)
 
 
 async def _on_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Answer /language: offer the survey's languages."""
     await _run(update, context, _languages)
 
 
 async def _on_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Answer /help: say how answering here works, and the commands."""
     await _run(update, context, _help)
 
 
 async def _on_stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Answer /stop: send this chat no more survey invitations."""
     await _run(update, context, _stop)
 
 
 async def _on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Answer a typed message: take it as the answer to the question asked now."""
     assert update.effective_message is not None
     await _run(update, context, _typed, update.effective_message.text or "")
 
 
 async def _on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Answer a survey button: act on it if its question is the one asked now."""
     query = update.callback_query
     assert query is not None
     callback = render.parse(query.data or "")
@@ -173,14 +181,17 @@ async def _on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
 
 
 async def _on_other_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Answer a button no other handler took: it no longer works."""
     await _deliver(update, context, Reply(notice=OLD_BUTTON))
 
 
 async def _on_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Answer a command the bot does not know: point to /help."""
     await _deliver(update, context, Reply(notice=UNKNOWN_COMMAND))
 
 
 async def _on_anything_else(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Answer an edited message, a sticker, photo or file: only new typed messages are read."""
     if update.edited_message is not None:
         await _deliver(update, context, Reply(notice=NO_EDITS))
         return

@@ -37,10 +37,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Cont
 
 from analysis.segments import value_label
 from bot.storage import db
-from collector import audit, localtime, models
-from collector import reports as published
-from collector import rounds as rounds_
-from collector import users as accounts
+from collector import audit, localtime, models, reports, rounds, users
 from collector.delivery import chats, ratelimits
 from collector.errors import CollectorError
 from collector.models import utcnow
@@ -50,7 +47,7 @@ log = logging.getLogger(__name__)
 
 App = Application[Any, Any, Any, Any, Any, Any]
 
-# Guessing codes is slowed down per chat: 5 tries in 15 minutes (a code has 40 bits).
+# Guessing codes is slowed down per chat: 5 tries in 15 minutes (a code has about 39 bits).
 LINK_LIMIT = ratelimits.Limit("telegram_link", 5, timedelta(minutes=15))
 # Telegram refuses messages over 4,096 characters; lists are cut well before that.
 MOST_ROUNDS = 25
@@ -193,7 +190,7 @@ def _round_id(context: ContextTypes.DEFAULT_TYPE) -> int | None:
 def _visible_round(session: Session, user: models.User, round_id: int) -> models.Round | None:
     """Give the round if this account may run it; another provider's is "not found" too."""
     round_ = session.get(models.Round, round_id)
-    if round_ is None or not accounts.can_run(user, round_.provider_id):
+    if round_ is None or not users.can_run(user, round_.provider_id):
         return None
     return round_
 
@@ -284,6 +281,7 @@ def _do_link(session: Session, chat_id: int, code: str, client: str) -> Linked:
 
 
 async def _link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Answer /link CODE: link this private chat to the account whose code it is."""
     chat_id = _chat_id(update)
     if chat_id is None:
         await _say(update, "Link your account in a private chat with the bot, not in a group.")
@@ -318,7 +316,7 @@ def _open_rounds(session: Session, chat_id: int) -> str:
         return caller.refusal
     user = session.get(models.User, caller.user_id)
     assert user is not None
-    providers = accounts.visible_provider_ids(session, user)
+    providers = users.visible_provider_ids(session, user)
     found = session.scalars(
         select(models.Round)
         .where(models.Round.provider_id.in_(providers), models.Round.status == "open")
@@ -328,7 +326,7 @@ def _open_rounds(session: Session, chat_id: int) -> str:
         return "No rounds are open now."
     lines = ["Open rounds (completed of invited):"]
     for round_ in found[:MOST_ROUNDS]:
-        total = rounds_.round_status(session, round_).total
+        total = rounds.round_status(session, round_).total
         whose = f" ({round_.provider.name})" if user.role == "admin" else ""
         lines.append(
             f"#{round_.id} {round_.survey.title}, {round_.period_label}{whose}: "
@@ -343,6 +341,7 @@ def _open_rounds(session: Session, chat_id: int) -> str:
 
 
 async def _rounds(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Answer /rounds: the open rounds this staff member may run, with response rates."""
     chat_id = _chat_id(update)
     if chat_id is None:
         await _say(update, "Staff commands work in a private chat with the bot only.")
@@ -369,7 +368,7 @@ def _round_text(session: Session, chat_id: int, round_id: int | None) -> str:
     round_ = _visible_round(session, user, round_id)
     if round_ is None:
         return _no_such_round(round_id)
-    status = rounds_.round_status(session, round_)
+    status = rounds.round_status(session, round_)
     total = status.total
     lines = [
         f"#{round_.id} {round_.survey.title}, {round_.period_label} ({round_.provider.name})",
@@ -406,6 +405,7 @@ def _round_text(session: Session, chat_id: int, round_id: int | None) -> str:
 
 
 async def _round(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Answer /round ID: one round's status, by segment."""
     chat_id = _chat_id(update)
     if chat_id is None:
         await _say(update, "Staff commands work in a private chat with the bot only.")
@@ -446,7 +446,7 @@ def _reminders_sent(session: Session, round_id: int) -> int:
 
 
 def _waiting(session: Session, round_: models.Round) -> int:
-    query = rounds_.non_responders_query(round_).subquery()
+    query = rounds.non_responders_query(round_).subquery()
     return int(session.scalar(select(func.count()).select_from(query)) or 0)
 
 
@@ -486,8 +486,8 @@ def _ask_remind(
     too_soon = ""
     if min_interval:
         try:
-            rounds_.check_reminder_interval(session, round_, min_interval)
-        except rounds_.TooSoon as error:
+            rounds.check_reminder_interval(session, round_, min_interval)
+        except rounds.TooSoon as error:
             too_soon = f"\n\n⚠️ {error.message}"
     return Reply(
         f"#{round_.id} {round_.survey.title}, {round_.period_label}: {groups} "
@@ -504,6 +504,7 @@ def _ask_remind(
 
 
 async def _remind(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Answer /remind ID: offer to remind the round's groups that have not answered."""
     chat_id = _chat_id(update)
     if chat_id is None:
         await _say(update, "Staff commands work in a private chat with the bot only.")
@@ -540,7 +541,7 @@ def _confirm_remind(session: Session, chat_id: int, round_id: int, seen: int) ->
         )
         return Pressed("Already reminded", note)
     try:
-        queued = rounds_.remind(session, round_)
+        queued = rounds.remind(session, round_)
     except CollectorError as error:
         return Pressed(error.message, f"No reminders were sent. {error.message}")
     audit.record(
@@ -571,6 +572,7 @@ def _parse(data: str) -> tuple[str, list[int]] | None:
 
 
 async def _button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Answer a staff button: send the reminders confirmed, or cancel them."""
     query = update.callback_query
     if query is None:
         return
@@ -607,7 +609,7 @@ def _kpi_texts(session: Session, chat_id: int, base_url: str) -> list[str]:
     assert user is not None
     providers = session.scalars(
         select(models.Provider)
-        .where(models.Provider.id.in_(accounts.visible_provider_ids(session, user)))
+        .where(models.Provider.id.in_(users.visible_provider_ids(session, user)))
         .order_by(models.Provider.name)
     ).all()
     if not providers:
@@ -615,13 +617,13 @@ def _kpi_texts(session: Session, chat_id: int, base_url: str) -> list[str]:
     texts: list[str] = []
     for provider in providers:
         newest: dict[str, models.ReportSnapshot] = {}
-        for snapshot in published.snapshots(session, provider.id):
+        for snapshot in reports.snapshots(session, provider.id):
             newest.setdefault(snapshot.framework, snapshot)  # newest first
         if not newest:
             texts.append(f"{provider.name}: no KPI report has been published yet.")
             continue
         for snapshot in newest.values():
-            link = base_url.rstrip("/") + published.report_path(provider.slug, snapshot.id)
+            link = base_url.rstrip("/") + reports.report_path(provider.slug, snapshot.id)
             try:
                 report = KpiReport.from_json(snapshot.data)
                 texts.append(report_message(report, link))
@@ -636,6 +638,7 @@ def _kpi_texts(session: Session, chat_id: int, base_url: str) -> list[str]:
 
 
 async def _kpi(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Answer /kpi: the latest published KPI reports of the providers this account may read."""
     chat_id = _chat_id(update)
     if chat_id is None:
         await _say(update, "/kpi works in a private chat with the bot only.")

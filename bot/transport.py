@@ -4,9 +4,9 @@ The dispatcher is synchronous, so `TelegramTransport` keeps its own asyncio even
 python-telegram-bot `Bot` on it, and runs each Bot API call to completion. Overall pacing
 (about 30 messages a second for a bot) is the dispatcher's `Pacer` at TELEGRAM_PER_SECOND;
 the transport adds the limit PTB's rate limiter does not do: at most one message a second to
-the same chat. A 429 (`RetryAfter`) is waited out and tried once more; a chat that blocked the
-bot or no longer exists is a permanent, unreachable failure, so the dispatcher marks the chat
-and stops trying it.
+the same chat. A 429 (`RetryAfter`) of up to LONGEST_RETRY_WAIT is waited out and tried once
+more (a longer one goes back to the outbox); a chat that blocked the bot or no longer exists
+is a permanent, unreachable failure, so the dispatcher marks the chat and stops trying it.
 
 Messages are plain text (no parse mode: names need no escaping) with an inline button that
 opens the survey in the bot (`https://t.me/<bot>?start=<token>`, which sends `/start <token>`);

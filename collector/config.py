@@ -2,7 +2,10 @@
 
 Every setting is declared once below with its default and help text; the README's settings
 table is checked against this list by a test, so a new setting cannot go undocumented.
-Nothing else in tempcheck reads `os.environ`.
+No other code reads a setting from `os.environ`. The environment is touched in two other
+places, neither a setting: `tempcheck up` hands it on to the processes it starts (which read
+their settings here), and `bot.transport` sets PTB_TIMEDELTA, an opt-in of
+python-telegram-bot's, before importing it.
 """
 
 from __future__ import annotations

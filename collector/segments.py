@@ -33,12 +33,6 @@ OUTCOMES: dict[str, str] = {
     "emergency_planning": "Emergency planning",
 }
 
-PROVIDER_KINDS: dict[str, str] = {
-    "cvs": "Council for Voluntary Service",
-    "volunteer_centre": "Volunteer centre",
-    "other": "Other local infrastructure organisation",
-}
-
 # Attributes copied from the organisation onto a response when it starts.
 SEGMENT_ATTRIBUTES = ("org_type", "income_band", "district", "outcomes", "is_member")
 

@@ -100,11 +100,6 @@ class Cell:
         """Tell whether the cell is hidden from funders."""
         return self.status is Status.SUPPRESSED
 
-    @property
-    def has_figures(self) -> bool:
-        """Tell whether there is a proportion to show."""
-        return self.proportion is not None
-
     def to_json(self) -> dict[str, Any]:
         """Give the cell as plain data (suppressed cells have no figures to give)."""
         return {

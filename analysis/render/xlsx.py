@@ -41,7 +41,6 @@ PERCENT_COLUMNS = frozenset(
 )
 WIDE_COLUMNS = {"Indicator": 48, "Note": 60, "Explanation": 70, "Text": 90, "Group": 32,
                 "Verdict": 34, "Measure": 18, "Term": 24, "Segment": 22}
-CELL_COLUMNS = ("n", "Meeting the definition", "Result", "95% CI low", "95% CI high", "Count")
 
 
 def sheet_name(kpi_id: str) -> str:

@@ -68,6 +68,7 @@ class Child:
         """Start the process in its own process group (so stopping it reaches its workers)."""
         self.process = subprocess.Popen(
             [*tempcheck_command(), *self.args],
+            # The child reads its settings from this environment (and .env) itself.
             env={**os.environ, **self.env},
             start_new_session=True,
         )

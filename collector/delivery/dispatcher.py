@@ -1,9 +1,11 @@
 """The dispatcher: runs the schedules, then claims due outbox messages and delivers them.
 
-One tick: queue due reminders and close due rounds (one transaction); claim a batch (one
-transaction, committed before anything is sent); then for each message, check it is still
-wanted, render it, send it through its channel's transport at the channel's pace, and record
-the result straight away in a short transaction of its own. While it holds a batch, a
+One tick: run the schedules (close due rounds, queue due reminders, follow up placements,
+erase volunteers past their retention: one transaction); publish the due reports of one closed
+round (a transaction of its own, when the composition root passed a publisher); claim a batch
+(one transaction, committed before anything is sent); then for each message, check it is
+still wanted, render it, send it through its channel's transport at the channel's pace, and
+record the result straight away in a short transaction of its own. While it holds a batch, a
 heartbeat thread extends the claim every third of DISPATCH_CLAIM_SECONDS, so a claim can be
 short (15 s) however slow sending is. Killed at any moment, a dispatcher leaves at most the
 message it was sending unrecorded: that one may be sent twice, nothing is lost. The rest of its
@@ -13,7 +15,8 @@ it starts).
 
 Transports are objects with `render(message)`, `send(message, rendered)` (raising
 `outbox.DeliveryError`), `describe()` and `close()`, one per channel. A message on a channel
-with no transport here stays pending for a dispatcher that has one (the Telegram bot).
+with no transport here stays pending for a dispatcher that has one (Telegram's needs
+TELEGRAM_BOT_TOKEN).
 """
 
 from __future__ import annotations
@@ -79,7 +82,7 @@ class TickReport:
     reminded: int = 0  # messages those reminders queued
     closed: int = 0  # rounds closed at their close date
     published: int = 0  # reports published for the rounds closed
-    report_rounds: int = 0  # closed rounds whose due reports were published (or had none)
+    report_rounds: int = 0  # closed rounds whose due reports were dealt with (even if failed)
     followups: int = 0  # placements followed up (their volunteer and host invited)
     followup_messages: int = 0  # follow-up invitations and reminders queued
     erased: int = 0  # volunteers erased at the end of their retention period
@@ -326,7 +329,7 @@ class Dispatcher:
                     report.lost += 1
                 return
             if recipient != message.recipient:
-                # Staff changed the group's address after the message was queued.
+                # The recipient's address changed after the message was queued.
                 outbox.readdress(session, message.id, self.name, recipient)
                 message = replace(message, recipient=recipient)
         transport = self.transports[message.channel]

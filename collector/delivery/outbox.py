@@ -6,7 +6,10 @@ round twice, or a reminder run that is repeated after a crash, never sends twice
 A message goes pending -> sending (claimed by one dispatcher until a time) -> sent, or back to
 pending with a later attempt time after a temporary failure, or failed (given up: a permanent
 error, or too many attempts; staff may retry it), or cancelled (no longer wanted: the round
-closed, the group opted out or answered).
+closed; the group or volunteer opted out, answered, was erased or can no longer be reached on
+the channel; the chat sent /stop or blocked the bot; a report notice's funder account or report
+is gone), either at once by the change that makes it unwanted or by the dispatcher's check
+just before sending.
 """
 
 from __future__ import annotations
@@ -317,7 +320,7 @@ def cancel(session: Session, message_id: int, worker: str, reason: str) -> bool:
 
 
 def readdress(session: Session, message_id: int, worker: str, recipient: str) -> bool:
-    """Send a claimed message to a new address (the organisation's contact changed)."""
+    """Send a claimed message to a new address (the recipient's contact changed)."""
     return _record(session, message_id, worker, recipient=recipient)
 
 

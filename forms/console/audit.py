@@ -6,8 +6,7 @@ from flask import request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from collector import audit as log
-from collector import models
+from collector import audit, models
 from forms.auth import Account
 from forms.console import bp
 from forms.console.access import admin_required
@@ -27,7 +26,7 @@ def audit_page(account: Account) -> ResponseReturnValue:
         chosen = next(
             (p for p in providers.values() if p.slug == request.args.get("provider")), None
         )
-        events = log.recent(session, limit=SHOWN, provider_id=chosen.id if chosen else None)
+        events = audit.recent(session, limit=SHOWN, provider_id=chosen.id if chosen else None)
     return render(
         "console/audit.html",
         section="audit",

@@ -14,8 +14,7 @@ from flask import flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from collector import audit, models
-from collector import organisations as orgs
+from collector import audit, models, organisations
 from collector.segments import ORGANISATION_TYPES
 from forms.console import bp
 from forms.console.access import ProviderRef, View, staff_required
@@ -68,8 +67,8 @@ def _preview(provider: ProviderRef, text: str, *, form: Form | None = None) -> R
         row = session.get(models.Provider, provider.id)
         assert row is not None
         try:
-            plan = orgs.plan_import(session, row, text)
-        except orgs.CsvImportError as error:
+            plan = organisations.plan_import(session, row, text)
+        except organisations.CsvImportError as error:
             problems = sorted(error.problems, key=lambda p: (p.line, p.column))
             form = form or Form()
             count = len(problems)
@@ -123,7 +122,7 @@ def organisations_import_confirm(provider: ProviderRef) -> ResponseReturnValue:
         with writing() as session:
             row = session.get(models.Provider, provider.id)
             assert row is not None
-            plan = orgs.import_csv(session, row, text)
+            plan = organisations.import_csv(session, row, text)
             details: dict[str, Any] = {"added": len(plan.new), "updated": len(plan.updated)}
             audit.record(
                 session,
@@ -133,7 +132,7 @@ def organisations_import_confirm(provider: ProviderRef) -> ResponseReturnValue:
                 subject=f"{len(plan.new) + len(plan.updated)} organisations from CSV",
                 details=details,
             )
-    except orgs.CsvImportError:
+    except organisations.CsvImportError:
         # Only a changed text can fail here (the preview passed it): show its problems.
         return _preview(provider, text)
     flash(
@@ -160,5 +159,7 @@ def organisations_template(provider: ProviderRef) -> ResponseReturnValue:
         "no",
     ]
     return csv_download(
-        "organisations-template.csv", orgs.REQUIRED_COLUMNS + orgs.OPTIONAL_COLUMNS, [example]
+        "organisations-template.csv",
+        organisations.REQUIRED_COLUMNS + organisations.OPTIONAL_COLUMNS,
+        [example],
     )

@@ -30,7 +30,6 @@ from forms.console.pages import (
 )
 
 PER_PAGE = 50
-FLAGS = ("is_member", "consent_email", "consent_telegram")
 # What a form says for a problem the CSV import words for a file.
 EMPTY = {"external_ref": "Enter a reference", "name": "Enter the group's name"}
 TOO_LONG = {

@@ -11,7 +11,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from collector import audit, models
-from collector.delivery import outbox as messages
+from collector.delivery import outbox
 from forms.console import bp
 from forms.console.access import ProviderRef, staff_required
 from forms.console.pages import mask_address, owned, reading, render, writing
@@ -25,8 +25,8 @@ TEMPLATE_NAMES = {"invite": "Invitation", "reminder": "Reminder"}
 def outbox_page(provider: ProviderRef) -> ResponseReturnValue:
     """Show the provider's messages by status, and the failed ones with their errors."""
     with reading() as session:
-        counts = messages.counts(session, provider_id=provider.id)
-        failed = messages.failures(session, provider_id=provider.id, limit=SHOWN)
+        counts = outbox.counts(session, provider_id=provider.id)
+        failed = outbox.failures(session, provider_id=provider.id, limit=SHOWN)
         round_ids = {m.round_id for m in failed if m.round_id is not None}
         labels = dict(
             session.execute(
@@ -75,7 +75,7 @@ def outbox_retry(provider: ProviderRef, message_id: int) -> ResponseReturnValue:
             note = "That message was not retried: its round has closed."
         elif organisation is not None and organisation.opted_out_at is not None:
             note = "That message was not retried: the group has opted out."
-        elif messages.retry(session, [message.id], provider_id=provider.id):
+        elif outbox.retry(session, [message.id], provider_id=provider.id):
             audit.record(
                 session,
                 "outbox.retry",

@@ -28,8 +28,7 @@ from analysis.publish import build_report, frameworks_for, publish
 from analysis.render.formats import n_text, result_text, status_word
 from analysis.render.html import report_html
 from analysis.report import KpiReport, ReportDataError
-from collector import audit, localtime, models
-from collector import reports as stored
+from collector import audit, localtime, models, reports
 from collector.errors import CollectorError
 from forms.console import bp, funder_bp
 from forms.console.access import ProviderRef, reader_required, staff_required
@@ -37,8 +36,8 @@ from forms.console.pages import Form, owned, reading, render, writing
 
 log = logging.getLogger(__name__)
 
-NARRATIVE_LENGTH = stored.NARRATIVE_MAX
-MIME = {"pdf": stored.PDF_TYPE, "xlsx": stored.XLSX_TYPE}
+NARRATIVE_LENGTH = reports.NARRATIVE_MAX
+MIME = {"pdf": reports.PDF_TYPE, "xlsx": reports.XLSX_TYPE}
 
 
 # What the pages share ------------------------------------------------------------------------
@@ -58,7 +57,7 @@ def completed_counts(session: Session, provider_id: int) -> dict[int, int]:
 
 def snapshots_of(session: Session, provider_id: int) -> list[models.ReportSnapshot]:
     """List the provider's published reports, newest first."""
-    return list(stored.snapshots(session, provider_id))
+    return list(reports.snapshots(session, provider_id))
 
 
 def chosen_framework(round_: models.Round, asked: str | None) -> Framework | None:
@@ -179,7 +178,7 @@ def draft(session: Session, provider: ProviderRef, round_id: int, asked: str | N
     narratives: dict[str, str] = {}
     report = None
     if framework is not None and completed:
-        narratives = dict(stored.narratives(session, round_.id, framework.id))
+        narratives = dict(reports.narratives(session, round_.id, framework.id))
         report = build_report(session, round_, framework.id, narratives)
     return Draft(round_, framework, frameworks_for(round_), completed, report, narratives)
 
@@ -253,7 +252,7 @@ def narrative_save(provider: ProviderRef, round_id: int) -> ResponseReturnValue:
     try:
         with writing() as session:
             round_ = owned(session, models.Round, round_id, provider.id)
-            stored.set_narrative(
+            reports.set_narrative(
                 session, round_, found.framework.id, kpi_id, text, user=current_user.user
             )
             audit.record(
@@ -325,7 +324,7 @@ def publish_page(provider: ProviderRef, round_id: int) -> ResponseReturnValue:
             made = publish(
                 session, round_, framework=framework.id, published_by=current_user.user.email
             )
-            emailed = sum(stored.emails_queued(session, s.id) for s in made)
+            emailed = sum(reports.emails_queued(session, s.id) for s in made)
             audit.record(
                 session,
                 "report.publish",
@@ -382,7 +381,7 @@ def _publish_page(
         round=found.round,
         framework=found.framework,
         report=found.report,
-        funders=len(stored.funders(session, provider.id)),
+        funders=len(reports.funders(session, provider.id)),
         earlier=earlier,
         explained=sum(1 for text in found.narratives.values() if text),
         problem=problem,
@@ -441,7 +440,7 @@ def _download(provider: ProviderRef, snapshot_id: int, kind: str) -> Response:
     with reading() as session:
         snapshot = published(session, provider, snapshot_id)
         data = snapshot.pdf if kind == "pdf" else snapshot.xlsx
-        name = f"{stored.file_stem(snapshot)}.{kind}"
+        name = f"{reports.file_stem(snapshot)}.{kind}"
     if not data:
         abort(404)
     response = Response(data, mimetype=MIME[kind])

@@ -19,8 +19,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, defer
 
 from analysis.publish import frameworks_for
-from collector import audit, models, reports, rounds
-from collector import organisations as orgs
+from collector import audit, models, organisations, reports, rounds
 from collector.localtime import LONDON, day_ends, day_starts
 from collector.models import utcnow
 from collector.rounds import RoundError
@@ -215,7 +214,7 @@ def read_round_form(session: Session, provider: ProviderRef) -> RoundForm:
         form.error("opens", "The open date must be today or in the future")
     if form.opens is not None and form.closes is not None and form.closes <= form.opens:
         form.error("closes", "The close date must be after the open date")
-    form.audience = _audience(form, orgs.districts(session, provider.id))
+    form.audience = _audience(form, organisations.districts(session, provider.id))
     sent_channels = request.values.getlist("channels")
     form.values["channels"] = sent_channels
     form.channels = [c for c in ("email", "telegram") if c in sent_channels]
@@ -282,7 +281,7 @@ def _form_page(form: RoundForm, session: Session, provider: ProviderRef) -> Resp
         section="rounds",
         form=form,
         surveys=survey_choices(session),
-        districts=orgs.districts(session, provider.id),
+        districts=organisations.districts(session, provider.id),
         types=ORGANISATION_TYPES,
         bands=INCOME_BANDS,
         outcomes=OUTCOMES,
@@ -386,7 +385,7 @@ def round_audience(provider: ProviderRef) -> ResponseReturnValue:
     """Count the organisations an audience filter reaches (asked as the new round form changes)."""
     form = RoundForm()
     with reading() as session:
-        audience = _audience(form, orgs.districts(session, provider.id))
+        audience = _audience(form, organisations.districts(session, provider.id))
         reach = matching(session, provider.id, audience)
     response = jsonify(
         {
