@@ -7,9 +7,9 @@ import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import CursorResult, func, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, and_, false, func, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from collector import models, outbox
@@ -376,6 +376,11 @@ def choose_channel(recipient: Recipient, channels: Sequence[str]) -> tuple[str, 
     return None
 
 
+# Who can be reached on a channel is said twice, in one place: `contact_address` for a loaded
+# recipient (the dispatcher, opening a round) and `reachable_on` for a query (the console's
+# count of whom a round would reach). tests/collector/test_rounds.py keeps the two in step.
+
+
 def contact_address(recipient: Recipient, channel: str) -> str | None:
     """Give where to reach an organisation or volunteer on a channel, if it has agreed to be
     reached there: an email address, or a Telegram chat id (the newest reachable linked chat)."""
@@ -388,6 +393,55 @@ def contact_address(recipient: Recipient, channel: str) -> str | None:
         if chats:
             return str(chats[-1].chat_id)
     return None
+
+
+def reachable_on(
+    kind: type[models.Organisation] | type[models.Volunteer], channel: str
+) -> ColumnElement[bool]:
+    """Give the SQL condition that holds where `contact_address` gives an address."""
+    chat = models.TelegramChat
+    not_erased = kind.erased_at.is_(None) if kind is models.Volunteer else true()
+    if channel == "email":
+        on_channel = and_(
+            kind.consent_email.is_(True),
+            kind.contact_email.is_not(None),
+            kind.contact_email != "",
+        )
+    elif channel == "telegram":
+        owner = chat.volunteer_id if kind is models.Volunteer else chat.organisation_id
+        on_channel = and_(
+            kind.consent_telegram.is_(True),
+            select(chat.id).where(owner == kind.id, chat.reachable).exists(),
+        )
+    else:
+        on_channel = false()
+    return and_(not_erased, on_channel)
+
+
+class Reach(NamedTuple):
+    """How many organisations an audience filter matches, and how many each channel reaches."""
+
+    total: int
+    email: int
+    telegram: int
+
+
+def reach(session: Session, round_: models.Round) -> Reach:
+    """Count the organisations a round's audience matches, and how many each channel reaches.
+
+    The round need not be in the session: only its provider and filter are used.
+    """
+    query = audience_query(round_)
+
+    def count(selection: Any) -> int:
+        return int(session.scalar(select(func.count()).select_from(selection.subquery())) or 0)
+
+    org = models.Organisation
+    return Reach(
+        total=count(query),
+        email=count(query.where(reachable_on(org, "email"))),
+        telegram=count(query.where(reachable_on(org, "telegram"))),
+    )
 
 
 def message_data(round_: models.Round, invitation: models.Invitation) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
 from flask import current_app, flash, jsonify, redirect, request, url_for
 from flask.typing import ResponseReturnValue
@@ -24,7 +24,7 @@ from collector import organisations as orgs
 from collector.followups import asks_volunteers
 from collector.localtime import LONDON, day_ends, day_starts
 from collector.models import utcnow
-from collector.rounds import RoundError
+from collector.rounds import Reach, RoundError
 from collector.segments import (
     INCOME_BANDS,
     ORGANISATION_TYPES,
@@ -241,39 +241,11 @@ def read_round_form(session: Session, provider: ProviderRef) -> RoundForm:
     return form
 
 
-class Reach(NamedTuple):
-    """How many organisations an audience filter matches, and how many each channel reaches."""
-
-    total: int
-    email: int
-    telegram: int
-
-
 def matching(session: Session, provider_id: int, audience: dict[str, list[Any]]) -> Reach:
     """Count the organisations an audience filter reaches, and how many can be emailed or
     messaged in Telegram (a linked, reachable chat and consent)."""
-    org, chat = models.Organisation, models.TelegramChat
     # A round that is never added to the session: only its filter is used.
-    query = rounds.audience_query(models.Round(provider_id=provider_id, audience=audience))
-
-    def count(selection: Any) -> int:
-        return int(session.scalar(select(func.count()).select_from(selection.subquery())) or 0)
-
-    in_telegram = query.where(
-        org.consent_telegram.is_(True),
-        select(chat.id)
-        .where(
-            chat.organisation_id == org.id,
-            chat.stopped_at.is_(None),
-            chat.unreachable_at.is_(None),
-        )
-        .exists(),
-    )
-    return Reach(
-        total=count(query),
-        email=count(query.where(org.consent_email.is_(True), org.contact_email.is_not(None))),
-        telegram=count(in_telegram),
-    )
+    return rounds.reach(session, models.Round(provider_id=provider_id, audience=audience))
 
 
 def _form_page(form: RoundForm, session: Session, provider: ProviderRef) -> ResponseReturnValue:

@@ -148,3 +148,62 @@ def test_an_open_round_of_the_same_survey_for_some_of_the_same_groups_is_an_over
         session, provider_id=provider.id, survey_slug=running.survey.slug, audience={},
         opens_at=opens,
     )  # fmt: skip
+
+
+def test_whom_a_query_counts_as_reachable_is_whom_contact_address_reaches(
+    session: Session,
+) -> None:
+    import itertools
+
+    from tests.factories import make_volunteer
+
+    provider = make_provider(session)
+    now = utcnow()
+    recipients: list[rounds.Recipient] = []
+    chats = (None, "reachable", "stopped", "unreachable")
+    for volunteer, consent_email, email, consent_telegram, chat_state, erased in itertools.product(
+        (False, True),
+        (True, False),
+        (None, "", "a@example.org"),
+        (True, False),
+        chats,
+        (False, True),
+    ):
+        if erased and not volunteer:
+            continue  # only a volunteer's record is erased
+        fields = {
+            "consent_email": consent_email,
+            "contact_email": email,
+            "consent_telegram": consent_telegram,
+        }
+        recipient: rounds.Recipient
+        if volunteer:
+            recipient = make_volunteer(
+                session, provider, erased_at=now if erased else None, **fields
+            )
+        else:
+            recipient = make_organisation(session, provider, **fields)
+        if chat_state is not None:
+            owner = "volunteer" if isinstance(recipient, models.Volunteer) else "organisation"
+            session.add(
+                models.TelegramChat(
+                    chat_id=10_000 + len(recipients),
+                    stopped_at=now if chat_state == "stopped" else None,
+                    unreachable_at=now if chat_state == "unreachable" else None,
+                    **{owner: recipient},
+                )
+            )
+        recipients.append(recipient)
+    session.flush()
+    for recipient in recipients:
+        session.refresh(recipient)
+    for kind in (models.Organisation, models.Volunteer):
+        for channel in ("email", "telegram", "web"):
+            found = set(session.scalars(select(kind.id).where(rounds.reachable_on(kind, channel))))
+            expected = {
+                r.id
+                for r in recipients
+                if isinstance(r, kind) and rounds.contact_address(r, channel) is not None
+            }
+            assert found == expected, (kind.__name__, channel)
+            assert channel == "web" or expected  # each channel reaches someone of each kind
