@@ -24,9 +24,14 @@ AUDIENCE_KEYS = ("org_type", "income_band", "district", "outcomes", "is_member")
 
 
 class RoundError(CollectorError):
-    """A round cannot be created or changed as asked."""
+    """A round cannot be created or changed as asked; `field` names the detail at fault
+    (`period_label`, `closes`, `channels`, `reminders` or `audience`) where there is one."""
 
     code = "bad_round"
+
+    def __init__(self, message: str, *, field: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.field = field
 
 
 class TooSoon(RoundError):
@@ -82,23 +87,26 @@ def create_round(
     `reminder_days` schedules reminders to non-responders that many days after the round opens.
     """
     if closes_at <= opens_at:
-        raise RoundError("The close date must be after the open date")
+        raise RoundError("The close date must be after the open date", field="closes")
     unknown_channels = set(channels) - set(outbox.CHANNELS)
     if unknown_channels:
-        raise RoundError(f"Unknown channel: {', '.join(sorted(unknown_channels))}")
+        raise RoundError(
+            f"Unknown channel: {', '.join(sorted(unknown_channels))}", field="channels"
+        )
     reminders = []
     for days in sorted(set(reminder_days)):
-        due = opens_at + timedelta(days=days)
-        if days < 1 or due >= closes_at:
+        if not reminder_in_round(opens_at, closes_at, days):
             raise RoundError(
-                f"A reminder {days} days after opening is not between the open and close dates"
+                f"A reminder {days} days after opening is not between the open and close dates",
+                field="reminders",
             )
+        due = opens_at + timedelta(days=days)
         reminders.append(models.RoundReminder(due_at=due, kind="scheduled"))
     unknown = set(audience or {}) - set(AUDIENCE_KEYS)
     if unknown:
-        raise RoundError(f"Unknown audience filter: {', '.join(sorted(unknown))}")
+        raise RoundError(f"Unknown audience filter: {', '.join(sorted(unknown))}", field="audience")
     if not period_label.strip():
-        raise RoundError("Give the round a period label, like 2026/27 H1")
+        raise RoundError("Give the round a period label, like 2026/27 H1", field="period_label")
     round_ = models.Round(
         provider=provider,
         survey=survey,
@@ -115,6 +123,11 @@ def create_round(
     session.add(round_)
     session.flush()
     return round_
+
+
+def reminder_in_round(opens_at: datetime, closes_at: datetime, days: int) -> bool:
+    """Tell whether a reminder `days` days after a round opens falls while it is open."""
+    return days >= 1 and opens_at + timedelta(days=days) < closes_at
 
 
 def audience_query(round_: models.Round) -> Any:

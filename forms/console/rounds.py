@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from flask import current_app, flash, jsonify, redirect, request, url_for
@@ -213,6 +213,9 @@ def read_round_form(session: Session, provider: ProviderRef) -> RoundForm:
     today = utcnow().astimezone(LONDON).date()
     if form.opens is not None and form.opens < today:
         form.error("opens", "The open date must be today or in the future")
+    # Stricter than `rounds.create_round`, which takes a round of one day: the form asks for
+    # a close date after the open date. Its other checks stay here for their own words (a
+    # form field's message), on the collector's rules where one is shared (reminder days).
     if form.opens is not None and form.closes is not None and form.closes <= form.opens:
         form.error("closes", "The close date must be after the open date")
     form.audience = _audience(form, orgs.districts(session, provider.id))
@@ -231,7 +234,9 @@ def read_round_form(session: Session, provider: ProviderRef) -> RoundForm:
         )
     opens_at, closes_at = form.opens_at, form.closes_at
     if opens_at and closes_at and "reminders" not in form.errors and "closes" not in form.errors:
-        late = [d for d in form.reminder_days if opens_at + timedelta(days=d) >= closes_at]
+        late = [
+            d for d in form.reminder_days if not rounds.reminder_in_round(opens_at, closes_at, d)
+        ]
         if late:
             form.error(
                 "reminders",
@@ -318,12 +323,21 @@ def round_new(provider: ProviderRef) -> ResponseReturnValue:
             )
             round_id = created.id
     except (RoundError, SurveyChanged) as error:
-        # Rolled back: the form's own checks should have caught it; say what the rules said.
-        form.error("survey" if isinstance(error, SurveyChanged) else "period_label", error.message)
+        # Rolled back: the form's own checks should have caught it; say what the rules said,
+        # beside the field it is about.
+        form.error(_field_of(error), error.message)
         with reading() as session:
             return _form_page(form, session, provider)
     flash("The round was created as a draft. Open it to send the invitations.")
     return redirect(url_for("console.round", provider_slug=provider.slug, round_id=round_id), 303)
+
+
+def _field_of(error: RoundError | SurveyChanged) -> str:
+    """Give the new round form's field that an error from `rounds.create_round` is about."""
+    if isinstance(error, SurveyChanged):
+        return "survey"
+    # The form has no one field for the audience: its first filter stands for it.
+    return {"audience": "org_type"}.get(error.field or "", error.field or "period_label")
 
 
 def _check_page(

@@ -207,3 +207,30 @@ def test_whom_a_query_counts_as_reachable_is_whom_contact_address_reaches(
             }
             assert found == expected, (kind.__name__, channel)
             assert channel == "web" or expected  # each channel reaches someone of each kind
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"closes_at": utcnow() - timedelta(days=5)}, "closes"),
+        ({"channels": ["fax"]}, "channels"),
+        ({"reminder_days": [0]}, "reminders"),
+        ({"reminder_days": [31]}, "reminders"),
+        ({"audience": {"colour": ["red"]}}, "audience"),
+        ({"period_label": "  "}, "period_label"),
+    ],
+)
+def test_a_refused_round_names_the_detail_at_fault(
+    session: Session, overrides: dict[str, object], field: str
+) -> None:
+    with pytest.raises(rounds.RoundError) as refused:
+        make_round(session, make_provider(session), open_now=False, **overrides)
+    assert refused.value.field == field
+
+
+def test_a_reminder_falls_after_the_open_and_before_the_close() -> None:
+    opens = utcnow()
+    closes = opens + timedelta(days=14)
+    assert [d for d in range(16) if rounds.reminder_in_round(opens, closes, d)] == list(
+        range(1, 14)
+    )
