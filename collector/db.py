@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -12,6 +12,7 @@ from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -83,6 +84,41 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """Open a session, commit when the block ends normally, roll back when it raises."""
     with factory() as session, session.begin():
         yield session
+
+
+def upsert(
+    session: Session,
+    table: Any,
+    values: Mapping[str, Any],
+    conflict_columns: Sequence[str],
+    *,
+    update: Mapping[str, Any] | None = None,
+) -> bool:
+    """Insert a row; where it clashes on `conflict_columns`, set `update` (or leave it be).
+
+    Give whether a row went in or was updated: with no `update`, False means the row was
+    already there. Either database's own INSERT ... ON CONFLICT does it in one statement, so
+    two processes racing for the same key cannot both insert.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        statement: Any = postgresql.insert(table).values(dict(values))
+    elif dialect == "sqlite":
+        statement = sqlite.insert(table).values(dict(values))
+    else:
+        raise RuntimeError(
+            f"upsert supports SQLite and PostgreSQL only, not the {dialect!r} database"
+        )
+    if update is None:
+        statement = statement.on_conflict_do_nothing(index_elements=list(conflict_columns))
+    else:
+        statement = statement.on_conflict_do_update(
+            index_elements=list(conflict_columns), set_=dict(update)
+        )
+    # RETURNING tells whether a row went in: through the ORM session the driver's rowcount
+    # is -1 on PostgreSQL whether or not the key was already there.
+    primary_key = list(table.__table__.primary_key.columns)
+    return session.execute(statement.returning(*primary_key)).first() is not None
 
 
 def _alembic_config(engine: Engine) -> AlembicConfig:

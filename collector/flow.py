@@ -18,12 +18,11 @@ from datetime import datetime
 from typing import Any, NoReturn, cast
 
 from sqlalchemy import CursorResult, delete, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from collector import models
+from collector.db import upsert
 from collector.errors import CollectorError, Conflict, NotFound
 from collector.localtime import long_date
 from collector.models import utcnow
@@ -536,15 +535,17 @@ def _store(
             )
         )
         return
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(models.Answer).values(
-        response_id=response.id, question_id=question_id, value=value, answered_at=now
-    )
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["response_id", "question_id"],
-            set_={"value": value, "answered_at": now},
-        )
+    upsert(
+        session,
+        models.Answer,
+        {
+            "response_id": response.id,
+            "question_id": question_id,
+            "value": value,
+            "answered_at": now,
+        },
+        ["response_id", "question_id"],
+        update={"value": value, "answered_at": now},
     )
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    ColumnElement,
     Date,
     DateTime,
     ForeignKey,
@@ -26,7 +27,9 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    and_,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -611,10 +614,15 @@ class TelegramChat(Base):
     volunteer: Mapped[Volunteer | None] = relationship(back_populates="telegram_chats")
     user: Mapped[User | None] = relationship()
 
-    @property
+    @hybrid_property
     def reachable(self) -> bool:
-        """Say whether invitations may be sent to this chat."""
+        """Say whether invitations may be sent to this chat (in a query too)."""
         return self.stopped_at is None and self.unreachable_at is None
+
+    @reachable.inplace.expression
+    @classmethod
+    def _reachable_expression(cls) -> ColumnElement[bool]:
+        return and_(cls.stopped_at.is_(None), cls.unreachable_at.is_(None))
 
     def __repr__(self) -> str:
         return f"<TelegramChat {self.id}>"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -85,18 +86,35 @@ def _flag(raw: str) -> bool | None:
     return None
 
 
-def parse_csv(text: str) -> tuple[list[dict[str, Any]], list[Problem]]:
-    """Parse and check every row of an organisations CSV; give the rows and all the problems."""
+@dataclass(frozen=True)
+class Unique:
+    """A value no two rows of an imported file may share."""
+
+    key: str  # the checked row's key
+    column: str  # the column its problem names
+    message: str  # with {value} and {first}, the line it was first on
+    fold_case: bool = False
+
+
+def read_csv(
+    text: str,
+    required: Sequence[str],
+    optional: Sequence[str],
+    check: Callable[[int, dict[str, str]], tuple[dict[str, Any], list[Problem]]],
+    unique: Sequence[Unique] = (),
+) -> tuple[list[dict[str, Any]], list[Problem]]:
+    """Read an imported CSV file: check its header, each row (with `check`, given the line
+    number and the cells by lower-case column name) and that no `unique` value repeats; give
+    the checked rows and every problem, in the order the file has them."""
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     headers = [h.strip().lower() for h in (reader.fieldnames or [])]
-    problems: list[Problem] = []
-    missing = [c for c in REQUIRED_COLUMNS if c not in headers]
+    missing = [c for c in required if c not in headers]
     if missing:
         return [], [Problem(1, c, "required column is missing") for c in missing]
-    unknown = [h for h in headers if h not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
-    problems += [Problem(1, h, "unknown column") for h in unknown]
+    known = (*required, *optional)
+    problems = [Problem(1, h, "unknown column") for h in headers if h not in known]
     rows: list[dict[str, Any]] = []
-    seen: dict[str, int] = {}
+    seen: dict[str, dict[str, int]] = {rule.key: {} for rule in unique}
     for record in reader:
         line = reader.line_num
         cells = {
@@ -104,22 +122,29 @@ def parse_csv(text: str) -> tuple[list[dict[str, Any]], list[Problem]]:
         }
         if None in record:
             problems.append(Problem(line, "", "more cells than columns"))
-        row, row_problems = _parse_row(line, cells)
+        row, row_problems = check(line, cells)
         problems += row_problems
-        ref = row.get("external_ref")
-        if ref:
-            if ref in seen:
+        for rule in unique:
+            value = row.get(rule.key) or ""
+            if rule.fold_case:
+                value = value.lower()
+            if not value:
+                continue
+            first = seen[rule.key].setdefault(value, line)
+            if first != line:
                 problems.append(
-                    Problem(
-                        line, "external_ref", f"{ref!r} appears again (first on line {seen[ref]})"
-                    )
+                    Problem(line, rule.column, rule.message.format(value=value, first=first))
                 )
-            else:
-                seen[ref] = line
         rows.append(row)
     if not rows and not problems:
         problems.append(Problem(1, "", "the file has a header but no rows"))
     return rows, problems
+
+
+def parse_csv(text: str) -> tuple[list[dict[str, Any]], list[Problem]]:
+    """Parse and check every row of an organisations CSV; give the rows and all the problems."""
+    ref = Unique("external_ref", "external_ref", "{value!r} appears again (first on line {first})")
+    return read_csv(text, REQUIRED_COLUMNS, OPTIONAL_COLUMNS, _parse_row, [ref])
 
 
 def control_problems(line: int, cells: dict[str, str]) -> list[Problem]:

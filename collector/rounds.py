@@ -7,9 +7,9 @@ import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import CursorResult, func, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, and_, false, func, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from collector import models
@@ -25,9 +25,14 @@ AUDIENCE_KEYS = ("org_type", "income_band", "district", "outcomes", "is_member")
 
 
 class RoundError(CollectorError):
-    """A round cannot be created or changed as asked."""
+    """A round cannot be created or changed as asked; `field` names the detail at fault
+    (`period_label`, `closes`, `channels`, `reminders` or `audience`) where there is one."""
 
     code = "bad_round"
+
+    def __init__(self, message: str, *, field: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.field = field
 
 
 class TooSoon(RoundError):
@@ -83,23 +88,26 @@ def create_round(
     `reminder_days` schedules reminders to non-responders that many days after the round opens.
     """
     if closes_at <= opens_at:
-        raise RoundError("The close date must be after the open date")
+        raise RoundError("The close date must be after the open date", field="closes")
     unknown_channels = set(channels) - set(outbox.CHANNELS)
     if unknown_channels:
-        raise RoundError(f"Unknown channel: {', '.join(sorted(unknown_channels))}")
+        raise RoundError(
+            f"Unknown channel: {', '.join(sorted(unknown_channels))}", field="channels"
+        )
     reminders = []
     for days in sorted(set(reminder_days)):
-        due = opens_at + timedelta(days=days)
-        if days < 1 or due >= closes_at:
+        if not reminder_in_round(opens_at, closes_at, days):
             raise RoundError(
-                f"A reminder {days} days after opening is not between the open and close dates"
+                f"A reminder {days} days after opening is not between the open and close dates",
+                field="reminders",
             )
+        due = opens_at + timedelta(days=days)
         reminders.append(models.RoundReminder(due_at=due, kind="scheduled"))
     unknown = set(audience or {}) - set(AUDIENCE_KEYS)
     if unknown:
-        raise RoundError(f"Unknown audience filter: {', '.join(sorted(unknown))}")
+        raise RoundError(f"Unknown audience filter: {', '.join(sorted(unknown))}", field="audience")
     if not period_label.strip():
-        raise RoundError("Give the round a period label, like 2026/27 H1")
+        raise RoundError("Give the round a period label, like 2026/27 H1", field="period_label")
     round_ = models.Round(
         provider=provider,
         survey=survey,
@@ -116,6 +124,11 @@ def create_round(
     session.add(round_)
     session.flush()
     return round_
+
+
+def reminder_in_round(opens_at: datetime, closes_at: datetime, days: int) -> bool:
+    """Tell whether a reminder `days` days after a round opens falls while it is open."""
+    return days >= 1 and opens_at + timedelta(days=days) < closes_at
 
 
 def audience_query(round_: models.Round) -> Any:
@@ -377,6 +390,11 @@ def choose_channel(recipient: Recipient, channels: Sequence[str]) -> tuple[str, 
     return None
 
 
+# Who can be reached on a channel is said twice, in one place: `contact_address` for a loaded
+# recipient (the dispatcher, opening a round) and `reachable_on` for a query (the console's
+# count of whom a round would reach). tests/collector/test_rounds.py keeps the two in step.
+
+
 def contact_address(recipient: Recipient, channel: str) -> str | None:
     """Give where to reach an organisation or volunteer on a channel, if it has agreed to be
     reached there: an email address, or a Telegram chat id (the newest reachable linked chat)."""
@@ -389,6 +407,55 @@ def contact_address(recipient: Recipient, channel: str) -> str | None:
         if chats:
             return str(chats[-1].chat_id)
     return None
+
+
+def reachable_on(
+    kind: type[models.Organisation] | type[models.Volunteer], channel: str
+) -> ColumnElement[bool]:
+    """Give the SQL condition that holds where `contact_address` gives an address."""
+    chat = models.TelegramChat
+    not_erased = kind.erased_at.is_(None) if kind is models.Volunteer else true()
+    if channel == "email":
+        on_channel = and_(
+            kind.consent_email.is_(True),
+            kind.contact_email.is_not(None),
+            kind.contact_email != "",
+        )
+    elif channel == "telegram":
+        owner = chat.volunteer_id if kind is models.Volunteer else chat.organisation_id
+        on_channel = and_(
+            kind.consent_telegram.is_(True),
+            select(chat.id).where(owner == kind.id, chat.reachable).exists(),
+        )
+    else:
+        on_channel = false()
+    return and_(not_erased, on_channel)
+
+
+class Reach(NamedTuple):
+    """How many organisations an audience filter matches, and how many each channel reaches."""
+
+    total: int
+    email: int
+    telegram: int
+
+
+def reach(session: Session, round_: models.Round) -> Reach:
+    """Count the organisations a round's audience matches, and how many each channel reaches.
+
+    The round need not be in the session: only its provider and filter are used.
+    """
+    query = audience_query(round_)
+
+    def count(selection: Any) -> int:
+        return int(session.scalar(select(func.count()).select_from(selection.subquery())) or 0)
+
+    org = models.Organisation
+    return Reach(
+        total=count(query),
+        email=count(query.where(reachable_on(org, "email"))),
+        telegram=count(query.where(reachable_on(org, "telegram"))),
+    )
 
 
 def message_data(round_: models.Round, invitation: models.Invitation) -> dict[str, Any]:

@@ -20,10 +20,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import CursorResult, and_, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from collector import models
+from collector.db import upsert
 from collector.models import utcnow
 
 CHANNELS = ("email", "telegram")
@@ -60,26 +60,7 @@ def enqueue(
         "round_id": round_id,
         "invitation_id": invitation_id,
     }
-    table = models.OutboxMessage
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        statement: Any = (
-            postgresql.insert(table)
-            .values(values)
-            .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        )
-    elif dialect == "sqlite":
-        statement = (
-            sqlite.insert(table)
-            .values(values)
-            .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        )
-    else:  # pragma: no cover - tempcheck runs on SQLite and PostgreSQL only
-        raise RuntimeError(f"unsupported database {dialect}")
-    # RETURNING tells whether a row went in: through the ORM session the driver's rowcount
-    # is -1 on PostgreSQL whether or not the key was already there.
-    inserted = session.execute(statement.returning(table.id)).first()
-    return inserted is not None
+    return upsert(session, models.OutboxMessage, values, ["dedupe_key"])
 
 
 def message_by_key(session: Session, dedupe_key: str) -> models.OutboxMessage | None:

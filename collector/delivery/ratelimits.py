@@ -11,11 +11,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from collector import models
+from collector.db import upsert
 from collector.models import utcnow
 
 # Counts older than this are deleted as new ones are written.
@@ -61,14 +60,16 @@ def exceeded(session: Session, limit: Limit, client: str, *, now: datetime | Non
 def hit(session: Session, limit: Limit, client: str, *, now: datetime | None = None) -> None:
     """Count one event for the client in the current window."""
     now = now or utcnow()
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(models.RateCount).values(
-        bucket=limit.bucket, client=client, window_start=limit.window_start(now), count=1
-    )
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["bucket", "client", "window_start"],
-            set_={"count": models.RateCount.count + 1},
-        )
+    upsert(
+        session,
+        models.RateCount,
+        {
+            "bucket": limit.bucket,
+            "client": client,
+            "window_start": limit.window_start(now),
+            "count": 1,
+        },
+        ["bucket", "client", "window_start"],
+        update={"count": models.RateCount.count + 1},
     )
     session.execute(delete(models.RateCount).where(models.RateCount.window_start < now - KEEP))

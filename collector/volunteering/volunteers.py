@@ -18,8 +18,6 @@ Where the rules had to choose:
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -39,7 +37,9 @@ from collector.organisations import (
     CsvImportError,
     ImportPlan,
     Problem,
+    Unique,
     control_problems,
+    read_csv,
 )
 
 __all__ = ["CsvImportError", "ImportPlan", "Problem"]
@@ -424,44 +424,15 @@ def check_cells(
 def parse_csv(found: Lookups, kind: str, text: str) -> tuple[list[dict[str, Any]], list[Problem]]:
     """Check every row of a `kind` CSV; give the rows and all the problems."""
     required, optional = COLUMNS[kind]
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    headers = [h.strip().lower() for h in (reader.fieldnames or [])]
-    missing = [c for c in required if c not in headers]
-    if missing:
-        return [], [Problem(1, c, "required column is missing") for c in missing]
-    problems = [Problem(1, h, "unknown column") for h in headers if h not in required + optional]
-    rows: list[dict[str, Any]] = []
-    refs: dict[str, int] = {}
-    emails: dict[str, int] = {}
-    for record in reader:
-        line = reader.line_num
-        cells = {
-            (k or "").strip().lower(): (v if isinstance(v, str) else "") for k, v in record.items()
-        }
-        if None in record:
-            problems.append(Problem(line, "", "more cells than columns"))
-        values, row_problems = check_cells(found, kind, cells, line=line)
-        problems += row_problems
-        ref = values.get("external_ref")
-        if ref:
-            if ref in refs:
-                problems.append(
-                    Problem(
-                        line, "external_ref", f"{ref} appears again (first on line {refs[ref]})"
-                    )
-                )
-            else:
-                refs[ref] = line
-        email = (values.get("contact_email") or "").lower()
-        if email:
-            if email in emails:
-                problems.append(Problem(line, "email", f"the same address as line {emails[email]}"))
-            else:
-                emails[email] = line
-        rows.append(values)
-    if not rows and not problems:
-        problems.append(Problem(1, "", "the file has a header but no rows"))
-    return rows, problems
+
+    def check(line: int, cells: dict[str, str]) -> tuple[dict[str, Any], list[Problem]]:
+        return check_cells(found, kind, cells, line=line)
+
+    unique = [
+        Unique("external_ref", "external_ref", "{value} appears again (first on line {first})"),
+        Unique("contact_email", "email", "the same address as line {first}", fold_case=True),
+    ]
+    return read_csv(text, required, optional, check, unique)
 
 
 def plan_import(

@@ -23,7 +23,16 @@ from forms.console import bp
 from forms.text import Words
 
 # Staff work in UK time: dates are entered and shown in it (they are stored in UTC).
-Row = TypeVar("Row", models.Round, models.Organisation, models.OutboxMessage)
+
+# The rows that belong to one provider, which `owned` finds.
+Row = TypeVar(
+    "Row",
+    models.Round,
+    models.Organisation,
+    models.OutboxMessage,
+    models.Volunteer,
+    models.Placement,
+)
 
 
 def render(

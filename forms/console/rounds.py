@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from typing import Any, NamedTuple
+from datetime import date, datetime
+from typing import Any
 
 from flask import current_app, flash, jsonify, redirect, request, url_for
 from flask.typing import ResponseReturnValue
@@ -22,7 +22,7 @@ from analysis.publish import frameworks_for
 from collector import audit, models, organisations, reports, rounds
 from collector.localtime import LONDON, day_ends, day_starts
 from collector.models import utcnow
-from collector.rounds import RoundError
+from collector.rounds import Reach, RoundError
 from collector.segments import (
     INCOME_BANDS,
     ORGANISATION_TYPES,
@@ -212,6 +212,9 @@ def read_round_form(session: Session, provider: ProviderRef) -> RoundForm:
     today = utcnow().astimezone(LONDON).date()
     if form.opens is not None and form.opens < today:
         form.error("opens", "The open date must be today or in the future")
+    # Stricter than `rounds.create_round`, which takes a round of one day: the form asks for
+    # a close date after the open date. Its other checks stay here for their own words (a
+    # form field's message), on the collector's rules where one is shared (reminder days).
     if form.opens is not None and form.closes is not None and form.closes <= form.opens:
         form.error("closes", "The close date must be after the open date")
     form.audience = _audience(form, organisations.districts(session, provider.id))
@@ -230,7 +233,9 @@ def read_round_form(session: Session, provider: ProviderRef) -> RoundForm:
         )
     opens_at, closes_at = form.opens_at, form.closes_at
     if opens_at and closes_at and "reminders" not in form.errors and "closes" not in form.errors:
-        late = [d for d in form.reminder_days if opens_at + timedelta(days=d) >= closes_at]
+        late = [
+            d for d in form.reminder_days if not rounds.reminder_in_round(opens_at, closes_at, d)
+        ]
         if late:
             form.error(
                 "reminders",
@@ -240,39 +245,11 @@ def read_round_form(session: Session, provider: ProviderRef) -> RoundForm:
     return form
 
 
-class Reach(NamedTuple):
-    """How many organisations an audience filter matches, and how many each channel reaches."""
-
-    total: int
-    email: int
-    telegram: int
-
-
 def matching(session: Session, provider_id: int, audience: dict[str, list[Any]]) -> Reach:
     """Count the organisations an audience filter reaches, and how many can be emailed or
     messaged in Telegram (a linked, reachable chat and consent)."""
-    org, chat = models.Organisation, models.TelegramChat
     # A round that is never added to the session: only its filter is used.
-    query = rounds.audience_query(models.Round(provider_id=provider_id, audience=audience))
-
-    def count(selection: Any) -> int:
-        return int(session.scalar(select(func.count()).select_from(selection.subquery())) or 0)
-
-    in_telegram = query.where(
-        org.consent_telegram.is_(True),
-        select(chat.id)
-        .where(
-            chat.organisation_id == org.id,
-            chat.stopped_at.is_(None),
-            chat.unreachable_at.is_(None),
-        )
-        .exists(),
-    )
-    return Reach(
-        total=count(query),
-        email=count(query.where(org.consent_email.is_(True), org.contact_email.is_not(None))),
-        telegram=count(in_telegram),
-    )
+    return rounds.reach(session, models.Round(provider_id=provider_id, audience=audience))
 
 
 def _form_page(form: RoundForm, session: Session, provider: ProviderRef) -> ResponseReturnValue:
@@ -345,12 +322,21 @@ def round_new(provider: ProviderRef) -> ResponseReturnValue:
             )
             round_id = created.id
     except (RoundError, SurveyChanged) as error:
-        # Rolled back: the form's own checks should have caught it; say what the rules said.
-        form.error("survey" if isinstance(error, SurveyChanged) else "period_label", error.message)
+        # Rolled back: the form's own checks should have caught it; say what the rules said,
+        # beside the field it is about.
+        form.error(_field_of(error), error.message)
         with reading() as session:
             return _form_page(form, session, provider)
     flash("The round was created as a draft. Open it to send the invitations.")
     return redirect(url_for("console.round", provider_slug=provider.slug, round_id=round_id), 303)
+
+
+def _field_of(error: RoundError | SurveyChanged) -> str:
+    """Give the new round form's field that an error from `rounds.create_round` is about."""
+    if isinstance(error, SurveyChanged):
+        return "survey"
+    # The form has no one field for the audience: its first filter stands for it.
+    return {"audience": "org_type"}.get(error.field or "", error.field or "period_label")
 
 
 def _check_page(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from flask import abort, flash, redirect, request, url_for
+from flask import flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
@@ -26,6 +26,7 @@ from forms.console.imports import SHOWN, _read_upload, large_upload
 from forms.console.pages import (
     Form,
     csv_download,
+    owned,
     page_number,
     pagination,
     reading,
@@ -93,14 +94,6 @@ class DatedForm(Form):
             {"text": text, "href": f"#{name}-day" if name in DATES else f"#{name}"}
             for name, text in self.errors.items()
         ]
-
-
-def _owned(session: Session, model: Any, row_id: int, provider_id: int) -> Any:
-    """Give the provider's record with this id, or "not found"."""
-    row = session.get(model, row_id)
-    if row is None or row.provider_id != provider_id:
-        abort(404)
-    return row
 
 
 def _provider(session: Session, provider: ProviderRef) -> models.Provider:
@@ -209,7 +202,7 @@ def volunteers(provider: ProviderRef) -> ResponseReturnValue:
 def volunteer(provider: ProviderRef, volunteer_id: int) -> ResponseReturnValue:
     """Show a volunteer's details, placements and where each placement's follow-up stands."""
     with reading() as session:
-        found = _owned(session, models.Volunteer, volunteer_id, provider.id)
+        found = owned(session, models.Volunteer, volunteer_id, provider.id)
         days = _provider(session, provider).followup_days
         placements, _ = vols.search_placements(
             session, provider.id, volunteer_id=found.id, per_page=1000
@@ -336,7 +329,7 @@ def placement(provider: ProviderRef, placement_id: int) -> ResponseReturnValue:
     """Show a placement to change, with its status actions; save the changes."""
     if request.method == "GET":
         with reading() as session:
-            found = _owned(session, models.Placement, placement_id, provider.id)
+            found = owned(session, models.Placement, placement_id, provider.id)
             cells = vols.placement_cells(found)
             form = DatedForm({k: v for k, v in cells.items() if k not in DATES})
             form.values["start_date"] = _date_parts(found.starts_on)
@@ -344,7 +337,7 @@ def placement(provider: ProviderRef, placement_id: int) -> ResponseReturnValue:
     form = _placement_form()
     start = _date_cell(form, "start_date", required=True)
     with writing() as session:
-        found = _owned(session, models.Placement, placement_id, provider.id)
+        found = owned(session, models.Placement, placement_id, provider.id)
         # The status and end date change through their own buttons, not this form.
         cells = {**vols.placement_cells(found), **form.values, "start_date": start}
         cells = {k: v for k, v in cells.items() if isinstance(v, str)}
@@ -381,7 +374,7 @@ def placement_end(provider: ProviderRef, placement_id: int) -> ResponseReturnVal
     if ended is None and not form.errors:
         form.error("end_date", "Enter the date the placement ended, like 1 4 2026")
     with writing() as session:
-        found = _owned(session, models.Placement, placement_id, provider.id)
+        found = owned(session, models.Placement, placement_id, provider.id)
         if ended is not None:
             try:
                 vols.end_placement(session, found, ended)
@@ -412,7 +405,7 @@ def placement_end(provider: ProviderRef, placement_id: int) -> ResponseReturnVal
 def placement_did_not_start(provider: ProviderRef, placement_id: int) -> ResponseReturnValue:
     """Record that a placement never started: no follow-up is sent for it."""
     with writing() as session:
-        found = _owned(session, models.Placement, placement_id, provider.id)
+        found = owned(session, models.Placement, placement_id, provider.id)
         try:
             vols.mark_did_not_start(session, found)
         except vols.RecordError as error:

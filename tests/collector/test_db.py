@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from collector import db
 from collector.models import Base
@@ -48,3 +49,33 @@ def test_a_read_only_session_neither_takes_nor_waits_for_the_write_lock(engine: 
     finally:
         writer.rollback()
         writer.close()
+
+
+def test_upsert_inserts_updates_or_leaves_a_clashing_row(session: Session) -> None:
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from collector.models import RateCount
+
+    key = {"bucket": "b", "client": "c", "window_start": datetime(2026, 1, 1, tzinfo=UTC)}
+    columns = ["bucket", "client", "window_start"]
+    assert db.upsert(session, RateCount, {**key, "count": 1}, columns) is True
+    assert db.upsert(session, RateCount, {**key, "count": 5}, columns) is False
+    assert session.scalars(select(RateCount.count)).all() == [1]
+    bump = {"count": RateCount.count + 1}
+    assert db.upsert(session, RateCount, {**key, "count": 1}, columns, update=bump) is True
+    assert session.scalars(select(RateCount.count)).all() == [2]
+
+
+def test_upsert_refuses_a_database_other_than_sqlite_or_postgresql() -> None:
+    from unittest.mock import MagicMock
+
+    import pytest
+
+    from collector.models import RateCount
+
+    session = MagicMock(spec=Session)
+    session.get_bind.return_value.dialect.name = "mysql"
+    with pytest.raises(RuntimeError, match="SQLite and PostgreSQL only, not the 'mysql'"):
+        db.upsert(session, RateCount, {"count": 1}, ["bucket"])

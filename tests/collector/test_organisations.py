@@ -147,3 +147,27 @@ def test_every_problem_in_the_file_is_listed_at_once(session: Session) -> None:
         "line 3, column external_ref",
         "line 3, column income_band",
     ]
+
+
+def test_the_shared_csv_reader_checks_header_cells_and_repeats_line_by_line() -> None:
+    from collector.organisations import Problem, Unique, read_csv
+
+    def check(line: int, cells: dict[str, str]) -> tuple[dict[str, object], list[Problem]]:
+        return {"line": line, "code": cells.get("code", "")}, []
+
+    unique = [Unique("code", "code", "{value} again (line {first})", fold_case=True)]
+    text = "Code ,Extra\nA,1\nb,2,3\na,4\n"
+    rows, problems = read_csv(text, ["code"], [], check, unique)
+    assert [row["line"] for row in rows] == [2, 3, 4]
+    assert [str(p) for p in problems] == [
+        "line 1, column extra: unknown column",
+        "line 3: more cells than columns",
+        "line 4, column code: a again (line 2)",
+    ]
+    assert read_csv("name\n", ["code"], [], check) == (
+        [],
+        [Problem(1, "code", "required column is missing")],
+    )
+    assert read_csv("code\n", ["code"], [], check)[1] == [
+        Problem(1, "", "the file has a header but no rows")
+    ]

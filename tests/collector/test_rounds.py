@@ -148,3 +148,89 @@ def test_an_open_round_of_the_same_survey_for_some_of_the_same_groups_is_an_over
         session, provider_id=provider.id, survey_slug=running.survey.slug, audience={},
         opens_at=opens,
     )  # fmt: skip
+
+
+def test_whom_a_query_counts_as_reachable_is_whom_contact_address_reaches(
+    session: Session,
+) -> None:
+    import itertools
+
+    from tests.factories import make_volunteer
+
+    provider = make_provider(session)
+    now = utcnow()
+    recipients: list[rounds.Recipient] = []
+    chats = (None, "reachable", "stopped", "unreachable")
+    for volunteer, consent_email, email, consent_telegram, chat_state, erased in itertools.product(
+        (False, True),
+        (True, False),
+        (None, "", "a@example.org"),
+        (True, False),
+        chats,
+        (False, True),
+    ):
+        if erased and not volunteer:
+            continue  # only a volunteer's record is erased
+        fields = {
+            "consent_email": consent_email,
+            "contact_email": email,
+            "consent_telegram": consent_telegram,
+        }
+        recipient: rounds.Recipient
+        if volunteer:
+            recipient = make_volunteer(
+                session, provider, erased_at=now if erased else None, **fields
+            )
+        else:
+            recipient = make_organisation(session, provider, **fields)
+        if chat_state is not None:
+            owner = "volunteer" if isinstance(recipient, models.Volunteer) else "organisation"
+            session.add(
+                models.TelegramChat(
+                    chat_id=10_000 + len(recipients),
+                    stopped_at=now if chat_state == "stopped" else None,
+                    unreachable_at=now if chat_state == "unreachable" else None,
+                    **{owner: recipient},
+                )
+            )
+        recipients.append(recipient)
+    session.flush()
+    for recipient in recipients:
+        session.refresh(recipient)
+    for kind in (models.Organisation, models.Volunteer):
+        for channel in ("email", "telegram", "web"):
+            found = set(session.scalars(select(kind.id).where(rounds.reachable_on(kind, channel))))
+            expected = {
+                r.id
+                for r in recipients
+                if isinstance(r, kind) and rounds.contact_address(r, channel) is not None
+            }
+            assert found == expected, (kind.__name__, channel)
+            assert channel == "web" or expected  # each channel reaches someone of each kind
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"closes_at": utcnow() - timedelta(days=5)}, "closes"),
+        ({"channels": ["fax"]}, "channels"),
+        ({"reminder_days": [0]}, "reminders"),
+        ({"reminder_days": [31]}, "reminders"),
+        ({"audience": {"colour": ["red"]}}, "audience"),
+        ({"period_label": "  "}, "period_label"),
+    ],
+)
+def test_a_refused_round_names_the_detail_at_fault(
+    session: Session, overrides: dict[str, object], field: str
+) -> None:
+    with pytest.raises(rounds.RoundError) as refused:
+        make_round(session, make_provider(session), open_now=False, **overrides)
+    assert refused.value.field == field
+
+
+def test_a_reminder_falls_after_the_open_and_before_the_close() -> None:
+    opens = utcnow()
+    closes = opens + timedelta(days=14)
+    assert [d for d in range(16) if rounds.reminder_in_round(opens, closes, d)] == list(
+        range(1, 14)
+    )
