@@ -24,9 +24,9 @@ from sqlalchemy import Connection, select
 
 from analysis.kpis.definitions import Kpi, KpiKind
 from analysis.kpis.results import Cell
+from analysis.model import KpiReport, ReportDataError
 from analysis.periods import Period
 from analysis.render.formats import percent
-from analysis.report import KpiReport, ReportDataError
 from analysis.stats import points
 from analysis.suppression import SUPPRESS_BELOW
 from collector import models

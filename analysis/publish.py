@@ -19,8 +19,9 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
+from analysis.build import build_reports
 from analysis.kpis.definitions import Framework, frameworks, problems_with_survey
-from analysis.report import KpiReport, build_reports
+from analysis.model import KpiReport
 from collector import models, reports
 from collector.errors import NotFound
 from collector.reports import NothingToPublish, ReportError

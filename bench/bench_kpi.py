@@ -261,7 +261,7 @@ def measure(kind: str, path: Path) -> dict[str, Any]:
     from collector.cli import Context  # noqa: F401  (import cost outside the timing, as a CLI has)
 
     if kind == "report":
-        from analysis import report  # noqa: F401
+        from analysis import build  # noqa: F401
         from analysis.render import to_json  # noqa: F401
     engine = db.make_engine(Settings(database_url=f"sqlite:///{path}"))
     rss_before = _peak_rss_mib()
@@ -271,8 +271,8 @@ def measure(kind: str, path: Path) -> dict[str, Any]:
             rows = conn.execute(text(BASELINE_SQL)).all()
         counted = {str(r.round_id): [int(r.n), int(r.numerator)] for r in rows}
     else:
+        from analysis.build import build_reports
         from analysis.render import to_json
-        from analysis.report import build_reports
 
         with engine.connect() as conn:
             reports = build_reports(conn, framework="essex-2017")

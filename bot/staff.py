@@ -599,8 +599,8 @@ async def _button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 def _kpi_texts(session: Session, chat_id: int, base_url: str) -> list[str]:
+    from analysis.model import KpiReport
     from analysis.render.message import report_message
-    from analysis.report import KpiReport
 
     caller = _caller(session, chat_id, ("funder", "admin"), "/kpi")
     if caller.refusal:

@@ -1,7 +1,7 @@
 """Render KPI reports: text, JSON and CSV here; HTML, XLSX, PDF, charts and a short message in
 the submodules (:mod:`analysis.render.html`, ``xlsx``, ``pdf``, ``charts``, ``message``).
 
-Renderers only read :class:`analysis.report.KpiReport` objects, whose small cells are already
+Renderers only read :class:`analysis.model.KpiReport` objects, whose small cells are already
 empty (see :mod:`analysis.suppression`), so nothing here can show a hidden count.
 """
 

@@ -25,8 +25,8 @@ from matplotlib.ticker import FuncFormatter
 from analysis.kpis.definitions import Kpi, KpiKind
 from analysis.kpis.results import Cell, KpiResult
 from analysis.kpis.targets import Status, Target
+from analysis.model import KpiReport
 from analysis.render.formats import HIDDEN, hidden_text, percent, respondents, status_word
-from analysis.report import KpiReport
 
 __all__ = ["PALETTE", "kpi_chart", "locality_chart", "locality_result", "trend_chart"]
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from analysis.kpis.definitions import Kpi, KpiKind
 from analysis.kpis.results import Cell, Change, KpiResult
 from analysis.kpis.targets import Status, TargetRule
-from analysis.report import KpiReport
+from analysis.model import KpiReport
 from analysis.stats import whole_percent
 from analysis.suppression import SECONDARY_NOTE, SUPPRESS_BELOW, SUPPRESSED_NOTE
 

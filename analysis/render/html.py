@@ -21,6 +21,7 @@ from analysis.comparisons import RateCell, ResponseRates
 from analysis.kpis.definitions import Kpi, KpiKind
 from analysis.kpis.results import Cell, KpiResult
 from analysis.kpis.targets import Status
+from analysis.model import KpiReport
 from analysis.render import charts
 from analysis.render.formats import (
     CHANGE_METHOD,
@@ -38,7 +39,6 @@ from analysis.render.formats import (
     summarise,
     unit,
 )
-from analysis.report import KpiReport
 from analysis.segments import SEGMENT_TITLES
 from collector.localtime import long_date
 

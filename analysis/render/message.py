@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from analysis.kpis.definitions import KpiKind
 from analysis.kpis.results import KpiResult
+from analysis.model import KpiReport
 from analysis.render.formats import (
     headline_text,
     interval_text,
@@ -16,7 +17,6 @@ from analysis.render.formats import (
     summarise,
     unit,
 )
-from analysis.report import KpiReport
 
 __all__ = ["LIMIT", "report_message"]
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from analysis.model import KpiReport
 from analysis.render.html import report_html
-from analysis.report import KpiReport
 
 __all__ = ["PDF_VARIANT", "OfflineFetchError", "offline_fetcher", "pdf_from_html", "report_pdf"]
 

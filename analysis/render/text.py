@@ -1,6 +1,6 @@
 """Render KPI reports for people and programs: a terminal table, JSON and CSV.
 
-Renderers only read :class:`analysis.report.KpiReport` objects, whose small cells are already
+Renderers only read :class:`analysis.model.KpiReport` objects, whose small cells are already
 empty (see :mod:`analysis.suppression`), so nothing here can show a hidden count.
 """
 
@@ -19,8 +19,8 @@ from analysis.comparisons import RateCell, ResponseRates, side_by_side
 from analysis.kpis.definitions import KpiKind
 from analysis.kpis.results import Cell, Change, KpiResult
 from analysis.kpis.targets import Status
+from analysis.model import KpiReport
 from analysis.render.formats import DASH, interval_text, percent
-from analysis.report import KpiReport
 from analysis.segments import SEGMENT_TITLES
 from analysis.suppression import SUPPRESS_BELOW
 from collector.segments import OUTCOMES

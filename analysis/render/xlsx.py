@@ -20,6 +20,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from analysis.comparisons import RateCell
 from analysis.kpis.results import Cell, Change, KpiResult
+from analysis.model import KpiReport
 from analysis.render.formats import (
     CHANGE_METHOD,
     hidden_text,
@@ -27,7 +28,6 @@ from analysis.render.formats import (
     summarise,
 )
 from analysis.render.html import definition_lines, shown_segments
-from analysis.report import KpiReport
 from analysis.segments import SEGMENT_TITLES
 from collector.spreadsheets import FORMULA_STARTS, visible_controls
 

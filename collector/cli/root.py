@@ -402,9 +402,9 @@ def kpi(
     as_csv: bool,
 ) -> None:
     """Show the KPIs against their targets, with RAG status and the change since last round."""
+    from analysis.build import build_reports
     from analysis.drift import published_changes
     from analysis.render import to_csv, to_json, to_table
-    from analysis.report import build_reports
 
     if as_json and as_csv:
         _fail("Choose one of --json and --csv")

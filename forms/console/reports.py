@@ -24,10 +24,10 @@ from sqlalchemy.orm import Session
 from analysis.drift import published_changes
 from analysis.kpis.definitions import Framework
 from analysis.kpis.results import KpiResult
+from analysis.model import KpiReport, ReportDataError
 from analysis.publish import build_report, frameworks_for, publish
 from analysis.render.formats import n_text, result_text, status_word
 from analysis.render.html import report_html
-from analysis.report import KpiReport, ReportDataError
 from collector import audit, localtime, models, reports
 from collector.errors import CollectorError
 from forms.console import bp, funder_bp

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from analysis.build import SurveyFrame, evaluate_report
 from analysis.kpis import framework
-from analysis.report import KpiReport, SurveyFrame, evaluate_report
+from analysis.model import KpiReport
 from collector.survey.loader import library_survey
 from tests.analysis.builders import invitation_counts, response_frame, round_ref
 

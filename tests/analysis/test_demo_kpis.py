@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.orm import Session
 
+from analysis.build import build_reports
 from analysis.kpis import Status
 from analysis.render import to_table
-from analysis.report import build_reports
 
 
 @pytest.mark.demo_data("plain")

@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from analysis.model import KpiReport
 from analysis.publish import build_report, frameworks_for, publish
-from analysis.report import KpiReport
 from collector import flow, models, reports, rounds, users
 from collector.cli import demo
 from collector.errors import NotFound

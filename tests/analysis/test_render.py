@@ -20,10 +20,11 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from analysis.build import SurveyFrame, evaluate_report
 from analysis.frames import MULTI_VALUED_SEGMENTS, SEGMENTS
 from analysis.kpis import framework
+from analysis.model import KpiReport
 from analysis.render import to_csv, to_json, to_table
-from analysis.report import KpiReport, SurveyFrame, evaluate_report
 from analysis.segments import SEGMENT_TITLES
 from analysis.suppression import SUPPRESS_BELOW
 from collector.segments import OUTCOMES

@@ -10,8 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 from PIL import Image
 
 from analysis.kpis.targets import Status
+from analysis.model import KpiReport
 from analysis.render.charts import PALETTE, kpi_chart, locality_chart, trend_chart
-from analysis.report import KpiReport
 from tests.analysis.samples import essex_report, leicestershire_report
 
 PNG = b"\x89PNG\r\n\x1a\n"

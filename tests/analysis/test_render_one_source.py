@@ -15,11 +15,11 @@ import pytest
 from analysis.kpis.definitions import KpiKind
 from analysis.kpis.results import Cell, KpiResult
 from analysis.kpis.targets import Status
+from analysis.model import KpiReport
 from analysis.render.html import report_html
 from analysis.render.message import LIMIT, report_message
 from analysis.render.pdf import report_pdf
 from analysis.render.xlsx import report_xlsx, sheet_name
-from analysis.report import KpiReport
 from analysis.segments import SEGMENT_TITLES
 from tests.analysis.rendered import (
     Page,

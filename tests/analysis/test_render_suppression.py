@@ -11,11 +11,11 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 
 from analysis.kpis.definitions import KpiKind
+from analysis.model import KpiReport
 from analysis.render.html import report_html
 from analysis.render.message import report_message
 from analysis.render.pdf import report_pdf
 from analysis.render.xlsx import report_xlsx
-from analysis.report import KpiReport
 from analysis.segments import SEGMENT_TITLES
 from analysis.suppression import SUPPRESS_BELOW
 from tests.analysis.rendered import Page, digits, pdf_text, read_html, read_xlsx

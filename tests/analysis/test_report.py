@@ -13,11 +13,12 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy.orm import Session
 
+from analysis.build import build_reports
 from analysis.kpis import Status
+from analysis.model import KpiReport
 from analysis.render import to_csv, to_json, to_table
 from analysis.render.html import report_html
 from analysis.render.pdf import report_pdf
-from analysis.report import KpiReport, build_reports
 from collector import models, rounds
 from collector.cli import main
 from collector.errors import NotFound

@@ -13,13 +13,13 @@ import openpyxl
 import pytest
 from sqlalchemy.orm import Session
 
+from analysis.model import KpiReport, ReportDataError
 from analysis.render import to_json
 from analysis.render.charts import kpi_chart, locality_chart, trend_chart
 from analysis.render.html import report_html
 from analysis.render.message import report_message
 from analysis.render.pdf import report_pdf
 from analysis.render.xlsx import report_xlsx
-from analysis.report import KpiReport, ReportDataError
 from collector import models
 from tests.analysis.rendered import pdf_text
 from tests.analysis.samples import NARRATIVES, essex_report, leicestershire_report

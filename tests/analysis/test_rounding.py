@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import pytest
 
+from analysis.build import SurveyFrame, evaluate_report
 from analysis.kpis import framework
+from analysis.model import KpiReport
 from analysis.render.formats import interval_text, percent
 from analysis.render.html import report_html
 from analysis.render.text import to_table
-from analysis.report import KpiReport, SurveyFrame, evaluate_report
 from analysis.stats import Interval, change_verdict, points, whole_percent
 from tests.analysis.builders import invitation_counts, response_frame
 from tests.analysis.samples import H1, H2, SURVEY, _row, sample_counts

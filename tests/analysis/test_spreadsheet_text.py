@@ -12,11 +12,12 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from analysis.build import SurveyFrame, evaluate_report
 from analysis.kpis import framework
+from analysis.model import KpiReport
 from analysis.publish import publish
 from analysis.render.text import to_csv
 from analysis.render.xlsx import report_xlsx
-from analysis.report import KpiReport, SurveyFrame, evaluate_report
 from collector import models
 from collector.spreadsheets import FORMULA_STARTS, csv_cell, visible_controls
 from tests.analysis.builders import invitation_counts, response_frame, round_ref

@@ -33,16 +33,17 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy.orm import Session
 
+from analysis.build import build_reports
 from analysis.drift import published_changes
 from analysis.kpis import Status
 from analysis.kpis.targets import TargetRule
+from analysis.model import KpiReport
 from analysis.publish import frozen
 from analysis.render import to_csv, to_table
 from analysis.render.html import report_html
 from analysis.render.message import report_message
 from analysis.render.pdf import report_pdf
 from analysis.render.xlsx import report_xlsx
-from analysis.report import KpiReport, build_reports
 from analysis.stats import newcombe, wilson
 from collector import models, reports
 from collector.cli import main

@@ -13,8 +13,8 @@ from analysis import frames
 from analysis.kpis import KpiDefinitionError, Status, framework
 from analysis.kpis.definitions import framework_from_data
 from analysis.kpis.evaluation import RecordFrames, evaluate_records, period_target
+from analysis.model import KpiReport
 from analysis.periods import Period, parse_period, previous_period
-from analysis.report import KpiReport
 from tests.analysis.builders import round_ref
 
 VAL = framework("leicestershire-val")

@@ -125,7 +125,7 @@ def test_demo_accounts_and_outbox(session: Session, demo_summary: demo.DemoSumma
 def test_demo_volunteering_has_followups_and_a_published_val_report(
     session: Session, demo_summary: demo.DemoSummary
 ) -> None:
-    from analysis.report import KpiReport
+    from analysis.model import KpiReport
 
     summary = demo_summary
     providers = {p.slug: p for p in session.scalars(select(models.Provider))}

@@ -63,7 +63,7 @@ def everywhere(engine: Engine, *needles: str) -> list[str]:
 
 def kpis(sessions: sessionmaker[Session], round_id: int) -> dict[str, Any]:
     """Give the leicestershire-val report of a round as plain data."""
-    from analysis.report import build_reports
+    from analysis.build import build_reports
 
     with sessions() as session:
         [report] = build_reports(

@@ -35,7 +35,7 @@ def followup_day() -> date:
 
 def val_27(sessions: sessionmaker[Session], round_id: int) -> tuple[int | None, int | None]:
     """Give VAL 27's (n, numerator) in the leicestershire-val report of a rolling round."""
-    from analysis.report import build_reports
+    from analysis.build import build_reports
 
     with sessions() as session:
         [report] = build_reports(

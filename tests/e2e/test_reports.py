@@ -20,7 +20,7 @@ from playwright.sync_api import Browser, Page, expect
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from analysis.report import KpiReport
+from analysis.model import KpiReport
 from collector import db, models, reports, users
 from collector.localtime import long_date
 from tests.e2e.conftest import DESKTOP, PHONE, LiveServer

@@ -15,10 +15,10 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from analysis.model import KpiReport
 from analysis.publish import build_report
 from analysis.render.formats import interval_text, n_text, result_text, status_word
 from analysis.render.html import report_html
-from analysis.report import KpiReport
 from collector import db, models, rounds
 from collector.localtime import short_date
 from collector.models import utcnow

@@ -1,0 +1,284 @@
+"""The KPI report: one framework's results for one provider, and its plain data (JSON).
+
+A :class:`KpiReport` is pure data: building one from the database is :mod:`analysis.build`'s
+work, drawing one is :mod:`analysis.render`'s. Its plain data (:meth:`KpiReport.to_json`) is
+what a published report freezes (:mod:`analysis.publish`), and :meth:`KpiReport.from_json`
+rebuilds the same report from it, with the KPI definitions it was computed with.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from fractions import Fraction
+from typing import Any
+
+from analysis.comparisons import RateCell, ResponseRates
+from analysis.kpis.definitions import Framework, Kpi, KpiKind, Records
+from analysis.kpis.results import Cell, Change, KpiResult, OutcomeResult, RoundRef
+from analysis.kpis.targets import RAG_RULE, Status, Target, TargetRule
+from analysis.periods import Period
+from analysis.suppression import SUPPRESS_BELOW
+from collector.errors import NotFound
+
+__all__ = ["KpiReport", "ReportDataError"]
+
+
+@dataclass(frozen=True)
+class KpiReport:
+    """One framework's KPI results for one provider, anchored on one round."""
+
+    framework: Framework
+    provider: str
+    provider_name: str
+    round: RoundRef
+    results: tuple[KpiResult, ...]
+    response_rates: tuple[ResponseRates, ...] = ()
+    # The provider's explanation of each KPI's result (kpi id -> text), written by staff.
+    narratives: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def rag_rule(self) -> str:
+        """Give the RAG rule in words, as funders read it."""
+        return RAG_RULE.format(min_n=self.framework.min_n)
+
+    def result(self, kpi_id: str) -> KpiResult:
+        """Give the result of one KPI."""
+        for result in self.results:
+            if result.kpi.id == kpi_id:
+                return result
+        raise NotFound(f"The report has no KPI {kpi_id!r}")
+
+    def to_json(self) -> dict[str, Any]:
+        """Give the report as plain data."""
+        return {
+            "framework": {
+                "id": self.framework.id,
+                "title": self.framework.title,
+                "source": self.framework.source,
+                "min_n": self.framework.min_n,
+            },
+            "provider": {"slug": self.provider, "name": self.provider_name},
+            "round": self.round.to_json(),
+            "kpis": [
+                {**result.to_json(), "definition": _definition_json(result.kpi)}
+                for result in self.results
+            ],
+            "response_rates": [rates.to_json() for rates in self.response_rates],
+            "narratives": {
+                kpi_id: text for kpi_id, text in sorted(self.narratives.items()) if text
+            },
+            "rag_rule": self.rag_rule,
+            "suppression": f"Groups with fewer than {SUPPRESS_BELOW} responses are not shown.",
+        }
+
+    def with_narratives(self, narratives: Mapping[str, str]) -> KpiReport:
+        """Give the same report with these narratives (kpi id -> text)."""
+        return dataclasses.replace(self, narratives=dict(narratives))
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> KpiReport:
+        """Rebuild a report from :meth:`to_json`'s data (a frozen snapshot renders the same).
+
+        The KPI definitions come from the data, not from today's framework files, so a report
+        already sent keeps the definitions it was computed with.
+        """
+        try:
+            return _report_from_json(data)
+        except (AttributeError, KeyError, TypeError, ValueError) as error:
+            raise ReportDataError(f"The report data cannot be read: {error!r}") from None
+
+
+class ReportDataError(ValueError):
+    """Report data (a snapshot) that does not have the shape KpiReport.to_json gives."""
+
+
+# --- from plain data -----------------------------------------------------------------------
+
+
+def _definition_json(kpi: Kpi) -> dict[str, Any]:
+    """Give what to_json's result lacks to rebuild a KPI's definition."""
+    return {
+        "denominator_is_default": kpi.denominator_is_default,
+        "breakdowns": list(kpi.breakdowns),
+        "where": kpi.where_text or None,
+        "window_days": kpi.window_days,
+        "aware": kpi.aware,
+        "raised": kpi.raised,
+        "raised_among": kpi.raised_among_text or None,
+        "exclude": list(kpi.exclude),
+        "target_period": kpi.target_period,
+    }
+
+
+def _round_from_json(data: Mapping[str, Any]) -> RoundRef:
+    return RoundRef(
+        id=int(data["id"]),
+        provider=str(data["provider"]),
+        provider_name=str(data["provider_name"]),
+        survey=str(data["survey"]),
+        survey_version=int(data["survey_version"]),
+        period=str(data["period"]),
+        status=str(data["status"]),
+        opens_at=datetime.fromisoformat(data["opens_at"]),
+        closes_at=datetime.fromisoformat(data["closes_at"]),
+        kind=str(data.get("kind") or "survey"),
+        # Reports published before the real close date was kept have none: as planned.
+        closed_at=datetime.fromisoformat(data["closed_at"]) if data.get("closed_at") else None,
+    )
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _cell_from_json(data: Mapping[str, Any]) -> Cell:
+    return Cell(
+        label=str(data["label"]),
+        key=data.get("key"),
+        n=_optional_int(data.get("n")),
+        numerator=_optional_int(data.get("numerator")),
+        proportion=_optional_float(data.get("proportion")),
+        low=_optional_float(data.get("ci_low")),
+        high=_optional_float(data.get("ci_high")),
+        count=_optional_int(data.get("count")),
+        status=Status(data["status"]),
+        note=str(data.get("note") or ""),
+    )
+
+
+def _change_from_json(data: Mapping[str, Any] | None) -> Change | None:
+    if data is None:
+        return None
+    return Change(
+        previous_round=_round_from_json(data["round"]),
+        previous=_cell_from_json(data["previous"]),
+        difference=_optional_float(data.get("difference")),
+        low=_optional_float(data.get("ci_low")),
+        high=_optional_float(data.get("ci_high")),
+        verdict=str(data["verdict"]),
+    )
+
+
+def _target_from_json(data: Mapping[str, Any], kind: KpiKind) -> Target:
+    value = data.get("value")
+    # Targets are written as percentages or whole numbers: the float's shortest text is exact.
+    exact = None if value is None else Fraction(repr(float(value))).limit_denominator(10**6)
+    # Snapshots from before record-based KPIs have no "count": only count KPIs had counts then.
+    is_count = bool(data.get("count", kind is KpiKind.COUNT))
+    return Target(
+        TargetRule(data["rule"]), exact, is_count=is_count, basis=str(data.get("basis") or "")
+    )
+
+
+def _period_from_json(data: Mapping[str, Any] | None) -> Period | None:
+    if data is None:
+        return None
+    return Period(
+        str(data["label"]), date.fromisoformat(data["start"]), date.fromisoformat(data["end"])
+    )
+
+
+def _kpi_from_json(data: Mapping[str, Any]) -> Kpi:
+    kind = KpiKind(data["kind"])
+    definition = data.get("definition") or {}
+    return Kpi(
+        id=str(data["id"]),
+        title=str(data["title"]),
+        kind=kind,
+        target=_target_from_json(data["target"], kind),
+        source=str(data.get("source") or ""),
+        note=str(data.get("definition_note") or ""),
+        survey=data.get("survey"),
+        numerator_text=str(data.get("numerator") or ""),
+        denominator_text=str(data.get("denominator") or ""),
+        denominator_is_default=bool(definition.get("denominator_is_default", False)),
+        breakdowns=tuple(definition.get("breakdowns") or ()),
+        where_text=str(definition.get("where") or ""),
+        window_days=int(definition.get("window_days") or 365),
+        aware=definition.get("aware"),
+        raised=definition.get("raised"),
+        raised_among_text=str(definition.get("raised_among") or ""),
+        exclude=tuple(definition.get("exclude") or ()),
+        records=None if data.get("records") is None else Records(data["records"]),
+        target_period=str(definition.get("target_period") or "period"),
+    )
+
+
+def _result_from_json(data: Mapping[str, Any]) -> KpiResult:
+    kind = KpiKind(data["kind"])
+    return KpiResult(
+        kpi=_kpi_from_json(data),
+        overall=_cell_from_json(data["overall"]),
+        round=None if data.get("round") is None else _round_from_json(data["round"]),
+        change=_change_from_json(data.get("change")),
+        breakdowns={
+            str(segment): tuple(_cell_from_json(cell) for cell in cells)
+            for segment, cells in data.get("breakdowns", {}).items()
+        },
+        outcomes=tuple(
+            OutcomeResult(
+                value=str(outcome["outcome"]),
+                label=str(outcome["label"]),
+                aware=_cell_from_json(outcome["aware"]),
+                raised=_cell_from_json(outcome["raised"]),
+                change=_change_from_json(outcome.get("change")),
+            )
+            for outcome in data.get("outcomes", ())
+        ),
+        note=str(data.get("note") or ""),
+        period=_period_from_json(data.get("period")),
+        period_target=None
+        if data.get("period_target") is None
+        else _target_from_json(data["period_target"], kind),
+    )
+
+
+def _rate_from_json(data: Mapping[str, Any]) -> RateCell:
+    return RateCell(
+        label=str(data["label"]),
+        key=data.get("key"),
+        invited=_optional_int(data.get("invited")),
+        responded=_optional_int(data.get("responded")),
+        rate=_optional_float(data.get("rate")),
+        suppressed=bool(data.get("suppressed", False)),
+        note=str(data.get("note") or ""),
+        warning=str(data.get("warning") or ""),
+    )
+
+
+def _report_from_json(data: Mapping[str, Any]) -> KpiReport:
+    results = tuple(_result_from_json(kpi) for kpi in data["kpis"])
+    about = data["framework"]
+    framework = Framework(
+        id=str(about["id"]),
+        title=str(about["title"]),
+        kpis=tuple(result.kpi for result in results),
+        source=str(about.get("source") or ""),
+        min_n=int(about["min_n"]),
+    )
+    return KpiReport(
+        framework=framework,
+        provider=str(data["provider"]["slug"]),
+        provider_name=str(data["provider"]["name"]),
+        round=_round_from_json(data["round"]),
+        results=results,
+        response_rates=tuple(
+            ResponseRates(
+                round=_round_from_json(rates["round"]),
+                overall=_rate_from_json(rates["overall"]),
+                segments={
+                    str(segment): tuple(_rate_from_json(cell) for cell in cells)
+                    for segment, cells in rates.get("segments", {}).items()
+                },
+            )
+            for rates in data.get("response_rates", ())
+        ),
+        narratives={str(k): str(v) for k, v in (data.get("narratives") or {}).items()},
+    )
