@@ -601,7 +601,7 @@ def _question_page(visit: Visit, view: flow.QuestionView, raw: list[str] | None 
         typed=typed,
         error=view.error,
         progress=words("progress", position=view.position, total=view.total),
-        exclusive=frozenset(c.value for c in view.choices if c.value.split("_")[0] == "none"),
+        exclusive=frozenset(c.value for c in view.choices if c.exclusive),
     )
     # Choices are the same for everyone; what someone typed, or an error, is theirs alone.
     page.shared = view.error is None and (view.type in _SHARED_TYPES or not typed)
