@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -128,6 +129,21 @@ def mask_of(selected: list[bool]) -> str:
     return format(sum(1 << i for i, on in enumerate(selected) if on), "x")
 
 
+def toggled(choices: Sequence[flow.ChoiceView], ticks: list[bool], index: int) -> list[bool]:
+    """Give the ticks after pressing one choice: ticking an exclusive one clears the others.
+
+    As GOV.UK's exclusive checkbox does on the web: "None of these" unticks the rest, and
+    ticking any other choice unticks "None of these".
+    """
+    after = list(ticks)
+    after[index] = not after[index]
+    if after[index]:
+        for i, choice in enumerate(choices):
+            if i != index and (choice.exclusive or choices[index].exclusive):
+                after[i] = False
+    return after
+
+
 def selection(mask: str, count: int) -> list[bool] | None:
     """Give the ticks a hex bit mask stands for; None when it is not a valid mask."""
     try:
@@ -187,8 +203,7 @@ def question(
         lines += ["", e(word(lang, "choose_some"))]
         current = ticks if ticks is not None else [c.selected for c in view.choices]
         for i, choice in enumerate(view.choices):
-            flipped = list(current)
-            flipped[i] = not flipped[i]
+            flipped = toggled(view.choices, current, i)
             mark = "☑️ " if current[i] else "⬜ "
             rows.append([button(mark + choice.label, TOGGLE, mask_of(flipped))])
         rows.append([button(word(lang, "done"), DONE, mask_of(current))])

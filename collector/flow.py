@@ -117,6 +117,7 @@ class ChoiceView:
     value: str
     label: str
     selected: bool
+    exclusive: bool = False  # goes on its own: choosing it clears the others, and the reverse
 
 
 @dataclass(frozen=True)
@@ -651,7 +652,8 @@ def _question_view(
         label=question.label.get(lang),
         hint=question.hint.get(lang) if question.hint else None,
         choices=tuple(
-            ChoiceView(c.value, c.label.get(lang), c.value in selected) for c in question.choices
+            ChoiceView(c.value, c.label.get(lang), c.value in selected, c.exclusive)
+            for c in question.choices
         ),
         required=question.required,
         position=max(position, 1),

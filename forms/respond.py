@@ -8,13 +8,20 @@ respondent is, so the same link carries on days later, on another device, or aft
 Every change of state is a POST followed by a redirect. The one GET that moves the respondent
 is showing an earlier question (a "change" link, or the browser's back button): it moves the
 cursor back to that question and changes no answer.
+
+Each view opens its transaction with `_visit` (which finds the respondent, or counts and
+refuses a bad link), does its work with the flow, and renders once the transaction has ended.
+Pages that only show something read first, without the write lock, and write only when they
+must. When the flow refuses (a closed round, an opted-out group, a sent response), nothing is
+kept and `refused` shows why, under the survey's name.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
@@ -24,19 +31,26 @@ from flask import session as cookie
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session, joinedload, sessionmaker
+from sqlalchemy.orm import Session, joinedload
 from werkzeug.wrappers import Response as HttpResponse
 
 from collector import db, flow, models
 from collector.delivery import ratelimits
-from collector.errors import NotFound
+from collector.errors import CollectorError, NotFound
 from collector.localtime import long_date
 from collector.models import utcnow
 from collector.rounds import looks_like_token
 from collector.survey.model import Survey
 from collector.survey.store import definition
 from forms import services
-from forms.errors import Message, RoundPage, TooManyAttempts, already_answered, message_for
+from forms.errors import (
+    Message,
+    RoundPage,
+    TooManyAttempts,
+    already_answered,
+    message_for,
+    render_message,
+)
 from forms.security import client_key, csp_nonce
 from forms.text import LANGUAGE_NAMES, Words
 
@@ -88,7 +102,6 @@ class Visit:
     round: models.Round
     invitation: models.Invitation | None
     response: models.Response | None
-    read_only: bool = False  # in a transaction that must not write
 
     def survey(self) -> Survey:
         """Give the round's survey definition."""
@@ -120,17 +133,25 @@ class Visit:
             started=self.response is not None,
         )
 
+    @property
+    def response_id(self) -> int | None:
+        """Give the id of the visit's response, if it has one yet."""
+        return self.response.id if self.response is not None else None
+
+    def url(self, page: str, **values: Any) -> str:
+        """Give the address of one of this respondent's pages."""
+        return url_for(f"respond.{self.kind}_{page}", key=self.key, **values)
+
     def here(self) -> str:
         """Give the address of where the respondent is now."""
-        frame_url = _page_url(self.kind, self.key)
         response = self.response
         if response is None:
-            return frame_url("start")
+            return self.url("start")
         if response.status == "completed":
-            return frame_url("done")
+            return self.url("done")
         if response.cursor is None:
-            return frame_url("check")
-        return frame_url("question", qid=response.cursor)
+            return self.url("check")
+        return self.url("question", qid=response.cursor)
 
 
 @dataclass
@@ -185,71 +206,7 @@ _cache: OrderedDict[tuple[Any, ...], str] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
-class _Moved(Exception):
-    """Send the respondent to another page instead."""
-
-    def __init__(self, url: str) -> None:
-        super().__init__(url)
-        self.url = url
-
-
-class _NeedsWrite(Exception):
-    """Work tried in a read-only transaction needs to write: run it again in a writing one."""
-
-
-class _Refused(Exception):
-    """The flow refused the action: show this page, after rolling back."""
-
-    def __init__(self, page: Page) -> None:
-        super().__init__(page.template)
-        self.page = page
-
-
-Outcome = Page | HttpResponse
-Work = Callable[[Session, Visit], Outcome]
-
-
-def _page_url(kind: str, key: str) -> Callable[..., str]:
-    def build(page: str, **values: Any) -> str:
-        return url_for(f"respond.{kind}_{page}", key=key, **values)
-
-    return build
-
-
-def _pages(rule: str, endpoint: str, methods: list[str]) -> Callable[[Callable[..., Any]], Any]:
-    """Register a view under both ways in: /r/<token>... and /s/<slug>..."""
-
-    def register(view: Callable[..., Any]) -> Callable[..., Any]:
-        for kind in ("r", "s"):
-            bp.add_url_rule(
-                f"/{kind}/<key>{rule}",
-                f"{kind}_{endpoint}",
-                view,
-                methods=methods,
-                defaults={"kind": kind},
-            )
-        return view
-
-    return register
-
-
 # Finding the respondent -------------------------------------------------------------------
-
-
-def _count_bad_link(session: Session) -> None:
-    """Count a bad link against the client's limit; past it, say so instead of 'not valid'.
-
-    A valid link always works, even from a client that has used up its limit (a group
-    behind the same Wi-Fi as a guesser, say): only bad links are limited, and past the limit
-    they are answered "too many attempts".
-    """
-    client = client_key()
-    if ratelimits.exceeded(session, BAD_LINKS, client):
-        raise TooManyAttempts(
-            BAD_LINKS.retry_after(utcnow()),
-            "There have been too many attempts with links that are not valid from your connection.",
-        )
-    ratelimits.hit(session, BAD_LINKS, client)
 
 
 # Everything a page needs, in one query built once. The survey's definition is parsed once per
@@ -276,6 +233,7 @@ _BY_SLUG = (
 
 
 def _find(session: Session, kind: str, key: str) -> Visit | None:
+    """Find the round, invitation and response behind an address; None when the link is bad."""
     if kind == "r":
         if not looks_like_token(key):
             return None
@@ -293,6 +251,63 @@ def _find(session: Session, kind: str, key: str) -> Visit | None:
         if found is not None and found.round_id == round_.id and found.invitation_id is None:
             response = found
     return Visit(kind, key, round_, None, response)
+
+
+@contextmanager
+def _visit(kind: str, key: str, *, read_only: bool = False) -> Iterator[tuple[Session, Visit]]:
+    """Open the request's transaction and find the visit; commit when the block ends normally.
+
+    `read_only`: take no write lock, and commit nothing: a view that finds it has to write
+    after all does its work again in a writing transaction. When the block raises, nothing is
+    kept: a refusal from the flow (`refused` below shows it) rolls back what it had begun.
+
+    A bad link is counted against the client's limit (in a transaction of its own, committed)
+    and then refused with NotFound, so the block does not run.
+    """
+    sessions = services(current_app).readers if read_only else services(current_app).sessions
+    with sessions() as session:
+        visit = _find(session, kind, key)
+        if visit is not None:
+            yield session, visit
+            if not read_only:
+                session.commit()
+            return
+    _count_bad_link()
+    raise NotFound("This link is not valid", code="bad_link")
+
+
+def _count_bad_link() -> None:
+    """Count a bad link against the client's limit; past it, say so instead of 'not valid'.
+
+    A valid link always works, even from a client that has used up its limit (a group
+    behind the same Wi-Fi as a guesser, say): only bad links are limited, and past the limit
+    they are answered "too many attempts".
+    """
+    with db.transaction(services(current_app).sessions) as session:
+        client = client_key()
+        if ratelimits.exceeded(session, BAD_LINKS, client):
+            raise TooManyAttempts(
+                BAD_LINKS.retry_after(utcnow()),
+                "There have been too many attempts with links that are not valid from your "
+                "connection.",
+            )
+        ratelimits.hit(session, BAD_LINKS, client)
+
+
+def _changed(session: Session) -> bool:
+    """Tell whether work in a read-only transaction wrote something (it must run again)."""
+    return bool(session.dirty or session.new or session.deleted)
+
+
+def _answering(visit: Visit) -> models.Response | None:
+    """Give the response being answered; refuse if the round has closed or the group opted out."""
+    response = visit.response
+    if response is not None and response.status == "in_progress":
+        if visit.invitation is not None:
+            flow.ensure_invited(visit.invitation)
+        else:
+            flow.ensure_open(visit.round)
+    return response
 
 
 def _remember(slug: str, response_id: int) -> None:
@@ -318,79 +333,6 @@ def _told(response_id: int | None) -> str | None:
     return text if isinstance(text, str) else None
 
 
-def _run(kind: str, key: str, work: Work, *, read_only: bool = False) -> ResponseReturnValue:
-    """Find the visit and do the work in one transaction; render after it has committed.
-
-    `read_only`: try first without taking the write lock; work that turns out to need a
-    write (a bad link to count, a cursor to move) raises `_NeedsWrite` and runs again.
-    """
-    if read_only:
-        try:
-            return _attempt(kind, key, work, services(current_app).readers)
-        except _NeedsWrite:
-            pass
-    return _attempt(kind, key, work, services(current_app).sessions)
-
-
-def _attempt(
-    kind: str, key: str, work: Work, sessions: sessionmaker[Session]
-) -> ResponseReturnValue:
-    read_only = sessions is services(current_app).readers
-    outcome: Outcome | None = None
-    response_id: int | None = None
-    try:
-        with db.transaction(sessions) as session:
-            visit = _find(session, kind, key)
-            if visit is None:
-                if read_only:
-                    raise _NeedsWrite()
-                _count_bad_link(session)
-            else:
-                visit.read_only = read_only
-                try:
-                    outcome = work(session, visit)
-                except _Moved as moved:
-                    outcome = redirect(moved.url, 303)
-                except (flow.RoundNotOpen, flow.OptedOut, flow.AlreadyCompleted) as error:
-                    # Build the page (with the survey's name) while the session is open, then
-                    # roll back whatever the refused action had begun.
-                    shown = RoundPage(error) if isinstance(error, flow.RoundNotOpen) else error
-                    raise _Refused(_message(visit, message_for(shown))) from error
-                if read_only and (session.dirty or session.new or session.deleted):
-                    raise _NeedsWrite()
-                response_id = visit.response.id if visit.response is not None else None
-    except _Refused as refused:
-        outcome = refused.page
-    if outcome is None:
-        # Said only after the commit, so that the bad attempt is counted.
-        raise NotFound("This link is not valid", code="bad_link")
-    if isinstance(outcome, Page):
-        notice = _told(response_id)
-        if notice is not None:
-            outcome.context["notice"] = notice
-            outcome.shared = False
-        return outcome.render(), outcome.status
-    return outcome
-
-
-def _started(visit: Visit) -> models.Response:
-    """Give the visit's response, or send the respondent to the start page."""
-    if visit.response is None:
-        raise _Moved(_page_url(visit.kind, visit.key)("start"))
-    return visit.response
-
-
-def _answering(visit: Visit) -> models.Response:
-    """Give the response being answered; refuse if the round has closed or the group opted out."""
-    response = _started(visit)
-    if response.status == "in_progress":
-        if visit.invitation is not None:
-            flow.ensure_invited(visit.invitation)
-        else:
-            flow.ensure_open(visit.round)
-    return response
-
-
 def _page(template: str, frame: Frame, status: int = 200, **context: Any) -> Page:
     return Page(
         template,
@@ -404,32 +346,42 @@ def _message(visit: Visit, message: Message) -> Page:
     return _page("message.html", frame, message.status, message=message, page="start")
 
 
+def _render(page: Page, response_id: int | None) -> ResponseReturnValue:
+    """Render a page once its transaction has committed, with this browser's notice if any."""
+    notice = _told(response_id)
+    if notice is not None:
+        page.context["notice"] = notice
+        page.shared = False
+    return page.render(), page.status
+
+
+def _see_other(url: str) -> HttpResponse:
+    return redirect(url, 303)
+
+
 # Pages ------------------------------------------------------------------------------------
 
 
-@_pages("", "start", ["GET"])
 def start(kind: str, key: str) -> ResponseReturnValue:
     """Show the start page: who is asking and why, how long it takes, who sees the answers."""
     language = request.args.get("lang")
-
-    def work(session: Session, visit: Visit) -> Outcome:
+    with _visit(kind, key, read_only=True) as (session, visit):
         if visit.response is not None and visit.response.status == "completed":
-            return _message(visit, already_answered())
-        if visit.invitation is not None:
-            flow.ensure_invited(visit.invitation)
+            page = _message(visit, already_answered())
         else:
-            flow.ensure_open(visit.round)
-        return _page("respond/start.html", visit.frame(language, named=True), page="start")
+            if visit.invitation is not None:
+                flow.ensure_invited(visit.invitation)
+            else:
+                flow.ensure_open(visit.round)
+            page = _page("respond/start.html", visit.frame(language, named=True), page="start")
+        response_id = visit.response_id
+    return _render(page, response_id)
 
-    return _run(kind, key, work, read_only=True)
 
-
-@_pages("/start", "begin", ["POST"])
 def begin(kind: str, key: str) -> ResponseReturnValue:
     """Start the response (or carry on with the one already started) and go to its page."""
     language = request.form.get("language")
-
-    def work(session: Session, visit: Visit) -> Outcome:
+    with _visit(kind, key) as (session, visit):
         if visit.invitation is not None:
             visit.response = flow.start(session, visit.invitation, channel="web", language=language)
         elif visit.response is None:
@@ -444,128 +396,168 @@ def begin(kind: str, key: str) -> ResponseReturnValue:
             visit.response = flow.start_anonymous(session, visit.round, language=language)
             ratelimits.hit(session, OPEN_STARTS, client)
             _remember(key, visit.response.id)
-        return redirect(visit.here(), 303)
-
-    return _run(kind, key, work)
+        return _see_other(visit.here())
 
 
-@_pages("/q", "current", ["GET"])
 def current(kind: str, key: str) -> ResponseReturnValue:
     """Go to wherever the respondent is now."""
-    return _run(kind, key, lambda session, visit: redirect(visit.here(), 303), read_only=True)
+    with _visit(kind, key, read_only=True) as (session, visit):
+        return _see_other(visit.here())
 
 
-@_pages("/q/<qid>", "question", ["GET"])
 def question(kind: str, key: str, qid: str) -> ResponseReturnValue:
     """Show a question: the current one, or an earlier one the respondent went back to."""
+    # Read first, without the write lock. Going back to an earlier question moves the cursor
+    # (as does, rarely, a cursor left on a question no longer asked): then write.
+    for read_only in (True, False):
+        with _visit(kind, key, read_only=read_only) as (session, visit):
+            response = _answering(visit)
+            if response is None:
+                return _see_other(visit.url("start"))
+            if response.status == "completed":
+                return _see_other(visit.here())
+            if read_only and response.cursor != qid:
+                continue
+            try:
+                view = flow.go_to(session, response, qid)
+            except flow.StaleQuestion:
+                return _see_other(visit.here())
+            if read_only and _changed(session):
+                continue
+            if not isinstance(view, flow.QuestionView) or view.question_id != qid:
+                return _see_other(visit.here())
+            page = _question_page(visit, view)
+        return _render(page, response.id)
+    raise AssertionError("the writing transaction always ends the loop")
 
-    def work(session: Session, visit: Visit) -> Outcome:
-        response = _answering(visit)
-        if response.status == "completed":
-            return redirect(visit.here(), 303)
-        if response.cursor != qid and visit.read_only:
-            raise _NeedsWrite()  # going back to an earlier question moves the cursor
-        try:
-            view = flow.go_to(session, response, qid)
-        except flow.StaleQuestion:
-            return redirect(visit.here(), 303)
-        if not isinstance(view, flow.QuestionView) or view.question_id != qid:
-            return redirect(visit.here(), 303)
-        return _question_page(visit, view)
 
-    return _run(kind, key, work, read_only=True)
-
-
-@_pages("/q/<qid>", "answer", ["POST"])
 def answer(kind: str, key: str, qid: str) -> ResponseReturnValue:
     """Take the answer to a question and go on, or show it again with what was wrong."""
     raw = request.form.getlist("answer")
-
-    def work(session: Session, visit: Visit) -> Outcome:
-        response = _started(visit)
+    with _visit(kind, key) as (session, visit):
+        response = visit.response
+        if response is None:
+            return _see_other(visit.url("start"))
         try:
             view = flow.answer(session, response, qid, raw)
         except flow.AnsweredElsewhere as conflict:
             # Another device or tab moved on first: this answer was not saved, so say so.
             _tell(response, conflict.message)
-            return redirect(visit.here(), 303)
+            return _see_other(visit.here())
         except flow.StaleQuestion:
             # An old page or a second click of the same answer: nothing was lost.
-            return redirect(visit.here(), 303)
-        if isinstance(view, flow.QuestionView) and view.question_id == qid and view.error:
-            return _question_page(visit, view, raw)
-        return redirect(visit.here(), 303)
+            return _see_other(visit.here())
+        if not (isinstance(view, flow.QuestionView) and view.question_id == qid and view.error):
+            return _see_other(visit.here())
+        page = _question_page(visit, view, raw)
+    return _render(page, response.id)
 
-    return _run(kind, key, work)
 
-
-@_pages("/back", "back", ["POST"])
 def back(kind: str, key: str) -> ResponseReturnValue:
     """Go to the step before the current one."""
+    with _visit(kind, key) as (session, visit):
+        response = _answering(visit)
+        if response is None:
+            return _see_other(visit.url("start"))
+        flow.back(session, response)
+        return _see_other(visit.here())
 
-    def work(session: Session, visit: Visit) -> Outcome:
-        flow.back(session, _answering(visit))
-        return redirect(visit.here(), 303)
 
-    return _run(kind, key, work)
-
-
-@_pages("/check", "check", ["GET"])
 def check(kind: str, key: str) -> ResponseReturnValue:
     """Show every answer, each with a link to change it, before sending."""
+    # Read first, without the write lock; a cursor left on a question no longer asked moves
+    # on (rarely), and then the work is done again, writing.
+    for read_only in (True, False):
+        with _visit(kind, key, read_only=read_only) as (session, visit):
+            response = _answering(visit)
+            if response is None:
+                return _see_other(visit.url("start"))
+            view = flow.view(session, response)
+            if read_only and _changed(session):
+                continue
+            if not isinstance(view, flow.ReviewView):
+                return _see_other(visit.here())
+            page = _page("respond/check.html", visit.frame(), view=view)
+        return _render(page, response.id)
+    raise AssertionError("the writing transaction always ends the loop")
 
-    def work(session: Session, visit: Visit) -> Outcome:
-        response = _answering(visit)
-        view = flow.view(session, response)
-        if not isinstance(view, flow.ReviewView):
-            return redirect(visit.here(), 303)
-        return _page("respond/check.html", visit.frame(), view=view)
 
-    return _run(kind, key, work, read_only=True)
-
-
-@_pages("/check", "submit", ["POST"])
 def submit(kind: str, key: str) -> ResponseReturnValue:
     """Send the answers: once, however many times the button is pressed."""
+    with _visit(kind, key) as (session, visit):
+        response = visit.response
+        if response is None:
+            return _see_other(visit.url("start"))
+        view = flow.complete(session, response)
+        if not (isinstance(view, flow.QuestionView) and view.error):
+            return _see_other(visit.here())
+        # A required answer is missing: its question, with why, for this browser only.
+        page = _question_page(visit, view)
+    return _render(page, response.id)
 
-    def work(session: Session, visit: Visit) -> Outcome:
-        view = flow.complete(session, _started(visit))
-        if isinstance(view, flow.QuestionView) and view.error:
-            # A required answer is missing: its question, with why, for this browser only.
-            return _question_page(visit, view)
-        return redirect(visit.here(), 303)
 
-    return _run(kind, key, work)
-
-
-@_pages("/done", "done", ["GET"])
 def done(kind: str, key: str) -> ResponseReturnValue:
     """Confirm that the answers were sent."""
-
-    def work(session: Session, visit: Visit) -> Outcome:
-        response = _started(visit)
+    with _visit(kind, key, read_only=True) as (session, visit):
+        response = visit.response
+        if response is None:
+            return _see_other(visit.url("start"))
         if response.status != "completed":
-            return redirect(visit.here(), 303)
-        return _page("respond/done.html", visit.frame())
+            return _see_other(visit.here())
+        page = _page("respond/done.html", visit.frame())
+    return _render(page, response.id)
 
-    return _run(kind, key, work, read_only=True)
 
-
-@_pages("/language", "language", ["POST"])
 def language(kind: str, key: str) -> ResponseReturnValue:
     """Switch the language the survey is shown in."""
     chosen = request.form.get("language", "")
     back_to_start = request.form.get("page") == "start"
-
-    def work(session: Session, visit: Visit) -> Outcome:
+    with _visit(kind, key) as (session, visit):
         response = visit.response
-        start_url = _page_url(kind, key)("start", lang=chosen)
+        start_url = visit.url("start", lang=chosen)
         if response is None or response.status == "completed":
-            return redirect(start_url, 303)
+            return _see_other(start_url)
         flow.set_language(session, response, chosen)
-        return redirect(start_url if back_to_start else visit.here(), 303)
+        return _see_other(start_url if back_to_start else visit.here())
 
-    return _run(kind, key, work)
+
+# Both ways in share every page: an invitation's link /r/<token>... and an open link /s/<slug>...
+for _kind in ("r", "s"):
+    for _rule, _view, _methods in (
+        ("", start, ["GET"]),
+        ("/start", begin, ["POST"]),
+        ("/q", current, ["GET"]),
+        ("/q/<qid>", question, ["GET"]),
+        ("/q/<qid>", answer, ["POST"]),
+        ("/back", back, ["POST"]),
+        ("/check", check, ["GET"]),
+        ("/check", submit, ["POST"]),
+        ("/done", done, ["GET"]),
+        ("/language", language, ["POST"]),
+    ):
+        bp.add_url_rule(
+            f"/{_kind}/<key>{_rule}",
+            f"{_kind}_{_view.__name__}",
+            _view,
+            methods=_methods,
+            defaults={"kind": _kind},
+        )
+
+
+@bp.errorhandler(flow.RoundNotOpen)
+@bp.errorhandler(flow.OptedOut)
+@bp.errorhandler(flow.AlreadyCompleted)
+def refused(error: CollectorError) -> ResponseReturnValue:
+    """Say why the survey takes no answers here, under the survey's name (nothing was kept)."""
+    # The round's dates were loaded with it; closing the view's session did not expire them.
+    shown = RoundPage(error) if isinstance(error, flow.RoundNotOpen) else error
+    args = request.view_args or {}
+    with db.transaction(services(current_app).readers) as session:
+        visit = _find(session, args.get("kind", ""), args.get("key", ""))
+        page = _message(visit, message_for(shown)) if visit is not None else None
+    if page is None:
+        return render_message(message_for(shown))
+    return page.render(), page.status
 
 
 @bp.get("/")
@@ -602,7 +594,7 @@ def _question_page(visit: Visit, view: flow.QuestionView, raw: list[str] | None 
         typed=typed,
         error=view.error,
         progress=words("progress", position=view.position, total=view.total),
-        exclusive=frozenset(c.value for c in view.choices if c.value.split("_")[0] == "none"),
+        exclusive=frozenset(c.value for c in view.choices if c.exclusive),
     )
     # Choices are the same for everyone; what someone typed, or an error, is theirs alone.
     page.shared = view.error is None and (view.type in _SHARED_TYPES or not typed)

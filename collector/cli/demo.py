@@ -764,7 +764,7 @@ def _pick(
             return "yes" if rng.random() < max(p, 0.6) else "no"
         return values[0] if rng.random() < p else rng.choice(values)
     if kind == QuestionType.MULTIPLE:
-        exclusive = [v for v in values if v.startswith("none")]
+        exclusive = [c.value for c in view.choices if c.exclusive]
         options = [v for v in values if v not in exclusive]
         picked = [v for v in options if rng.random() < p * 0.5]
         if picked or view.required:

@@ -53,7 +53,7 @@ QUESTION_KEYS = (
     "min",
     "max",
 )
-CHOICE_KEYS = ("value", "label")
+CHOICE_KEYS = ("value", "label", "exclusive")
 
 
 class SurveyDefinitionError(ProblemsError):
@@ -334,8 +334,11 @@ class _Checker:
                 self.problem(where, f"duplicate choice value {value!r}")
             seen.add(value)
             label = self.labels_of(at, "label", item.get("label"), required=True)
+            exclusive = item.get("exclusive", False)
+            if not isinstance(exclusive, bool):
+                self.problem(at, f"exclusive must be true or false, not {exclusive!r}")
             if label is not None:
-                choices.append(Choice(value=value, label=label))
+                choices.append(Choice(value=value, label=label, exclusive=exclusive is True))
         if len(self.problems) > before:
             return None
         return tuple(choices)
@@ -419,7 +422,9 @@ class _Checker:
         if "constraint" in item and qtype is QuestionType.NOTE:
             self.problem(where, "a note cannot have a constraint")
         message = item.get("constraint_message")
-        if message is not None and "constraint" not in item:
+        # An exclusive choice is a constraint too: the message says how to put it right.
+        exclusive = any(c.exclusive for c in kwargs.get("choices", ()))
+        if message is not None and "constraint" not in item and not exclusive:
             self.problem(where, "constraint_message without a constraint")
         kwargs["constraint_message"] = self.labels_of(
             where, "constraint_message", message, required=False
@@ -475,6 +480,13 @@ class _Checker:
             return None
         if choices is None:
             return None
+        exclusive = [c.value for c in choices if c.exclusive]
+        if exclusive and qtype is not QuestionType.MULTIPLE:
+            self.problem(
+                where,
+                f"choice {exclusive[0]!r} is exclusive, but only a multiple question's choices "
+                "can be (a single or scale question takes one answer anyway)",
+            )
         kwargs["choices"] = choices
         return tuple(c.value for c in choices)
 

@@ -97,6 +97,7 @@ ANSWER_MESSAGES: dict[str, dict[str, str]] = {
         "out_of_range": "Enter a number from {min} to {max}",
         "too_long": "Enter {max} characters or fewer",
         "constraint": "Check your answer",
+        "exclusive": "Select '{choice}' on its own, or only the ones that apply",
     }
 }
 
@@ -131,14 +132,21 @@ class AnswerError(CollectorError):
 
 @dataclass(frozen=True)
 class Choice:
-    """One option of a choice question."""
+    """One option of a choice question.
+
+    `exclusive`: on a multiple-choice question, the choice goes on its own ("None of these").
+    """
 
     value: str
     label: Labels
+    exclusive: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """Return the choice as plain data."""
-        return {"value": self.value, "label": self.label.to_dict()}
+        data: dict[str, Any] = {"value": self.value, "label": self.label.to_dict()}
+        if self.exclusive:  # only when set, so that other definitions keep their fingerprints
+            data["exclusive"] = True
+        return data
 
 
 @dataclass(frozen=True)
@@ -230,11 +238,26 @@ class Question:
     def check_constraint(
         self, value: str | int | float | list[str] | None, answers: Mapping[str, object]
     ) -> None:
-        """Raise AnswerError when an answer (stored or decoded) breaks the question's constraint."""
-        if self.constraint_node is None or value is None:
+        """Raise AnswerError when an answer (stored or decoded) breaks the question's constraint.
+
+        An exclusive choice chosen with others breaks it too, with the constraint's message
+        when the question has one.
+        """
+        if value is None:
             return
         # decode() is idempotent in effect: a stored string is decoded, a decoded value kept.
         current = self.decode(value) if isinstance(value, str) else value
+        if isinstance(current, list) and len(current) > 1:
+            for choice in self.choices:
+                if choice.exclusive and choice.value in current:
+                    raise AnswerError(
+                        "constraint",
+                        "exclusive",
+                        params={"choice": choice.label.get(ENGLISH)},
+                        custom=self.constraint_message,
+                    )
+        if self.constraint_node is None:
+            return
         # ${this_question} inside its own constraint means the answer being checked.
         with_current = {**answers, self.id: current}
         if not evaluate(self.constraint_node, with_current, current):

@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from collector import db
-from collector.models import Base
+from collector.models import Base, utcnow
 
 
 def test_migrations_create_exactly_the_models_tables(engine: Engine) -> None:
@@ -79,3 +79,34 @@ def test_upsert_refuses_a_database_other_than_sqlite_or_postgresql() -> None:
     session.get_bind.return_value.dialect.name = "mysql"
     with pytest.raises(RuntimeError, match="SQLite and PostgreSQL only, not the 'mysql'"):
         db.upsert(session, RateCount, {"count": 1}, ["bucket"])
+
+
+def test_a_frozen_cvs_support_version_1_learns_that_none_of_these_is_exclusive(
+    engine: Engine,
+) -> None:
+    from alembic import command
+    from sqlalchemy import select
+
+    from collector.models import Survey
+    from collector.survey.loader import library_survey
+    from collector.survey.store import definition, register
+
+    survey = library_survey("cvs-support")
+    with db.transaction(db.make_sessionmaker(engine)) as session:
+        register(session, survey).frozen_at = utcnow()
+
+    # Before issue 13 the rule was a constraint on each of three questions.
+    command.downgrade(db._alembic_config(engine), "0008")
+    with db.transaction(db.make_sessionmaker(engine)) as session:
+        row = session.scalars(select(Survey)).one()
+        assert row.fingerprint == "42129a3f47d11bc032860bd78662d902441268332941158c859c0d8a28e1be29"
+        old = definition(row).question("aware_outcomes")
+        assert old.constraint is not None and not any(c.exclusive for c in old.choices)
+
+    db.upgrade(engine)
+    with db.transaction(db.make_sessionmaker(engine)) as session:
+        row = session.scalars(select(Survey)).one()
+        assert row.fingerprint == survey.fingerprint()
+        assert row.definition == survey.to_dict()
+        # The library's version 1 registers again, frozen as it is.
+        assert register(session, survey) is row

@@ -684,3 +684,85 @@ def test_every_problem_is_reported_at_once() -> None:
 def test_survey_from_data_refuses_what_is_not_a_mapping() -> None:
     with pytest.raises(SurveyDefinitionError, match="must be a mapping"):
         survey_from_data(None, source="empty.yaml")
+
+
+# Exclusive choices ("None of these") ------------------------------------------------------
+
+EXCLUSIVE = """\
+choices:
+  kinds:
+    - {value: funding, label: Funding}
+    - {value: training, label: Training}
+    - {value: nothing, label: Nothing of the kind, exclusive: true}
+"""
+
+
+def kinds_question(extra: str = "") -> Question:
+    """Load a multiple question over the kinds list, with extra keys written as YAML."""
+    text = definition(
+        f"- {{id: kinds, type: multiple, choices: kinds, label: Which{extra}}}",
+        choices=EXCLUSIVE,
+    )
+    return load_survey_text(text).question("kinds")
+
+
+def test_an_exclusive_choice_goes_on_its_own() -> None:
+    question = kinds_question()
+    assert [c.exclusive for c in question.choices] == [False, False, True]
+    assert question.validate(["nothing"], {}) == "nothing"
+    assert question.validate(["funding", "training"], {}) == "funding training"
+    with pytest.raises(AnswerError) as caught:
+        question.validate(["funding", "nothing"], {})
+    assert caught.value.message_in("en") == (
+        "Select 'Nothing of the kind' on its own, or only the ones that apply"
+    )
+
+
+def test_an_exclusive_choice_is_refused_with_the_survey_s_message() -> None:
+    question = kinds_question(", constraint_message: Nothing goes alone")
+    with pytest.raises(AnswerError) as caught:
+        question.validate(["nothing", "training"], {})
+    assert caught.value.message_in("en") == "Nothing goes alone"
+    # The rule holds for a stored answer checked again too (at completion, say).
+    with pytest.raises(AnswerError):
+        question.check_constraint("training nothing", {})
+
+
+def test_exclusive_survives_the_round_trip_through_plain_data() -> None:
+    survey = load_survey_text(
+        definition("- {id: kinds, type: multiple, choices: kinds, label: W}", choices=EXCLUSIVE)
+    )
+    again = Survey.from_dict(survey.to_dict())
+    assert again.question("kinds").choices[2].exclusive
+    assert again.fingerprint() == survey.fingerprint()
+    # A choice that is not exclusive says nothing, so other definitions keep their fingerprints.
+    assert Choice("a", Labels("A")).to_dict() == {"value": "a", "label": {"en": "A"}}
+
+
+@pytest.mark.parametrize(
+    ("question", "problem"),
+    [
+        pytest.param(
+            "- {id: kinds, type: single, choices: kinds, label: W}",
+            "demo.yaml: question 'kinds': choice 'nothing' is exclusive, but only a multiple "
+            "question's choices can be (a single or scale question takes one answer anyway)",
+            id="not-multiple",
+        ),
+        pytest.param(
+            "- {id: kinds, type: multiple, label: W, choices: [{value: a, label: A, "
+            "exclusive: 'yes'}]}\n- {id: other, type: multiple, choices: kinds, label: O}",
+            "demo.yaml: question 'kinds': choice 'a': exclusive must be true or false, not 'yes'",
+            id="not-a-boolean",
+        ),
+    ],
+)
+def test_an_exclusive_choice_is_checked_by_the_loader(question: str, problem: str) -> None:
+    assert problem in problems_of(definition(question, choices=EXCLUSIVE))
+
+
+def test_the_library_marks_none_of_these_exclusive() -> None:
+    from collector.survey.loader import library_survey
+
+    question = library_survey("cvs-support").question("outcomes_contributed")
+    assert [c.value for c in question.choices if c.exclusive] == ["none"]
+    assert question.constraint is None  # the rule is the choice's, not a constraint's
