@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import chats, db, erasure, flow, followups, localtime, models, rounds
+from collector import chats, db, erasure, flow, followups, localtime, models, rounds, schedules
 from collector.config import Settings
 from collector.dispatcher import Dispatcher
 from collector.models import Base, utcnow
@@ -252,7 +252,7 @@ def test_the_retention_sweep_erases_only_the_long_inactive(session: Session) -> 
     other_provider = make_provider(session)  # keeps them for the default 730 days
     kept_longer = make_old_volunteer(session, other_provider, 500)
 
-    done = rounds.run_schedules(session)
+    done = schedules.run_schedules(session)
     assert done["erased"] == 2
     erased = {v.id for v in session.scalars(select(models.Volunteer)) if v.erased_at is not None}
     assert erased == {gone.id, ended.id}
