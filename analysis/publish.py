@@ -28,10 +28,12 @@ from collector.reports import NothingToPublish, ReportError
 from collector.survey.store import definition
 
 __all__ = [
+    "build",
     "build_report",
     "frameworks_for",
     "frozen",
     "publish",
+    "publisher",
     "report_title",
 ]
 
@@ -130,6 +132,25 @@ def publish(
     Each is built, frozen, rendered to PDF and XLSX, and kept as a snapshot, which queues its
     email to the provider's funders. The caller commits.
     """
+    built = build(session, round_, framework=framework, progress=progress)
+    return reports.store_built(session, round_, built, published_by)
+
+
+def publisher(published_by: str) -> reports.TwoStepPublish:
+    """Give the publish hook that builds reports apart from keeping them (for the dispatcher,
+    which builds in a session that only reads)."""
+    return reports.TwoStepPublish(build=build, published_by=published_by)
+
+
+def build(
+    session: Session,
+    round_: models.Round,
+    *,
+    framework: str | None = None,
+    progress: Progress | None = None,
+) -> list[reports.BuiltReport]:
+    """Build, freeze and render a closed round's reports (every framework its survey feeds, or
+    the one named), keeping nothing: this only reads."""
     from analysis.render.message import report_message
     from analysis.render.pdf import report_pdf
     from analysis.render.xlsx import report_xlsx
@@ -157,15 +178,12 @@ def publish(
         say("  rendering the workbook...")
         xlsx = report_xlsx(snapshot_report)
         made.append(
-            reports.save_snapshot(
-                session,
-                round_=round_,
+            reports.BuiltReport(
                 framework=chosen_framework.id,
                 title=report_title(snapshot_report),
                 data=data,
                 pdf=pdf,
                 xlsx=xlsx,
-                published_by=published_by,
                 message=report_message(snapshot_report, reports.LINK_SLOT),
             )
         )

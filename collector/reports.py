@@ -3,10 +3,12 @@
 Building a report is analysis's work (`analysis.publish`); the collector stores what staff wrote
 about each KPI, keeps each published report as a snapshot (its data, PDF and workbook, frozen)
 and queues one email per funder of the provider in the same transaction. Closing a round makes
-its reports due, and the dispatcher publishes them in the background (`publish_due`, about 9 s
-a round, never in a web request) through a hook that the composition root passes in (the
-collector imports no analysis): `publish_after_close` runs it in a savepoint, so that a report
-that cannot be built never undoes the close.
+its reports due, and the dispatcher publishes them in the background (`collector.schedules`,
+about 9 s a round, never in a web request) through a hook that the composition root passes in
+(the collector imports no analysis): `publish_after_close` runs it in a savepoint, so that a
+report that cannot be built never undoes the close. A two-step hook (`TwoStepPublish`) lets the
+dispatcher build the reports in a session that only reads (`prepare`) and keep them in a short
+write transaction after, so that on SQLite nobody waits for the write lock while a PDF renders.
 """
 
 from __future__ import annotations
@@ -322,8 +324,89 @@ def still_wanted(session: Session, message: Outgoing) -> tuple[str | None, str]:
 
 # Publishing when a round closes ---------------------------------------------------------------
 
-# What the composition root passes in: analysis.publish.publish with `published_by` bound.
+# What the composition root passes in: analysis.publish.publish with `published_by` bound, or
+# a TwoStepPublish (analysis.publish.publisher), which the dispatcher builds outside its writes.
 PublishHook = Callable[[Session, models.Round], Sequence[models.ReportSnapshot]]
+
+
+@dataclass(frozen=True)
+class BuiltReport:
+    """One framework's report of a round, built, frozen and rendered, not yet kept."""
+
+    framework: str
+    title: str
+    data: Mapping[str, Any]
+    pdf: bytes | None
+    xlsx: bytes | None
+    message: str = ""  # the email's short text, with LINK_SLOT where the link goes
+
+
+# Builds a closed round's reports, reading only (raising NothingToPublish when there are none).
+BuildHook = Callable[[Session, models.Round], Sequence[BuiltReport]]
+
+
+@dataclass(frozen=True)
+class TwoStepPublish:
+    """A publish hook in two steps: `build` (reading only: the seconds of rendering), then
+    keeping what it built (a short write). Called as a PublishHook, it does both at once."""
+
+    build: BuildHook
+    published_by: str
+
+    def __call__(self, session: Session, round_: models.Round) -> list[models.ReportSnapshot]:
+        """Build a round's reports and keep them, in the caller's transaction."""
+        return store_built(session, round_, self.build(session, round_), self.published_by)
+
+
+def store_built(
+    session: Session, round_: models.Round, built: Sequence[BuiltReport], published_by: str
+) -> list[models.ReportSnapshot]:
+    """Keep built reports as snapshots, each queueing its email to the provider's funders."""
+    return [
+        save_snapshot(
+            session,
+            round_=round_,
+            framework=report.framework,
+            title=report.title,
+            data=report.data,
+            pdf=report.pdf,
+            xlsx=report.xlsx,
+            published_by=published_by,
+            message=report.message,
+        )
+        for report in built
+    ]
+
+
+def prepare(session: Session, round_: models.Round, publish: PublishHook) -> PublishHook:
+    """Do the reading part of publishing a closed round's reports now; give the hook that
+    finishes it in a write transaction later (through `publish_after_close`).
+
+    A TwoStepPublish builds here (and what it raises is raised again when the hook runs, so
+    it is logged and noted as if raised there); any other hook is given back to do it all.
+    Nothing is built for a follow-up round whose period's other round is still open.
+    """
+    if not isinstance(publish, TwoStepPublish):
+        return publish
+    waiting = _open_rolling_sibling(session, round_)
+    if waiting is not None:
+        return _raising(NothingToPublish(_waiting_for(waiting)))
+    try:
+        built = list(publish.build(session, round_))
+    except Exception as error:  # noqa: BLE001 - raised again where a failure is handled
+        return _raising(error)
+
+    def store(session: Session, round_: models.Round) -> list[models.ReportSnapshot]:
+        return store_built(session, round_, built, publish.published_by)
+
+    return store
+
+
+def _raising(error: Exception) -> PublishHook:
+    def hook(_session: Session, _round: models.Round) -> list[models.ReportSnapshot]:
+        raise error
+
+    return hook
 
 
 @dataclass
@@ -389,10 +472,7 @@ def _publish_after_close(
     if waiting is not None:
         # The period's follow-up rounds (volunteers', hosts') close together and feed the same
         # report: the last to close publishes it, so funders get one report, not two.
-        outcome.nothing = (
-            f"the period's other follow-up round ({waiting.survey.title}, round {waiting.id}) "
-            "is still open; the report is published when it closes"
-        )
+        outcome.nothing = _waiting_for(waiting)
         return outcome
     try:
         with session.begin_nested():
@@ -419,6 +499,13 @@ def _publish_after_close(
     return outcome
 
 
+def _waiting_for(sibling: models.Round) -> str:
+    return (
+        f"the period's other follow-up round ({sibling.survey.title}, round {sibling.id}) "
+        "is still open; the report is published when it closes"
+    )
+
+
 def publish_due(
     session: Session,
     publish: PublishHook,
@@ -441,14 +528,19 @@ def publish_due(
         .limit(limit)
         .with_for_update(skip_locked=True)
     ).all()
-    outcomes = []
-    for round_ in due:
-        who = round_.reports_due_by or actor
-        outcome = publish_after_close(session, round_, publish, actor=who)
-        for made in outcome.snapshots:
-            made.published_by = who[:254]
-        outcomes.append(outcome)
-    return outcomes
+    return [publish_due_round(session, round_, publish, actor=actor) for round_ in due]
+
+
+def publish_due_round(
+    session: Session, round_: models.Round, publish: PublishHook, *, actor: str
+) -> PublishOutcome:
+    """Publish one closed round's due reports in the name of whoever closed it (else `actor`);
+    they stop being due whatever the outcome."""
+    who = round_.reports_due_by or actor
+    outcome = publish_after_close(session, round_, publish, actor=who)
+    for made in outcome.snapshots:
+        made.published_by = who[:254]
+    return outcome
 
 
 def reports_due(session: Session) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -509,57 +509,6 @@ def close_round(
     )
     session.flush()
     return int(result.rowcount or 0)
-
-
-def run_schedules(
-    session: Session,
-    *,
-    now: datetime | None = None,
-    on_close: Callable[[Session, models.Round], object] | None = None,
-) -> dict[str, int]:
-    """Do what is due: queue scheduled reminders, close rounds past their close date, follow up
-    placements (and remind those follow-ups), erase volunteers past their retention period.
-
-    A round closed here has its reports due (the dispatcher publishes them next, outside this
-    transaction); `on_close` is called with each round just closed, in the same transaction.
-    Safe to run from several dispatchers at once: reminders dedupe
-    in the outbox, and each round is changed under a row lock (PostgreSQL) or the write lock
-    (SQLite).
-    """
-    from collector.volunteering import erasure, followups
-
-    now = now or utcnow()
-    done = {"reminders": 0, "reminded": 0, "closed": 0}
-    # Close first: a reminder still waiting when its round closes is never sent.
-    due_rounds = session.scalars(
-        select(models.Round)
-        .where(models.Round.status == "open", models.Round.closes_at <= now)
-        .with_for_update(skip_locked=True)
-    ).all()
-    for round_ in due_rounds:
-        close_round(session, round_, now=now)
-        done["closed"] += 1
-        if on_close is not None:
-            on_close(session, round_)
-    due_reminders = session.scalars(
-        select(models.RoundReminder)
-        .join(models.Round)
-        .where(
-            models.RoundReminder.queued_at.is_(None),
-            models.RoundReminder.due_at <= now,
-            models.Round.status == "open",
-        )
-        .with_for_update(of=models.RoundReminder, skip_locked=True)
-    ).all()
-    for reminder in due_reminders:
-        done["reminded"] += remind(session, reminder.round, reminder=reminder, now=now)
-        done["reminders"] += 1
-    # After closing: a follow-up due today never joins a round that has just closed.
-    followed = followups.run(session, now=now)
-    done["followups"] = followed.placements
-    done["followup_messages"] = followed.queued + followed.reminders
-    done["erased"] = erasure.sweep(session, now=now)
-    return done
 
 
 @dataclass

@@ -125,12 +125,11 @@ def dispatch(context: Context, until_idle: bool, once: bool, name: str | None) -
 
 
 def _publisher(worker: str) -> PublishHook:
-    """Give the hook that publishes the report of a round the dispatcher closes."""
-    from functools import partial
+    """Give the hook that publishes the reports of closed rounds: in two steps, so that the
+    dispatcher builds them in a session that only reads, and keeps them in a short write."""
+    from analysis.publish import publisher
 
-    from analysis.publish import publish
-
-    return partial(publish, published_by=f"dispatcher {worker} (the round's close date)")
+    return publisher(f"dispatcher {worker} (the round's close date)")
 
 
 @click.command("mail-sink")

@@ -1,15 +1,15 @@
 """The dispatcher: runs the schedules, then claims due outbox messages and delivers them.
 
-One tick: run the schedules (close due rounds, queue due reminders, follow up placements,
-erase volunteers past their retention: one transaction); publish the due reports of one closed
-round (a transaction of its own, when the composition root passed a publisher); claim a batch
-(one transaction, committed before anything is sent); then for each message, check it is
-still wanted, render it, send it through its channel's transport at the channel's pace, and
-record the result straight away in a short transaction of its own. While it holds a batch, a
-heartbeat thread extends the claim every third of DISPATCH_CLAIM_SECONDS, so a claim can be
-short (15 s) however slow sending is. Killed at any moment, a dispatcher leaves at most the
-message it was sending unrecorded: that one may be sent twice, nothing is lost. The rest of its
-batch goes to another dispatcher once the claim runs out (no heartbeat: within
+One tick: run the schedules (`collector.schedules`: close due rounds, queue due reminders and
+follow-ups, erase what is past its retention period; one transaction); publish one closed
+round's due reports (built in a session that only reads, then kept in a short transaction of
+their own); claim a batch (one transaction, committed before anything is sent); then for each
+message, check it is still wanted, render it, send it through its channel's transport at the
+channel's pace, and record the result straight away in a short transaction of its own. While it
+holds a batch, a heartbeat thread extends the claim every third of DISPATCH_CLAIM_SECONDS, so a
+claim can be short (15 s) however slow sending is. Killed at any moment, a dispatcher leaves at
+most the message it was sending unrecorded: that one may be sent twice, nothing is lost. The
+rest of its batch goes to another dispatcher once the claim runs out (no heartbeat: within
 DISPATCH_CLAIM_SECONDS), or at once to the next run under the same name (`expire_claims` when
 it starts).
 
@@ -31,7 +31,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import db, models, reports, rounds
+from collector import db, models, reports, rounds, schedules
 from collector.config import Settings
 from collector.delivery import chats, outbox
 from collector.delivery.outbox import DeliveryError, Outgoing
@@ -195,12 +195,15 @@ class Dispatcher:
         rates: Mapping[str, float] | None = None,
         idle_seconds: float = IDLE_SECONDS,
         publish: reports.PublishHook | None = None,
+        read_sessions: sessionmaker[Session] | None = None,
     ) -> None:
         self.settings = settings
-        # Publishes the report of a round this dispatcher closes at its close date: passed in
-        # by the composition root (the collector does not build reports).
+        # Publishes the reports of closed rounds whose reports are due: passed in by the
+        # composition root (the collector does not build reports).
         self.publish = publish
         self.sessions = sessions
+        # Sessions that only read (no write lock on SQLite), where due reports are built.
+        self.read_sessions = read_sessions or db.make_read_sessionmaker(sessions.kw["bind"])
         self.transports = dict(transports)
         self.name = name
         self.clock = clock
@@ -245,7 +248,7 @@ class Dispatcher:
             self.take_back_claims()
         report = TickReport()
         with db.transaction(self.sessions) as session:
-            done = rounds.run_schedules(session, now=self.clock())
+            done = schedules.run_schedules(session, now=self.clock())
         report.reminders, report.reminded, report.closed = (
             done["reminders"],
             done["reminded"],
@@ -254,16 +257,7 @@ class Dispatcher:
         report.followups = done.get("followups", 0)
         report.followup_messages = done.get("followup_messages", 0)
         report.erased = done.get("erased", 0)
-        outcomes: list[reports.PublishOutcome] = []
-        if self.publish is not None:
-            # Reports of rounds closed (here, in the console or by a command) are published
-            # in their own transaction, one round a tick, so that sending waits at most one.
-            with db.transaction(self.sessions) as session:
-                outcomes = reports.publish_due(
-                    session,
-                    self.publish,
-                    actor=f"dispatcher {self.name}",
-                )
+        outcomes = self._publish_due(self.publish) if self.publish is not None else []
         report.report_rounds = len(outcomes)
         for outcome in outcomes:
             report.published += len(outcome.snapshots)
@@ -317,6 +311,20 @@ class Dispatcher:
                 with db.transaction(self.sessions) as session:
                     report.released += outbox.release(session, self.name, [m.id for m in waiting])
         return report
+
+    def _publish_due(self, publish: reports.PublishHook) -> list[reports.PublishOutcome]:
+        """Publish the due reports of one closed round (closed here, in the console or by a
+        command), so that sending waits at most one round's: built in a session that only
+        reads, then kept in a short transaction of its own."""
+        with db.transaction(self.read_sessions) as session:
+            built = schedules.build_due_reports(session, publish)
+        outcomes = []
+        for due in built:
+            with db.transaction(self.sessions) as session:
+                outcome = schedules.store_due_reports(session, due, actor=f"dispatcher {self.name}")
+            if outcome is not None:
+                outcomes.append(outcome)
+        return outcomes
 
     def _deliver(self, message: Outgoing, report: TickReport) -> None:
         """Check, render, send and record one message."""

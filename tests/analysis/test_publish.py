@@ -16,8 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from analysis.model import KpiReport
-from analysis.publish import build_report, frameworks_for, publish
-from collector import flow, models, reports, rounds, users
+from analysis.publish import build_report, frameworks_for, publish, publisher
+from collector import db, flow, models, reports, rounds, schedules, users
 from collector.cli import demo
 from collector.errors import NotFound
 from collector.models import utcnow
@@ -214,6 +214,26 @@ def test_publishing_in_the_transaction_that_closes_the_round(session: Session) -
     [kept] = outcome.snapshots
     assert kept.data["round"]["status"] == "closed"  # it saw the close, not yet committed
     assert outcome.describe() == "Published 1 report; 1 email to funders queued."
+
+
+def test_the_dispatcher_s_two_steps_build_reading_only_then_keep_the_reports(
+    session: Session,
+) -> None:
+    round_ = answered_round(session, close=False)
+    funder_of(session, round_.provider)
+    rounds.close_round(session, round_, by="staff")
+    session.commit()
+    read = db.make_read_sessionmaker(session.get_bind().engine)
+    with read() as reading, reading.begin():
+        [due] = schedules.build_due_reports(reading, publisher("dispatcher w1"))
+        assert not reading.new and not reading.dirty  # built, nothing kept yet
+    assert session.scalars(select(models.ReportSnapshot)).all() == []
+    outcome = schedules.store_due_reports(session, due, actor="dispatcher w1")
+    assert outcome is not None and outcome.error is None and outcome.emails >= 1
+    assert {s.framework for s in outcome.snapshots} == {f.id for f in frameworks_for(round_)}
+    for kept in outcome.snapshots:
+        assert kept.published_by == "staff" and kept.data["round"]["status"] == "closed"
+        assert kept.pdf is not None and bytes(kept.pdf).startswith(b"%PDF")
 
 
 def test_a_round_of_a_survey_no_framework_reads_has_nothing_to_publish(

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import db, flow, localtime, models, rounds
+from collector import db, flow, localtime, models, rounds, schedules
 from collector.config import Settings
 from collector.delivery import chats
 from collector.delivery.dispatcher import Dispatcher
@@ -254,7 +254,7 @@ def test_the_retention_sweep_erases_only_the_long_inactive(session: Session) -> 
     other_provider = make_provider(session)  # keeps them for the default 730 days
     kept_longer = make_old_volunteer(session, other_provider, 500)
 
-    done = rounds.run_schedules(session)
+    done = schedules.run_schedules(session)
     assert done["erased"] == 2
     erased = {v.id for v in session.scalars(select(models.Volunteer)) if v.erased_at is not None}
     assert erased == {gone.id, ended.id}

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from collector import flow, localtime, models, rounds
+from collector import flow, localtime, models, schedules
 from collector.config import Settings
 from collector.delivery import mailer
 from collector.delivery.outbox import Outgoing
@@ -72,16 +72,16 @@ def test_the_volunteer_and_the_host_are_invited_on_the_followup_day_once(
     placement = make_placement(session, provider, volunteer, host, starts_on=START, role="Driver")
     due = START + timedelta(days=28)
 
-    assert rounds.run_schedules(session, now=at(due - timedelta(days=1), 23))["followups"] == 0
+    assert schedules.run_schedules(session, now=at(due - timedelta(days=1), 23))["followups"] == 0
     assert (
-        rounds.run_schedules(session, now=localtime.day_starts(due) - timedelta(seconds=1))[
+        schedules.run_schedules(session, now=localtime.day_starts(due) - timedelta(seconds=1))[
             "followups"
         ]
         == 0
     )
     assert placement.followed_up_at is None and messages(session) == []
 
-    done = rounds.run_schedules(session, now=localtime.day_starts(due))
+    done = schedules.run_schedules(session, now=localtime.day_starts(due))
     assert done["followups"] == 1 and done["followup_messages"] == 2
     assert placement.followed_up_at == localtime.day_starts(due)
     assert messages(session) == [
@@ -117,7 +117,8 @@ def test_the_volunteer_and_the_host_are_invited_on_the_followup_day_once(
     # Not twice: again the same moment, later that day, and the next days.
     for later in (timedelta(0), timedelta(hours=20), timedelta(days=3)):
         assert (
-            rounds.run_schedules(session, now=localtime.day_starts(due) + later)["followups"] == 0
+            schedules.run_schedules(session, now=localtime.day_starts(due) + later)["followups"]
+            == 0
         )
     assert len(messages(session)) == 2
     assert session.scalar(select(func.count(models.Round.id))) == 2

@@ -10,10 +10,11 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import db, flow, localtime, models, rounds
+from collector import db, flow, localtime, models
 from collector.config import Settings
 from collector.delivery.dispatcher import Dispatcher
 from collector.models import utcnow
+from collector.schedules import run_schedules
 from collector.volunteering import followups
 from forms import create_app, services
 from tests.collector.mail_helpers import Recorder
@@ -66,7 +67,7 @@ def test_a_placement_is_followed_up_on_day_28_once_and_its_answer_counts_in_val_
 
     def schedules(now: datetime) -> dict[str, int]:
         with db.transaction(session_factory) as session:
-            return rounds.run_schedules(session, now=now)
+            return run_schedules(session, now=now)
 
     def invitations() -> list[models.Invitation]:
         with session_factory() as session:

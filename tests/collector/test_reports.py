@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import models, reports, rounds, users
+from collector import models, reports, rounds, schedules, users
 from collector.config import Settings
 from collector.delivery import mailer
 from collector.delivery.dispatcher import Dispatcher, still_wanted
@@ -604,7 +604,7 @@ def test_the_period_s_follow_up_rounds_publish_one_report_when_the_last_closes(
     def closed(session: Session, round_: models.Round) -> None:
         outcomes.append(reports.publish_after_close(session, round_, fake_publish))
 
-    done = rounds.run_schedules(session, now=hosts_round.closes_at, on_close=closed)
+    done = schedules.run_schedules(session, now=hosts_round.closes_at, on_close=closed)
 
     assert done["closed"] == 2
     outcomes.sort(key=lambda o: o.round_id)

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import flow, localtime, models, organisations, rounds
+from collector import flow, localtime, models, organisations, rounds, schedules
 from collector.delivery import outbox
 from collector.localtime import day_ends, day_starts
 from collector.models import utcnow
@@ -181,13 +181,13 @@ def test_the_schedules_queue_due_reminders_once(session: Session) -> None:
     )
     complete(session, round_.invitations[0])
     nothing_else = {"followups": 0, "followup_messages": 0, "erased": 0}
-    assert rounds.run_schedules(session, now=now) == {
+    assert schedules.run_schedules(session, now=now) == {
         "reminders": 1,
         "reminded": 2,
         "closed": 0,
         **nothing_else,
     }
-    assert rounds.run_schedules(session, now=now) == {
+    assert schedules.run_schedules(session, now=now) == {
         "reminders": 0,
         "reminded": 0,
         "closed": 0,
@@ -217,7 +217,7 @@ def test_the_schedules_close_rounds_at_their_close_date_before_any_late_reminder
     other = round_for(session, 1, closes_at=now + timedelta(days=30))
     # The dispatcher was down from before the reminder until after the close date.
     later = now + timedelta(days=2)
-    assert rounds.run_schedules(session, now=later) == {
+    assert schedules.run_schedules(session, now=later) == {
         "reminders": 0,
         "reminded": 0,
         "closed": 1,
@@ -249,8 +249,8 @@ def test_two_dispatchers_running_the_schedules_at_once_queue_a_reminder_once(
     with session_factory() as first, session_factory() as second:
         first.begin()
         second.begin()
-        assert rounds.run_schedules(first, now=now)["reminded"] == 3
-        assert rounds.run_schedules(second, now=now)["reminders"] == 0  # locked: skipped
+        assert schedules.run_schedules(first, now=now)["reminded"] == 3
+        assert schedules.run_schedules(second, now=now)["reminders"] == 0  # locked: skipped
         first.commit()
         second.commit()
     with session_factory() as session:
