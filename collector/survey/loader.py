@@ -96,6 +96,11 @@ def survey_from_data(data: object, source: str = "<data>") -> Survey:
     return _Checker(source).survey(data)
 
 
+def survey_from_dict(data: Mapping[str, Any]) -> Survey:
+    """Rebuild and re-validate a survey from the plain data of Survey.to_dict()."""
+    return survey_from_data(data, source=f"stored survey {data.get('id')!r}")
+
+
 def library_path() -> Path:
     """Return the folder of the built-in survey definitions."""
     return Path(__file__).resolve().parent / "library"

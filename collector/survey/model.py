@@ -420,14 +420,6 @@ class Survey:
             raise ValueError(f"survey {self.id!r} has duplicate question ids")
         object.__setattr__(self, "_index", index)
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Survey:
-        """Rebuild and re-validate a survey from the plain data of to_dict()."""
-        # One validator for YAML files and stored definitions; imported here to avoid a cycle.
-        from collector.survey.loader import survey_from_data
-
-        return survey_from_data(data, source=f"stored survey {data.get('id')!r}")
-
     def question(self, question_id: str) -> Question:
         """Return the question with this id."""
         try:

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from collector import models
 from collector.errors import CollectorError
+from collector.survey.loader import survey_from_dict
 from collector.survey.model import Survey
 
 
@@ -53,7 +54,7 @@ def definition(row: models.Survey) -> Survey:
     """Give the in-memory survey of a stored version (parsed once per fingerprint)."""
     survey = _parsed.get(row.fingerprint)
     if survey is None:
-        survey = _parsed[row.fingerprint] = Survey.from_dict(row.definition)
+        survey = _parsed[row.fingerprint] = survey_from_dict(row.definition)
     return survey
 
 
