@@ -12,6 +12,7 @@ measured with the version the round used.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from typing import Any
@@ -136,10 +137,12 @@ def publish(
     return reports.store_built(session, round_, built, published_by)
 
 
-def publisher(published_by: str) -> reports.TwoStepPublish:
-    """Give the publish hook that builds reports apart from keeping them (for the dispatcher,
-    which builds in a session that only reads)."""
-    return reports.TwoStepPublish(build=build, published_by=published_by)
+def publisher(published_by: str, progress: Progress | None = None) -> reports.TwoStepPublish:
+    """Give the publish hook that builds reports apart from keeping them, so that the caller
+    builds in a session that only reads and keeps them in a short write transaction after."""
+    return reports.TwoStepPublish(
+        build=functools.partial(build, progress=progress), published_by=published_by
+    )
 
 
 def build(

@@ -101,7 +101,15 @@ def build_due_reports(
         .order_by(rnd.reports_due_at, rnd.id)
         .limit(limit)
     ).all()
-    return [DueReports(round_.id, reports.prepare(session, round_, publish)) for round_ in due]
+    return [build_round_reports(session, round_, publish) for round_ in due]
+
+
+def build_round_reports(
+    session: Session, round_: models.Round, publish: reports.PublishHook
+) -> DueReports:
+    """Build one closed round's due reports, storing nothing (as `build_due_reports`): for
+    a command that closes a round and publishes its reports at once."""
+    return DueReports(round_.id, reports.prepare(session, round_, publish))
 
 
 def store_due_reports(

@@ -47,6 +47,11 @@ class Context:
             self._factory = db.make_sessionmaker(self.engine)
         return self._factory
 
+    @property
+    def read_sessions(self) -> sessionmaker[Session]:
+        """Give a factory for sessions that only read (on SQLite they take no write lock)."""
+        return db.make_read_sessionmaker(self.sessions.kw["bind"])
+
 
 pass_context = click.make_pass_decorator(Context)
 

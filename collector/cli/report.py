@@ -215,10 +215,12 @@ def _size(count: int) -> str:
 @pass_context
 def report_publish(context: Context, round_id: int, framework: str | None) -> None:
     """Publish a closed round's reports again: new snapshots, emailed to the provider's funders."""
-    from analysis.publish import choose_frameworks, publish
+    from analysis.publish import build, choose_frameworks
 
     actor = audit.command_line_actor()
-    with db.transaction(context.sessions) as session:
+    # Built in a session that only reads, kept in a short transaction after: on SQLite, no
+    # respondent waits for the write lock while the PDFs render.
+    with db.transaction(context.read_sessions) as session:
         round_ = _round(session, round_id)
         if round_.status != "closed":
             stop(
@@ -234,13 +236,7 @@ def report_publish(context: Context, round_id: int, framework: str | None) -> No
             stop(error.message)
         earlier = {f.id: reports.latest_snapshot(session, round_.id, f.id) for f in chosen}
         try:
-            published = publish(
-                session,
-                round_,
-                framework=framework,
-                published_by=actor,
-                progress=click.echo,
-            )
+            built = build(session, round_, framework=framework, progress=click.echo)
         except reports.NothingToPublish as error:
             click.echo(f"Nothing to publish: {error.message}.")
             return
@@ -251,6 +247,9 @@ def report_publish(context: Context, round_id: int, framework: str | None) -> No
                 f"Nothing was published: {type(error).__name__}: {error}. When that is fixed, "
                 f"publish again with `tempcheck report publish --round {round_id}`"
             )
+    with db.transaction(context.sessions) as session:
+        round_ = _round(session, round_id)
+        published = reports.store_built(session, round_, built, actor)
         reports.record_publication(session, round_, published, actor=actor)
         lines = []
         for snapshot in published:

@@ -18,7 +18,7 @@ import click
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from collector import audit, db, models, reports
+from collector import audit, db, models, schedules
 from collector import rounds as rounds_
 from collector.cli.base import (
     Context,
@@ -323,9 +323,7 @@ def rounds_remind(context: Context, round_id: int, force: bool) -> None:
 @pass_context
 def rounds_close(context: Context, round_id: int) -> None:
     """Close an open round: no more answers, unsent messages cancelled, its report published."""
-    from functools import partial
-
-    from analysis.publish import publish
+    from analysis.publish import publisher
 
     actor = audit.command_line_actor()
     with db.transaction(context.sessions) as session:
@@ -347,16 +345,23 @@ def rounds_close(context: Context, round_id: int) -> None:
                 "cancelled_messages": cancelled,
             },
         )
-        click.echo(f"Closing round {round_id} and publishing its report...")
-        hook = partial(publish, published_by=actor, progress=lambda line: click.echo(f"  {line}"))
-        outcome = reports.publish_after_close(session, round_, hook, actor=actor)
+    # The close commits first (its reports are due); they are built in a session that only
+    # reads, then kept in a short transaction, so that no respondent waits while a PDF renders.
+    click.echo(f"Closing round {round_id} and publishing its report...")
+    hook = publisher(actor, progress=lambda line: click.echo(f"  {line}"))
+    with db.transaction(context.read_sessions) as session:
+        due = schedules.build_round_reports(session, _round(session, round_id), hook)
+    with db.transaction(context.sessions) as session:
+        outcome = schedules.store_due_reports(session, due, actor=actor)
     click.secho(
         f"Closed round {round_id}: {total.completed} of {total.invited} invited completed "
         f"({_rate(total.completed, total.invited)}); "
         f"{cancelled} unsent message{'s' if cancelled != 1 else ''} cancelled.",
         fg="green",
     )
-    if outcome.error is not None:
+    if outcome is None:
+        click.echo("A dispatcher is publishing its reports.")
+    elif outcome.error is not None:
         click.secho(
             f"Closed, but the report could not be published: {outcome.error}. When that is "
             f"fixed, publish it with `tempcheck report publish --round {round_id}`.",
@@ -366,7 +371,7 @@ def rounds_close(context: Context, round_id: int) -> None:
         click.echo(outcome.describe())
         for snapshot_id, path in outcome.links:
             click.echo(f"  report {snapshot_id}: {_base(context)}{path}")
-    if outcome.emails:
+    if outcome is not None and outcome.emails:
         click.echo("Run `tempcheck dispatch` to send the report emails.")
 
 

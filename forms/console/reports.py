@@ -3,8 +3,9 @@ narrative, and publish it; funders (and the provider's staff) read what was publ
 
 A draft is built on every visit from the answers as they stand. Publishing freezes it: the
 snapshot keeps the report's data, its PDF and its workbook, and the funders are emailed
-(`analysis.publish.publish`). The funder pages only ever show snapshots, so what a funder reads
-is what they were sent; every small cell was suppressed by the report before it was frozen.
+(`analysis.publish.build`, then `collector.reports.store_built`). The funder pages only ever
+show snapshots, so what a funder reads is what they were sent; every small cell was suppressed
+by the report before it was frozen.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from analysis.drift import published_changes
 from analysis.kpis.definitions import Framework
 from analysis.kpis.results import KpiResult
 from analysis.model import KpiReport, ReportDataError
-from analysis.publish import build_report, frameworks_for, publish
+from analysis.publish import build, build_report, frameworks_for
 from analysis.render.formats import n_text, result_text, status_word
 from analysis.render.html import report_html
 from collector import audit, localtime, models, reports
@@ -308,6 +309,8 @@ def publish_page(provider: ProviderRef, round_id: int) -> ResponseReturnValue:
     if request.method == "GET":
         with reading() as session:
             return _publish_page(session, provider, draft(session, provider, round_id, asked))
+    # Built (seconds of rendering) in a transaction that only reads, then kept in a short one:
+    # on SQLite, no respondent waits for the write lock while the PDF renders.
     with reading() as session:
         found = draft(session, provider, round_id, asked)
         if (
@@ -316,14 +319,16 @@ def publish_page(provider: ProviderRef, round_id: int) -> ResponseReturnValue:
             or found.round.reports_due_at is not None
         ):
             return _publish_page(session, provider, found)  # it says why not
-    framework = found.framework
-    assert framework is not None
+        framework = found.framework
+        assert framework is not None
+        try:
+            built = build(session, found.round, framework=framework.id)
+        except CollectorError as error:
+            return _publish_page(session, provider, found, error.message)
     try:
         with writing() as session:
             round_ = owned(session, models.Round, round_id, provider.id)
-            made = publish(
-                session, round_, framework=framework.id, published_by=current_user.user.email
-            )
+            made = reports.store_built(session, round_, built, current_user.user.email)
             emailed = sum(reports.emails_queued(session, s.id) for s in made)
             audit.record(
                 session,

@@ -15,9 +15,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from collector import models, rounds, users
+from collector.config import Settings
 from tests.analysis.test_publish import answered_round, pdf_text, workbook_summary
 from tests.collector.conftest import Run
 from tests.factories import make_organisation, make_provider, make_round
+from tests.meanwhile import Meanwhile
 
 pytestmark = pytest.mark.slow
 
@@ -278,7 +280,7 @@ def test_publishing_that_fails_says_why_in_a_sentence_and_publishes_nothing(
     def broken(*args: Any, **kwargs: Any) -> list[models.ReportSnapshot]:
         raise ValueError("the workbook cannot hold this text")
 
-    monkeypatch.setattr(analysis.publish, "publish", broken)
+    monkeypatch.setattr(analysis.publish, "build", broken)
     closed = world["closed"]
     result = run("report", "publish", "--round", str(closed))
     assert result.exit_code == 1
@@ -303,7 +305,7 @@ def test_closing_publishes_and_a_failure_leaves_the_round_closed(
     def broken(*args: Any, **kwargs: Any) -> list[models.ReportSnapshot]:
         raise RuntimeError("WeasyPrint has no fonts")
 
-    monkeypatch.setattr(analysis.publish, "publish", broken)
+    monkeypatch.setattr(analysis.publish, "build", broken)
     open_id = world["open"]
     closed = run("rounds", "close", str(open_id))
     assert closed.exit_code == 0, closed.output
@@ -339,3 +341,25 @@ def test_closing_a_round_publishes_its_reports(
             (open_id, "leicestershire-val"),
         }
         assert all(s.published_by.startswith("command line (") for s in snapshots)
+
+
+def test_publishing_holds_no_lock_that_an_answer_waits_for(
+    run: Run,
+    world: dict[str, Any],
+    settings: Settings,
+    session_factory: sessionmaker[Session],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    meanwhile = Meanwhile.start(settings, monkeypatch)
+    try:
+        published = run("report", "publish", "--round", str(world["closed"]))
+        closed = run("rounds", "close", str(world["open"]))
+    finally:
+        meanwhile.close()
+    assert published.exit_code == 0, published.output
+    assert closed.exit_code == 0, closed.output
+    assert "Published 2 reports; 2 emails to funders queued." in closed.output
+    # Each of the four PDFs rendered while a respondent answered, and no answer waited.
+    assert meanwhile.blocked == []
+    assert len(meanwhile.stored) == 4
+    assert count(session_factory, models.ReportSnapshot) == 4

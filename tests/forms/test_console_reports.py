@@ -20,6 +20,7 @@ from analysis.publish import build_report
 from analysis.render.formats import interval_text, n_text, result_text, status_word
 from analysis.render.html import report_html
 from collector import db, models, rounds
+from collector.config import Settings
 from collector.localtime import short_date
 from collector.models import utcnow
 from forms.console.reports import site_fragment
@@ -27,6 +28,7 @@ from tests.analysis.builders import store_response
 from tests.factories import cvs_support, make_organisation, make_round
 from tests.forms.conftest import Browser
 from tests.forms.people import World, as_persona, audit_actions
+from tests.meanwhile import Meanwhile
 
 ESSEX = "essex-2017"
 POSITIVE = {"ease_of_access": "easy", "satisfaction": "satisfied"}
@@ -394,6 +396,25 @@ def test_publishing_asks_first_then_freezes_the_report_and_emails_the_funder(
     # Publishing again is a correction, said so before it is done.
     staff.get(f"/console/alpha-cvs/reports/{answered.closed}/publish?framework={ESSEX}")
     assert "Publishing again makes a corrected version" in staff.text
+
+
+def test_publishing_holds_no_lock_that_an_answer_waits_for(
+    staff: Browser,
+    settings: Settings,
+    session_factory: sessionmaker[Session],
+    answered: Answered,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    meanwhile = Meanwhile.start(settings, monkeypatch, answers=1)
+    try:
+        staff.post(f"/console/alpha-cvs/reports/{answered.closed}/publish", {"framework": ESSEX})
+    finally:
+        meanwhile.close()
+    (snapshot,) = snapshots(session_factory)
+    assert f"Published: {snapshot.title}." in staff.text
+    # The PDF rendered while a respondent answered, and the answer did not wait.
+    assert meanwhile.blocked == []
+    assert len(meanwhile.stored) == 1
 
 
 def test_publishing_a_round_without_answers_is_refused(
