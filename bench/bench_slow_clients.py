@@ -33,6 +33,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from servers import free_port, wait_until_up
+
 from collector import db
 from collector.config import Settings
 
@@ -62,24 +64,6 @@ class Figures:
             f"slowest {max(self.seconds):.1f} s, {self.unanswered} unanswered"
             f" within {GET_TIMEOUT:.0f} s"
         )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_until_up(port: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=15) as page:
-                page.read()
-                return
-        except OSError:  # refused, or not answering yet
-            time.sleep(0.2)
-    raise RuntimeError(f"no server on port {port} after {timeout:.0f} s")
 
 
 def slow_client(port: int, stop: threading.Event) -> None:
@@ -196,14 +180,14 @@ def main() -> None:
         results: dict[str, Figures] = {}
         for way, command, clients in ways:
             name = f"{way}, {clients} slow clients"
-            port = _free_port()
+            port = free_port()
             print(f"{name}: GETs for {WINDOW:.0f} s...", flush=True)
             with (folder / "server.log").open("ab") as log:
                 server = subprocess.Popen(
                     [*command, str(port)], env=env, cwd=folder, stdout=log, stderr=log
                 )
             try:
-                _wait_until_up(port)
+                wait_until_up(port)
                 results[name] = measure(port, clients)
             finally:
                 stop_server(server)

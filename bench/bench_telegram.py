@@ -33,6 +33,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
+from servers import free_port
 from sqlalchemy import func, select
 
 from collector import db, models, rounds
@@ -46,13 +47,6 @@ SERVER = ROOT / "tests" / "e2e" / "telegram" / "server.js"
 TOKEN = "123456:BENCH-TOKEN"
 TELEGRAM_LIMIT = 30.0
 LINK = re.compile(r"/r/([A-Za-z0-9_-]+)")
-
-
-def free_port() -> int:
-    """Give a free TCP port on loopback."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for_port(port: int, process: subprocess.Popen[bytes], seconds: float = 30) -> None:

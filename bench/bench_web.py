@@ -28,7 +28,6 @@ import os
 import random
 import re
 import secrets
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -42,6 +41,7 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
+from servers import free_port, wait_until_up
 from sqlalchemy import select
 
 from collector import db, models, rounds
@@ -120,23 +120,6 @@ class Client:
             return Reply(response.status, response.headers.get("Location"), text)
         finally:
             connection.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_until_up(port: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            Client(port).request("GET", "/")
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"the server on port {port} did not start")
 
 
 # Respondents --------------------------------------------------------------------------------
@@ -399,14 +382,14 @@ def main() -> None:
             connection.execute(
                 "CREATE TABLE hits (id INTEGER PRIMARY KEY, value TEXT NOT NULL, at TIMESTAMP)"
             )
-        port = _free_port()
+        port = free_port()
         server = start_server(
             [sys.executable, __file__, "--baseline-server", str(port), str(baseline_db)],
             dict(os.environ),
             folder / "baseline.log",
         )
         try:
-            _wait_until_up(port)
+            wait_until_up(port)
             print(
                 f"Baseline: {THROUGHPUT_CLIENTS} clients, {BASELINE_SECONDS:.0f} s...", flush=True
             )
@@ -417,7 +400,7 @@ def main() -> None:
         finally:
             stop_server(server)
 
-        port = _free_port()
+        port = free_port()
         env = {
             **os.environ,
             "DATABASE_URL": settings.database_url,
@@ -431,7 +414,7 @@ def main() -> None:
             folder / "serve.log",
         )
         try:
-            _wait_until_up(port)
+            wait_until_up(port)
             print(
                 f"Throughput: {THROUGHPUT_CLIENTS} respondents, no pause, "
                 f"{THROUGHPUT_SECONDS:.0f} s...",

@@ -431,13 +431,17 @@ def search(
     return list(rows), total
 
 
-def districts(session: Session, provider_id: int) -> list[str]:
-    """List the districts recorded on the provider's organisations, alphabetically."""
-    org = models.Organisation
+def districts(
+    session: Session,
+    provider_id: int,
+    of: type[models.Organisation | models.Volunteer] = models.Organisation,
+) -> list[str]:
+    """List the districts recorded on the provider's organisations (or volunteers, `of`),
+    alphabetically."""
     return sorted(
         d
         for d in session.scalars(
-            select(org.district).where(org.provider_id == provider_id).distinct()
+            select(of.district).where(of.provider_id == provider_id).distinct()
         )
         if d
     )

@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from collector import localtime, models
+from collector import localtime, models, organisations
 from collector.errors import CollectorError
 from collector.models import utcnow
 from collector.organisations import (
@@ -670,14 +670,7 @@ def search_volunteers(
 
 def volunteer_districts(session: Session, provider_id: int) -> list[str]:
     """List the districts recorded on the provider's volunteers, alphabetically."""
-    vol = models.Volunteer
-    return sorted(
-        d
-        for d in session.scalars(
-            select(vol.district).where(vol.provider_id == provider_id).distinct()
-        )
-        if d
-    )
+    return organisations.districts(session, provider_id, of=models.Volunteer)
 
 
 def search_placements(
