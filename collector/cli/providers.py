@@ -5,28 +5,27 @@ from __future__ import annotations
 import click
 from sqlalchemy import func, select
 
-from collector import audit, db, models
-from collector import providers as providers_
+from collector import audit, db, models, providers
 from collector.cli.base import Context, pass_context, stop, table
 from collector.errors import CollectorError
 
 
-@click.group()
-def providers() -> None:
+@click.group("providers")
+def group() -> None:
     """Add and list providers (CVSs, volunteer centres)."""
 
 
-@providers.command("add")
+@group.command("add")
 @click.argument("slug")
 @click.option("--name", required=True, help="The provider's name, e.g. 'Harlow CVS'.")
-@click.option("--kind", type=click.Choice(providers_.KINDS), default="cvs", show_default=True)
+@click.option("--kind", type=click.Choice(providers.KINDS), default="cvs", show_default=True)
 @click.option("--district", help="The area it serves, e.g. Harlow.")
 @pass_context
 def providers_add(context: Context, slug: str, name: str, kind: str, district: str | None) -> None:
     """Add a provider; then add its staff with `tempcheck users add`."""
     with db.transaction(context.sessions) as session:
         try:
-            provider = providers_.create_provider(
+            provider = providers.create_provider(
                 session, slug=slug, name=name, kind=kind, district=district
             )
         except CollectorError as error:
@@ -38,7 +37,7 @@ def providers_add(context: Context, slug: str, name: str, kind: str, district: s
     )
 
 
-@providers.command("list")
+@group.command("list")
 @pass_context
 def providers_list(context: Context) -> None:
     """List the providers with their organisations and rounds."""

@@ -441,9 +441,9 @@ def _add_command_groups() -> None:
         volunteers,
     )
 
-    main.add_command(providers.providers)
-    main.add_command(users.users)
-    main.add_command(rounds.rounds)
+    main.add_command(providers.group)
+    main.add_command(users.group)
+    main.add_command(rounds.group)
     main.add_command(report.report)
     main.add_command(dispatch.dispatch)
     main.add_command(dispatch.mail_sink)

@@ -18,8 +18,7 @@ import click
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from collector import audit, db, models, schedules
-from collector import rounds as rounds_
+from collector import audit, db, models, rounds, schedules
 from collector.cli.base import (
     Context,
     local_time,
@@ -40,15 +39,15 @@ YES = ("yes", "y", "true", "1")
 NO = ("no", "n", "false", "0")
 
 
-@click.group()
-def rounds() -> None:
+@click.group("rounds")
+def group() -> None:
     """Create, open, remind, close and follow survey rounds."""
 
 
 # Listing and creating ---------------------------------------------------------------------
 
 
-@rounds.command("list")
+@group.command("list")
 @click.option("--provider", "provider_slug", help="Only this provider's rounds.")
 @pass_context
 def rounds_list(context: Context, provider_slug: str | None) -> None:
@@ -105,7 +104,7 @@ def rounds_list(context: Context, provider_slug: str | None) -> None:
     )
 
 
-@rounds.command("create")
+@group.command("create")
 @click.option("--provider", "provider_slug", required=True, help="The provider's slug.")
 @click.option(
     "--survey",
@@ -168,7 +167,7 @@ def rounds_create(
         provider = provider_by_slug(session, provider_slug)
         survey = _survey(session, survey_spec)
         filters = _audience(session, provider, audience)
-        overlaps = rounds_.overlapping_rounds(
+        overlaps = rounds.overlapping_rounds(
             session,
             provider_id=provider.id,
             survey_slug=survey.slug,
@@ -181,7 +180,7 @@ def rounds_create(
                 [o.describe() for o in overlaps] + ["Add --force to create the round anyway."],
             )
         try:
-            round_ = rounds_.create_round(
+            round_ = rounds.create_round(
                 session,
                 provider=provider,
                 survey=survey,
@@ -196,7 +195,7 @@ def rounds_create(
         except CollectorError as error:
             stop(error.message)
         recipients = session.scalar(
-            select(func.count()).select_from(rounds_.audience_query(round_).subquery())
+            select(func.count()).select_from(rounds.audience_query(round_).subquery())
         )
         audit.record(
             session,
@@ -234,7 +233,7 @@ def rounds_create(
 # Opening, reminding, closing ----------------------------------------------------------------
 
 
-@rounds.command("open")
+@group.command("open")
 @click.argument("round_id", type=int)
 @pass_context
 def rounds_open(context: Context, round_id: int) -> None:
@@ -243,7 +242,7 @@ def rounds_open(context: Context, round_id: int) -> None:
     with db.transaction(context.sessions) as session:
         round_ = _round(session, round_id, lock=True)
         try:
-            invited = rounds_.open_round(session, round_, now=now)
+            invited = rounds.open_round(session, round_, now=now)
         except CollectorError as error:
             stop(error.message)
         queued = _queued(session, round_.id, "invite")
@@ -273,7 +272,7 @@ def rounds_open(context: Context, round_id: int) -> None:
         click.echo(f"  Open link: {_base(context)}/s/{slug}")
 
 
-@rounds.command("remind")
+@group.command("remind")
 @click.argument("round_id", type=int)
 @click.option(
     "--force",
@@ -288,7 +287,7 @@ def rounds_remind(context: Context, round_id: int, force: bool) -> None:
         round_ = _round(session, round_id, lock=True)
         if round_.status != "open":
             stop(f"Round {round_id} is {round_.status}: only an open round can be reminded")
-        waiting = _count(session, rounds_.non_responders_query(round_))
+        waiting = _count(session, rounds.non_responders_query(round_))
         if not waiting:
             click.echo(
                 f"Every organisation invited to round {round_id} has completed: no reminder."
@@ -296,8 +295,8 @@ def rounds_remind(context: Context, round_id: int, force: bool) -> None:
             return
         interval = None if force else context.settings.reminder_min_interval
         try:
-            rounds_.remind(session, round_, min_interval=interval)
-        except rounds_.TooSoon as error:
+            rounds.remind(session, round_, min_interval=interval)
+        except rounds.TooSoon as error:
             stop(f"{error.message} Add --force to send it anyway.")
         except CollectorError as error:
             stop(error.message)
@@ -318,7 +317,7 @@ def rounds_remind(context: Context, round_id: int, force: bool) -> None:
     )
 
 
-@rounds.command("close")
+@group.command("close")
 @click.argument("round_id", type=int)
 @pass_context
 def rounds_close(context: Context, round_id: int) -> None:
@@ -329,10 +328,10 @@ def rounds_close(context: Context, round_id: int) -> None:
     with db.transaction(context.sessions) as session:
         round_ = _round(session, round_id, lock=True)
         try:
-            cancelled = rounds_.close_round(session, round_, by=actor)
+            cancelled = rounds.close_round(session, round_, by=actor)
         except CollectorError as error:
             stop(error.message)
-        total = rounds_.round_status(session, round_).total
+        total = rounds.round_status(session, round_).total
         audit.record(
             session,
             "round.close",
@@ -378,7 +377,7 @@ def rounds_close(context: Context, round_id: int) -> None:
 # Following a round ----------------------------------------------------------------------------
 
 
-@rounds.command("status")
+@group.command("status")
 @click.argument("round_id", type=int)
 @click.option("--non-responders", is_flag=True, help="Also list who has not completed.")
 @pass_context
@@ -386,7 +385,7 @@ def rounds_status(context: Context, round_id: int, non_responders: bool) -> None
     """Show a round's response rate, by segment and channel, its messages and who to chase."""
     with context.sessions() as session:
         round_ = _round(session, round_id)
-        status = rounds_.round_status(session, round_)
+        status = rounds.round_status(session, round_)
         heading = (
             f"Round {round_.id}: {round_.provider.name}, {round_.survey.slug} "
             f"v{round_.survey.version}, {round_.period_label} ({round_.status})"
@@ -473,7 +472,7 @@ def rounds_status(context: Context, round_id: int, non_responders: bool) -> None
         )
 
 
-@rounds.command("links")
+@group.command("links")
 @click.argument("round_id", type=int)
 @click.option(
     "--output",
@@ -620,8 +619,8 @@ def _audience(
                 f"--audience {item!r}: write it as KEY=VALUE[,VALUE...], "
                 "e.g. org_type=faith_group,community_group"
             )
-        if key not in rounds_.AUDIENCE_KEYS:
-            stop(f"Unknown audience filter {key!r}: use one of {', '.join(rounds_.AUDIENCE_KEYS)}")
+        if key not in rounds.AUDIENCE_KEYS:
+            stop(f"Unknown audience filter {key!r}: use one of {', '.join(rounds.AUDIENCE_KEYS)}")
         if key == "is_member":
             flags = {v.lower() in YES for v in values if v.lower() in YES + NO}
             if len(flags) != 1 or len(values) != 1:

@@ -12,25 +12,24 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from collector import audit, db, models
-from collector import users as accounts
+from collector import audit, db, models, users
 from collector.cli.base import Context, local_time, pass_context, provider_by_slug, stop, table
 from collector.delivery import chats
 from collector.errors import CollectorError
 
 
-@click.group()
-def users() -> None:
+@click.group("users")
+def group() -> None:
     """Add, list and change the accounts that sign in to the console."""
 
 
-@users.command("add")
+@group.command("add")
 @click.argument("email")
 @click.option("--name", required=True, help="The person's name, as shown in the console.")
 @click.option(
     "--role",
     required=True,
-    type=click.Choice(accounts.ROLES),
+    type=click.Choice(users.ROLES),
     help="admin: everything; staff: one provider; funder: read-only, the providers it funds.",
 )
 @click.option("--provider", "provider_slug", help="The staff member's provider (slug).")
@@ -59,11 +58,11 @@ def users_add(
         funded = [provider_by_slug(session, slug) for slug in dict.fromkeys(slugs)]
         try:
             # Every check that needs no password first, so nobody types one for nothing.
-            accounts.check_new_user(
+            users.check_new_user(
                 session, email=email, name=name, role=role, provider=provider, funded=funded
             )
             password = _read_password(password_stdin)
-            user = accounts.create_user(
+            user = users.create_user(
                 session,
                 email=email,
                 name=name,
@@ -86,7 +85,7 @@ def users_add(
     click.secho(f"Added {role} {user.email} ({sees}).", fg="green")
 
 
-@users.command("list")
+@group.command("list")
 @pass_context
 def users_list(context: Context) -> None:
     """List the accounts: role, what each sees, and when each last signed in."""
@@ -109,7 +108,7 @@ def users_list(context: Context) -> None:
     table(("email", "name", "role", "provider / funds", "active", "last sign-in"), rows)
 
 
-@users.command("set-password")
+@group.command("set-password")
 @click.argument("email")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @pass_context
@@ -118,7 +117,7 @@ def users_set_password(context: Context, email: str, password_stdin: bool) -> No
     with db.transaction(context.sessions) as session:
         user = _user(session, email)
         try:
-            accounts.set_password(session, user, _read_password(password_stdin))
+            users.set_password(session, user, _read_password(password_stdin))
         except CollectorError as error:
             stop(error.message)
         audit.record(
@@ -131,7 +130,7 @@ def users_set_password(context: Context, email: str, password_stdin: bool) -> No
     click.secho(f"New password set for {user.email}; it is signed out everywhere.", fg="green")
 
 
-@users.command("deactivate")
+@group.command("deactivate")
 @click.argument("email")
 @pass_context
 def users_deactivate(context: Context, email: str) -> None:
@@ -139,7 +138,7 @@ def users_deactivate(context: Context, email: str) -> None:
     _set_active(context, email, active=False)
 
 
-@users.command("activate")
+@group.command("activate")
 @click.argument("email")
 @pass_context
 def users_activate(context: Context, email: str) -> None:
@@ -147,7 +146,7 @@ def users_activate(context: Context, email: str) -> None:
     _set_active(context, email, active=True)
 
 
-@users.command("link-telegram")
+@group.command("link-telegram")
 @click.argument("email")
 @pass_context
 def users_link_telegram(context: Context, email: str) -> None:
@@ -186,7 +185,7 @@ def _set_active(context: Context, email: str, *, active: bool) -> None:
         if active:
             user.active = True
         else:
-            accounts.deactivate(session, user)
+            users.deactivate(session, user)
         audit.record(
             session,
             "user.activate" if active else "user.deactivate",
@@ -219,7 +218,7 @@ def _read_password(from_stdin: bool) -> str:
 
 def _user(session: Session, email: str) -> models.User:
     try:
-        return accounts.user_by_email(session, email)
+        return users.user_by_email(session, email)
     except CollectorError as error:
         stop(f"{error.message} (see `tempcheck users list`)")
         raise AssertionError from error  # stop() exits
