@@ -178,10 +178,10 @@ def test_a_child_that_keeps_crashing_stops_up_with_an_error(
 ) -> None:
     from collector.cli import up as up_command
 
-    # Every child exits at once with code 3; pauses of 10, 20, 40 ms; the third crash gives up.
-    monkeypatch.setattr(
-        up_command, "tempcheck_command", lambda: [sys.executable, "-c", "raise SystemExit(3)"]
-    )
+    # The mail sink exits at once with code 3 (the others wait to be stopped); pauses of 10,
+    # 20, 40 ms; the third crash gives up.
+    crash = "import sys, time; sys.exit(3) if 'mail-sink' in sys.argv else time.sleep(120)"
+    monkeypatch.setattr(up_command, "tempcheck_command", lambda: [sys.executable, "-c", crash])
     monkeypatch.setattr(
         up_command, "RESTARTS", up_command.RestartPolicy(0.01, 0.04, crashes=3, window=60)
     )
