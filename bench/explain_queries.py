@@ -7,7 +7,7 @@ unanswered invitations can be answered, it records every SQL statement that
 
 - the answer path sends: respondents completing cvs-support through the web app (Flask's test
   client, page by page as bench_web's respondents do: open the link, start, every question,
-  check, submit), and
+  check, submit), and one stopping being asked (the opt-out link in an invitation), and
 - the KPI path sends: `tempcheck kpi --json` and `tempcheck report build --format xlsx`,
 
 then asks the database for each statement's plan (EXPLAIN QUERY PLAN on SQLite, EXPLAIN on
@@ -87,7 +87,7 @@ def reopen(engine: Engine, built: Built) -> list[str]:
                 "ON r.invitation_id = i.id WHERE i.round_id = :id AND r.id IS NULL "
                 "ORDER BY i.id LIMIT :n"
             ),
-            {"id": built.round_id, "n": RESPONDENTS + 1},
+            {"id": built.round_id, "n": RESPONDENTS + 2},
         ).all()
     return [r[0] for r in rows]
 
@@ -134,9 +134,21 @@ def answer_path(url: str, folder: Path, tokens: list[str]) -> Recorded:
     app = create_app(settings)
     answer(app.test_client(), tokens[0])  # the first warms the app's caches, unrecorded
     with recording() as recorded:
-        for token in tokens[1:]:
+        for token in tokens[1:-1]:
             answer(app.test_client(), token)
+        opt_out(app.test_client(), tokens[-1])
     return recorded
+
+
+def opt_out(client: Any, token: str) -> None:
+    """Stop being asked, from the link in an invitation, as a browser would."""
+    page = client.get(f"/r/{token}/opt-out")
+    csrf = _CSRF.search(page.get_data(as_text=True))
+    if page.status_code != 200 or csrf is None:
+        raise RuntimeError(f"{page.status_code} without a form on the opt-out page")
+    sent = client.post(f"/r/{token}/opt-out", data={"csrf_token": csrf.group(1)})
+    if sent.status_code != 303:
+        raise RuntimeError(f"{sent.status_code} from the opt-out")
 
 
 def kpi_path(url: str, folder: Path, built: Built) -> Recorded:
