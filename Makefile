@@ -86,7 +86,7 @@ lint: install
 
 # The benchmarks (never run by `make test`): each prints its progress, every run and the medians
 # against its baseline, on SQLite and on a throwaway PostgreSQL cluster (Debian's postgresql
-# binaries, as for the tests). About 45 minutes on 2 cores; one of them with its options:
+# binaries, as for the tests). About 50 minutes on 2 cores; one of them with its options:
 # `.venv/bin/python bench/bench_kpi.py --sizes 10k,100k --databases sqlite`.
 bench: install
 	@start=$$(date +%s); failed=""; \
