@@ -84,8 +84,17 @@ lint: install
 	$(BIN)/ruff check collector forms bot analysis tests
 	$(BIN)/mypy
 
+# The benchmarks (never run by `make test`): each prints its progress, every run and the medians
+# against its baseline, on SQLite and on a throwaway PostgreSQL cluster (Debian's postgresql
+# binaries, as for the tests). About 50 minutes on 2 cores; one of them with its options:
+# `.venv/bin/python bench/bench_kpi.py --sizes 10k,100k --databases sqlite`.
 bench: install
-	@for b in bench/bench_*.py; do [ -f "$$b" ] && $(BIN)/python "$$b"; done; true
+	@start=$$(date +%s); failed=""; \
+	for b in bench/bench_*.py; do \
+		echo; echo "=== $$b"; $(BIN)/python "$$b" || failed="$$failed $$b"; \
+	done; \
+	echo; echo "make bench took $$(( ($$(date +%s) - start + 30) / 60 )) minutes"; \
+	if [ -n "$$failed" ]; then echo "failed:$$failed"; exit 1; fi
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache node_modules build artifacts

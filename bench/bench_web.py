@@ -1,36 +1,43 @@
-"""Benchmark: the web forms under load, over HTTP on loopback, against a minimal baseline.
+"""Benchmark: the web forms under load, over HTTP on loopback, on SQLite and on PostgreSQL,
+each against a minimal Flask baseline measured in the same run.
 
-Starts `tempcheck serve --threads 8` (waitress) on a fresh SQLite database with
-the demo data and a round of cvs-support for 1,500 more groups, and drives it with simulated
-respondents who answer page by page as a browser without JavaScript does: open the page, send
-its form with the CSRF token and the session cookie, follow the redirect.
+For each database it starts `tempcheck serve --threads 8` (waitress) on a fresh database with
+the demo data and a round of cvs-support for 6,000 more groups, and, beside it, a minimal Flask
+app served by waitress the same way (same threads, on a database of its own of the same kind,
+through the same engine settings). Simulated respondents answer page by page as a browser
+without JavaScript does: open the page, send its form with the CSRF token and the session
+cookie, follow the redirect.
 
-1. Throughput: 50 respondents with no pause between pages, for 20 seconds, each starting a new
+1. Throughput: 50 respondents with no pause between pages, for 15 seconds, each starting a new
    invitation when it finishes one. Figure: answers stored per second (rows added to the
-   answers table, over the phase's time). Baseline, measured in the same run: a minimal Flask
-   app under gunicorn (2 sync workers, as `tempcheck serve` ran before waitress), whose one
-   POST route inserts one row into SQLite through the same engine settings (WAL, BEGIN
-   IMMEDIATE), driven by 50 clients with no pause for 10 seconds. Aim: at least half the
-   baseline's rate.
+   answers table over the run). Baseline: the bare insert, the minimal app's one POST route
+   inserting one row, driven by 50 clients with no pause for as long. Aim: at least 0.5x.
 2. Latency: 200 respondents, each pausing about 2 s (1.5 to 2.5 s) between pages, each
-   completing one survey. Figure: p50 and p99 page latency, where a page is the time from
+   completing one survey. Figure: p50, p95 and p99 page latency, where a page is the time from
    sending a form to having the next page (the POST and its redirected GET), or opening the
-   link. Aim: p99 under 250 ms.
+   link. Baseline: the same flow on the minimal app (the same pages in the same order, each a
+   form with a CSRF token in a signed session cookie, POST-redirect-GET, each answer stored as
+   one row, a check-your-answers page that reads them back). Aim: p99 under 250 ms.
 
-Traffic goes to 127.0.0.1 only; every phase is bounded in count and time (about 2 minutes in
-all). Run with `make bench` or `.venv/bin/python bench/bench_web.py`.
+Each is run interleaved: a warm-up of both sides that is not counted (5 s of the throughput
+load; 50 respondents pausing 0.5 s), then three repetitions, the baseline first in every other
+one. It prints every run's figure, the medians and the ratios.
+
+    python bench/bench_web.py [--databases sqlite,postgresql] [--repeats 3] [--seconds 15]
+                              [--clients 50] [--respondents 200]
+
+Traffic goes to 127.0.0.1 only; every run is bounded in count and time (about 5 minutes per
+database with the defaults). `make bench` runs it on both databases.
 """
 
 from __future__ import annotations
 
+import argparse
 import http.client
 import os
 import random
 import re
 import secrets
-import sqlite3
-import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -39,10 +46,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
-from servers import free_port, wait_until_up
-from sqlalchemy import select
+from servers import (
+    Databases,
+    databases_option,
+    free_port,
+    interleaved,
+    median,
+    percentile,
+    ratio,
+    run_label,
+    start_server,
+    stop_server,
+    wait_until_up,
+)
+from sqlalchemy import Engine, select, text
 
 from collector import db, models, rounds
 from collector.cli import demo
@@ -51,15 +71,14 @@ from collector.models import utcnow
 from collector.survey.loader import library_survey
 from collector.survey.store import register
 
-BENCH_GROUPS = 1500
-THROUGHPUT_CLIENTS = 50
-THROUGHPUT_SECONDS = 20.0
-BASELINE_SECONDS = 10.0
-LATENCY_CLIENTS = 200
-LATENCY_PAUSE = (1.5, 2.5)
-LATENCY_LIMIT_SECONDS = 75.0
-WORKERS = 2  # the baseline's gunicorn workers
-THREADS = 8  # `tempcheck serve --threads`
+BENCH_GROUPS = 6000  # enough for ten times today's answer rate
+THREADS = 8  # `tempcheck serve --threads`, and the baseline's waitress
+PAUSE = (1.5, 2.5)
+LATENCY_LIMIT_SECONDS = 90.0
+WARM_UP_SECONDS = 5.0
+WARM_UP_RESPONDENTS = 50
+WARM_UP_PAUSE = (0.3, 0.7)
+SIDES = ("baseline", "tempcheck")
 
 # One respondent's answers to cvs-support (the "yes" path, so every question is asked).
 ANSWERS: dict[str, list[str]] = {
@@ -77,7 +96,7 @@ ANSWERS: dict[str, list[str]] = {
     "comments": ["Friendly and quick to reply."],
 }
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-_COOKIE = re.compile(r"^(tempcheck=[^;]*)")
+_COOKIE = re.compile(r"^([^=;\s]+)=([^;]*)")
 
 
 # HTTP ---------------------------------------------------------------------------------------
@@ -93,31 +112,31 @@ class Reply:
 
 
 class Client:
-    """A respondent's browser: one connection per request (as the baseline's sync workers do)."""
+    """A respondent's browser: its cookies, and one connection per request."""
 
     def __init__(self, port: int) -> None:
         self.port = port
-        self.cookie: str | None = None
+        self.cookies: dict[str, str] = {}
 
     def request(self, method: str, path: str, form: dict[str, object] | None = None) -> Reply:
-        """Send one request and read the reply, keeping the session cookie."""
+        """Send one request and read the reply, keeping the cookies it sets."""
         headers = {"Connection": "close"}
         body = None
         if form is not None:
             body = urlencode(form, doseq=True)
             headers["Content-Type"] = "application/x-www-form-urlencoded"
-        if self.cookie:
-            headers["Cookie"] = self.cookie
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         try:
             connection.request(method, path, body=body, headers=headers)
             response = connection.getresponse()
-            text = response.read().decode()
+            text_ = response.read().decode()
             for value in response.headers.get_all("Set-Cookie") or []:
                 match = _COOKIE.match(value)
                 if match:
-                    self.cookie = match.group(1)
-            return Reply(response.status, response.headers.get("Location"), text)
+                    self.cookies[match.group(1)] = match.group(2)
+            return Reply(response.status, response.headers.get("Location"), text_)
         finally:
             connection.close()
 
@@ -132,15 +151,16 @@ class Tally:
     pages: list[float] = field(default_factory=list)
     completed: int = 0
     errors: list[str] = field(default_factory=list)
+    ran_out: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def page(self, seconds: float) -> None:
         with self.lock:
             self.pages.append(seconds)
 
-    def error(self, text: str) -> None:
+    def error(self, text_: str) -> None:
         with self.lock:
-            self.errors.append(text)
+            self.errors.append(text_)
 
 
 def answer_survey(
@@ -192,9 +212,10 @@ def run_respondents(
     surveys_each: int | None = None,
     stagger: float = 0.0,
 ) -> Tally:
-    """Run `clients` respondent threads until `seconds` pass or their surveys are done."""
+    """Run `clients` respondent threads until `seconds` pass or their surveys are done.
+
+    Each takes its invitations from `tokens` (removing them: an invitation is answered once)."""
     tally = Tally()
-    pool = list(tokens)
     pool_lock = threading.Lock()
     deadline = time.monotonic() + seconds
 
@@ -206,9 +227,10 @@ def run_respondents(
         done = 0
         while not stop() and (surveys_each is None or done < surveys_each):
             with pool_lock:
-                if not pool:
+                if not tokens:
+                    tally.ran_out = True
                     return
-                token = pool.pop()
+                token = tokens.pop()
             try:
                 answer_survey(port, token, tally, pause, stop)
             except OSError as error:
@@ -223,76 +245,210 @@ def run_respondents(
     return tally
 
 
-# The baseline app -------------------------------------------------------------------------
-
-
-def baseline_server(port: int, database: str) -> None:
-    """Serve the minimal baseline app with gunicorn (2 sync workers), in this process."""
-    from flask import Flask
-    from gunicorn.app.base import BaseApplication
-    from sqlalchemy import text
-
-    settings = Settings(database_url=f"sqlite:///{database}")
-
-    def create() -> Flask:
-        app = Flask("baseline")
-        engine = db.make_engine(settings)
-
-        @app.post("/hit")
-        def hit() -> tuple[str, int]:
-            with engine.begin() as connection:
-                connection.execute(
-                    text("INSERT INTO hits (value, at) VALUES (:value, CURRENT_TIMESTAMP)"),
-                    {"value": secrets.token_hex(8)},
-                )
-            return "ok", 201
-
-        @app.get("/")
-        def up() -> str:
-            return "up"
-
-        return app
-
-    class Baseline(BaseApplication):  # type: ignore[misc]
-        def load_config(self) -> None:
-            for key, value in {
-                "bind": f"127.0.0.1:{port}",
-                "workers": WORKERS,
-                "worker_class": "sync",
-                "accesslog": "-",
-                "errorlog": "-",
-            }.items():
-                self.cfg.set(key, value)
-
-        def load(self) -> Flask:
-            return create()
-
-    Baseline().run()
-
-
-def run_baseline(port: int, clients: int, seconds: float) -> int:
-    """Drive the baseline's POST route with no pause; give the number of requests that worked."""
+def run_inserts(port: int, clients: int, seconds: float) -> Tally:
+    """Drive the baseline's bare-insert route with no pause, for `seconds`."""
+    tally = Tally()
     deadline = time.monotonic() + seconds
-    ok = [0] * clients
 
-    def client(n: int) -> None:
+    def client() -> None:
         http_client = Client(port)
         while time.monotonic() < deadline:
-            if http_client.request("POST", "/hit", {"value": "x"}).status == 201:
-                ok[n] += 1
+            try:
+                status = http_client.request("POST", "/hit", {"value": "x"}).status
+            except OSError as error:
+                tally.error(f"{type(error).__name__}: {error}")
+                continue
+            if status != 201:
+                tally.error(f"{status} from POST /hit")
+                continue
+            with tally.lock:
+                tally.completed += 1
 
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    threads = [threading.Thread(target=client) for _ in range(clients)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    return sum(ok)
+    return tally
+
+
+# The baseline app ---------------------------------------------------------------------------
+
+BASELINE_TABLES = (
+    "CREATE TABLE hits (id {serial} PRIMARY KEY, value TEXT NOT NULL, at TIMESTAMP)",
+    "CREATE TABLE responses (id {serial} PRIMARY KEY, token TEXT NOT NULL UNIQUE, "
+    "started_at TIMESTAMP NOT NULL, completed_at TIMESTAMP)",
+    "CREATE TABLE answers (id {serial} PRIMARY KEY, token TEXT NOT NULL, "
+    "question_id TEXT NOT NULL, value TEXT NOT NULL, answered_at TIMESTAMP NOT NULL, "
+    "UNIQUE (token, question_id))",
+)
+
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{ title }}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body><main><h1>{{ title }}</h1>
+{% if hint %}<p>{{ hint }}</p>{% endif %}
+{% for row in rows %}<p>{{ row[0] }}: {{ row[1] }}</p>{% endfor %}
+{% if action %}<form method="post" action="{{ action }}" novalidate>
+<input type="hidden" name="csrf_token" value="{{ csrf }}">
+{% for value, label in choices %}<div><input type="{{ kind }}" id="c{{ loop.index }}"
+ name="{{ name }}" value="{{ value }}"><label for="c{{ loop.index }}">{{ label }}</label></div>
+{% endfor %}{% if kind == "text" %}<textarea name="answer" rows="4"></textarea>{% endif %}
+<button type="submit">Continue</button></form>{% endif %}
+</main></body></html>"""
+
+
+def baseline_app(url: str) -> Any:
+    """Build the minimal app: the bare insert, and the respondent's flow without the engine."""
+    from flask import Flask, abort, redirect, render_template_string, request, session
+
+    survey = library_survey("cvs-support")
+    order = list(ANSWERS)
+    questions = {q.id: q for q in survey.questions if q.id in ANSWERS}
+    engine = db.make_engine(Settings(database_url=url))
+    app = Flask("baseline")
+    app.secret_key = secrets.token_hex(32)
+
+    def page(title: str, **context: Any) -> str:
+        values = {"hint": None, "rows": (), "action": None, "choices": (), "kind": "radio"}
+        return render_template_string(PAGE, title=title, **{**values, **context})
+
+    def form_checked(token: str) -> None:
+        if session.get("token") != token or request.form.get("csrf_token") != session["csrf"]:
+            abort(400)
+
+    def see_other(path: str) -> Any:
+        return redirect(path, code=303)
+
+    @app.post("/hit")
+    def hit() -> tuple[str, int]:
+        with engine.begin() as conn:
+            conn.execute(
+                text("INSERT INTO hits (value, at) VALUES (:value, CURRENT_TIMESTAMP)"),
+                {"value": secrets.token_hex(8)},
+            )
+        return "ok", 201
+
+    @app.get("/")
+    def up() -> str:
+        return "up"
+
+    @app.get("/r/<token>")
+    def start(token: str) -> str:
+        session["token"], session["csrf"] = token, secrets.token_urlsafe(24)
+        choices = [("en", "English"), ("cy", "Cymraeg")]
+        return page(
+            survey.title.get("en"),
+            action=f"/r/{token}/start",
+            csrf=session["csrf"],
+            choices=choices,
+            name="language",
+        )
+
+    @app.post("/r/<token>/start")
+    def begin(token: str) -> Any:
+        form_checked(token)
+        with engine.begin() as conn:
+            conn.execute(
+                text("INSERT INTO responses (token, started_at) VALUES (:t, CURRENT_TIMESTAMP)"),
+                {"t": token},
+            )
+        return see_other(f"/r/{token}/q/{order[0]}")
+
+    @app.get("/r/<token>/q/<qid>")
+    def question(token: str, qid: str) -> str:
+        if session.get("token") != token or qid not in questions:
+            abort(404)
+        q = questions[qid]
+        kind = {"multiple": "checkbox", "text": "text"}.get(q.type.value, "radio")
+        return page(
+            q.label.get("en"),
+            hint=q.hint.get("en") if q.hint else None,
+            action=f"/r/{token}/q/{qid}",
+            csrf=session["csrf"],
+            choices=[(c.value, c.label.get("en")) for c in q.choices],
+            kind=kind,
+            name="answer",
+        )
+
+    @app.post("/r/<token>/q/<qid>")
+    def answer(token: str, qid: str) -> Any:
+        form_checked(token)
+        value = " ".join(request.form.getlist("answer"))
+        if value:
+            with engine.begin() as conn:
+                conn.execute(
+                    text(
+                        "INSERT INTO answers (token, question_id, value, answered_at) "
+                        "VALUES (:t, :q, :v, CURRENT_TIMESTAMP)"
+                    ),
+                    {"t": token, "q": qid, "v": value},
+                )
+        following = order.index(qid) + 1
+        if following < len(order):
+            return see_other(f"/r/{token}/q/{order[following]}")
+        return see_other(f"/r/{token}/check")
+
+    @app.get("/r/<token>/check")
+    def check(token: str) -> str:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT question_id, value FROM answers WHERE token = :t ORDER BY id"),
+                {"t": token},
+            ).all()
+        return page(
+            "Check your answers",
+            rows=[(questions[r[0]].label.get("en"), r[1]) for r in rows],
+            action=f"/r/{token}/check",
+            csrf=session["csrf"],
+        )
+
+    @app.post("/r/<token>/check")
+    def submit(token: str) -> Any:
+        form_checked(token)
+        with engine.begin() as conn:
+            conn.execute(
+                text("UPDATE responses SET completed_at = CURRENT_TIMESTAMP WHERE token = :t"),
+                {"t": token},
+            )
+        return see_other(f"/r/{token}/done")
+
+    @app.get("/r/<token>/done")
+    def done(token: str) -> str:
+        return page("Thank you", hint="Your answers have been sent.")
+
+    return app
+
+
+def baseline_server(port: int, url: str, threads: int) -> None:
+    """Serve the baseline app with waitress, configured as `tempcheck serve` configures it."""
+    import signal
+
+    from waitress.server import create_server
+
+    from forms.server import BUFFERED_BODY_BYTES, CONNECTION_LIMIT, IDLE_SECONDS
+
+    server = create_server(
+        baseline_app(url),
+        host="127.0.0.1",
+        port=port,
+        threads=threads,
+        connection_limit=CONNECTION_LIMIT,
+        channel_timeout=IDLE_SECONDS,
+        max_request_body_size=BUFFERED_BODY_BYTES,
+    )
+
+    def stop(_signum: int, _frame: object) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    server.run()
 
 
 # Setting up -------------------------------------------------------------------------------
 
 
-def build_database(settings: Settings) -> list[str]:
+def build_tempcheck(settings: Settings) -> list[str]:
     """Create the demo data and a round of cvs-support for more groups; give its tokens."""
     engine = db.make_engine(settings)
     db.upgrade(engine)
@@ -328,148 +484,238 @@ def build_database(settings: Settings) -> list[str]:
                 select(models.Invitation.token).where(models.Invitation.round_id == round_.id)
             )
         )
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
+        else:
+            conn.execute(text("ANALYZE"))
     engine.dispose()
     return tokens
 
 
-def count_rows(database: Path, table: str) -> int:
-    """Count a table's rows with a plain read (WAL lets it run beside the server)."""
-    with sqlite3.connect(database) as connection:
-        return int(connection.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+def build_baseline(url: str) -> None:
+    """Create the baseline app's tables."""
+    engine = db.make_engine(Settings(database_url=url))
+    serial = "SERIAL" if engine.dialect.name == "postgresql" else "INTEGER"
+    with engine.begin() as conn:
+        for statement in BASELINE_TABLES:
+            conn.execute(text(statement.format(serial=serial)))
+    engine.dispose()
 
 
-def start_server(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    """Start a server process with its output going to a log file."""
-    with log.open("wb") as out:
-        return subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+def count_rows(engine: Engine, table: str) -> int:
+    """Count a table's rows (on SQLite a WAL read, beside the server's writes)."""
+    with engine.connect() as conn:
+        return int(conn.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one())
 
 
-def stop_server(server: subprocess.Popen[bytes]) -> None:
-    """Stop a server process (gunicorn shuts down its workers on SIGTERM)."""
-    server.terminate()
+# Running ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Side:
+    """One of the two servers: where it listens, its database, its invitations."""
+
+    name: str
+    port: int
+    engine: Engine
+    tokens: list[str]
+
+
+@dataclass
+class Figures:
+    """One database's figures: throughput per run, and latency per run, per side."""
+
+    database: str
+    rates: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in SIDES})
+    pages: dict[str, list[list[float]]] = field(default_factory=lambda: {s: [] for s in SIDES})
+    completed: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SIDES, 0))
+    errors: list[str] = field(default_factory=list)
+
+
+def throughput(side: Side, clients: int, seconds: float) -> tuple[float, Tally]:
+    """Run the throughput load on one side; give rows stored per second."""
+    table = "answers" if side.name == "tempcheck" else "hits"
+    before = count_rows(side.engine, table)
+    started = time.monotonic()
+    if side.name == "tempcheck":
+        tally = run_respondents(side.port, side.tokens, clients, seconds=seconds, pause=_no_pause)
+    else:
+        tally = run_inserts(side.port, clients, seconds)
+    elapsed = time.monotonic() - started
+    return (count_rows(side.engine, table) - before) / elapsed, tally
+
+
+def latency(side: Side, respondents: int, pause: tuple[float, float]) -> Tally:
+    """Have `respondents` each complete one survey, pausing between pages."""
+    return run_respondents(
+        side.port,
+        side.tokens,
+        respondents,
+        seconds=LATENCY_LIMIT_SECONDS,
+        pause=lambda: time.sleep(random.uniform(*pause)),
+        surveys_each=1,
+        stagger=2.0,
+    )
+
+
+def _no_pause() -> None:
+    pass
+
+
+def bench_database(database: str, databases: Databases, folder: Path, args: Any) -> Figures:
+    """Set up both servers on one kind of database and run both loads, interleaved."""
+    print(f"\n{database}: building the demo data and {BENCH_GROUPS:,} more invitations...")
+    url = databases.url(database, "bench_web")
+    settings = Settings(database_url=url, instance_path=str(folder))
+    tokens = build_tempcheck(settings)
+    random.Random(7).shuffle(tokens)
+    baseline_url = databases.url(database, "bench_web_baseline")
+    build_baseline(baseline_url)
+    figures = Figures(database)
+
+    ports = {name: free_port() for name in SIDES}
+    bin_dir = Path(sys.executable).parent
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "TEMPCHECK_INSTANCE": str(folder),
+        "SECRET_KEY": secrets.token_hex(32),
+        "BASE_URL": f"http://127.0.0.1:{ports['tempcheck']}",
+    }
+    threads = str(args.threads)
+    commands = {
+        "baseline": [sys.executable, __file__, "--baseline-server", str(ports["baseline"])]
+        + [baseline_url, threads],
+        "tempcheck": [str(bin_dir / "tempcheck"), "serve", "--threads", threads]
+        + ["--port", str(ports["tempcheck"])],
+    }
+    servers = {}
+    sides = {
+        "baseline": Side(
+            "baseline",
+            ports["baseline"],
+            db.make_engine(Settings(database_url=baseline_url)),
+            [secrets.token_urlsafe(24) for _ in range(len(tokens))],
+        ),
+        "tempcheck": Side("tempcheck", ports["tempcheck"], db.make_engine(settings), tokens),
+    }
     try:
-        server.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
+        for name in SIDES:
+            # Run from the folder, so that no .env of the working tree changes the settings.
+            servers[name] = start_server(
+                commands[name], env, folder / f"{name}-{database}.log", cwd=folder
+            )
+        for name in SIDES:
+            wait_until_up(ports[name], "/")
+
+        print(
+            f"{database}: throughput, {args.clients} clients with no pause, "
+            f"{args.seconds:.0f} s a run",
+            flush=True,
+        )
+        for repetition, name in interleaved(SIDES, args.repeats):
+            seconds = WARM_UP_SECONDS if repetition == 0 else args.seconds
+            rate, tally = throughput(sides[name], args.clients, seconds)
+            if name == "tempcheck":
+                what, done = "answers stored/s", f"{len(tally.pages)} pages"
+            else:
+                what, done = "bare inserts/s  ", f"{tally.completed} requests"
+            print(
+                f"  {database:10s} {run_label(repetition, args.repeats):8s} {name:9s} "
+                f"{rate:8.1f} {what}  ({done}, {len(tally.errors)} errors"
+                f"{', RAN OUT OF INVITATIONS' if tally.ran_out else ''})",
+                flush=True,
+            )
+            figures.errors += tally.errors
+            if repetition > 0:
+                figures.rates[name].append(rate)
+
+        print(
+            f"{database}: latency, {args.respondents} respondents pausing about 2 s "
+            "between pages, one survey each",
+            flush=True,
+        )
+        for repetition, name in interleaved(SIDES, args.repeats):
+            warm_up = repetition == 0
+            tally = latency(
+                sides[name],
+                WARM_UP_RESPONDENTS if warm_up else args.respondents,
+                WARM_UP_PAUSE if warm_up else PAUSE,
+            )
+            ms = [s * 1000 for s in tally.pages]
+            print(
+                f"  {database:10s} {run_label(repetition, args.repeats):8s} {name:9s} "
+                f"p50 {percentile(ms, 50):5.0f} ms  p95 {percentile(ms, 95):5.0f} ms  "
+                f"p99 {percentile(ms, 99):5.0f} ms  ({len(ms)} pages, {tally.completed} "
+                f"surveys, {len(tally.errors)} errors"
+                f"{', RAN OUT OF INVITATIONS' if tally.ran_out else ''})",
+                flush=True,
+            )
+            figures.errors += tally.errors
+            if not warm_up:
+                figures.pages[name].append(ms)
+                figures.completed[name] += tally.completed
+    finally:
+        for server in servers.values():
+            stop_server(server)
+        for side in sides.values():
+            side.engine.dispose()
+    return figures
 
 
-def percentile(values: list[float], q: float) -> float:
-    """Give the q-th percentile (0..100) of the values."""
-    ordered = sorted(values)
-    return statistics.quantiles(ordered, n=100, method="inclusive")[int(q) - 1]
+def report(all_figures: list[Figures], args: Any) -> None:
+    """Print the medians and ratios."""
+    print()
+    print(
+        f"Web forms: waitress, {args.threads} threads a side, loopback, {os.cpu_count()} CPUs; "
+        f"medians of {args.repeats} interleaved runs after a warm-up"
+    )
+    for f in all_figures:
+        rates = {s: median(f.rates[s]) for s in SIDES}
+        print(f"{f.database}:")
+        print(
+            f"  throughput: tempcheck {rates['tempcheck']:.1f} answers stored/s, bare insert "
+            f"{rates['baseline']:.1f} rows/s: {ratio(rates['tempcheck'], rates['baseline']):.2f}x"
+            " (aim: at least 0.50x)"
+        )
+        for name in SIDES:
+            # Each percentile is the median of the runs' percentiles.
+            p = {q: median([percentile(run, q) for run in f.pages[name]]) for q in (50, 95, 99)}
+            label = "tempcheck" if name == "tempcheck" else "same-flow baseline"
+            print(
+                f"  latency, {label:18s}: p50 {p[50]:5.0f} ms  p95 {p[95]:5.0f} ms  "
+                f"p99 {p[99]:5.0f} ms  ({sum(len(r) for r in f.pages[name])} pages, "
+                f"{f.completed[name]} surveys)"
+            )
+        if f.errors:
+            print(f"  errors: {len(f.errors)}, e.g. {f.errors[:3]}")
+    print("Aim: p99 under 250 ms at 200 respondents.")
 
 
 def main() -> None:
-    """Run the three phases and print the figures."""
-    if len(sys.argv) == 4 and sys.argv[1] == "--baseline-server":
-        baseline_server(int(sys.argv[2]), sys.argv[3])
+    """Run both loads on every database asked for, and print the figures."""
+    if len(sys.argv) == 5 and sys.argv[1] == "--baseline-server":
+        baseline_server(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]))
         return
-    bin_dir = Path(sys.executable).parent
-    with tempfile.TemporaryDirectory(prefix="tempcheck-bench-web-") as tmp:
-        folder = Path(tmp)
-        database = folder / "web.db"
-        settings = Settings(database_url=f"sqlite:///{database}", instance_path=str(folder))
-        print("Building the demo database and 1,500 more invitations...", flush=True)
-        tokens = build_database(settings)
-        random.Random(7).shuffle(tokens)
-        latency_tokens, throughput_tokens = tokens[:LATENCY_CLIENTS], tokens[LATENCY_CLIENTS:]
-
-        # The baseline first, on a database of its own.
-        baseline_db = folder / "baseline.db"
-        with sqlite3.connect(baseline_db) as connection:
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute(
-                "CREATE TABLE hits (id INTEGER PRIMARY KEY, value TEXT NOT NULL, at TIMESTAMP)"
-            )
-        port = free_port()
-        server = start_server(
-            [sys.executable, __file__, "--baseline-server", str(port), str(baseline_db)],
-            dict(os.environ),
-            folder / "baseline.log",
-        )
-        try:
-            wait_until_up(port)
-            print(
-                f"Baseline: {THROUGHPUT_CLIENTS} clients, {BASELINE_SECONDS:.0f} s...", flush=True
-            )
-            started = time.monotonic()
-            run_baseline(port, THROUGHPUT_CLIENTS, BASELINE_SECONDS)
-            elapsed = time.monotonic() - started
-            baseline_rate = count_rows(baseline_db, "hits") / elapsed
-        finally:
-            stop_server(server)
-
-        port = free_port()
-        env = {
-            **os.environ,
-            "DATABASE_URL": settings.database_url,
-            "TEMPCHECK_INSTANCE": str(folder),
-            "SECRET_KEY": secrets.token_hex(32),
-            "BASE_URL": f"http://127.0.0.1:{port}",
-        }
-        server = start_server(
-            [str(bin_dir / "tempcheck"), "serve", "--threads", str(THREADS), "--port", str(port)],
-            env,
-            folder / "serve.log",
-        )
-        try:
-            wait_until_up(port)
-            print(
-                f"Throughput: {THROUGHPUT_CLIENTS} respondents, no pause, "
-                f"{THROUGHPUT_SECONDS:.0f} s...",
-                flush=True,
-            )
-            before = count_rows(database, "answers")
-            started = time.monotonic()
-            fast = run_respondents(
-                port,
-                throughput_tokens,
-                THROUGHPUT_CLIENTS,
-                seconds=THROUGHPUT_SECONDS,
-                pause=lambda: None,
-            )
-            elapsed = time.monotonic() - started
-            answers_rate = (count_rows(database, "answers") - before) / elapsed
-
-            print(
-                f"Latency: {LATENCY_CLIENTS} respondents pausing about 2 s between pages...",
-                flush=True,
-            )
-            slow = run_respondents(
-                port,
-                latency_tokens,
-                LATENCY_CLIENTS,
-                seconds=LATENCY_LIMIT_SECONDS,
-                pause=lambda: time.sleep(random.uniform(*LATENCY_PAUSE)),
-                surveys_each=1,
-                stagger=2.0,
-            )
-        finally:
-            stop_server(server)
-
-    ratio = answers_rate / baseline_rate if baseline_rate else float("nan")
-    p50 = percentile(slow.pages, 50) * 1000
-    p99 = percentile(slow.pages, 99) * 1000
-    print()
-    print(f"Web forms (waitress, {THREADS} threads, SQLite, loopback, {os.cpu_count()} CPUs)")
-    print(
-        f"  answers stored per second, {THROUGHPUT_CLIENTS} respondents, no pause: "
-        f"{answers_rate:8.1f}  ({fast.completed} surveys completed, {len(fast.pages)} pages)"
-    )
-    print(
-        f"  baseline: minimal Flask POST inserting one row, gunicorn {WORKERS} sync: "
-        f"{baseline_rate:8.1f} rows/s"
-    )
-    print(f"  ratio: {ratio:.2f} of the baseline (aim: at least 0.50)")
-    print(
-        f"  page latency, {LATENCY_CLIENTS} respondents pausing ~2 s: "
-        f"p50 {p50:.0f} ms, p99 {p99:.0f} ms over {len(slow.pages)} pages, "
-        f"{slow.completed} surveys completed (aim: p99 under 250 ms)"
-    )
-    errors = fast.errors + slow.errors
-    if errors:
-        print(f"  errors: {len(errors)}, e.g. {errors[:3]}")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--databases", type=databases_option, default="sqlite,postgresql")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=15.0, help="Each throughput run.")
+    parser.add_argument("--clients", type=int, default=50, help="Throughput's clients.")
+    parser.add_argument("--respondents", type=int, default=200, help="Latency's respondents.")
+    parser.add_argument("--threads", type=int, default=THREADS, help="Each server's threads.")
+    args = parser.parse_args()
+    started = time.monotonic()
+    results = []
+    with (
+        tempfile.TemporaryDirectory(prefix="tempcheck-bench-web-") as tmp,
+        Databases(Path(tmp)) as databases,
+    ):
+        for database in args.databases:
+            results.append(bench_database(database, databases, Path(tmp), args))
+    report(results, args)
+    print(f"bench_web took {(time.monotonic() - started) / 60:.1f} minutes")
 
 
 if __name__ == "__main__":

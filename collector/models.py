@@ -223,7 +223,9 @@ class Invitation(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), index=True)
-    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
+    # Indexed on its own: an organisation's invitations are looked up without their round
+    # (opting out, deleting it), which the unique (round_id, organisation_id) cannot serve.
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
     volunteer_id: Mapped[int | None] = mapped_column(ForeignKey("volunteers.id"), index=True)
     placement_id: Mapped[int | None] = mapped_column(ForeignKey("placements.id"), index=True)
     token: Mapped[str] = mapped_column(String(64), unique=True)

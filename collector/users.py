@@ -18,7 +18,6 @@ from datetime import timedelta
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
-from zxcvbn import zxcvbn
 
 from collector import models
 from collector.errors import CollectorError, NotFound
@@ -53,6 +52,10 @@ def hash_password(password: str) -> str:
     """Hash a password with scrypt and a random salt, as `scrypt$n$r$p$salt$hash`."""
     salt = secrets.token_bytes(16)
     digest = hashlib.scrypt(password.encode(), salt=salt, maxmem=_SCRYPT_MAXMEM, **_SCRYPT)
+    return _stored(salt, digest)
+
+
+def _stored(salt: bytes, digest: bytes) -> str:
     n, r, p = _SCRYPT["n"], _SCRYPT["r"], _SCRYPT["p"]
     return f"scrypt${n}${r}${p}${_b64(salt)}${_b64(digest)}"
 
@@ -79,8 +82,11 @@ def check_password(password: str, hashed: str) -> bool:
 
 
 # Checked against when no account has the email, so a wrong email costs as long as a wrong
-# password and response times do not tell which emails have accounts.
-_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
+# password and response times do not tell which emails have accounts. A check costs one scrypt
+# of the password whatever the stored digest is, so a random salt and digest (which no password
+# matches) serve as well as a hashed random password and cost nothing to make: every CLI command
+# imports this module, and computing a hash here made each one wait for scrypt.
+_DUMMY_HASH = _stored(secrets.token_bytes(16), secrets.token_bytes(64))  # 64: scrypt's dklen
 
 
 def check_password_strength(password: str, *, personal: Sequence[str] = ()) -> None:
@@ -92,6 +98,8 @@ def check_password_strength(password: str, *, personal: Sequence[str] = ()) -> N
         raise UserError(f"A password must be at least {MIN_PASSWORD_LENGTH} characters")
     if len(password) > MAX_PASSWORD_LENGTH:
         raise UserError(f"A password must be at most {MAX_PASSWORD_LENGTH} characters")
+    from zxcvbn import zxcvbn  # its word lists take a while to load: only when a password is set
+
     words = [w for item in personal for w in re.split(r"[^\w]+", item.lower()) if len(w) > 2]
     result = zxcvbn(password[:_STRENGTH_READS], user_inputs=[*personal, *words, "tempcheck"])
     if result["score"] >= MIN_PASSWORD_SCORE:
