@@ -35,6 +35,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from sqlalchemy import Connection, Select, func, select
 from sqlalchemy.orm import aliased
@@ -392,6 +393,115 @@ def load_frame(
             _with_choice_columns(answers, question)
     wide = pd.DataFrame(answers, index=responses.index)
     return pd.concat([wide, responses], axis=1)
+
+
+# --- the typed frame the KPI engine reads --------------------------------------------------
+
+# Rows are read from the driver in chunks of this many, so that a million responses never
+# exist as a million Python tuples at once.
+FETCH_CHUNK = 50_000
+
+
+class _Codes:
+    """Dictionary-encode one column chunk by chunk: a code per row, and the values seen."""
+
+    def __init__(self) -> None:
+        self.index: dict[Any, int] = {}
+        self.chunks: list[npt.NDArray[np.int32]] = []
+
+    def add(self, values: Sequence[Any]) -> None:
+        codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
+        lookup = np.array(
+            [self.index.setdefault(value, len(self.index)) for value in uniques.tolist()] + [-1],
+            dtype=np.int32,
+        )
+        self.chunks.append(lookup[codes])  # code -1 (missing) takes the last entry, -1
+
+    def categorical(self) -> pd.Categorical:
+        codes = np.concatenate(self.chunks) if self.chunks else np.empty(0, dtype=np.int32)
+        return pd.Categorical.from_codes(codes, categories=pd.Index(list(self.index), dtype=object))
+
+
+def load_kpi_frame(
+    connection: Connection,
+    survey: Survey,
+    round_ids: Collection[int],
+    questions: Collection[str],
+) -> pd.DataFrame:
+    """Load the typed wide frame the KPI engine reads: only these rounds and these questions.
+
+    The frame of :func:`load_frame` (the same query, so the same rows in the same order), with
+    typed columns: choice, scale and text answers and every segment as categoricals (missing
+    values are NaN, not None), numeric answers as float64, the round as int64, the organisation
+    as Int64 and membership as boolean. Rows come from the driver's cursor in chunks and are
+    dictionary-encoded as they come, so no column of Python objects is ever built.
+    """
+    wanted = _wanted(survey, questions)
+    resp = models.Response
+    query = _response_query(round_ids)
+    for n, question in enumerate(wanted):
+        answer = aliased(models.Answer, name=f"a{n}")
+        query = query.add_columns(answer.value).outerjoin(
+            answer, (answer.response_id == resp.id) & (answer.question_id == question.id)
+        )
+    width = _RESPONSE_FIELDS + len(wanted)
+    ids: list[npt.NDArray[np.int64]] = []
+    rounds: list[npt.NDArray[np.int64]] = []
+    organisations: list[npt.NDArray[np.float64]] = []
+    members: list[npt.NDArray[np.float64]] = []
+    strings = {column: _Codes() for column in (CHANNEL, ORG_TYPE, INCOME_BAND, DISTRICT, OUTCOMES)}
+    answers = [_Codes() for _ in wanted]
+    # The raw DB-API cursor: SQLAlchemy's rows would cost more than the whole evaluation.
+    cursor = connection.execute(query).cursor
+    while rows := cursor.fetchmany(FETCH_CHUNK):
+        columns = list(zip(*rows, strict=True))
+        assert len(columns) == width
+        ids.append(np.asarray(columns[0], dtype=np.int64))
+        rounds.append(np.asarray(columns[1], dtype=np.int64))
+        organisations.append(np.asarray(columns[2], dtype=np.float64))  # None becomes NaN
+        members.append(np.asarray(columns[8], dtype=np.float64))
+        for codes, values in zip(strings.values(), columns[3:8], strict=True):
+            codes.add(values)
+        for codes, values in zip(answers, columns[_RESPONSE_FIELDS:], strict=True):
+            codes.add(values)
+    cursor.close()
+    index = pd.Index(_joined(ids, np.int64), name=RESPONSE_ID)
+    round_array = _joined(rounds, np.int64)
+    providers = _provider_slugs(connection, round_ids)
+    slugs = sorted(set(providers.values()))
+    lookup = {round_id: slugs.index(slug) for round_id, slug in providers.items()}
+    provider_codes = np.array([lookup[r] for r in np.unique(round_array).tolist()] or [0])
+    data: dict[str, Any] = {}
+    for question, codes in zip(wanted, answers, strict=True):
+        stored = codes.categorical()
+        if question.type in NUMBER_TYPES:
+            objects = pd.Series(np.asarray(stored.astype(object)), index=index, dtype=object)
+            data[question.id] = _typed(question, objects).to_numpy()
+        else:
+            data[question.id] = stored
+    rounds_seen = np.unique(round_array)
+    data[ROUND] = round_array
+    data[PROVIDER] = (
+        pd.Categorical.from_codes(
+            provider_codes[np.searchsorted(rounds_seen, round_array)], categories=slugs
+        )
+        if len(round_array)
+        else pd.Categorical([], categories=slugs)
+    )
+    organisation = _joined(organisations, np.float64)
+    unknown = np.isnan(organisation)
+    data[ORGANISATION] = pd.arrays.IntegerArray(
+        np.where(unknown, 0, organisation).astype(np.int64), unknown
+    )
+    for column, codes in strings.items():
+        data[column] = codes.categorical()
+    member = _joined(members, np.float64)
+    data[IS_MEMBER] = pd.arrays.BooleanArray(member == 1, np.isnan(member))
+    return pd.DataFrame(data, index=index)
+
+
+def _joined(chunks: list[Any], dtype: Any) -> Any:
+    return np.concatenate(chunks) if chunks else np.empty(0, dtype=dtype)
 
 
 # --- invitations ---------------------------------------------------------------------------
