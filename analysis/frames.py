@@ -23,6 +23,10 @@ Two shapes:
     attributes copied from its organisation when it started (type, income band, district,
     outcome areas as space-separated slugs, membership).
 
+The KPI engine reads a third shape, :func:`load_kpi_frame`: the wide form of only the rounds
+and questions a report needs, typed for counting (categoricals, read from the driver's cursor in
+chunks), so that a million responses load in seconds and a few hundred MiB.
+
 The columns that are not questions start with ``@`` (``@round``, ``@org_type``): a question id
 cannot contain ``@`` or ``:``, so no question can clash with them. Use the constants below, not
 the strings.
@@ -453,6 +457,7 @@ def load_kpi_frame(
     strings = {column: _Codes() for column in (CHANNEL, ORG_TYPE, INCOME_BAND, DISTRICT, OUTCOMES)}
     answers = [_Codes() for _ in wanted]
     # The raw DB-API cursor: SQLAlchemy's rows would cost more than the whole evaluation.
+    # (Not streamed: SQLAlchemy's streaming buffers rows of its own ahead of the cursor.)
     cursor = connection.execute(query).cursor
     while rows := cursor.fetchmany(FETCH_CHUNK):
         block = np.empty((len(rows), width), dtype=object)

@@ -1,9 +1,11 @@
 """Evaluate KPIs over a wide frame of responses (the compute layer: pure functions, no I/O).
 
-The frame may hold several rounds (and providers) of one survey: each condition is evaluated
-once over the whole frame with the vectorised evaluator (:func:`analysis.conditions.evaluate_frame`)
-and the results are then counted per round and per segment. Only responses in a KPI's
-denominator count towards its numerator.
+The frame may hold several rounds (and providers) of one survey. Each condition is evaluated
+once per frame, by the vectorised evaluator (:func:`analysis.conditions.evaluate_frame`) over
+the distinct values of the columns it reads (see :class:`Truths`); a KPI's counts per round,
+and per round and segment for its breakdowns, are then made for every round at once with
+group-bys over codes, and shared by every report built from the frame. Only responses in a
+KPI's denominator count towards its numerator.
 """
 
 from __future__ import annotations
@@ -58,7 +60,6 @@ __all__ = [
     "evaluate_targets_met",
     "indicators",
     "taken_up",
-    "segment_keys",
 ]
 
 Bools = npt.NDArray[np.bool_]
@@ -224,32 +225,6 @@ def indicators(
 
 
 # --- segments ------------------------------------------------------------------------------
-
-
-def segment_keys(
-    frame: pd.DataFrame, segment: str, mask: Bools
-) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.object_]]:
-    """Give (row position, segment value) pairs for the masked rows; None when not recorded.
-
-    A multi-valued segment (outcome areas) gives one pair per value, so a row can count in
-    several groups; a row with no value gives one pair with None.
-    """
-    positions = np.flatnonzero(mask)
-    # Take the rows first: finding missing values in the whole column costs more than this.
-    values = frame[SEGMENTS[segment]].to_numpy(dtype=object)[positions]
-    values[pd.isna(values)] = None
-    if segment == "is_member":
-        keys = np.array(
-            [None if v is None else ("member" if v else "not_member") for v in values], dtype=object
-        )
-        return positions, keys
-    if segment in MULTI_VALUED_SEGMENTS:
-        tokens = pd.Series(values, dtype=object).fillna("").str.split().explode()
-        repeat = tokens.index.to_numpy(dtype=np.intp)
-        keys = tokens.to_numpy(dtype=object, na_value=None)
-        return positions[repeat], keys
-    keys = np.array([None if v is None or v == "" else str(v) for v in values], dtype=object)
-    return positions, keys
 
 
 @dataclass(frozen=True)
