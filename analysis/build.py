@@ -303,8 +303,8 @@ def build_reports(
     for survey_id, used in needed.items():
         newest = max(used, key=lambda r: (r.survey_version, r.id))
         survey = definitions[survey_rows[newest.id]]
-        frame = frames.load_frame(
-            connection, survey, [r.id for r in used], questions=questions.get(survey_id, set())
+        frame = frames.load_kpi_frame(
+            connection, survey, [r.id for r in used], questions.get(survey_id, set())
         )
         versions = {r.id: definitions[survey_rows[r.id]] for r in used}
         loaded[survey_id] = SurveyFrame(frame, survey, versions)

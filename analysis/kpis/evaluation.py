@@ -1,16 +1,19 @@
 """Evaluate KPIs over a wide frame of responses (the compute layer: pure functions, no I/O).
 
-The frame may hold several rounds (and providers) of one survey: each condition is evaluated
-once over the whole frame with the vectorised evaluator (:func:`analysis.conditions.evaluate_frame`)
-and the results are then counted per round and per segment. Only responses in a KPI's
-denominator count towards its numerator.
+The frame may hold several rounds (and providers) of one survey. Each condition is evaluated
+once per frame, by the vectorised evaluator (:func:`analysis.conditions.evaluate_frame`) over
+the distinct values of the columns it reads (see :class:`Truths`); a KPI's counts per round,
+and per round and segment for its breakdowns, are then made for every round at once with
+group-bys over codes, and shared by every report built from the frame. Only responses in a
+KPI's denominator count towards its numerator.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
@@ -39,7 +42,7 @@ from analysis.segments import order_keys, value_label
 from analysis.stats import CONFIDENCE, newcombe
 from analysis.suppression import SECONDARY_NOTE, SUPPRESSED_NOTE, cells_to_hide, is_small
 from collector.localtime import day_ends, day_starts
-from collector.survey.expr import Call, Compare, Literal, Node, Ref
+from collector.survey.expr import Call, Compare, Literal, Node, Ref, references
 from collector.survey.model import Survey
 
 __all__ = [
@@ -57,7 +60,6 @@ __all__ = [
     "evaluate_targets_met",
     "indicators",
     "taken_up",
-    "segment_keys",
 ]
 
 Bools = npt.NDArray[np.bool_]
@@ -65,22 +67,136 @@ Counts = tuple[int, int]  # (numerator, n)
 
 
 class Truths:
-    """Conditions evaluated over one frame, each at most once (nodes are hashable values)."""
+    """Conditions evaluated over one frame, each at most once (nodes are hashable values).
+
+    A condition's truth depends only on the values of the questions it reads, and a frame holds
+    few different values (or combinations of values) however many rows it has. So each
+    condition is evaluated by :func:`analysis.conditions.evaluate_frame` over the frame's
+    distinct combinations of the columns it reads, and the result is taken back to every row
+    through the columns' codes: the same evaluator, the same answer for every row, a few rows'
+    work. Counts per round and breakdowns by segment are kept here too, so that every report
+    built from the frame shares them.
+    """
 
     def __init__(self, frame: pd.DataFrame) -> None:
         self.frame = frame
         self._memo: dict[Node, Bools] = {}
         self._cache = FrameCache()
+        self._codes: dict[str, tuple[npt.NDArray[np.int64], pd.Series]] = {}
+        self._indicators: dict[tuple[Node, Node], Indicators] = {}
+        self._segments: dict[str, _SegmentCodes] = {}
+        self._rounds: tuple[npt.NDArray[np.int64], npt.NDArray[np.intp]] | None = None
 
     def __call__(self, node: Node) -> Bools:
         """Give the condition's truth for every row of the frame."""
         if node not in self._memo:
-            truth = evaluate_frame(node, self.frame, cache=self._cache).to_numpy(
-                dtype=np.bool_, copy=True
-            )
+            truth = self._evaluate(node)
             truth.flags.writeable = False  # shared by every KPI that uses the condition
             self._memo[node] = truth
         return self._memo[node]
+
+    def _evaluate(self, node: Node) -> Bools:
+        names = sorted(references(node))
+        if len(self.frame) == 0 or any(name not in self.frame.columns for name in names):
+            # Nothing to gain, or an error to raise exactly as the evaluator raises it.
+            return evaluate_frame(node, self.frame, cache=self._cache).to_numpy(
+                dtype=np.bool_, copy=True
+            )
+        columns = [self._column_codes(name) for name in names]
+        if not columns:
+            return np.full(len(self.frame), _truth_of_one_row(node), dtype=np.bool_)
+        sizes = [len(values) for _, values in columns]
+        if math.prod(sizes) > _MAX_COMBINATIONS:
+            return evaluate_frame(node, self.frame, cache=self._cache).to_numpy(
+                dtype=np.bool_, copy=True
+            )
+        combined = columns[0][0]
+        for (codes, _), size in zip(columns[1:], sizes[1:], strict=True):
+            combined = combined * size + codes
+        if len(columns) == 1:
+            distinct, inverse = np.arange(sizes[0], dtype=np.int64), combined
+        else:
+            distinct, inverse = np.unique(combined, return_inverse=True)
+        parts: dict[str, pd.Series] = {}
+        rest = distinct
+        for name, (_, values), size in reversed(list(zip(names, columns, sizes, strict=True))):
+            rest, mine = np.divmod(rest, size)
+            parts[name] = values.iloc[mine].reset_index(drop=True)
+        small = pd.DataFrame({name: parts[name] for name in names})
+        truth = evaluate_frame(node, small).to_numpy(dtype=np.bool_)
+        return truth[inverse]
+
+    def _column_codes(self, name: str) -> tuple[npt.NDArray[np.int64], pd.Series]:
+        """Give a column's code per row and its distinct values, the last one standing for
+        unanswered (None, or NaN in a numeric column)."""
+        if name not in self._codes:
+            self._codes[name] = _factorized(self.frame[name])
+        return self._codes[name]
+
+    def indicators(self, numerator: Node, denominator: Node) -> Indicators:
+        """Give the indicators of a numerator and denominator over the frame, once."""
+        key = (numerator, denominator)
+        if key not in self._indicators:
+            den = self(denominator)
+            num = self(numerator) & den
+            round_ids, codes = self.round_codes()
+            totals = np.bincount(codes[den], minlength=len(round_ids))
+            hits = np.bincount(codes[num], minlength=len(round_ids))
+            by_round = {
+                int(r): (int(h), int(t))
+                for r, h, t in zip(round_ids.tolist(), hits.tolist(), totals.tolist(), strict=True)
+            }
+            rounds = self.frame[ROUND].to_numpy(dtype=np.int64)
+            self._indicators[key] = Indicators(rounds, den, num, by_round)
+        return self._indicators[key]
+
+    def round_codes(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.intp]]:
+        """Give the frame's round ids, sorted, and each row's position among them."""
+        if self._rounds is None:
+            round_ids, codes = np.unique(
+                self.frame[ROUND].to_numpy(dtype=np.int64), return_inverse=True
+            )
+            self._rounds = (round_ids, codes.astype(np.intp))
+        return self._rounds
+
+    def segment(self, segment: str) -> _SegmentCodes:
+        """Give a segment's keys, coded per row, once per frame."""
+        if segment not in self._segments:
+            self._segments[segment] = _SegmentCodes.of(self.frame, segment)
+        return self._segments[segment]
+
+
+# A condition over more combinations of values than this is evaluated row by row instead.
+_MAX_COMBINATIONS = 1_000_000
+
+
+def _truth_of_one_row(node: Node) -> bool:
+    """Evaluate a condition that reads no question (a constant)."""
+    return bool(evaluate_frame(node, pd.DataFrame(index=pd.RangeIndex(1))).iloc[0])
+
+
+def _factorized(series: pd.Series) -> tuple[npt.NDArray[np.int64], pd.Series]:
+    """Code a column: codes per row, and the distinct values with unanswered last."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        codes = series.cat.codes.to_numpy(dtype=np.int64)
+        values = np.asarray(series.cat.categories, dtype=object)
+    elif pd.api.types.is_numeric_dtype(series.dtype):
+        codes, values = pd.factorize(series.to_numpy(dtype=np.float64, na_value=np.nan))
+    else:
+        codes, values = pd.factorize(series.to_numpy(dtype=object))
+    codes = codes.astype(np.int64)
+    missing = len(values)
+    codes[codes < 0] = missing
+    if pd.api.types.is_numeric_dtype(series.dtype) and not isinstance(
+        series.dtype, pd.CategoricalDtype
+    ):
+        distinct = pd.Series(np.append(np.asarray(values, dtype=np.float64), np.nan))
+    else:
+        objects = np.empty(missing + 1, dtype=object)
+        objects[:missing] = np.asarray(values, dtype=object)
+        objects[missing] = None
+        distinct = pd.Series(objects, dtype=object)
+    return codes, distinct
 
 
 @dataclass(frozen=True)
@@ -90,9 +206,13 @@ class Indicators:
     rounds: npt.NDArray[np.int64]
     denominator: Bools
     numerator: Bools
+    by_round: dict[int, Counts] | None = None  # (numerator, n) per round, when counted ahead
+    tallies: dict[str, _Tally] = field(default_factory=dict, compare=False, repr=False)
 
     def counts(self, round_id: int) -> Counts:
         """Count (numerator, n) in one round."""
+        if self.by_round is not None:
+            return self.by_round.get(round_id, (0, 0))
         mask = (self.rounds == round_id) & self.denominator
         return int(np.count_nonzero(self.numerator & mask)), int(np.count_nonzero(mask))
 
@@ -101,58 +221,90 @@ def indicators(
     frame: pd.DataFrame, numerator: Node, denominator: Node, truths: Truths | None = None
 ) -> Indicators:
     """Evaluate a numerator and denominator over every response of the frame."""
-    truths = truths or Truths(frame)
-    den = truths(denominator)
-    num = truths(numerator) & den
-    return Indicators(frame[ROUND].to_numpy(dtype=np.int64), den, num)
+    return (truths or Truths(frame)).indicators(numerator, denominator)
 
 
 # --- segments ------------------------------------------------------------------------------
 
 
-def segment_keys(
-    frame: pd.DataFrame, segment: str, mask: Bools
-) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.object_]]:
-    """Give (row position, segment value) pairs for the masked rows; None when not recorded.
+@dataclass(frozen=True)
+class _SegmentCodes:
+    """A segment over a frame: each row's category, and each category's keys.
 
-    A multi-valued segment (outcome areas) gives one pair per value, so a row can count in
-    several groups; a row with no value gives one pair with None.
+    A key is what a breakdown groups by (None for "not recorded"); a category of a
+    multi-valued segment (outcome areas) has one key per value, a value listed twice counting
+    twice, as splitting the text does.
     """
-    positions = np.flatnonzero(mask)
-    # Take the rows first: finding missing values in the whole column costs more than this.
-    values = frame[SEGMENTS[segment]].to_numpy(dtype=object)[positions]
-    values[pd.isna(values)] = None
-    if segment == "is_member":
-        keys = np.array(
-            [None if v is None else ("member" if v else "not_member") for v in values], dtype=object
-        )
-        return positions, keys
-    if segment in MULTI_VALUED_SEGMENTS:
-        tokens = pd.Series(values, dtype=object).fillna("").str.split().explode()
-        repeat = tokens.index.to_numpy(dtype=np.intp)
-        keys = tokens.to_numpy(dtype=object, na_value=None)
-        return positions[repeat], keys
-    keys = np.array([None if v is None or v == "" else str(v) for v in values], dtype=object)
-    return positions, keys
+
+    codes: npt.NDArray[np.intp]  # per row
+    keys: tuple[str | None, ...]  # the distinct keys
+    members: tuple[tuple[int, ...], ...]  # per category, its keys' positions in `keys`
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame, segment: str) -> _SegmentCodes:
+        codes, values = _factorized(frame[SEGMENTS[segment]])
+        keys: dict[str | None, int] = {}
+        members = []
+        for value in values.tolist():
+            found: list[str | None]
+            if value is None or (isinstance(value, float) and math.isnan(value)):
+                found = [None]
+            elif segment == "is_member":
+                found = ["member" if value else "not_member"]
+            elif segment in MULTI_VALUED_SEGMENTS:
+                found = list(str(value).split()) or [None]
+            else:
+                found = [None if value == "" else str(value)]
+            members.append(tuple(keys.setdefault(key, len(keys)) for key in found))
+        return cls(codes.astype(np.intp), tuple(keys), tuple(members))
+
+
+@dataclass(frozen=True)
+class _Tally:
+    """(numerator, n) per round and category of a segment, for one KPI's indicators."""
+
+    totals: npt.NDArray[np.int64]  # [round, category]
+    hits: npt.NDArray[np.int64]
 
 
 def breakdown_counts(
-    frame: pd.DataFrame, found: Indicators, round_id: int, segment: str
+    frame: pd.DataFrame,
+    found: Indicators,
+    round_id: int,
+    segment: str,
+    truths: Truths | None = None,
 ) -> dict[str | None, Counts]:
-    """Count (numerator, n) per value of a segment, in one round."""
-    mask = (found.rounds == round_id) & found.denominator
-    positions, keys = segment_keys(frame, segment, mask)
-    if len(positions) == 0:
+    """Count (numerator, n) per value of a segment, in one round.
+
+    The counts of every round are made at once (one group-by over the frame's codes) and kept
+    with the indicators; keys come in the order they first appear in the round's rows.
+    """
+    truths = truths or Truths(frame)
+    coded = truths.segment(segment)
+    round_ids, round_codes = truths.round_codes()
+    categories = len(coded.members)
+    if segment not in found.tallies:
+        cells = round_codes * categories + coded.codes
+        size = len(round_ids) * categories
+        totals = np.bincount(cells[found.denominator], minlength=size)
+        hits = np.bincount(cells[found.numerator], minlength=size)
+        found.tallies[segment] = _Tally(
+            totals.reshape(len(round_ids), categories), hits.reshape(len(round_ids), categories)
+        )
+    tally = found.tallies[segment]
+    where = np.searchsorted(round_ids, round_id)
+    if where == len(round_ids) or round_ids[where] != round_id:
         return {}
-    # None cannot be a groupby key; "" is never a segment value, so it stands in for it.
-    table = pd.DataFrame(
-        {"key": np.where(pd.isna(keys), "", keys), "hit": found.numerator[positions]}
-    )
-    grouped = table.groupby("key", sort=False)["hit"].agg(["sum", "size"])
-    counts: dict[str | None, Counts] = {}
-    for key, row in grouped.iterrows():
-        counts[None if key == "" else str(key)] = (int(row["sum"]), int(row["size"]))
-    return counts
+    rows = np.flatnonzero((round_codes == where) & found.denominator)
+    present, first = np.unique(coded.codes[rows], return_index=True)
+    counts: dict[str | None, list[int]] = {}
+    for category in present[np.argsort(first, kind="stable")].tolist():
+        hit, total = int(tally.hits[where, category]), int(tally.totals[where, category])
+        for position in coded.members[category]:
+            key = coded.keys[position]
+            numerator, n = counts.setdefault(key, [0, 0])
+            counts[key] = [numerator + hit, n + total]
+    return {key: (numerator, n) for key, (numerator, n) in counts.items()}
 
 
 def breakdown_cells(
@@ -195,6 +347,7 @@ def evaluate_proportion(
 ) -> KpiResult:
     """Evaluate a proportion KPI for one round: overall, change, breakdowns by segments."""
     assert kpi.numerator is not None and kpi.denominator is not None
+    truths = truths or Truths(frame)
     found = indicators(frame, kpi.numerator, kpi.denominator, truths)
     numerator, n = found.counts(round_.id)
     overall = proportion_cell(numerator, n, kpi.target, min_n=min_n)
@@ -205,7 +358,7 @@ def evaluate_proportion(
         change = measure_change((numerator, n), before, previous, shown, min_n)
     breakdowns = {
         segment: breakdown_cells(
-            segment, breakdown_counts(frame, found, round_.id, segment), kpi.target, min_n
+            segment, breakdown_counts(frame, found, round_.id, segment, truths), kpi.target, min_n
         )
         for segment in dict.fromkeys([*kpi.breakdowns, *segments])
     }
@@ -325,8 +478,8 @@ def evaluate_count(
     in_window = frame[ROUND].isin([r.id for r in window]).to_numpy(dtype=np.bool_)
     if kpi.where is not None:
         in_window = in_window & (truths or Truths(frame))(kpi.where)
-    organisations = frame[ORGANISATION].to_numpy(dtype=object, na_value=None)[in_window]
-    count = len({o for o in organisations if o is not None})
+    organisations = frame[ORGANISATION].to_numpy(dtype=np.float64, na_value=np.nan)[in_window]
+    count = len(np.unique(organisations[~np.isnan(organisations)]))
     periods = ", ".join(r.period for r in sorted(window, key=lambda r: r.opens_at))
     overall = count_cell(count, kpi.target, note=f"rounds counted: {periods}")
     return KpiResult(kpi, overall, round_)

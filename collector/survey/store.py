@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Protocol
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -50,7 +52,17 @@ def register(session: Session, survey: Survey) -> models.Survey:
     return row
 
 
-def definition(row: models.Survey) -> Survey:
+class StoredDefinition(Protocol):
+    """What a stored survey version's definition is read from: a row or a query's row."""
+
+    @property
+    def fingerprint(self) -> str: ...
+
+    @property
+    def definition(self) -> dict[str, Any]: ...
+
+
+def definition(row: StoredDefinition) -> Survey:
     """Give the in-memory survey of a stored version (parsed once per fingerprint)."""
     survey = _parsed.get(row.fingerprint)
     if survey is None:

@@ -1,0 +1,508 @@
+"""Load survey answers from SQL into tidy pandas frames (the load layer of ``analysis``).
+
+Every query here is one SQLAlchemy Core ``select`` executed once, with its filters (rounds,
+completed responses, the questions wanted) in the SQL; nothing goes through the ORM row by row.
+
+Two shapes:
+
+- the long form (:func:`load_long`): one row per answer, ``response_id, question_id, value``,
+  as stored;
+- the wide form (:func:`load_frame`): one row per completed response, indexed by
+  ``response_id``, with
+
+  - one column per question, named by the question id, typed for the condition language
+    (see :mod:`analysis.conditions`): integer and decimal questions as float64 with NaN for
+    unanswered; choice, scale and text questions as strings with NA for unanswered; a
+    multiple-choice answer as its selected values joined by single spaces, in the order the
+    survey lists them (the XLSForm convention, which ``selected()`` and ``count-selected()``
+    read);
+  - optionally (``choice_columns=True``) one boolean column per choice of each multiple-choice
+    question, named ``question:value`` (``aware_outcomes:good_lives``), True when selected and
+    False otherwise, unanswered included;
+  - the response's round, provider (slug), organisation (id), channel and the segment
+    attributes copied from its organisation when it started (type, income band, district,
+    outcome areas as space-separated slugs, membership).
+
+The columns that are not questions start with ``@`` (``@round``, ``@org_type``): a question id
+cannot contain ``@`` or ``:``, so no question can clash with them. Use the constants below, not
+the strings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, Select, func, select
+from sqlalchemy.orm import aliased
+
+from collector import models
+from collector.survey.model import NUMBER_TYPES, Question, QuestionType, Survey
+
+# --- column names --------------------------------------------------------------------------
+
+RESPONSE_ID = "response_id"  # the index of the wide frame, a column of the long one
+QUESTION_ID = "question_id"
+VALUE = "value"
+
+ROUND = "@round"
+PROVIDER = "@provider"  # the provider's slug
+ORGANISATION = "@organisation"  # organisation id; NA for open-link responses
+CHANNEL = "@channel"
+ORG_TYPE = "@org_type"
+INCOME_BAND = "@income_band"
+DISTRICT = "@district"
+OUTCOMES = "@outcomes"  # space-separated outcome slugs, as on the organisation
+IS_MEMBER = "@is_member"
+
+# The segments a result can be broken down by: the name people type -> the frame column.
+SEGMENTS: dict[str, str] = {
+    "org_type": ORG_TYPE,
+    "income_band": INCOME_BAND,
+    "district": DISTRICT,
+    "outcomes": OUTCOMES,
+    "channel": CHANNEL,
+    "is_member": IS_MEMBER,
+}
+# Segments whose value is a set (a response counts in each of its values), not one value.
+MULTI_VALUED_SEGMENTS = frozenset({"outcomes"})
+
+# More questions than this are loaded in long form and pivoted by pandas, not joined in SQL.
+MAX_JOINED_QUESTIONS = 40
+
+# Columns of the rounds table (load_rounds).
+ROUND_ID = "round_id"
+PROVIDER_ID = "provider_id"
+PROVIDER_SLUG = "provider"
+PROVIDER_NAME = "provider_name"
+SURVEY_SLUG = "survey"
+SURVEY_VERSION = "survey_version"
+SURVEY_ROW = "survey_row_id"
+PERIOD = "period"
+OPENS_AT = "opens_at"
+CLOSES_AT = "closes_at"
+STATUS = "status"
+ROUND_KIND = "round_kind"
+CLOSED_AT = "closed_at"  # when a round was closed (before its close date, if closed early)
+
+# Columns of the invitation counts (load_invitation_counts).
+SEGMENT = "segment"
+KEY = "key"
+INVITED = "invited"
+RESPONDED = "responded"
+
+_RESPONSE_COLUMNS = (
+    ROUND,
+    PROVIDER,
+    ORGANISATION,
+    CHANNEL,
+    ORG_TYPE,
+    INCOME_BAND,
+    DISTRICT,
+    OUTCOMES,
+    IS_MEMBER,
+)
+
+
+def choice_column(question_id: str, value: str) -> str:
+    """Name the boolean column of one choice of a multiple-choice question."""
+    return f"{question_id}:{value}"
+
+
+# --- rounds --------------------------------------------------------------------------------
+
+
+def load_rounds(
+    connection: Connection,
+    *,
+    round_ids: Collection[int] | None = None,
+    providers: Collection[str] | None = None,
+    surveys: Collection[str] | None = None,
+) -> pd.DataFrame:
+    """Load rounds with their provider and survey, one row per round, oldest first."""
+    r, p, s = models.Round, models.Provider, models.Survey
+    query = (
+        select(
+            r.id.label(ROUND_ID),
+            p.id.label(PROVIDER_ID),
+            p.slug.label(PROVIDER_SLUG),
+            p.name.label(PROVIDER_NAME),
+            s.slug.label(SURVEY_SLUG),
+            s.version.label(SURVEY_VERSION),
+            s.id.label(SURVEY_ROW),
+            r.period_label.label(PERIOD),
+            r.opens_at.label(OPENS_AT),
+            r.closes_at.label(CLOSES_AT),
+            r.status.label(STATUS),
+            r.kind.label(ROUND_KIND),
+            r.closed_at.label(CLOSED_AT),
+        )
+        .join(p, r.provider_id == p.id)
+        .join(s, r.survey_id == s.id)
+        .order_by(r.opens_at, r.id)
+    )
+    if round_ids is not None:
+        query = query.where(r.id.in_(list(round_ids)))
+    if providers is not None:
+        query = query.where(p.slug.in_(list(providers)))
+    if surveys is not None:
+        query = query.where(s.slug.in_(list(surveys)))
+    rows = connection.execute(query).all()
+    columns = [
+        ROUND_ID,
+        PROVIDER_ID,
+        PROVIDER_SLUG,
+        PROVIDER_NAME,
+        SURVEY_SLUG,
+        SURVEY_VERSION,
+        SURVEY_ROW,
+        PERIOD,
+        OPENS_AT,
+        CLOSES_AT,
+        STATUS,
+        ROUND_KIND,
+        CLOSED_AT,
+    ]
+    return pd.DataFrame([tuple(row) for row in rows], columns=columns)
+
+
+def load_definitions(connection: Connection, survey_row_ids: Iterable[int]) -> dict[int, Survey]:
+    """Load the frozen survey definitions by their row id."""
+    from collector.survey.store import definition
+
+    ids = sorted(set(survey_row_ids))
+    if not ids:
+        return {}
+    rows = connection.execute(
+        select(
+            models.Survey.id,
+            models.Survey.slug,
+            models.Survey.version,
+            models.Survey.title,
+            models.Survey.definition,
+            models.Survey.fingerprint,
+        ).where(models.Survey.id.in_(ids))
+    ).all()
+    surveys: dict[int, Survey] = {}
+    for row in rows:
+        stub = models.Survey(
+            slug=row.slug,
+            version=row.version,
+            title=row.title,
+            definition=row.definition,
+            fingerprint=row.fingerprint,
+        )
+        surveys[row.id] = definition(stub)
+    return surveys
+
+
+# --- responses and answers -----------------------------------------------------------------
+
+
+def _response_query(round_ids: Collection[int]) -> Select[*tuple[Any, ...]]:
+    resp, inv = models.Response, models.Invitation
+    return (
+        select(
+            resp.id,
+            resp.round_id,
+            inv.organisation_id,
+            resp.channel,
+            resp.org_type,
+            resp.income_band,
+            resp.district,
+            resp.outcomes,
+            resp.is_member,
+        )
+        .outerjoin(inv, resp.invitation_id == inv.id)
+        .where(resp.round_id.in_(list(round_ids)), resp.status == "completed")
+    )
+
+
+_RESPONSE_FIELDS = 9  # the columns of _response_query, in order
+
+
+def _provider_slugs(connection: Connection, round_ids: Collection[int]) -> dict[int, str]:
+    rows = connection.execute(
+        select(models.Round.id, models.Provider.slug)
+        .join(models.Provider, models.Round.provider_id == models.Provider.id)
+        .where(models.Round.id.in_(list(round_ids)))
+    ).all()
+    return {int(round_id): str(slug) for round_id, slug in rows}
+
+
+def _response_frame(columns: Sequence[Sequence[Any]], providers: dict[int, str]) -> pd.DataFrame:
+    ids, rounds, organisations, channels, types, bands, districts, outcomes, members = columns
+    index = pd.Index(np.asarray(ids, dtype=np.int64), name=RESPONSE_ID)
+    round_array = np.asarray(rounds, dtype=np.int64)
+    slugs = sorted(set(providers.values()))
+    codes = {round_id: slugs.index(slug) for round_id, slug in providers.items()}
+    provider_codes = np.array([codes[r] for r in round_array.tolist()], dtype=np.int64)
+    return pd.DataFrame(
+        {
+            ROUND: round_array,
+            PROVIDER: pd.Categorical.from_codes(provider_codes, categories=slugs)
+            if slugs
+            else pd.Categorical([]),
+            ORGANISATION: pd.array(organisations, dtype="Int64"),
+            CHANNEL: _strings(channels, index),
+            ORG_TYPE: _strings(types, index),
+            INCOME_BAND: _strings(bands, index),
+            DISTRICT: _strings(districts, index),
+            OUTCOMES: _strings(outcomes, index),
+            IS_MEMBER: pd.array(members, dtype="boolean"),
+        },
+        index=index,
+    )
+
+
+def _strings(values: Sequence[Any], index: pd.Index) -> pd.Series:
+    # Plain object columns: cheaper to build than categoricals, and what the breakdowns read.
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    return pd.Series(array, index=index, dtype=object)
+
+
+def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[Sequence[Any]]:
+    return list(zip(*rows, strict=True)) if rows else [()] * width
+
+
+def load_responses(connection: Connection, round_ids: Collection[int]) -> pd.DataFrame:
+    """Load the completed responses of some rounds: one row each, with round and segments."""
+    rows = connection.execute(_response_query(round_ids).order_by(models.Response.id)).all()
+    return _response_frame(_columns(rows, _RESPONSE_FIELDS), _provider_slugs(connection, round_ids))
+
+
+def load_long(
+    connection: Connection,
+    round_ids: Collection[int],
+    questions: Collection[str] | None = None,
+) -> pd.DataFrame:
+    """Load the answers of the completed responses of some rounds, one row per answer."""
+    answer, resp = models.Answer, models.Response
+    query = (
+        select(answer.response_id, answer.question_id, answer.value)
+        .join(resp, answer.response_id == resp.id)
+        .where(resp.round_id.in_(list(round_ids)), resp.status == "completed")
+    )
+    if questions is not None:
+        query = query.where(answer.question_id.in_(sorted(questions)))
+    rows = connection.execute(query).all()
+    if rows:
+        ids, qids, values = zip(*rows, strict=True)
+    else:
+        ids, qids, values = (), (), ()
+    return pd.DataFrame(
+        {
+            RESPONSE_ID: np.asarray(ids, dtype=np.int64),
+            QUESTION_ID: pd.Categorical(qids),
+            VALUE: pd.array(values, dtype=object),
+        }
+    )
+
+
+def _typed(question: Question, stored: pd.Series) -> pd.Series:
+    """Type one question's stored answers for the condition language (see the module doc)."""
+    if question.type in NUMBER_TYPES:
+        return pd.to_numeric(stored, errors="coerce").astype(np.float64)
+    return stored.astype(object).where(stored.notna(), None)
+
+
+def _with_choice_columns(columns: dict[str, pd.Series], question: Question) -> None:
+    """Add one boolean column per choice of a multiple-choice question."""
+    answers = columns[question.id]
+    exploded = answers.fillna("").str.split().explode()
+    for choice in question.choices:
+        hit = (exploded == choice.value).groupby(level=0, sort=False).any()
+        columns[choice_column(question.id, choice.value)] = hit.reindex(
+            answers.index, fill_value=False
+        ).astype(bool)
+
+
+def _wanted(survey: Survey, questions: Collection[str] | None) -> list[Question]:
+    return [q for q in survey.answerable_questions() if questions is None or q.id in questions]
+
+
+def wide_frame(
+    responses: pd.DataFrame,
+    long: pd.DataFrame,
+    survey: Survey,
+    *,
+    questions: Collection[str] | None = None,
+    choice_columns: bool = False,
+) -> pd.DataFrame:
+    """Pivot long answers into one row per response and one typed column per question."""
+    index = responses.index
+    columns: dict[str, pd.Series] = {}
+    pivoted = None
+    if len(long):
+        pivoted = long.pivot(index=RESPONSE_ID, columns=QUESTION_ID, values=VALUE)
+    for question in _wanted(survey, questions):
+        if pivoted is None or question.id not in pivoted.columns:
+            stored = pd.Series(None, index=index, dtype=object)
+        else:
+            stored = pivoted[question.id].reindex(index)
+        columns[question.id] = _typed(question, stored)
+        if choice_columns and question.type is QuestionType.MULTIPLE:
+            _with_choice_columns(columns, question)
+    wide = pd.DataFrame(columns, index=index)
+    return pd.concat([wide, responses[list(_RESPONSE_COLUMNS)]], axis=1)
+
+
+def load_frame(
+    connection: Connection,
+    survey: Survey,
+    round_ids: Collection[int],
+    *,
+    questions: Collection[str] | None = None,
+    choice_columns: bool = False,
+) -> pd.DataFrame:
+    """Load the wide frame of the completed responses of some rounds of one survey.
+
+    One query: the responses, with one LEFT JOIN on the answers' (response, question) index per
+    question wanted, so the database pivots and each response arrives as one row. Past
+    MAX_JOINED_QUESTIONS questions, the long form is loaded and pivoted with pandas instead.
+    """
+    wanted = _wanted(survey, questions)
+    if len(wanted) > MAX_JOINED_QUESTIONS:
+        responses = load_responses(connection, round_ids)
+        long = load_long(connection, round_ids, [q.id for q in wanted])
+        return wide_frame(
+            responses, long, survey, questions=questions, choice_columns=choice_columns
+        )
+    resp = models.Response
+    query = _response_query(round_ids)
+    for n, question in enumerate(wanted):
+        answer = aliased(models.Answer, name=f"a{n}")
+        query = query.add_columns(answer.value).outerjoin(
+            answer, (answer.response_id == resp.id) & (answer.question_id == question.id)
+        )
+    # No ORDER BY: sorting costs the database more than it is worth; rows come in index order.
+    rows = connection.execute(query).all()
+    columns = _columns(rows, _RESPONSE_FIELDS + len(wanted))
+    responses = _response_frame(columns[:_RESPONSE_FIELDS], _provider_slugs(connection, round_ids))
+    answers: dict[str, pd.Series] = {}
+    for question, stored in zip(wanted, columns[_RESPONSE_FIELDS:], strict=True):
+        answers[question.id] = _typed(
+            question, pd.Series(stored, index=responses.index, dtype=object)
+        )
+        if choice_columns and question.type is QuestionType.MULTIPLE:
+            _with_choice_columns(answers, question)
+    wide = pd.DataFrame(answers, index=responses.index)
+    return pd.concat([wide, responses], axis=1)
+
+
+# --- invitations ---------------------------------------------------------------------------
+
+
+def load_invitation_counts(connection: Connection, round_ids: Collection[int]) -> pd.DataFrame:
+    """Count invitations and completed responses per round, segment and value, in SQL.
+
+    One row per (round, segment, value): ``@round, segment, key, invited, responded``, with
+    segment ``all`` (key None) for the round as a whole. Segments are the organisation's
+    current record (an invitation never answered has no copy on a response); responses
+    through an open link have no invitation and are not counted. A volunteer's invitation (a
+    placement follow-up) has the volunteer's district and no organisation segments. Two GROUP
+    BYs: one over the single-valued segments together, one over outcome sets (split here, as a
+    group counts in each of its outcome areas).
+    """
+    inv, org, resp = models.Invitation, models.Organisation, models.Response
+    vol = models.Volunteer
+    district = func.coalesce(org.district, vol.district)
+    counted = (func.count(inv.id), func.count(resp.id))
+
+    def grouped(*keys: Any) -> list[Any]:
+        query = (
+            select(inv.round_id, *keys, *counted)
+            .outerjoin(org, inv.organisation_id == org.id)
+            .outerjoin(vol, inv.volunteer_id == vol.id)
+            .where((inv.organisation_id.is_not(None)) | (inv.volunteer_id.is_not(None)))
+            .outerjoin(resp, (resp.invitation_id == inv.id) & (resp.status == "completed"))
+            .where(inv.round_id.in_(list(round_ids)))
+            .group_by(inv.round_id, *keys)
+        )
+        return list(connection.execute(query).all())
+
+    single = pd.DataFrame(
+        [tuple(row) for row in grouped(org.org_type, org.income_band, district, org.is_member)],
+        columns=[ROUND, "org_type", "income_band", "district", "is_member", INVITED, RESPONDED],
+    )
+    single["is_member"] = [
+        None if v is None else ("member" if v else "not_member") for v in single["is_member"]
+    ]
+    parts = [
+        single.groupby(ROUND, as_index=False)[[INVITED, RESPONDED]]
+        .sum()
+        .assign(**{SEGMENT: "all", KEY: None})
+    ]
+    for segment in ("org_type", "income_band", "district", "is_member"):
+        keyed = single.assign(**{KEY: single[segment].astype(object).fillna("")})
+        summed = keyed.groupby([ROUND, KEY], as_index=False)[[INVITED, RESPONDED]].sum()
+        parts.append(summed.assign(**{SEGMENT: segment}))
+    outcome_rows = []
+    for round_id, outcomes, invited, responded in grouped(org.outcomes):
+        for key in (outcomes or "").split() or [""]:
+            outcome_rows.append((round_id, key, invited, responded))
+    outcome_frame = pd.DataFrame(outcome_rows, columns=[ROUND, KEY, INVITED, RESPONDED])
+    parts.append(
+        outcome_frame.groupby([ROUND, KEY], as_index=False)[[INVITED, RESPONDED]]
+        .sum()
+        .assign(**{SEGMENT: "outcomes"})
+    )
+    counts = pd.concat(parts, ignore_index=True)[[ROUND, SEGMENT, KEY, INVITED, RESPONDED]]
+    counts[KEY] = counts[KEY].astype(object).where(counts[KEY].astype(object) != "", None)
+    for column in (ROUND, INVITED, RESPONDED):
+        counts[column] = counts[column].astype(np.int64)
+    return counts
+
+
+def as_utc(value: datetime) -> pd.Timestamp:
+    """Give a timestamp in UTC, whether the datetime came aware or naive (taken as UTC)."""
+    stamp = pd.Timestamp(value)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+# --- volunteering records (VAL 25, 26) -----------------------------------------------------
+
+# Columns of load_enquiries and load_placements (one row per record).
+RECORD_PROVIDER = "provider"  # the provider's slug
+ENQUIRED_ON = "enquired_on"
+ENQUIRY_DISTRICT = "district"
+OUTCOME = "outcome"
+VOLUNTEER = "volunteer_id"  # None when the enquiry has no volunteer linked
+STARTS_ON = "starts_on"
+PLACEMENT_STATUS = "status"
+
+
+def load_enquiries(connection: Connection, providers: Collection[str]) -> pd.DataFrame:
+    """Load the providers' volunteer enquiries: provider, date, district, outcome, volunteer."""
+    e, p = models.Enquiry, models.Provider
+    rows = connection.execute(
+        select(p.slug, e.enquired_on, e.district, e.outcome, e.volunteer_id)
+        .join(p, e.provider_id == p.id)
+        .where(p.slug.in_(sorted(providers)))
+        .order_by(e.id)
+    ).all()
+    columns = [RECORD_PROVIDER, ENQUIRED_ON, ENQUIRY_DISTRICT, OUTCOME, VOLUNTEER]
+    frame = pd.DataFrame([tuple(row) for row in rows], columns=columns, dtype=object)
+    frame[VOLUNTEER] = pd.array(frame[VOLUNTEER].tolist(), dtype="Int64")
+    frame[ENQUIRED_ON] = pd.to_datetime(pd.Series(frame[ENQUIRED_ON].tolist(), dtype=object))
+    return frame
+
+
+def load_placements(connection: Connection, providers: Collection[str]) -> pd.DataFrame:
+    """Load the providers' placements: provider, volunteer, start date, status."""
+    pl, p = models.Placement, models.Provider
+    rows = connection.execute(
+        select(p.slug, pl.volunteer_id, pl.starts_on, pl.status)
+        .join(p, pl.provider_id == p.id)
+        .where(p.slug.in_(sorted(providers)))
+        .order_by(pl.id)
+    ).all()
+    columns = [RECORD_PROVIDER, VOLUNTEER, STARTS_ON, PLACEMENT_STATUS]
+    frame = pd.DataFrame([tuple(row) for row in rows], columns=columns, dtype=object)
+    frame[VOLUNTEER] = pd.array(frame[VOLUNTEER].tolist(), dtype="Int64")
+    frame[STARTS_ON] = pd.to_datetime(pd.Series(frame[STARTS_ON].tolist(), dtype=object))
+    return frame
