@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,7 +11,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, exc
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -33,10 +31,7 @@ def make_engine(settings: Settings, **kwargs: Any) -> Engine:
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url,
-            connect_args={
-                "timeout": settings.sqlite_busy_timeout_ms / 1000,
-                "factory": _GatedConnection,
-            },
+            connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000},
             **kwargs,
         )
         _tune_sqlite(engine, settings.sqlite_busy_timeout_ms)
@@ -44,51 +39,9 @@ def make_engine(settings: Settings, **kwargs: Any) -> Engine:
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
-class _GatedConnection(sqlite3.Connection):
-    """A SQLite connection that lets its engine's next writer in when its transaction ends.
-
-    SQLite has one writer at a time. A connection that finds the write lock taken sleeps in
-    its busy handler (1, 2, 5, 10 ... 100 ms) and looks again, so under load the lock is often
-    free while every waiter sleeps, and a waiter can lose its turn to newcomers again and
-    again. Writers in one process (a web server's threads) queue at a gate instead, and the
-    next goes in as soon as the one before commits or rolls back; other processes still meet
-    the busy handler.
-    """
-
-    gate: threading.Lock | None = None
-    holding = False
-
-    def let_go(self) -> None:
-        """Open the gate for the next writer, if this connection holds it."""
-        if self.holding and self.gate is not None:
-            self.holding = False
-            self.gate.release()
-
-    def commit(self) -> None:
-        try:
-            super().commit()
-        finally:
-            self.let_go()
-
-    def rollback(self) -> None:
-        try:
-            super().rollback()
-        finally:
-            self.let_go()
-
-    def close(self) -> None:
-        try:
-            super().close()
-        finally:
-            self.let_go()
-
-
 def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
-    gate = threading.Lock()
-
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.gate = gate
         # Let SQLAlchemy, not pysqlite, decide when transactions begin (savepoints need it).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -106,18 +59,8 @@ def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         # no lock at all (WAL readers never wait for writers).
         if connection.get_execution_options().get(READ_ONLY):
             connection.exec_driver_sql("BEGIN")
-            return
-        raw = connection.connection.dbapi_connection
-        if not gate.acquire(timeout=busy_timeout_ms / 1000):
-            # Another writer of this process kept the lock as long as SQLite would wait.
-            locked = sqlite3.OperationalError("database is locked")
-            raise exc.OperationalError("BEGIN IMMEDIATE", None, locked)
-        raw.holding = True
-        try:
+        else:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
-        except BaseException:
-            raw.let_go()
-            raise
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
