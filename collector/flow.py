@@ -15,11 +15,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NoReturn, cast
+from typing import Any, NoReturn, TypeVar, cast
 
-from sqlalchemy import CursorResult, delete, select, update
+from sqlalchemy import CursorResult, Select, delete, event, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import QueryContext, Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from collector import models
 from collector.db import upsert
@@ -30,6 +31,8 @@ from collector.segments import SEGMENT_ATTRIBUTES
 from collector.survey import expr
 from collector.survey.model import AnswerError, Question, QuestionType, Survey
 from collector.survey.store import definition
+
+SelectT = TypeVar("SelectT", bound=Select[Any])
 
 CHANNELS = ("web", "telegram", "terminal", "open_link")
 NOT_ANSWERED = "Not answered"
@@ -280,10 +283,81 @@ def set_language(session: Session, response: models.Response, language: str) -> 
     if language not in survey.languages:
         raise CollectorError(f"This survey is not available in {language!r}", code="bad_language")
     if response.status == "in_progress":
-        _claim(session, response)
-        response.language = language
-        session.flush()
+        _hold(session, response)
+        _save(session, response, utcnow(), language=language)
     return view(session, response)
+
+
+# Holding a response for a change ----------------------------------------------------------
+
+
+def holding(statement: SelectT) -> SelectT:
+    """Make a query that loads responses hold them for the rest of its transaction.
+
+    The flow changes a response only while it holds its row: locked on PostgreSQL (FOR UPDATE
+    OF responses, so the responses must not be on the nullable side of an outer join), and
+    read under the write lock that SQLite's BEGIN IMMEDIATE takes. A response loaded by such a
+    query is not read again by the flow in that transaction: a page that looks its respondent
+    up this way changes the response with no statement but the change itself.
+    """
+    return statement.with_for_update(of=models.Response).execution_options(**{_HOLD: True})
+
+
+# The execution option that marks a holding query, and where its session keeps what it holds.
+_HOLD = "tempcheck_hold"
+
+
+@event.listens_for(models.Response, "load")
+def _loaded(response: models.Response, context: QueryContext) -> None:
+    if context.query.get_execution_options().get(_HOLD):
+        _held(context.session)[response.id] = context.session.get_transaction()
+
+
+@event.listens_for(models.Response, "refresh")
+def _refreshed(response: models.Response, context: QueryContext, _attrs: Any) -> None:
+    _loaded(response, context)
+
+
+def _held(session: Session) -> dict[int, object]:
+    """Give the session's held responses: id to the transaction that holds it."""
+    held: dict[int, object] = session.info.setdefault(_HOLD, {})
+    return held
+
+
+def _hold(session: Session, response: models.Response) -> None:
+    """Hold the response's row (read afresh) for this transaction, unless it is held; refuse
+    one that is no longer in progress.
+
+    Holding the row means an answer can never land after a concurrent completion, and two
+    tabs answering at once are taken one after the other, each seeing where the other left.
+    """
+    transaction = session.get_transaction()
+    if transaction is None or _held(session).get(response.id) is not transaction:
+        session.execute(
+            holding(
+                select(models.Response).where(models.Response.id == response.id)
+            ).execution_options(populate_existing=True)
+        ).one()
+    if response.status != "in_progress":
+        raise AlreadyCompleted()
+
+
+def _save(session: Session, response: models.Response, now: datetime, **values: Any) -> None:
+    """Change a held response: one UPDATE, and the same values on the object."""
+    values["updated_at"] = now
+    changed = _rowcount(
+        session.execute(
+            update(models.Response)
+            .where(models.Response.id == response.id, models.Response.status == "in_progress")
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    if changed != 1:
+        # The row is held, so nothing else can have completed it; say so rather than go on.
+        raise AlreadyCompleted()
+    for name, value in values.items():
+        set_committed_value(response, name, value)
 
 
 # Showing ----------------------------------------------------------------------------------
@@ -307,16 +381,28 @@ def view(
     # `_known`: the stored answers, when the caller has just read (and written) them.
     stored = _stored(session, response) if _known is None else _known
     steps, effective = _walk(survey, stored)
+    return _view(response, survey, steps, effective, stored, _error)
+
+
+def _view(
+    response: models.Response,
+    survey: Survey,
+    steps: list[Question],
+    effective: dict[str, Any],
+    stored: dict[str, str],
+    error: str | None = None,
+) -> View:
+    """Give the view of an in-progress response from its walk."""
     if response.cursor is None:
         return _review(response, survey, steps, stored)
     question = survey.question(response.cursor)
-    if question not in steps:
+    if not _is_step(steps, question):
         # Only an earlier answer changes relevance, and changing it moves the cursor there;
         # this guards against definitions edited under a draft round.
-        following = [q for q in steps if _index(survey, q) > _index(survey, question)]
+        following = _after(survey, steps, question)
         response.cursor = following[0].id if following else None
-        return view(session, response, _known=stored)
-    return _question_view(response, survey, steps, question, stored, _error)
+        return _view(response, survey, steps, effective, stored, error)
+    return _question_view(response, survey, steps, effective, question, stored, error)
 
 
 # Answering --------------------------------------------------------------------------------
@@ -332,61 +418,61 @@ def answer(
 ) -> View:
     """Record the answer to the current question and move on, or show why it was not taken."""
     now = now or utcnow()
-    _claim(session, response, now)
+    _hold(session, response)
     _check_open(response.round, now)
     survey = _survey(response)
     stored = _stored(session, response)
     if response.cursor != question_id:
         _refuse_stale(survey, stored, question_id, raw)
     question = survey.question(question_id)
-    if question.answerable:
-        _, effective = _walk(survey, stored)
-        try:
-            value = question.validate(raw, effective)
-        except AnswerError as error:
-            # Shown once, to whoever sent it: never stored, so another device never sees it.
-            said = error.message_in(response.language)
-            return view(session, response, _known=stored, _error=said)
+    before = stored.get(question_id)
+    try:
+        steps, effective = _walk(survey, stored, taking=question, raw=raw)
+    except AnswerError as error:
+        # Shown once, to whoever sent it: never stored, so another device never sees it.
+        said = error.message_in(response.language)
+        return view(session, response, _known=stored, _error=said)
+    value = stored.get(question_id)
+    if question.answerable and (value is not None or before is not None):
         _store(session, response, question_id, value, now)
-        if value is None:
-            stored.pop(question_id, None)
-        else:
-            stored[question_id] = value
-    steps, _ = _walk(survey, stored)
-    response.cursor = _next_step(survey, steps, question, stored, response.reached_review)
-    if response.cursor is None:
-        response.reached_review = True
-    session.flush()
-    return view(session, response, _known=stored)
+    cursor = _next_step(survey, steps, question, stored, response.reached_review)
+    _save(
+        session,
+        response,
+        now,
+        cursor=cursor,
+        reached_review=response.reached_review or cursor is None,
+    )
+    return _view(response, survey, steps, effective, stored)
 
 
 def back(session: Session, response: models.Response) -> View:
     """Go to the step before the current one."""
-    _claim(session, response)
+    _hold(session, response)
     survey = _survey(response)
-    steps, _ = _walk(survey, _stored(session, response))
+    stored = _stored(session, response)
+    steps, effective = _walk(survey, stored)
     if response.cursor is None:
         target = steps[-1] if steps else None
     else:
-        here = _index(survey, survey.question(response.cursor))
-        earlier = [q for q in steps if _index(survey, q) < here]
+        question = survey.question(response.cursor)
+        earlier = _before(survey, steps, question)
         target = earlier[-1] if earlier else None
     if target is not None:
-        response.cursor = target.id
-        session.flush()
-    return view(session, response)
+        _save(session, response, utcnow(), cursor=target.id)
+    return _view(response, survey, steps, effective, stored)
 
 
 def change(session: Session, response: models.Response, question_id: str) -> View:
     """Go to a relevant question to change its answer (from "check your answers")."""
-    _claim(session, response)
+    _hold(session, response)
     survey = _survey(response)
-    steps, _ = _walk(survey, _stored(session, response))
+    stored = _stored(session, response)
+    steps, effective = _walk(survey, stored)
     if question_id not in {q.id for q in steps if q.answerable}:
         raise StaleQuestion()
-    response.cursor = question_id
-    session.flush()
-    return view(session, response)
+    _save(session, response, utcnow(), cursor=question_id)
+    return _view(response, survey, steps, effective, stored)
 
 
 def go_to(session: Session, response: models.Response, question_id: str) -> View:
@@ -397,14 +483,15 @@ def go_to(session: Session, response: models.Response, question_id: str) -> View
     survey = _survey(response)
     if response.status == "completed":
         raise AlreadyCompleted()
+    stored = _stored(session, response)
+    steps, effective = _walk(survey, stored)
     if response.cursor == question_id:
-        return view(session, response)
-    steps, _ = _walk(survey, _stored(session, response))
+        return _view(response, survey, steps, effective, stored)
     target = next((q for q in steps if q.id == question_id and q.answerable), None)
     if target is None:
         raise StaleQuestion()
-    if response.cursor is not None and _index(survey, target) > _index(
-        survey, survey.question(response.cursor)
+    if response.cursor is not None and not _is_step(
+        _before(survey, steps, survey.question(response.cursor)), target
     ):
         raise StaleQuestion()
     return change(session, response, question_id)
@@ -414,34 +501,24 @@ def complete(session: Session, response: models.Response, *, now: datetime | Non
     """Submit the response: exactly once, however many tabs, channels or threads try."""
     now = now or utcnow()
     _check_open(response.round, now)
-    _claim(session, response, now)
+    _hold(session, response)
     survey = _survey(response)
     stored = _stored(session, response)
-    steps, _ = _walk(survey, stored)
+    steps, effective = _walk(survey, stored)
     missing = [q for q in steps if q.answerable and q.required and q.id not in stored]
     if missing:
-        response.cursor = missing[0].id
-        session.flush()
-        return view(session, response, _known=stored, _error=ANSWER_BEFORE_SUBMITTING)
-    won = _rowcount(
-        session.execute(
-            update(models.Response)
-            .where(models.Response.id == response.id, models.Response.status == "in_progress")
-            .values(status="completed", completed_at=now, updated_at=now, cursor=None)
-            .execution_options(synchronize_session=False)
-        )
-    )
-    if won != 1:
-        # Another tab, channel or thread submitted first.
-        session.refresh(response)
-        raise AlreadyCompleted()
+        _save(session, response, now, cursor=missing[0].id)
+        return _view(response, survey, steps, effective, stored, ANSWER_BEFORE_SUBMITTING)
+    # Held, so no other tab, channel or thread can be submitting it too: the second to come
+    # finds it completed (`_hold` refuses it).
+    _save(session, response, now, status="completed", completed_at=now, cursor=None)
     counted = {q.id for q in steps if q.answerable}
-    session.execute(
-        delete(models.Answer).where(
-            models.Answer.response_id == response.id, models.Answer.question_id.not_in(counted)
+    if not counted.issuperset(stored):
+        session.execute(
+            delete(models.Answer).where(
+                models.Answer.response_id == response.id, models.Answer.question_id.not_in(counted)
+            )
         )
-    )
-    session.refresh(response)
     return view(session, response)
 
 
@@ -489,25 +566,6 @@ def _check_open(round_: models.Round, now: datetime) -> None:
         raise RoundNotOpen(round_, now)
 
 
-def _claim(session: Session, response: models.Response, now: datetime | None = None) -> None:
-    """Lock the response row while it is still in progress, and refresh it; else refuse.
-
-    The conditional UPDATE takes the row lock on PostgreSQL (SQLite's BEGIN IMMEDIATE already
-    serialises writers), so an answer can never land after a concurrent completion.
-    """
-    touched = _rowcount(
-        session.execute(
-            update(models.Response)
-            .where(models.Response.id == response.id, models.Response.status == "in_progress")
-            .values(updated_at=now or utcnow())
-            .execution_options(synchronize_session=False)
-        )
-    )
-    session.refresh(response)
-    if touched != 1:
-        raise AlreadyCompleted()
-
-
 def _rowcount(result: Any) -> int:
     """Give how many rows an UPDATE matched (a CursorResult; typed loosely by SQLAlchemy)."""
     return int(cast(CursorResult[Any], result).rowcount)
@@ -550,18 +608,39 @@ def _store(
     )
 
 
-def _walk(survey: Survey, stored: dict[str, str]) -> tuple[list[Question], dict[str, Any]]:
-    """Give the relevant steps in order, and the answers that count, given stored answers."""
+def _walk(
+    survey: Survey,
+    stored: dict[str, str],
+    *,
+    taking: Question | None = None,
+    raw: str | Sequence[str] | None = None,
+) -> tuple[list[Question], dict[str, Any]]:
+    """Give the relevant steps in order, and the answers that count, given stored answers.
+
+    `taking`: the question being answered, `raw` what was sent. It is validated on the way,
+    against the answers before it (a condition refers only to questions before its own, or to
+    itself), and its value goes into `stored` before the questions after it are walked, so
+    answering walks the survey once. Raises AnswerError, leaving `stored` as it was.
+    """
     steps: list[Question] = []
     effective: dict[str, Any] = {}
     for question in survey.questions:
-        if question.relevant_node is not None and not expr.evaluate(
+        relevant = question.relevant_node is None or expr.evaluate(
             question.relevant_node, effective
-        ):
-            continue
-        steps.append(question)
-        if question.answerable and question.id in stored:
+        )
+        if relevant and question.answerable and question.id in stored:
             effective[question.id] = question.decode(stored[question.id])
+        if question is taking and question.answerable:
+            value = question.validate(raw, effective)
+            effective.pop(question.id, None)
+            if value is None:
+                stored.pop(question.id, None)
+            else:
+                stored[question.id] = value
+                if relevant:
+                    effective[question.id] = question.decode(value)
+        if relevant:
+            steps.append(question)
     return steps, effective
 
 
@@ -594,34 +673,45 @@ def _next_step(
     stored: dict[str, str],
     reached_review: bool,
 ) -> str | None:
-    here = _index(survey, current)
-    following = [q for q in steps if _index(survey, q) > here]
+    following = _after(survey, steps, current)
     if reached_review:
         # Changing an answer from "check your answers": ask only what is now missing.
         following = [q for q in following if q.answerable and q.required and q.id not in stored]
     return following[0].id if following else None
 
 
-def _index(survey: Survey, question: Question) -> int:
-    return survey.questions.index(question)
+def _is_step(steps: list[Question], question: Question) -> bool:
+    return any(q is question for q in steps)
+
+
+def _before(survey: Survey, steps: list[Question], question: Question) -> list[Question]:
+    """Give the steps before `question` in the survey (it need not be a step itself)."""
+    later = {q.id for q in survey.questions[survey.questions.index(question) :]}
+    return [q for q in steps if q.id not in later]
+
+
+def _after(survey: Survey, steps: list[Question], question: Question) -> list[Question]:
+    """Give the steps after `question` in the survey (it need not be a step itself)."""
+    earlier = {q.id for q in survey.questions[: survey.questions.index(question) + 1]}
+    return [q for q in steps if q.id not in earlier]
 
 
 def _question_view(
     response: models.Response,
     survey: Survey,
     steps: list[Question],
+    effective: dict[str, Any],
     question: Question,
     stored: dict[str, str],
     error: str | None,
 ) -> QuestionView:
     lang = response.language
-    here = _index(survey, question)
+    here = next(n for n, q in enumerate(steps) if q is question)
     answerable = [q for q in steps if q.answerable]
     # Count questions that may yet become relevant once the questions they depend on are
     # answered, so that the total does not jump up mid-survey.
     asked = {q.id for q in steps}
     pending = {q.id for q in steps if q.answerable and q.id not in stored}
-    _, effective = _walk(survey, stored)
     # A question that may become relevant is itself still pending for the ones after it
     # (capacity_increased hangs on support_kinds, which hangs on used_support): repeat
     # until nothing more is added.
@@ -640,9 +730,7 @@ def _question_view(
                 maybe.append(q)
                 pending.add(q.id)
                 growing = True
-    position = len([q for q in answerable if _index(survey, q) < here]) + (
-        1 if question.answerable else 0
-    )
+    position = sum(1 for q in steps[:here] if q.answerable) + (1 if question.answerable else 0)
     value = stored.get(question.id)
     selected = set(value.split()) if value and question.type == QuestionType.MULTIPLE else {value}
     return QuestionView(
@@ -662,7 +750,7 @@ def _question_view(
         error=error,
         language=lang,
         languages=tuple(survey.languages),
-        can_go_back=steps.index(question) > 0,
+        can_go_back=here > 0,
     )
 
 

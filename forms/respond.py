@@ -31,7 +31,7 @@ from flask import session as cookie
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, contains_eager, joinedload
 from werkzeug.wrappers import Response as HttpResponse
 
 from collector import db, flow, models
@@ -210,7 +210,8 @@ _cache_lock = threading.Lock()
 
 
 # Everything a page needs, in one query built once. The survey's definition is parsed once per
-# process (by its fingerprint), so its JSON is loaded only when it is not in memory yet.
+# process (by its fingerprint), so its JSON is loaded only when it is not in memory yet. The
+# recipient comes too: every page checks that it has not opted out.
 _BY_TOKEN = (
     select(models.Invitation)
     .where(models.Invitation.token == bindparam("key"))
@@ -220,6 +221,23 @@ _BY_TOKEN = (
         .defer(models.Survey.definition),
         joinedload(models.Invitation.round).joinedload(models.Round.provider),
         joinedload(models.Invitation.response),
+        joinedload(models.Invitation.organisation),
+        joinedload(models.Invitation.volunteer),
+    )
+)
+# The same for a page that changes the response, from the response's side: the flow holds the
+# response it loads (see `flow.holding`), so the change is the only other statement it needs.
+_HELD_BY_TOKEN = flow.holding(
+    select(models.Response)
+    .join(models.Response.invitation)
+    .where(models.Invitation.token == bindparam("key"))
+    .options(
+        contains_eager(models.Response.invitation).joinedload(models.Invitation.organisation),
+        contains_eager(models.Response.invitation).joinedload(models.Invitation.volunteer),
+        joinedload(models.Response.round)
+        .joinedload(models.Round.survey)
+        .defer(models.Survey.definition),
+        joinedload(models.Response.round).joinedload(models.Round.provider),
     )
 )
 _BY_SLUG = (
@@ -230,13 +248,20 @@ _BY_SLUG = (
         joinedload(models.Round.provider),
     )
 )
+_HELD_BY_ID = flow.holding(select(models.Response).where(models.Response.id == bindparam("id")))
 
 
-def _find(session: Session, kind: str, key: str) -> Visit | None:
-    """Find the round, invitation and response behind an address; None when the link is bad."""
+def _find(session: Session, kind: str, key: str, *, hold: bool = False) -> Visit | None:
+    """Find the round, invitation and response behind an address; None when the link is bad.
+
+    `hold`: load the response so that the flow holds it (for a page that changes it).
+    """
     if kind == "r":
         if not looks_like_token(key):
             return None
+        held = session.scalar(_HELD_BY_TOKEN, {"key": key}) if hold else None
+        if held is not None and held.invitation is not None:
+            return Visit(kind, key, held.round, held.invitation, held)
         invitation = session.scalar(_BY_TOKEN, {"key": key})
         if invitation is None:
             return None
@@ -247,26 +272,33 @@ def _find(session: Session, kind: str, key: str) -> Visit | None:
     response = None
     remembered = cookie.get(OPEN_COOKIE, {}).get(key)
     if isinstance(remembered, int):
-        found = session.get(models.Response, remembered)
+        if hold:
+            found = session.scalar(_HELD_BY_ID, {"id": remembered})
+        else:
+            found = session.get(models.Response, remembered)
         if found is not None and found.round_id == round_.id and found.invitation_id is None:
             response = found
     return Visit(kind, key, round_, None, response)
 
 
 @contextmanager
-def _visit(kind: str, key: str, *, read_only: bool = False) -> Iterator[tuple[Session, Visit]]:
+def _visit(
+    kind: str, key: str, *, read_only: bool = False, hold: bool = True
+) -> Iterator[tuple[Session, Visit]]:
     """Open the request's transaction and find the visit; commit when the block ends normally.
 
     `read_only`: take no write lock, and commit nothing: a view that finds it has to write
-    after all does its work again in a writing transaction. When the block raises, nothing is
-    kept: a refusal from the flow (`refused` below shows it) rolls back what it had begun.
+    after all does its work again in a writing transaction. Otherwise the visit's response is
+    held for the flow to change (`hold=False`: a page that does not change one, such as
+    starting). When the block raises, nothing is kept: a refusal from the flow (`refused`
+    below shows it) rolls back what it had begun.
 
     A bad link is counted against the client's limit (in a transaction of its own, committed)
     and then refused with NotFound, so the block does not run.
     """
     sessions = services(current_app).readers if read_only else services(current_app).sessions
     with sessions() as session:
-        visit = _find(session, kind, key)
+        visit = _find(session, kind, key, hold=hold and not read_only)
         if visit is not None:
             yield session, visit
             if not read_only:
@@ -381,7 +413,7 @@ def start(kind: str, key: str) -> ResponseReturnValue:
 def begin(kind: str, key: str) -> ResponseReturnValue:
     """Start the response (or carry on with the one already started) and go to its page."""
     language = request.form.get("language")
-    with _visit(kind, key) as (session, visit):
+    with _visit(kind, key, hold=False) as (session, visit):
         if visit.invitation is not None:
             visit.response = flow.start(session, visit.invitation, channel="web", language=language)
         elif visit.response is None:

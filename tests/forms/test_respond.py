@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import db, models
+from collector import db, flow, models
+from collector.config import Settings
+from collector.db import make_engine
 from collector.models import utcnow
 from tests.factories import cvs_support, make_invitation, make_organisation, make_provider
 from tests.forms.conftest import Browser
@@ -429,6 +432,63 @@ def test_an_answer_another_device_already_gave_is_not_dropped_silently(
     browser.get(f"/r/{token}/q")
     assert browser.question == "outcomes_contributed"
     assert "answered on another device" not in browser.text
+
+
+def test_an_answer_sent_while_another_tab_s_answer_is_being_saved_waits_for_it_and_is_told(
+    browser: Browser, session_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    token = invite(session_factory)
+    start(browser, f"/r/{token}")
+    walk(browser, NO_SUPPORT[:1])
+    url = f"/r/{token}/q/used_support"
+    csrf = browser.csrf()
+    sent: list[Any] = []
+    with session_factory() as other_tab, other_tab.begin():
+        # Another tab's answer to the same question, saved but not yet committed.
+        invitation = other_tab.scalar(
+            select(models.Invitation).where(models.Invitation.token == token)
+        )
+        assert invitation is not None and invitation.response is not None
+        flow.answer(other_tab, invitation.response, "used_support", "yes")
+        page = threading.Thread(
+            target=lambda: sent.append(
+                browser.client.post(url, data={"csrf_token": csrf, "answer": "no"})
+            )
+        )
+        page.start()
+        _until_waiting_for_a_lock(settings)
+
+    page.join(timeout=60)
+    # It waited for the other tab, then found the question answered: not saved, and told.
+    assert sent and sent[0].status_code == 303
+    assert sent[0].headers["Location"] == f"/r/{token}/q/support_kinds"
+    response = response_of(session_factory, token)
+    assert response is not None and response.cursor == "support_kinds"
+    assert stored_answers(session_factory, response.id) == {"used_support": "yes"}
+    browser.get(sent[0].headers["Location"])
+    assert "This question was answered on another device or in another tab" in browser.text
+
+
+def _until_waiting_for_a_lock(settings: Settings) -> None:
+    """Wait until a PostgreSQL connection waits for a lock; SQLite cannot say, so go on."""
+    if not settings.resolved_database_url.startswith("postgresql"):
+        return
+    engine = make_engine(settings)
+    try:
+        for _ in range(600):
+            with engine.connect() as connection:
+                waiting = connection.scalar(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                    )
+                )
+            if waiting:
+                return
+            threading.Event().wait(0.05)
+    finally:
+        engine.dispose()
+    raise AssertionError("the page never waited for the other tab's lock")
 
 
 def test_a_validation_error_is_shown_only_to_the_browser_that_made_it(
