@@ -3,29 +3,21 @@
 Every query here is one SQLAlchemy Core ``select`` executed once, with its filters (rounds,
 completed responses, the questions wanted) in the SQL; nothing goes through the ORM row by row.
 
-Two shapes:
+The KPI engine reads one shape, :func:`load_kpi_frame`: one row per completed response of
+only the rounds a report needs, with
 
-- the long form (:func:`load_long`): one row per answer, ``response_id, question_id, value``,
-  as stored;
-- the wide form (:func:`load_frame`): one row per completed response, indexed by
-  ``response_id``, with
+- one column per question the report reads, named by the question id, typed for the condition
+  language (see :mod:`analysis.conditions`) and for counting: integer and decimal questions as
+  float64 with NaN for unanswered; choice, scale and text questions as categoricals with NaN for
+  unanswered; a multiple-choice answer as its selected values joined by single spaces, in the
+  order the survey lists them (the XLSForm convention, which ``selected()`` and
+  ``count-selected()`` read);
+- the response's round, provider (slug), organisation (id), channel and the segment
+  attributes copied from its organisation when it started (type, income band, district,
+  outcome areas as space-separated slugs, membership).
 
-  - one column per question, named by the question id, typed for the condition language
-    (see :mod:`analysis.conditions`): integer and decimal questions as float64 with NaN for
-    unanswered; choice, scale and text questions as strings with NA for unanswered; a
-    multiple-choice answer as its selected values joined by single spaces, in the order the
-    survey lists them (the XLSForm convention, which ``selected()`` and ``count-selected()``
-    read);
-  - optionally (``choice_columns=True``) one boolean column per choice of each multiple-choice
-    question, named ``question:value`` (``aware_outcomes:good_lives``), True when selected and
-    False otherwise, unanswered included;
-  - the response's round, provider (slug), organisation (id), channel and the segment
-    attributes copied from its organisation when it started (type, income band, district,
-    outcome areas as space-separated slugs, membership).
-
-The KPI engine reads a third shape, :func:`load_kpi_frame`: the wide form of only the rounds
-and questions a report needs, typed for counting (categoricals, read from the driver's cursor in
-chunks), so that a million responses load in seconds and a few hundred MiB.
+It is read from the driver's cursor in chunks, so that a million responses load in seconds and
+a few hundred MiB.
 
 The columns that are not questions start with ``@`` (``@round``, ``@org_type``): a question id
 cannot contain ``@`` or ``:``, so no question can clash with them. Use the constants below, not
@@ -44,7 +36,7 @@ import pandas as pd
 from sqlalchemy import Connection, Select, func, select
 
 from collector import models
-from collector.survey.model import NUMBER_TYPES, Question, QuestionType, Survey
+from collector.survey.model import NUMBER_TYPES, Question, Survey
 from collector.survey.store import definition
 
 # --- column names --------------------------------------------------------------------------
@@ -75,9 +67,6 @@ SEGMENTS: dict[str, str] = {
 # Segments whose value is a set (a response counts in each of its values), not one value.
 MULTI_VALUED_SEGMENTS = frozenset({"outcomes"})
 
-# More questions than this are loaded in long form and pivoted by pandas, not joined in SQL.
-MAX_JOINED_QUESTIONS = 40
-
 # Columns of the rounds table (load_rounds).
 ROUND_ID = "round_id"
 PROVIDER_ID = "provider_id"
@@ -99,30 +88,12 @@ KEY = "key"
 INVITED = "invited"
 RESPONDED = "responded"
 
-_RESPONSE_COLUMNS = (
-    ROUND,
-    PROVIDER,
-    ORGANISATION,
-    CHANNEL,
-    ORG_TYPE,
-    INCOME_BAND,
-    DISTRICT,
-    OUTCOMES,
-    IS_MEMBER,
-)
-
-
 _ROUNDS = models.Round.__table__
 _PROVIDERS = models.Provider.__table__
 _SURVEYS = models.Survey.__table__
 _RESPONSES = models.Response.__table__
 _INVITATIONS = models.Invitation.__table__
 _ANSWERS = models.Answer.__table__
-
-
-def choice_column(question_id: str, value: str) -> str:
-    """Name the boolean column of one choice of a multiple-choice question."""
-    return f"{question_id}:{value}"
 
 
 # --- rounds --------------------------------------------------------------------------------
@@ -191,9 +162,7 @@ def load_definitions(connection: Connection, survey_row_ids: Iterable[int]) -> d
     if not ids:
         return {}
     s = _SURVEYS.c
-    rows = connection.execute(
-        select(s.id, s.fingerprint, s.definition).where(s.id.in_(ids))
-    ).all()
+    rows = connection.execute(select(s.id, s.fingerprint, s.definition).where(s.id.in_(ids))).all()
     surveys: dict[int, Survey] = {}
     for row in rows:
         surveys[row.id] = definition(row)
@@ -250,77 +219,6 @@ def _provider_slugs(connection: Connection, round_ids: Collection[int]) -> dict[
     return {int(round_id): str(slug) for round_id, slug in rows}
 
 
-def _response_frame(columns: Sequence[Sequence[Any]], providers: dict[int, str]) -> pd.DataFrame:
-    ids, rounds, organisations, channels, types, bands, districts, outcomes, members = columns
-    index = pd.Index(np.asarray(ids, dtype=np.int64), name=RESPONSE_ID)
-    round_array = np.asarray(rounds, dtype=np.int64)
-    slugs = sorted(set(providers.values()))
-    codes = {round_id: slugs.index(slug) for round_id, slug in providers.items()}
-    provider_codes = np.array([codes[r] for r in round_array.tolist()], dtype=np.int64)
-    return pd.DataFrame(
-        {
-            ROUND: round_array,
-            PROVIDER: pd.Categorical.from_codes(provider_codes, categories=slugs)
-            if slugs
-            else pd.Categorical([]),
-            ORGANISATION: pd.array(organisations, dtype="Int64"),
-            CHANNEL: _strings(channels, index),
-            ORG_TYPE: _strings(types, index),
-            INCOME_BAND: _strings(bands, index),
-            DISTRICT: _strings(districts, index),
-            OUTCOMES: _strings(outcomes, index),
-            IS_MEMBER: pd.array(members, dtype="boolean"),
-        },
-        index=index,
-    )
-
-
-def _strings(values: Sequence[Any], index: pd.Index) -> pd.Series:
-    # Plain object columns: cheaper to build than categoricals, and what the breakdowns read.
-    array = np.empty(len(values), dtype=object)
-    array[:] = values
-    return pd.Series(array, index=index, dtype=object)
-
-
-def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[Sequence[Any]]:
-    return list(zip(*rows, strict=True)) if rows else [()] * width
-
-
-def load_responses(connection: Connection, round_ids: Collection[int]) -> pd.DataFrame:
-    """Load the completed responses of some rounds: one row each, with round and segments."""
-    rows = connection.execute(_response_query(round_ids).order_by(_RESPONSES.c.id)).all()
-    return _response_frame(_columns(rows, _RESPONSE_FIELDS), _provider_slugs(connection, round_ids))
-
-
-def load_long(
-    connection: Connection,
-    round_ids: Collection[int],
-    questions: Collection[str] | None = None,
-) -> pd.DataFrame:
-    """Load the answers of the completed responses of some rounds, one row per answer."""
-    answer, resp = _ANSWERS.c, _RESPONSES.c
-    query = (
-        select(answer.response_id, answer.question_id, answer.value)
-        .select_from(_ANSWERS)
-        .join(_RESPONSES, answer.response_id == resp.id)
-        .where(resp.round_id.in_(list(round_ids)), resp.status == "completed")
-    )
-    if questions is not None:
-        query = query.where(answer.question_id.in_(sorted(questions)))
-    rows = connection.execute(query).all()
-    if rows:
-        ids, qids, values = zip(*rows, strict=True)
-    else:
-        ids, qids, values = (), (), ()
-    return pd.DataFrame(
-        {
-            RESPONSE_ID: np.asarray(ids, dtype=np.int64),
-            QUESTION_ID: pd.Categorical(qids),
-            VALUE: pd.array(values, dtype=object),
-        }
-    )
-
-
 def _typed(question: Question, stored: pd.Series) -> pd.Series:
     """Type one question's stored answers for the condition language (see the module doc)."""
     if question.type in NUMBER_TYPES:
@@ -328,82 +226,8 @@ def _typed(question: Question, stored: pd.Series) -> pd.Series:
     return stored.astype(object).where(stored.notna(), None)
 
 
-def _with_choice_columns(columns: dict[str, pd.Series], question: Question) -> None:
-    """Add one boolean column per choice of a multiple-choice question."""
-    answers = columns[question.id]
-    exploded = answers.fillna("").str.split().explode()
-    for choice in question.choices:
-        hit = (exploded == choice.value).groupby(level=0, sort=False).any()
-        columns[choice_column(question.id, choice.value)] = hit.reindex(
-            answers.index, fill_value=False
-        ).astype(bool)
-
-
 def _wanted(survey: Survey, questions: Collection[str] | None) -> list[Question]:
     return [q for q in survey.answerable_questions() if questions is None or q.id in questions]
-
-
-def wide_frame(
-    responses: pd.DataFrame,
-    long: pd.DataFrame,
-    survey: Survey,
-    *,
-    questions: Collection[str] | None = None,
-    choice_columns: bool = False,
-) -> pd.DataFrame:
-    """Pivot long answers into one row per response and one typed column per question."""
-    index = responses.index
-    columns: dict[str, pd.Series] = {}
-    pivoted = None
-    if len(long):
-        pivoted = long.pivot(index=RESPONSE_ID, columns=QUESTION_ID, values=VALUE)
-    for question in _wanted(survey, questions):
-        if pivoted is None or question.id not in pivoted.columns:
-            stored = pd.Series(None, index=index, dtype=object)
-        else:
-            stored = pivoted[question.id].reindex(index)
-        columns[question.id] = _typed(question, stored)
-        if choice_columns and question.type is QuestionType.MULTIPLE:
-            _with_choice_columns(columns, question)
-    wide = pd.DataFrame(columns, index=index)
-    return pd.concat([wide, responses[list(_RESPONSE_COLUMNS)]], axis=1)
-
-
-def load_frame(
-    connection: Connection,
-    survey: Survey,
-    round_ids: Collection[int],
-    *,
-    questions: Collection[str] | None = None,
-    choice_columns: bool = False,
-) -> pd.DataFrame:
-    """Load the wide frame of the completed responses of some rounds of one survey.
-
-    One query: the responses, with one LEFT JOIN on the answers' (response, question) index per
-    question wanted, so the database pivots and each response arrives as one row. Past
-    MAX_JOINED_QUESTIONS questions, the long form is loaded and pivoted with pandas instead.
-    """
-    wanted = _wanted(survey, questions)
-    if len(wanted) > MAX_JOINED_QUESTIONS:
-        responses = load_responses(connection, round_ids)
-        long = load_long(connection, round_ids, [q.id for q in wanted])
-        return wide_frame(
-            responses, long, survey, questions=questions, choice_columns=choice_columns
-        )
-    query = _response_query(round_ids, wanted)
-    # No ORDER BY: sorting costs the database more than it is worth; rows come in index order.
-    rows = connection.execute(query).all()
-    columns = _columns(rows, _RESPONSE_FIELDS + len(wanted))
-    responses = _response_frame(columns[:_RESPONSE_FIELDS], _provider_slugs(connection, round_ids))
-    answers: dict[str, pd.Series] = {}
-    for question, stored in zip(wanted, columns[_RESPONSE_FIELDS:], strict=True):
-        answers[question.id] = _typed(
-            question, pd.Series(stored, index=responses.index, dtype=object)
-        )
-        if choice_columns and question.type is QuestionType.MULTIPLE:
-            _with_choice_columns(answers, question)
-    wide = pd.DataFrame(answers, index=responses.index)
-    return pd.concat([wide, responses], axis=1)
 
 
 # --- the typed frame the KPI engine reads --------------------------------------------------
@@ -441,8 +265,9 @@ def load_kpi_frame(
 ) -> pd.DataFrame:
     """Load the typed wide frame the KPI engine reads: only these rounds and these questions.
 
-    The frame of :func:`load_frame` (the same query, so the same rows in the same order), with
-    typed columns: choice, scale and text answers and every segment as categoricals (missing
+    One query: the completed responses, with one LEFT JOIN on the answers' (response, question)
+    index per question wanted, so that the database pivots and each response arrives as one
+    row. Typed columns: choice, scale and text answers and every segment as categoricals (missing
     values are NaN, not None), numeric answers as float64, the round as int64, the organisation
     as Int64 and membership as boolean. Rows come from the driver's cursor in chunks and are
     dictionary-encoded as they come, so no column of Python objects is ever built.

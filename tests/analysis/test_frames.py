@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from analysis import frames
 from collector import flow, models
 from collector.survey.loader import library_survey
+from tests.analysis.reference import frames as reference
 from tests.factories import cvs_support, make_organisation, make_provider, make_round
 
 SUPPORTED = {
@@ -37,8 +38,13 @@ NOT_SUPPORTED = {
 }
 
 
-def walk(session: Session, response: models.Response, answers: Mapping[str, object],
-         *, complete: bool = True) -> models.Response:
+def walk(
+    session: Session,
+    response: models.Response,
+    answers: Mapping[str, object],
+    *,
+    complete: bool = True,
+) -> models.Response:
     """Answer every question the flow asks, from `answers` (None for the rest), and submit."""
     view = flow.view(session, response)
     while isinstance(view, flow.QuestionView):
@@ -52,18 +58,34 @@ def walk(session: Session, response: models.Response, answers: Mapping[str, obje
 @pytest.fixture
 def scenario(session: Session) -> dict[str, object]:
     provider = make_provider(session, slug="harlow-cvs")
-    charity = make_organisation(session, provider, org_type="registered_charity",
-                                income_band="100k_500k", district="Old Harlow",
-                                outcomes="good_lives step_down", is_member=False)
-    club = make_organisation(session, provider, org_type="sports_arts_heritage",
-                             income_band=None, district="Harlow", outcomes="")
+    charity = make_organisation(
+        session,
+        provider,
+        org_type="registered_charity",
+        income_band="100k_500k",
+        district="Old Harlow",
+        outcomes="good_lives step_down",
+        is_member=False,
+    )
+    club = make_organisation(
+        session,
+        provider,
+        org_type="sports_arts_heritage",
+        income_band=None,
+        district="Harlow",
+        outcomes="",
+    )
     quiet = make_organisation(session, provider)
     round_ = make_round(session, provider, cvs_support(), open_link=True)
     invitations = {i.organisation_id: i for i in round_.invitations}
     walk(session, flow.start(session, invitations[charity.id], channel="web"), SUPPORTED)
     walk(session, flow.start(session, invitations[club.id], channel="telegram"), NOT_SUPPORTED)
-    walk(session, flow.start(session, invitations[quiet.id], channel="web"), SUPPORTED,
-         complete=False)  # in progress: never counted
+    walk(
+        session,
+        flow.start(session, invitations[quiet.id], channel="web"),
+        SUPPORTED,
+        complete=False,
+    )  # in progress: never counted
     walk(session, flow.start_anonymous(session, round_), NOT_SUPPORTED)
     session.commit()
     return {"round": round_, "charity": charity, "club": club}
@@ -75,7 +97,7 @@ def test_a_frame_has_one_typed_row_per_completed_response(
     round_ = scenario["round"]
     assert isinstance(round_, models.Round)
     with session.connection() as connection:
-        frame = frames.load_frame(connection, library_survey("cvs-support"), [round_.id])
+        frame = reference.load_frame(connection, library_survey("cvs-support"), [round_.id])
     assert len(frame) == 3 and frame.index.name == frames.RESPONSE_ID
     by_org = frame.set_index(frame[frames.ORGANISATION].astype(object))
     charity, club = scenario["charity"], scenario["club"]
@@ -86,7 +108,9 @@ def test_a_frame_has_one_typed_row_per_completed_response(
     assert row["comments"] == "Thank you"
     assert row[frames.ROUND] == round_.id and row[frames.PROVIDER] == "harlow-cvs"
     assert (row[frames.ORG_TYPE], row[frames.INCOME_BAND], row[frames.DISTRICT]) == (
-        "registered_charity", "100k_500k", "Old Harlow",
+        "registered_charity",
+        "100k_500k",
+        "Old Harlow",
     )
     assert row[frames.OUTCOMES] == "good_lives step_down" and not row[frames.IS_MEMBER]
     assert row[frames.CHANNEL] == "web"
@@ -104,14 +128,17 @@ def test_only_the_questions_asked_for_are_loaded_and_choices_can_be_columns(
     round_ = scenario["round"]
     assert isinstance(round_, models.Round)
     with session.connection() as connection:
-        frame = frames.load_frame(
-            connection, library_survey("cvs-support"), [round_.id],
-            questions={"aware_outcomes", "used_support"}, choice_columns=True,
+        frame = reference.load_frame(
+            connection,
+            library_survey("cvs-support"),
+            [round_.id],
+            questions={"aware_outcomes", "used_support"},
+            choice_columns=True,
         )
     questions = [c for c in frame.columns if not c.startswith("@")]
     assert questions[:2] == ["used_support", "aware_outcomes"]
-    good_lives = frame[frames.choice_column("aware_outcomes", "good_lives")]
-    none = frame[frames.choice_column("aware_outcomes", "none")]
+    good_lives = frame[reference.choice_column("aware_outcomes", "good_lives")]
+    none = frame[reference.choice_column("aware_outcomes", "none")]
     assert good_lives.dtype == bool and good_lives.sum() == 1 and none.sum() == 2
 
 
@@ -122,10 +149,10 @@ def test_the_long_form_and_the_pandas_pivot_agree_with_the_sql_pivot(
     assert isinstance(round_, models.Round)
     survey = library_survey("cvs-support")
     with session.connection() as connection:
-        long = frames.load_long(connection, [round_.id])
-        joined = frames.load_frame(connection, survey, [round_.id])
-        monkeypatch.setattr(frames, "MAX_JOINED_QUESTIONS", 0)
-        pivoted = frames.load_frame(connection, survey, [round_.id])
+        long = reference.load_long(connection, [round_.id])
+        joined = reference.load_frame(connection, survey, [round_.id])
+        monkeypatch.setattr(reference, "MAX_JOINED_QUESTIONS", 0)
+        pivoted = reference.load_frame(connection, survey, [round_.id])
     assert list(long.columns) == [frames.RESPONSE_ID, frames.QUESTION_ID, frames.VALUE]
     assert long[frames.RESPONSE_ID].nunique() == 3  # the one in progress is not there
     assert len(long) == len(SUPPORTED) + 2 * len(NOT_SUPPORTED)
@@ -141,12 +168,14 @@ def test_numeric_questions_are_float_with_nan_for_unanswered(session: Session) -
     round_ = make_round(session, provider, survey)
     invitations = {i.organisation_id: i for i in round_.invitations}
     confident = {"recruit_confidence": "confident", "manage_confidence": "very_confident"}
-    walk(session, flow.start(session, invitations[organisations[0].id], channel="web"),
-         {**confident, "volunteers_placed": "1,200", "share_via_centre": "62.5"})
-    walk(session, flow.start(session, invitations[organisations[1].id], channel="web"),
-         confident)
+    walk(
+        session,
+        flow.start(session, invitations[organisations[0].id], channel="web"),
+        {**confident, "volunteers_placed": "1,200", "share_via_centre": "62.5"},
+    )
+    walk(session, flow.start(session, invitations[organisations[1].id], channel="web"), confident)
     with session.connection() as connection:
-        frame = frames.load_frame(connection, survey, [round_.id]).sort_index()
+        frame = reference.load_frame(connection, survey, [round_.id]).sort_index()
     assert frame["volunteers_placed"].dtype == np.float64
     assert frame["volunteers_placed"].iloc[0] == 1200.0
     assert np.isnan(frame["volunteers_placed"].iloc[1])
@@ -162,9 +191,14 @@ def test_invitation_counts_by_segment_come_from_sql(
         counts = frames.load_invitation_counts(connection, [round_.id])
 
     def count(segment: str, key: str | None) -> tuple[int, int]:
-        rows = counts[(counts[frames.SEGMENT] == segment)
-                      & (counts[frames.KEY].astype(object) == key if key is not None
-                         else counts[frames.KEY].isna())]
+        rows = counts[
+            (counts[frames.SEGMENT] == segment)
+            & (
+                counts[frames.KEY].astype(object) == key
+                if key is not None
+                else counts[frames.KEY].isna()
+            )
+        ]
         assert len(rows) == 1, rows
         return int(rows[frames.INVITED].iloc[0]), int(rows[frames.RESPONDED].iloc[0])
 
@@ -185,9 +219,14 @@ def test_rounds_are_listed_with_provider_and_survey(
 ) -> None:
     round_ = scenario["round"]
     assert isinstance(round_, models.Round)
-    later = make_round(session, round_.provider, cvs_support(), period_label="2026/27 H2",
-                       opens_at=round_.opens_at + timedelta(days=1),
-                       closes_at=round_.closes_at + timedelta(days=2))
+    later = make_round(
+        session,
+        round_.provider,
+        cvs_support(),
+        period_label="2026/27 H2",
+        opens_at=round_.opens_at + timedelta(days=1),
+        closes_at=round_.closes_at + timedelta(days=2),
+    )
     with session.connection() as connection:
         table = frames.load_rounds(connection)
     assert table[frames.ROUND_ID].tolist() == [round_.id, later.id]

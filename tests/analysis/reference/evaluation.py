@@ -18,6 +18,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from analysis.comparisons import measure_change
+from analysis.conditions import FrameCache, evaluate_frame
 from analysis.kpis.definitions import Framework, Kpi, KpiKind, Records
 from analysis.kpis.results import (
     OVERALL,
@@ -39,7 +40,6 @@ from collector.localtime import day_ends, day_starts
 from collector.survey.expr import Call, Compare, Literal, Node, Ref
 from collector.survey.model import Survey
 from tests.analysis.reference import frames as f
-from tests.analysis.reference.conditions import FrameCache, evaluate_frame
 from tests.analysis.reference.frames import MULTI_VALUED_SEGMENTS, ORGANISATION, ROUND, SEGMENTS
 
 __all__ = [
