@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,13 +15,19 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from collector.config import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The execution option that marks a read-only session's connections.
 READ_ONLY = "tempcheck_read_only"
+# A pooled PostgreSQL connection that sat unused for longer than this is pinged before it is
+# used again: the server may have closed it in between (a restart, an idle timeout). One in
+# steady use is not, since a ping is a round trip on every request. A connection that breaks
+# while in use fails that one request, and SQLAlchemy then replaces the pool's connections.
+PING_AFTER_IDLE_SECONDS = 5.0
 
 
 def make_engine(settings: Settings, **kwargs: Any) -> Engine:
@@ -36,7 +43,32 @@ def make_engine(settings: Settings, **kwargs: Any) -> Engine:
         )
         _tune_sqlite(engine, settings.sqlite_busy_timeout_ms)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, **kwargs)
+    _ping_after_idle(engine)
+    return engine
+
+
+def _ping_after_idle(engine: Engine) -> None:
+    """Check a pooled connection before use when it has been idle (SQLAlchemy's pessimistic
+    disconnect handling, as pool_pre_ping does, but not on every checkout)."""
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            if engine.dialect.is_disconnect(error, dbapi_connection, None):
+                # The pool throws this connection away and checks out another.
+                raise DisconnectionError(str(error)) from error
+            raise
 
 
 def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
@@ -68,15 +100,29 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
-def make_read_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+def make_read_sessionmaker(engine: Engine, *, snapshot: bool = True) -> sessionmaker[Session]:
     """Return a factory for sessions that only read: on SQLite they take no write lock.
 
     Writing in one of these may fail with SQLITE_BUSY under load: use it only for work that
     is known not to write, and do anything else in a session from `make_sessionmaker`.
+
+    `snapshot=False`: on PostgreSQL each statement runs on its own (autocommit), which saves
+    the BEGIN and ROLLBACK round trips of a transaction, for a page whose few statements need
+    not see one snapshot. Anything such a session writes is kept at once: it must not write.
     """
-    return sessionmaker(
-        engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False, autoflush=False
+    options: dict[str, Any] = {READ_ONLY: True}
+    if not snapshot and engine.dialect.name == "postgresql":
+        options["isolation_level"] = "AUTOCOMMIT"
+    factory = sessionmaker(
+        engine.execution_options(**options), expire_on_commit=False, autoflush=False
     )
+
+    @event.listens_for(factory, "do_orm_execute")
+    def _only_reads(state: ORMExecuteState) -> None:
+        if state.is_insert or state.is_update or state.is_delete:
+            raise RuntimeError("a read-only session was asked to write: use make_sessionmaker")
+
+    return factory
 
 
 @contextmanager

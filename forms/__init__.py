@@ -31,6 +31,8 @@ class Services:
         self.sessions: sessionmaker[Session] = db.make_sessionmaker(self.engine)
         # For pages that only show: on SQLite they do not wait for, or hold, the write lock.
         self.readers: sessionmaker[Session] = db.make_read_sessionmaker(self.engine)
+        # For a respondent's page that only shows: on PostgreSQL, no transaction either.
+        self.glances: sessionmaker[Session] = db.make_read_sessionmaker(self.engine, snapshot=False)
 
 
 def create_app(settings: Settings) -> Flask:

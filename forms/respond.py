@@ -296,7 +296,7 @@ def _visit(
     A bad link is counted against the client's limit (in a transaction of its own, committed)
     and then refused with NotFound, so the block does not run.
     """
-    sessions = services(current_app).readers if read_only else services(current_app).sessions
+    sessions = services(current_app).glances if read_only else services(current_app).sessions
     with sessions() as session:
         visit = _find(session, kind, key, hold=hold and not read_only)
         if visit is not None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine
+from sqlalchemy import Engine, insert
 from sqlalchemy.orm import Session
 
 from collector import db
@@ -49,6 +50,78 @@ def test_a_read_only_session_neither_takes_nor_waits_for_the_write_lock(engine: 
     finally:
         writer.rollback()
         writer.close()
+
+
+def test_a_read_only_session_refuses_to_write(engine: Engine) -> None:
+    from sqlalchemy import func, select, update
+
+    from collector.models import Provider
+
+    for snapshot in (True, False):
+        factory = db.make_read_sessionmaker(engine, snapshot=snapshot)
+        with factory() as reader:
+            with pytest.raises(RuntimeError, match="read-only session was asked to write"):
+                reader.execute(update(Provider).values(name="Changed"))
+            with pytest.raises(RuntimeError, match="read-only session was asked to write"):
+                reader.execute(insert(Provider).values(slug="sneaky", name="Sneaky"))
+            assert reader.scalar(select(func.count()).select_from(Provider)) == 0
+
+
+def test_a_glance_runs_without_a_transaction_on_postgresql_only(engine: Engine) -> None:
+    from sqlalchemy import text
+
+    def in_autocommit(snapshot: bool) -> object:
+        with db.make_read_sessionmaker(engine, snapshot=snapshot)() as reader:
+            assert reader.scalar(text("SELECT 1")) == 1
+            dbapi_connection = reader.connection().connection.dbapi_connection
+            return getattr(dbapi_connection, "autocommit", None)
+
+    if engine.dialect.name == "postgresql":
+        assert in_autocommit(snapshot=False) is True
+        assert in_autocommit(snapshot=True) is False
+    else:
+        # SQLite: the same read transaction either way (it costs no round trip).
+        assert in_autocommit(snapshot=False) == in_autocommit(snapshot=True)
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.postgres
+def test_a_pooled_connection_closed_by_the_server_while_idle_is_replaced(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 0.0)
+    with engine.connect() as connection:
+        pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    # The server ends the pooled connection (a restart or an idle timeout would).
+    killer = create_engine(engine.url, poolclass=NullPool)
+    with killer.begin() as other:
+        assert other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar()
+    killer.dispose()
+    with db.transaction(db.make_sessionmaker(engine)) as session:
+        assert session.scalar(text("SELECT pg_backend_pid()")) not in (None, pid)
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.postgres
+def test_a_connection_in_steady_use_is_not_pinged(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pings: list[object] = []
+    real_ping = engine.dialect.do_ping
+    monkeypatch.setattr(
+        engine.dialect, "do_ping", lambda conn: pings.append(conn) or real_ping(conn)
+    )
+    for _ in range(3):
+        with engine.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
+    assert pings == []
+    monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 0.0)
+    with engine.connect() as connection:
+        connection.exec_driver_sql("SELECT 1")
+    assert len(pings) == 1
 
 
 def test_upsert_inserts_updates_or_leaves_a_clashing_row(session: Session) -> None:
