@@ -1,12 +1,12 @@
 """Benchmark: the web forms under load, over HTTP on loopback, on SQLite and on PostgreSQL,
 each against a minimal Flask baseline measured in the same run.
 
-For each database it starts `tempcheck serve --threads 8` (waitress) on a fresh database with
-the demo data and a round of cvs-support for 6,000 more groups, and, beside it, a minimal Flask
-app served by waitress the same way (same threads, on a database of its own of the same kind,
-through the same engine settings). Simulated respondents answer page by page as a browser
-without JavaScript does: open the page, send its form with the CSRF token and the session
-cookie, follow the redirect.
+For each database it starts `tempcheck serve --threads 8 --workers N` (waitress; N processes,
+one per CPU by default) on a fresh database with the demo data and a round of cvs-support for
+6,000 more groups, and, beside it, a minimal Flask app served the same way (same processes and
+threads, on a database of its own of the same kind, through the same engine settings).
+Simulated respondents answer page by page as a browser without JavaScript does: open the page,
+send its form with the CSRF token and the session cookie, follow the redirect.
 
 1. Throughput: 50 respondents with no pause between pages, for 15 seconds, each starting a new
    invitation when it finishes one. Figure: answers stored per second (rows added to the
@@ -73,6 +73,7 @@ from collector.survey.store import register
 
 BENCH_GROUPS = 6000  # enough for ten times today's answer rate
 THREADS = 8  # `tempcheck serve --threads`, and the baseline's waitress
+WORKERS = os.cpu_count() or 1  # `tempcheck serve --workers`, and the baseline's
 PAUSE = (1.5, 2.5)
 LATENCY_LIMIT_SECONDS = 90.0
 WARM_UP_SECONDS = 5.0
@@ -298,7 +299,7 @@ PAGE = """<!doctype html>
 </main></body></html>"""
 
 
-def baseline_app(url: str) -> Any:
+def baseline_app(url: str, secret_key: str) -> Any:
     """Build the minimal app: the bare insert, and the respondent's flow without the engine."""
     from flask import Flask, abort, redirect, render_template_string, request, session
 
@@ -307,7 +308,7 @@ def baseline_app(url: str) -> Any:
     questions = {q.id: q for q in survey.questions if q.id in ANSWERS}
     engine = db.make_engine(Settings(database_url=url))
     app = Flask("baseline")
-    app.secret_key = secrets.token_hex(32)
+    app.secret_key = secret_key  # the same in every worker, as tempcheck's SECRET_KEY is
 
     def page(title: str, **context: Any) -> str:
         values = {"hint": None, "rows": (), "action": None, "choices": (), "kind": "radio"}
@@ -420,29 +421,29 @@ def baseline_app(url: str) -> Any:
     return app
 
 
-def baseline_server(port: int, url: str, threads: int) -> None:
+def baseline_server(port: int, url: str, threads: int, workers: int) -> None:
     """Serve the baseline app with waitress, configured as `tempcheck serve` configures it."""
-    import signal
-
-    from waitress.server import create_server
-
-    from forms.server import BUFFERED_BODY_BYTES, CONNECTION_LIMIT, IDLE_SECONDS
-
-    server = create_server(
-        baseline_app(url),
-        host="127.0.0.1",
-        port=port,
-        threads=threads,
-        connection_limit=CONNECTION_LIMIT,
-        channel_timeout=IDLE_SECONDS,
-        max_request_body_size=BUFFERED_BODY_BYTES,
+    from forms.server import (
+        BUFFERED_BODY_BYTES,
+        CONNECTION_LIMIT,
+        IDLE_SECONDS,
+        Workers,
+        _serve,
     )
 
-    def stop(_signum: int, _frame: object) -> None:
-        raise SystemExit(0)
-
-    signal.signal(signal.SIGTERM, stop)
-    server.run()
+    secret_key = secrets.token_hex(32)
+    options = {
+        "threads": threads,
+        "connection_limit": CONNECTION_LIMIT,
+        "channel_timeout": IDLE_SECONDS,
+        "max_request_body_size": BUFFERED_BODY_BYTES,
+    }
+    if workers == 1:
+        _serve(
+            lambda: baseline_app(url, secret_key), {**options, "host": "127.0.0.1", "port": port}
+        )
+    else:
+        Workers(lambda: baseline_app(url, secret_key), options, "127.0.0.1", port, workers).run()
 
 
 # Setting up -------------------------------------------------------------------------------
@@ -583,12 +584,12 @@ def bench_database(database: str, databases: Databases, folder: Path, args: Any)
         "SECRET_KEY": secrets.token_hex(32),
         "BASE_URL": f"http://127.0.0.1:{ports['tempcheck']}",
     }
-    threads = str(args.threads)
+    threads, workers = str(args.threads), str(args.workers)
     commands = {
         "baseline": [sys.executable, __file__, "--baseline-server", str(ports["baseline"])]
-        + [baseline_url, threads],
+        + [baseline_url, threads, workers],
         "tempcheck": [str(bin_dir / "tempcheck"), "serve", "--threads", threads]
-        + ["--port", str(ports["tempcheck"])],
+        + ["--workers", workers, "--port", str(ports["tempcheck"])],
     }
     servers = {}
     sides = {
@@ -668,7 +669,8 @@ def report(all_figures: list[Figures], args: Any) -> None:
     """Print the medians and ratios."""
     print()
     print(
-        f"Web forms: waitress, {args.threads} threads a side, loopback, {os.cpu_count()} CPUs; "
+        f"Web forms: waitress, {args.workers} processes of {args.threads} threads a side, "
+        f"loopback, {os.cpu_count()} CPUs; "
         f"medians of {args.repeats} interleaved runs after a warm-up"
     )
     for f in all_figures:
@@ -695,8 +697,8 @@ def report(all_figures: list[Figures], args: Any) -> None:
 
 def main() -> None:
     """Run both loads on every database asked for, and print the figures."""
-    if len(sys.argv) == 5 and sys.argv[1] == "--baseline-server":
-        baseline_server(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]))
+    if len(sys.argv) == 6 and sys.argv[1] == "--baseline-server":
+        baseline_server(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--databases", type=databases_option, default="sqlite,postgresql")
@@ -705,6 +707,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50, help="Throughput's clients.")
     parser.add_argument("--respondents", type=int, default=200, help="Latency's respondents.")
     parser.add_argument("--threads", type=int, default=THREADS, help="Each server's threads.")
+    parser.add_argument(
+        "--workers", type=int, default=WORKERS, help="Each server's processes (`serve --workers`)."
+    )
     args = parser.parse_args()
     started = time.monotonic()
     results = []

@@ -5,13 +5,22 @@ requests to its pool of worker threads. A client that sends its body slowly hold
 not a thread: a few slow clients cannot stop the site answering everyone else (gunicorn's sync
 workers each waited on one such body until their 30-second timeout; `bench/bench_slow_clients.py`
 measures both). Behind a reverse proxy (nginx, Caddy) the proxy buffers too; see the README.
+
+One process runs Python on one core at a time. `workers` > 1 runs that many processes on one
+listening socket, each with its own threads and database connections, under a parent that
+starts another when one dies and stops them all on SIGTERM or Ctrl-C (pre-forking, as gunicorn
+does): one per core keeps a busy site's pages quick.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import signal
+import socket
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable
 from types import FrameType
@@ -38,6 +47,14 @@ BUFFERED_BODY_BYTES = 16 * MAX_REQUEST_BYTES
 IDLE_SECONDS = 60
 # At most this many open connections; beyond, new ones wait in the listen queue.
 CONNECTION_LIMIT = 200
+# The listen queue of the socket the workers share.
+BACKLOG = 1024
+# A worker that dies this soon after starting, this many times running, stops the server: it
+# cannot start (a broken database, say), and restarting it for ever would hide that.
+QUICK_DEATH_SECONDS = 2.0
+QUICK_DEATHS = 5
+# How often a worker checks that its parent is still there.
+ORPHAN_CHECK_SECONDS = 1.0
 
 
 class AccessLog:
@@ -107,12 +124,19 @@ def configure_logging() -> None:
 
 
 class Server:
-    """waitress running tempcheck's web app: `Server(settings, threads=8).run()`."""
+    """waitress running tempcheck's web app: `Server(settings, threads=8, workers=2).run()`."""
 
     def __init__(
-        self, settings: Settings, *, host: str = "127.0.0.1", port: int = 5000, threads: int = 8
+        self,
+        settings: Settings,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 5000,
+        threads: int = 8,
+        workers: int = 1,
     ) -> None:
         self.settings = settings
+        self.host, self.port, self.workers = host, port, workers
         self.options: dict[str, Any] = {
             "host": host,
             "port": port,
@@ -132,17 +156,130 @@ class Server:
 
     def run(self) -> None:
         """Serve until SIGTERM or Ctrl-C, then finish the requests in hand (a few seconds)."""
-        from waitress.server import create_server
-
         configure_logging()
-        server = create_server(AccessLog(self.load()), **self.options)
+        if self.workers == 1:
+            _serve(lambda: AccessLog(self.load()), self.options)
+            return
+        options = {k: v for k, v in self.options.items() if k not in ("host", "port")}
+        Workers(lambda: AccessLog(self.load()), options, self.host, self.port, self.workers).run()
 
-        def stop(_signum: int, _frame: FrameType | None) -> None:
-            raise SystemExit(0)  # waitress's loop closes the server on SystemExit
 
-        previous = signal.signal(signal.SIGTERM, stop)
-        try:
+def _serve(make_app: Callable[[], WsgiApp], options: dict[str, Any]) -> None:
+    """Run one waitress server until SIGTERM or Ctrl-C."""
+    from waitress.server import create_server
+
+    server = create_server(make_app(), **options)
+
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        raise SystemExit(0)  # waitress's loop closes the server on SystemExit
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        if "sockets" not in options:
             server.print_listen("Serving on http://{}:{}")
-            server.run()
+        server.run()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """Bind and listen on host:port, for workers to share."""
+    family, kind, proto, _name, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(address)
+    sock.listen(BACKLOG)
+    return sock
+
+
+def _stop_when_orphaned(parent: int) -> None:
+    """Stop this worker (as SIGTERM does) if its parent dies without stopping it (SIGKILL)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(ORPHAN_CHECK_SECONDS)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
+
+
+class Workers:
+    """Several processes serving one app on one socket, kept running by this parent.
+
+    `make_app` runs in each worker, after the fork: each has its own database engine. The parent
+    imports the app's modules but opens nothing a worker could share by mistake.
+    """
+
+    def __init__(
+        self,
+        make_app: Callable[[], WsgiApp],
+        options: dict[str, Any],
+        host: str,
+        port: int,
+        count: int,
+    ) -> None:
+        self.make_app, self.options, self.count = make_app, options, count
+        self.sock = listening_socket(host, port)
+        self.children: dict[int, float] = {}  # pid: when it started
+        self.stopping = False
+        self.log = logging.getLogger("tempcheck.workers")
+
+    def run(self) -> None:
+        """Start the workers; replace any that dies; stop them all on SIGTERM or Ctrl-C."""
+        bound_host, bound_port = self.sock.getsockname()[:2]
+        print(f"Serving on http://{bound_host}:{bound_port} with {self.count} workers", flush=True)
+        previous = {sig: signal.signal(sig, self._stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+        quick_deaths, gave_up = 0, False
+        try:
+            for _ in range(self.count):
+                self._start()
+            while self.children:
+                pid, status = os.wait()
+                started = self.children.pop(pid, None)
+                if started is None or self.stopping:
+                    continue
+                code = os.waitstatus_to_exitcode(status)
+                quick_deaths = (
+                    quick_deaths + 1 if time.monotonic() - started < QUICK_DEATH_SECONDS else 0
+                )
+                if quick_deaths >= QUICK_DEATHS:
+                    self.log.error("Web workers keep dying as they start (exit %s): stopping", code)
+                    self._stop(signal.SIGTERM, None)
+                    gave_up = True
+                    continue
+                self.log.warning("A web worker ended (exit %s): starting another", code)
+                self._start()
         finally:
-            signal.signal(signal.SIGTERM, previous)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            self.sock.close()
+        if gave_up:
+            raise SystemExit(1)
+
+    def _start(self) -> None:
+        pid = os.fork()
+        if pid == 0:  # the worker
+            code = 0
+            try:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent says when to stop
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                _stop_when_orphaned(os.getppid())
+                _serve(self.make_app, {**self.options, "sockets": [self.sock]})
+            except SystemExit as stop:
+                code = stop.code if isinstance(stop.code, int) else 1
+            except BaseException:
+                self.log.exception("A web worker failed")
+                code = 1
+            finally:
+                logging.shutdown()
+                os._exit(code)
+        self.children[pid] = time.monotonic()
+
+    def _stop(self, _signum: int, _frame: FrameType | None) -> None:
+        """Ask every worker to finish the requests in hand and stop."""
+        self.stopping = True
+        for pid in list(self.children):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -103,3 +104,12 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
 # The names cli.py has always used.
 _fail = fail
 _table = table
+
+
+# `tempcheck serve` and `up` run one web worker (process) per core, up to this many.
+MOST_DEFAULT_WORKERS = 4
+
+
+def default_workers() -> int:
+    """One web worker per core, up to MOST_DEFAULT_WORKERS."""
+    return max(1, min(os.cpu_count() or 1, MOST_DEFAULT_WORKERS))

@@ -12,7 +12,7 @@ import click
 from sqlalchemy import func, select
 
 from collector import audit, db, flow, models, organisations
-from collector.cli.base import Context, _fail, _table, pass_context
+from collector.cli.base import Context, _fail, _table, default_workers, pass_context
 from collector.config import Settings
 from collector.errors import CollectorError
 from collector.rounds import invitation_by_token, redact_token
@@ -318,10 +318,17 @@ def _safe_url(url: str) -> str:
     help="Threads that run requests (each request is read whole before one takes it).",
 )
 @click.option(
+    "--workers",
+    default=default_workers,
+    show_default="one per core, at most 4",
+    type=click.IntRange(1, 64),
+    help="Processes, each with its threads (one per core makes use of every core).",
+)
+@click.option(
     "--dev", is_flag=True, help="Flask's development server instead (never in production)."
 )
 @pass_context
-def serve(context: Context, host: str, port: int, threads: int, dev: bool) -> None:
+def serve(context: Context, host: str, port: int, threads: int, workers: int, dev: bool) -> None:
     """Serve the web forms with waitress until Ctrl-C."""
     if not context.settings.secret_key:
         _fail(
@@ -347,7 +354,7 @@ def serve(context: Context, host: str, port: int, threads: int, dev: bool) -> No
         return
     from forms.server import Server
 
-    Server(context.settings, host=host, port=port, threads=threads).run()
+    Server(context.settings, host=host, port=port, threads=threads, workers=workers).run()
 
 
 # Answering in the terminal ----------------------------------------------------------------

@@ -27,7 +27,7 @@ from types import FrameType
 
 import click
 
-from collector.cli.base import Context, pass_context, stop
+from collector.cli.base import Context, default_workers, pass_context, stop
 from collector.config import Settings
 
 # How long each child gets to stop after SIGTERM before it is killed (the web server gives the
@@ -118,8 +118,15 @@ def tempcheck_command() -> list[str]:
     type=click.IntRange(1, 64),
     help="The web server's threads.",
 )
+@click.option(
+    "--workers",
+    default=default_workers,
+    show_default="one per core, at most 4",
+    type=click.IntRange(1, 64),
+    help="The web server's processes.",
+)
 @pass_context
-def up(context: Context, host: str, port: int, mail_port: int, threads: int) -> None:
+def up(context: Context, host: str, port: int, mail_port: int, threads: int, workers: int) -> None:
     """Run the web server, the dispatcher and a local mail sink together, until Ctrl-C."""
     settings = context.settings
     if not settings.secret_key:
@@ -168,7 +175,10 @@ def up(context: Context, host: str, port: int, mail_port: int, threads: int) -> 
     children.append(
         Child(
             "web server",
-            ["serve", "--host", host, "--port", str(port), "--threads", str(threads)],
+            [
+                *("serve", "--host", host, "--port", str(port)),
+                *("--threads", str(threads), "--workers", str(workers)),
+            ],
             shared,
         )
     )
