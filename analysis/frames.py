@@ -281,9 +281,7 @@ def load_kpi_frame(
     members: list[npt.NDArray[np.float64]] = []
     strings = {column: _Codes() for column in (CHANNEL, ORG_TYPE, INCOME_BAND, DISTRICT, OUTCOMES)}
     answers = [_Codes() for _ in wanted]
-    # The raw DB-API cursor: SQLAlchemy's rows would cost more than the whole evaluation.
-    # (Not streamed: SQLAlchemy's streaming buffers rows of its own ahead of the cursor.)
-    cursor = connection.execute(query).cursor
+    cursor = _raw_cursor(connection, query)
     while rows := cursor.fetchmany(FETCH_CHUNK):
         block = np.empty((len(rows), width), dtype=object)
         block[:] = rows  # one pass in C, where transposing the tuples in Python costs ten
@@ -329,6 +327,23 @@ def load_kpi_frame(
     member = _joined(members, np.float64)
     data[IS_MEMBER] = pd.arrays.BooleanArray(member == 1, np.isnan(member))
     return pd.DataFrame(data, index=index)
+
+
+def _raw_cursor(connection: Connection, query: Select[Any]) -> Any:
+    """Run `query` on a DB-API cursor of the connection's own: SQLAlchemy's rows would cost more
+    than the whole evaluation. On PostgreSQL a server-side cursor, so that the rows come over in
+    chunks as they are read, rather than all into the client's memory at once (SQLAlchemy's own
+    streaming buffers rows ahead of its cursor, which this reads directly)."""
+    dbapi_connection: Any = connection.connection.dbapi_connection
+    if connection.dialect.name != "postgresql":
+        return connection.execute(query).cursor
+    compiled = query.compile(
+        dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
+    )
+    cursor = dbapi_connection.cursor(name="tempcheck_kpi_frame")
+    cursor.itersize = FETCH_CHUNK
+    cursor.execute(str(compiled), compiled.params)
+    return cursor
 
 
 def _numbers(values: npt.NDArray[np.object_]) -> npt.NDArray[np.float64]:
