@@ -161,6 +161,30 @@ def test_the_long_form_and_the_pandas_pivot_agree_with_the_sql_pivot(
     )
 
 
+def test_the_grouped_pivot_and_the_joined_pivot_load_the_same_frame(
+    session: Session, scenario: dict[str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # PostgreSQL pivots one pass over the answers grouped by response, SQLite joins the
+    # answers once per question: both databases can run both, and both give the same frame.
+    round_ = scenario["round"]
+    assert isinstance(round_, models.Round)
+    survey = library_survey("cvs-support")
+    loaded = {}
+    real_query = frames._response_query
+    with session.connection() as connection:
+        for pivot in (False, True):
+            monkeypatch.setattr(
+                frames,
+                "_response_query",
+                lambda ids, wanted, *, pivot=pivot, **_: real_query(ids, wanted, pivot=pivot),
+            )
+            loaded[pivot] = frames.load_kpi_frame(connection, survey, [round_.id], SUPPORTED)
+    assert len(loaded[True]) == 3
+    assert loaded[True]["ease_of_access"].notna().sum() == 1  # the charity's: the club skipped it
+    assert loaded[True]["comments"].astype(object).tolist().count("Thank you") == 1
+    pd.testing.assert_frame_equal(loaded[False].sort_index(), loaded[True].sort_index())
+
+
 def test_numeric_questions_are_float_with_nan_for_unanswered(session: Session) -> None:
     provider = make_provider(session)
     organisations = [make_organisation(session, provider) for _ in range(2)]
