@@ -47,14 +47,12 @@ BUFFERED_BODY_BYTES = 16 * MAX_REQUEST_BYTES
 IDLE_SECONDS = 60
 # At most this many open connections; beyond, new ones wait in the listen queue.
 CONNECTION_LIMIT = 200
-# The listen queue of the socket the workers share.
-BACKLOG = 1024
 # A worker that dies this soon after starting, this many times running, stops the server: it
 # cannot start (a broken database, say), and restarting it for ever would hide that.
 QUICK_DEATH_SECONDS = 2.0
 QUICK_DEATHS = 5
 # How often a worker checks that its parent is still there.
-ORPHAN_CHECK_SECONDS = 1.0
+ORPHAN_CHECK_SECONDS = 0.2
 
 
 class AccessLog:
@@ -183,14 +181,14 @@ def _serve(make_app: Callable[[], WsgiApp], options: dict[str, Any]) -> None:
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
-    """Bind and listen on host:port, for workers to share."""
+    """Bind host:port for workers to share. The first worker to have built its app listens
+    (waitress does): until then a client is refused, and tries again, rather than waiting."""
     family, kind, proto, _name, address = socket.getaddrinfo(
         host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
     )[0]
     sock = socket.socket(family, kind, proto)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(address)
-    sock.listen(BACKLOG)
     return sock
 
 
