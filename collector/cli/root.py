@@ -431,6 +431,7 @@ def _add_command_groups() -> None:
     """Add the command groups that live in `collector.commands` (one module per noun)."""
     from collector.cli import (
         bot,
+        contacts,
         dispatch,
         followups,
         providers,
@@ -449,6 +450,7 @@ def _add_command_groups() -> None:
     main.add_command(dispatch.mail_sink)
     main.add_command(up.up)
     main.add_command(bot.bot)
+    main.add_command(contacts.group)
     main.add_command(volunteers.volunteers)
     main.add_command(volunteers.placements)
     main.add_command(volunteers.enquiries)

@@ -30,7 +30,7 @@ from collector.cli.base import (
 from collector.errors import CollectorError
 from collector.localtime import day_ends, day_starts
 from collector.models import utcnow
-from collector.segments import INCOME_BANDS, ORGANISATION_TYPES, OUTCOMES
+from collector.segments import CONTACT_AUDIENCES, INCOME_BANDS, ORGANISATION_TYPES, OUTCOMES
 from collector.spreadsheets import csv_cell
 from collector.volunteering import followups
 
@@ -221,7 +221,8 @@ def rounds_create(
         fg="green",
     )
     click.echo(f"  opens {local_time(opens_at)}, closes {local_time(closes_at)} (UK time)")
-    click.echo(f"  audience: {_describe_audience(filters)}; {recipients} organisations today")
+    whom = "contacts" if rounds.CONTACTS in filters else "organisations"
+    click.echo(f"  audience: {_describe_audience(filters)}; {recipients} {whom} today")
     click.echo(f"  channels: {', '.join(channels or ('email',))}")
     if reminders:
         click.echo(f"  reminders to non-responders: {', '.join(reminders)}")
@@ -652,6 +653,7 @@ def _known_values(session: Session, provider: models.Provider, key: str) -> dict
         "org_type": ORGANISATION_TYPES,
         "income_band": INCOME_BANDS,
         "outcomes": OUTCOMES,
+        "contacts": CONTACT_AUDIENCES,
     }
     if key in vocabularies:
         known = {}
@@ -676,7 +678,9 @@ def _describe_audience(audience: Mapping[str, Sequence[Any]]) -> str:
         return "every organisation of the provider that has not opted out"
     parts = []
     for key, values in audience.items():
-        if key == "is_member":
+        if key == rounds.CONTACTS:
+            parts.append(f"contacts who are {' or '.join(str(v) for v in values)}")
+        elif key == "is_member":
             parts.append("members only" if values[0] else "non-members only")
         else:
             parts.append(f"{key} is {' or '.join(str(v) for v in values)}")
