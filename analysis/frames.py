@@ -54,6 +54,8 @@ INCOME_BAND = "@income_band"
 DISTRICT = "@district"
 OUTCOMES = "@outcomes"  # space-separated outcome slugs, as on the organisation
 IS_MEMBER = "@is_member"
+AUDIENCE = "@audience"  # who answered: group, volunteer, partner, commissioner, representative
+CONTACT_ORG = "@contact_org"  # a contact's organisation (partners, commissioners)
 
 # The segments a result can be broken down by: the name people type -> the frame column.
 SEGMENTS: dict[str, str] = {
@@ -63,6 +65,13 @@ SEGMENTS: dict[str, str] = {
     "outcomes": OUTCOMES,
     "channel": CHANNEL,
     "is_member": IS_MEMBER,
+}
+# Segments a KPI may name in its `breakdowns` (and `tempcheck kpi --by` may ask for), but that
+# are not computed for every KPI by default: who answered, and a contact's organisation.
+ALL_SEGMENTS: dict[str, str] = {
+    **SEGMENTS,
+    "audience": AUDIENCE,
+    "contact_org": CONTACT_ORG,
 }
 # Segments whose value is a set (a response counts in each of its values), not one value.
 MULTI_VALUED_SEGMENTS = frozenset({"outcomes"})
@@ -198,6 +207,8 @@ def _response_query(
             resp.district,
             resp.outcomes,
             resp.is_member,
+            resp.audience,
+            resp.contact_org,
             *answers,
         )
         .select_from(joined)
@@ -205,7 +216,7 @@ def _response_query(
     )
 
 
-_RESPONSE_FIELDS = 9  # the columns of _response_query, in order
+_RESPONSE_FIELDS = 11  # the columns of _response_query, in order
 
 
 def _provider_slugs(connection: Connection, round_ids: Collection[int]) -> dict[int, str]:
@@ -280,6 +291,7 @@ def load_kpi_frame(
     organisations: list[npt.NDArray[np.float64]] = []
     members: list[npt.NDArray[np.float64]] = []
     strings = {column: _Codes() for column in (CHANNEL, ORG_TYPE, INCOME_BAND, DISTRICT, OUTCOMES)}
+    contact_strings = {column: _Codes() for column in (AUDIENCE, CONTACT_ORG)}
     answers = [_Codes() for _ in wanted]
     # The raw DB-API cursor: SQLAlchemy's rows would cost more than the whole evaluation.
     # (Not streamed: SQLAlchemy's streaming buffers rows of its own ahead of the cursor.)
@@ -292,6 +304,8 @@ def load_kpi_frame(
         organisations.append(_numbers(block[:, 2]))
         members.append(_numbers(block[:, 8]))
         for n, codes in enumerate(strings.values(), start=3):
+            codes.add(block[:, n])
+        for n, codes in enumerate(contact_strings.values(), start=9):
             codes.add(block[:, n])
         for n, codes in enumerate(answers, start=_RESPONSE_FIELDS):
             codes.add(block[:, n])
@@ -324,7 +338,7 @@ def load_kpi_frame(
     data[ORGANISATION] = pd.arrays.IntegerArray(
         np.where(unknown, 0, organisation).astype(np.int64), unknown
     )
-    for column, codes in strings.items():
+    for column, codes in (strings | contact_strings).items():
         data[column] = codes.categorical()
     member = _joined(members, np.float64)
     data[IS_MEMBER] = pd.arrays.BooleanArray(member == 1, np.isnan(member))

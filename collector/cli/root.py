@@ -386,7 +386,18 @@ def answer(context: Context, token: str, language: str | None) -> None:
 @click.option("--framework", help="Only this KPI framework, e.g. essex-2017.")
 @click.option(
     "--by",
-    type=click.Choice(["org_type", "income_band", "district", "outcomes", "channel", "is_member"]),
+    type=click.Choice(
+        [
+            "org_type",
+            "income_band",
+            "district",
+            "outcomes",
+            "channel",
+            "is_member",
+            "audience",
+            "contact_org",
+        ]
+    ),
     help="Also break every KPI down by this segment.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
