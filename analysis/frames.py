@@ -365,7 +365,8 @@ def load_invitation_counts(connection: Connection, round_ids: Collection[int]) -
     segment ``all`` (key None) for the round as a whole. Segments are the organisation's
     current record (an invitation never answered has no copy on a response); responses
     through an open link have no invitation and are not counted. A volunteer's invitation (a
-    placement follow-up) has the volunteer's district and no organisation segments. Two GROUP
+    placement follow-up) has the volunteer's district and no organisation segments; a contact's
+    (a partner, commissioner or representative) counts in the round's total only. Two GROUP
     BYs: one over the single-valued segments together, one over outcome sets (split here, as a
     group counts in each of its outcome areas).
     """
@@ -380,7 +381,11 @@ def load_invitation_counts(connection: Connection, round_ids: Collection[int]) -
             .select_from(_INVITATIONS)
             .outerjoin(models.Organisation.__table__, inv.organisation_id == org.id)
             .outerjoin(models.Volunteer.__table__, inv.volunteer_id == vol.id)
-            .where((inv.organisation_id.is_not(None)) | (inv.volunteer_id.is_not(None)))
+            .where(
+                (inv.organisation_id.is_not(None))
+                | (inv.volunteer_id.is_not(None))
+                | (inv.contact_id.is_not(None))
+            )
             .outerjoin(_RESPONSES, (resp.invitation_id == inv.id) & (resp.status == "completed"))
             .where(inv.round_id.in_(list(round_ids)))
             .group_by(inv.round_id, *keys)
