@@ -411,13 +411,22 @@ def evaluate_audiences(
     labels = {part.kpi.part_key: part.kpi.title for part in parts}
     rounds = [part.round for part in parts if part.round is not None]
     anchor = rounds[0] if rounds else None
-    cells = breakdown_cells(AUDIENCE, now, kpi.target, min_n, labels=labels)
+    # An audience nobody answered has nothing to hide: it says so, and is left out of the
+    # suppression of the others.
+    answered = {key: counts for key, counts in now.items() if counts[1]}
+    visible = {
+        c.key: c for c in breakdown_cells(AUDIENCE, answered, kpi.target, min_n, labels=labels)
+    }
+    cells = tuple(
+        visible.get(key) or no_data_cell(label, _no_answers(part), key)
+        for (key, label), part in zip(labels.items(), parts, strict=True)
+    )
     how = (
         "Combined "
         + ("by pooling respondents" if kpi.combine == "pooled" else "with equal weights")
         + ": "
         + " and ".join(
-            f"{part.kpi.title.lower()} ({part.kpi.survey}"
+            f"{part.kpi.title} ({part.kpi.survey}"
             + (f", round {part.round.id})" if part.round is not None else ", no round)")
             for part in parts
         )
@@ -439,6 +448,12 @@ def evaluate_audiences(
     if not rounds:
         overall = no_data_cell(note="no round of " + " or ".join(p.kpi.survey or "" for p in parts))
     return KpiResult(kpi, overall, anchor, change, {AUDIENCE: cells}, note=how)
+
+
+def _no_answers(part: AudiencePart) -> str:
+    if part.round is None:
+        return f"no round of {part.kpi.survey} in this period"
+    return f"no responses in round {part.round.id}"
 
 
 def _equal_weights_cell(counts: Sequence[Counts], target: Target, min_n: int) -> Cell:
