@@ -664,7 +664,8 @@ class _Checker:
             survey = self.survey(here, part.get("survey"))
             shared = {**common, "id": f"{common['id']}/{key}", "title": label, "note": ""}
             parts.append(self.proportion(here, part, survey, shared))
-        return Kpi(**common, parts=tuple(parts), combine=str(combine))
+        # Each audience's share is the KPI's one breakdown, always shown.
+        return Kpi(**common, parts=tuple(parts), combine=str(combine), breakdowns=("audience",))
 
     def count(
         self, where: str, raw: Mapping[str, Any], survey: Survey | None, common: dict[str, Any]

@@ -242,6 +242,10 @@ def demo_data(context: Context, reset: bool, seed: int) -> None:
     )
     click.echo(f"  not yet answered in the open rounds: {summary.invitations_open}")
     click.echo(
+        f"  contacts:        {summary.contacts} partners, commissioners and representatives "
+        "(VAL 7, 9, 10 and 12)"
+    )
+    click.echo(
         f"  volunteering:    {summary.volunteers} volunteers, {summary.enquiries} enquiries, "
         f"{summary.placements} placements; {summary.followups_answered} follow-ups answered, "
         f"{summary.followups_coming} placements reach their follow-up day in the coming weeks"
