@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from collector import db, models
-from tests.factories import make_contact
+from tests.factories import make_contact, make_round
 from tests.forms.conftest import Browser
 from tests.forms.people import World, as_persona
 from tests.forms.test_console_volunteers import _hidden
@@ -119,3 +119,19 @@ def test_the_template_file_has_the_import_columns(staff: Browser) -> None:
     page = staff.client.get(f"{BASE}/contacts/template.csv")
     assert page.mimetype == "text/csv"
     assert page.get_data(as_text=True).startswith("external_ref,name,audience,organisation")
+
+
+def test_a_round_of_contacts_counts_them_by_audience_and_organisation(
+    staff: Browser, world: World, session_factory: sessionmaker[Session]
+) -> None:
+    with db.transaction(session_factory) as session:
+        provider = session.get(models.Provider, world.a.id)
+        assert provider is not None
+        make_contact(session, provider, audience="commissioner", organisation="NHS Essex")
+        round_id = make_round(
+            session, provider, audience={"contacts": ["partner", "commissioner"]}
+        ).id
+    staff.get(f"{BASE}/rounds/{round_id}")
+    text = " ".join(staff.text.split())
+    assert "Audience" in text and "Public-sector partner" in text and "Commissioner" in text
+    assert "NHS Essex" in text and "County Council, Children&#39;s Services" in text
