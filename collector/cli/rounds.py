@@ -498,20 +498,28 @@ def rounds_links(context: Context, round_id: int, output: Path | None, force: bo
             stop(f"Round {round_id} is closed: its links no longer take answers")
         # A volunteers' follow-up round invites volunteers, not organisations.
         who = "volunteer" if followups.asks_volunteers(round_) else "organisation"
+        if rounds.asks_contacts(round_):
+            who = "contact"
         inv, org, vol = models.Invitation, models.Organisation, models.Volunteer
-        reference = func.coalesce(org.external_ref, vol.external_ref)
+        con = models.Contact
+        reference = func.coalesce(org.external_ref, vol.external_ref, con.external_ref)
         rows = session.execute(
             select(
                 reference,
-                func.coalesce(org.name, vol.name),
-                func.coalesce(org.contact_email, vol.contact_email),
+                func.coalesce(org.name, vol.name, con.name),
+                func.coalesce(org.contact_email, vol.contact_email, con.contact_email),
                 inv.token,
             )
             .outerjoin(org, org.id == inv.organisation_id)
             .outerjoin(vol, vol.id == inv.volunteer_id)
-            .where(inv.round_id == round_.id, or_(org.id.is_not(None), vol.id.is_not(None)))
+            .outerjoin(con, con.id == inv.contact_id)
+            .where(
+                inv.round_id == round_.id,
+                or_(org.id.is_not(None), vol.id.is_not(None), con.id.is_not(None)),
+            )
             .where(org.opted_out_at.is_(None), vol.opted_out_at.is_(None))
-            .where(vol.erased_at.is_(None))
+            .where(con.opted_out_at.is_(None))
+            .where(vol.erased_at.is_(None), con.erased_at.is_(None))
             .order_by(reference, inv.id)
         ).all()
         audit.record(

@@ -296,6 +296,43 @@ def test_the_contacts_commands_import_list_opt_out_and_erase(
     assert unknown.exit_code == 1 and "Unknown contacts 'mayor'" in unknown.output
 
     with session_factory() as session:
+        round_id = session.scalars(select(models.Round.id)).one()
+    opened = run("rounds", "open", str(round_id))
+    assert opened.exit_code == 0, opened.output
+    links = run("rounds", "links", str(round_id))
+    assert links.output.startswith("external_ref,contact,contact_email,link")
+    assert "PAR1,Alex Partner,alex@leics.gov.uk," in links.output and "REP1" not in links.output
+    with db.transaction(session_factory) as session:
+        invitation = session.scalars(
+            select(models.Invitation)
+            .join(models.Contact)
+            .where(models.Contact.external_ref == "COM1")
+        ).one()
+        response = flow.start(session, invitation, channel="terminal")
+        for question, value in (
+            ("capacity_building_satisfaction", "satisfied"),
+            ("sector_represented", "yes"),
+            ("compact_relations", "improved_a_lot"),
+            ("vcs_understanding", "excellent"),
+            ("comments", None),
+        ):
+            flow.answer(session, response, question, value)
+        flow.complete(session, response)
+    status = run("rounds", "status", str(round_id))
+    assert "commissioner" in status.output.lower() and "NHS Leicester" in status.output
+    closed = run("rounds", "close", str(round_id))
+    assert closed.exit_code == 0, closed.output
+    with session_factory() as session:
+        snapshot = session.scalars(select(models.ReportSnapshot)).one()
+        assert snapshot.framework == "leicestershire-val"
+        published = {k["id"]: k for k in snapshot.data["kpis"]}
+    # One answer: VAL 12 is published, with nothing shown of it (fewer than 5 responses).
+    assert published["VAL 12"]["overall"]["suppressed"]
+    assert published["VAL 12"]["target"]["text"] == "≥ 90%"
+    assert published["VAL 12"]["overall"]["n"] is None
+    assert published["VAL 7"]["breakdowns"]["audience"][1]["suppressed"]
+
+    with session_factory() as session:
         alex = session.scalars(
             select(models.Contact).where(models.Contact.external_ref == "PAR1")
         ).one()
@@ -315,6 +352,10 @@ def test_the_contacts_commands_import_list_opt_out_and_erase(
     assert actions == [
         "contacts.import",
         "round.create",
+        "round.open",
+        "round.export_links",
+        "round.close",
+        "report.publish",
         "contact.opt_out",
         "contact.erase",
     ]
