@@ -533,6 +533,9 @@ def message_data(round_: models.Round, invitation: models.Invitation) -> dict[st
         "period": round_.period_label,
         "closes_at": round_.closes_at.isoformat(),
     }
+    if invitation.contact_id is not None:
+        # A round of contacts: the messages speak to a person about their views.
+        data["contact"] = True
     placement = invitation.placement
     if placement is not None:
         # A placement's follow-up: the messages say which placement, and to whom they speak.

@@ -360,3 +360,43 @@ def test_the_contacts_commands_import_list_opt_out_and_erase(
         "contact.erase",
     ]
     assert "Alex" not in subjects  # audited by reference and number, never by name
+
+
+@pytest.mark.parametrize("template", ["invite", "reminder"])
+def test_a_contacts_email_and_telegram_message_speak_to_a_person_about_their_views(
+    session: Session, template: str
+) -> None:
+    from bot.transport import invitation_text
+    from collector.config import Settings
+    from collector.delivery import mailer
+    from collector.delivery.outbox import Outgoing
+
+    provider = make_provider(session, name="Voluntary Action LeicesterShire")
+    make_contact(session, provider, name="Alex Partner")
+    round_ = make_round(session, provider, audience={"contacts": ["partner"]})
+    [invitation] = round_.invitations
+    data = rounds.message_data(round_, invitation)
+    assert data["contact"] is True and data["organisation"] == "Alex Partner"
+    settings = Settings(database_url="sqlite://", base_url="https://survey.example.org")
+    outgoing = Outgoing(
+        id=1,
+        dedupe_key=f"{template}:1:email",
+        channel="email",
+        recipient="alex@example.org",
+        template=template,
+        data=data,
+        attempts=1,
+        claimed_until=utcnow() + timedelta(minutes=1),
+    )
+    email = mailer.render_email(settings, outgoing)
+    for part in ("plain", "html"):
+        body = email.get_body((part,))
+        assert body is not None
+        text = " ".join(body.get_content().split()).replace("&#39;", "'")
+        assert "Hello Alex Partner," in text
+        assert "like to hear your views on how the voluntary and community sector" in text
+        assert "public-sector partners, commissioners and the sector's representatives" in text
+        assert "groups like Alex Partner" not in text and "support it has given you" not in text
+    message = invitation_text(settings, template, data)
+    assert "would" in message and "hear your views" in message
+    assert "support it has given you" not in message
