@@ -234,7 +234,8 @@ def demo_data(context: Context, reset: bool, seed: int) -> None:
             select(func.count(models.Round.id)).where(models.Round.kind == "rolling")
         )
     click.echo(
-        f"  rounds:          {summary.rounds} surveys (two closed and one open per provider), "
+        f"  rounds:          {summary.rounds} surveys (per provider: two closed and one open of "
+        "cvs-support, and two closed of each partnership survey), "
         f"{rolling} placement follow-up rounds"
     )
     click.echo(
