@@ -38,8 +38,10 @@ from analysis.comparisons import response_rates
 from analysis.frames import SEGMENTS
 from analysis.kpis.definitions import Framework, Kpi, KpiKind, frameworks, problems_with_survey
 from analysis.kpis.evaluation import (
+    AudiencePart,
     RecordFrames,
     Truths,
+    evaluate_audiences,
     evaluate_awareness,
     evaluate_count,
     evaluate_framework_results,
@@ -188,13 +190,14 @@ def _plan(framework: Framework, rounds: _Rounds, anchor: RoundRef) -> _Plan:
     if any(kpi.kind is KpiKind.RECORDS for kpi in framework.kpis):
         plan.period = rounds.period(anchor)
     for kpi in framework.kpis:
-        if kpi.survey is None:
-            continue
-        round_ = rounds.for_kpi(anchor, kpi.survey)
-        plan.kpi_rounds[kpi.id] = round_
-        plan.previous[kpi.id] = None if round_ is None else rounds.previous(round_)
-        if kpi.kind is KpiKind.COUNT and round_ is not None:
-            plan.windows[kpi.id] = rounds.window(round_, kpi.window_days)
+        # An audiences KPI reads each audience's survey: a round of each (its part's id).
+        for reading in kpi.readings:
+            assert reading.survey is not None
+            round_ = rounds.for_kpi(anchor, reading.survey)
+            plan.kpi_rounds[reading.id] = round_
+            plan.previous[reading.id] = None if round_ is None else rounds.previous(round_)
+            if kpi.kind is KpiKind.COUNT and round_ is not None:
+                plan.windows[kpi.id] = rounds.window(round_, kpi.window_days)
     return plan
 
 
@@ -294,8 +297,9 @@ def build_reports(
         for round_ in plan.rounds():
             needed.setdefault(round_.survey, set()).add(round_)
         for kpi in plan.framework.kpis:
-            if kpi.survey is not None:
-                questions.setdefault(kpi.survey, set()).update(kpi.questions)
+            for reading in kpi.readings:
+                assert reading.survey is not None
+                questions.setdefault(reading.survey, set()).update(reading.questions)
     definitions = frames.load_definitions(
         connection, {survey_rows[r.id] for refs in needed.values() for r in refs}
     )
@@ -422,6 +426,8 @@ def _evaluate(
         if notes:
             result = dataclasses.replace(result, note="; ".join(notes))
         return result
+    if kpi.kind is KpiKind.AUDIENCES:
+        return _evaluate_audiences(plan, kpi, surveys)
     assert kpi.survey is not None
     round_ = plan.kpi_rounds.get(kpi.id)
     loaded = surveys.get(kpi.survey)
@@ -446,3 +452,25 @@ def _evaluate(
             kpi, frame, loaded.survey, round_, previous, min_n=min_n, truths=truths
         )
     return evaluate_count(kpi, frame, round_, plan.windows.get(kpi.id, [round_]), truths)
+
+
+def _evaluate_audiences(plan: _Plan, kpi: Kpi, surveys: dict[str, SurveyFrame]) -> KpiResult:
+    """Evaluate an indicator asked of several audiences, each from its own survey's round."""
+    parts = []
+    for part in kpi.parts:
+        assert part.survey is not None
+        round_ = plan.kpi_rounds.get(part.id)
+        loaded = surveys.get(part.survey)
+        if round_ is None or loaded is None:
+            parts.append(AudiencePart(part))
+            continue
+        previous = plan.previous.get(part.id)
+        for used in (round_, previous):
+            if used is None:
+                continue
+            problems = problems_with_survey(part, loaded.definition(used.id))
+            if problems:
+                note = f"{part.title}: cannot be measured: " + "; ".join(problems)
+                return KpiResult(kpi, no_data_cell(note=note), round_, note=note)
+        parts.append(AudiencePart(part, loaded.frame, round_, previous, loaded.truths))
+    return evaluate_audiences(kpi, parts, min_n=plan.framework.min_n)

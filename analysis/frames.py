@@ -54,6 +54,8 @@ INCOME_BAND = "@income_band"
 DISTRICT = "@district"
 OUTCOMES = "@outcomes"  # space-separated outcome slugs, as on the organisation
 IS_MEMBER = "@is_member"
+AUDIENCE = "@audience"  # who answered: group, volunteer, partner, commissioner, representative
+CONTACT_ORG = "@contact_org"  # a contact's organisation (partners, commissioners)
 
 # The segments a result can be broken down by: the name people type -> the frame column.
 SEGMENTS: dict[str, str] = {
@@ -63,6 +65,13 @@ SEGMENTS: dict[str, str] = {
     "outcomes": OUTCOMES,
     "channel": CHANNEL,
     "is_member": IS_MEMBER,
+}
+# Segments a KPI may name in its `breakdowns` (and `tempcheck kpi --by` may ask for), but that
+# are not computed for every KPI by default: who answered, and a contact's organisation.
+ALL_SEGMENTS: dict[str, str] = {
+    **SEGMENTS,
+    "audience": AUDIENCE,
+    "contact_org": CONTACT_ORG,
 }
 # Segments whose value is a set (a response counts in each of its values), not one value.
 MULTI_VALUED_SEGMENTS = frozenset({"outcomes"})
@@ -225,6 +234,8 @@ def _response_query(
             resp.district,
             resp.outcomes,
             resp.is_member,
+            resp.audience,
+            resp.contact_org,
             *answers,
         )
         .select_from(joined)
@@ -232,7 +243,7 @@ def _response_query(
     )
 
 
-_RESPONSE_FIELDS = 9  # the columns of _response_query, in order
+_RESPONSE_FIELDS = 11  # the columns of _response_query, in order
 
 
 def _provider_slugs(connection: Connection, round_ids: Collection[int]) -> dict[int, str]:
@@ -307,6 +318,7 @@ def load_kpi_frame(
     organisations: list[npt.NDArray[np.float64]] = []
     members: list[npt.NDArray[np.float64]] = []
     strings = {column: _Codes() for column in (CHANNEL, ORG_TYPE, INCOME_BAND, DISTRICT, OUTCOMES)}
+    contact_strings = {column: _Codes() for column in (AUDIENCE, CONTACT_ORG)}
     answers = [_Codes() for _ in wanted]
     cursor = _raw_cursor(connection, query)
     while rows := cursor.fetchmany(FETCH_CHUNK):
@@ -317,6 +329,8 @@ def load_kpi_frame(
         organisations.append(_numbers(block[:, 2]))
         members.append(_numbers(block[:, 8]))
         for n, codes in enumerate(strings.values(), start=3):
+            codes.add(block[:, n])
+        for n, codes in enumerate(contact_strings.values(), start=9):
             codes.add(block[:, n])
         for n, codes in enumerate(answers, start=_RESPONSE_FIELDS):
             codes.add(block[:, n])
@@ -349,7 +363,7 @@ def load_kpi_frame(
     data[ORGANISATION] = pd.arrays.IntegerArray(
         np.where(unknown, 0, organisation).astype(np.int64), unknown
     )
-    for column, codes in strings.items():
+    for column, codes in (strings | contact_strings).items():
         data[column] = codes.categorical()
     member = _joined(members, np.float64)
     data[IS_MEMBER] = pd.arrays.BooleanArray(member == 1, np.isnan(member))
@@ -398,7 +412,8 @@ def load_invitation_counts(connection: Connection, round_ids: Collection[int]) -
     segment ``all`` (key None) for the round as a whole. Segments are the organisation's
     current record (an invitation never answered has no copy on a response); responses
     through an open link have no invitation and are not counted. A volunteer's invitation (a
-    placement follow-up) has the volunteer's district and no organisation segments. Two GROUP
+    placement follow-up) has the volunteer's district and no organisation segments; a contact's
+    (a partner, commissioner or representative) counts in the round's total only. Two GROUP
     BYs: one over the single-valued segments together, one over outcome sets (split here, as a
     group counts in each of its outcome areas).
     """
@@ -413,7 +428,11 @@ def load_invitation_counts(connection: Connection, round_ids: Collection[int]) -
             .select_from(_INVITATIONS)
             .outerjoin(models.Organisation.__table__, inv.organisation_id == org.id)
             .outerjoin(models.Volunteer.__table__, inv.volunteer_id == vol.id)
-            .where((inv.organisation_id.is_not(None)) | (inv.volunteer_id.is_not(None)))
+            .where(
+                (inv.organisation_id.is_not(None))
+                | (inv.volunteer_id.is_not(None))
+                | (inv.contact_id.is_not(None))
+            )
             .outerjoin(_RESPONSES, (resp.invitation_id == inv.id) & (resp.status == "completed"))
             .where(inv.round_id.in_(list(round_ids)))
             .group_by(inv.round_id, *keys)

@@ -208,6 +208,19 @@ def _kpi_from_json(data: Mapping[str, Any]) -> Kpi:
         exclude=tuple(definition.get("exclude") or ()),
         records=None if data.get("records") is None else Records(data["records"]),
         target_period=str(definition.get("target_period") or "period"),
+        combine=str(data.get("combine") or ""),
+        parts=tuple(
+            Kpi(
+                id=f"{data['id']}/{part['key']}",
+                title=str(part["label"]),
+                kind=KpiKind.PROPORTION,
+                target=_target_from_json(data["target"], kind),
+                survey=part.get("survey"),
+                numerator_text=str(part.get("numerator") or ""),
+                denominator_text=str(part.get("denominator") or ""),
+            )
+            for part in data.get("audiences") or ()
+        ),
     )
 
 

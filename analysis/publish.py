@@ -48,8 +48,9 @@ def frameworks_for(round_: models.Round) -> list[Framework]:
         framework
         for framework in frameworks().values()
         if any(
-            kpi.survey == survey.id and not problems_with_survey(kpi, survey)
+            reading.survey == survey.id and not problems_with_survey(reading, survey)
             for kpi in framework.kpis
+            for reading in kpi.readings
         )
     ]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collector.segments import INCOME_BANDS, ORGANISATION_TYPES, OUTCOMES
+from collector.segments import AUDIENCES, INCOME_BANDS, ORGANISATION_TYPES, OUTCOMES
 
 __all__ = ["NOT_RECORDED", "SEGMENT_TITLES", "order_keys", "value_label"]
 
@@ -15,6 +15,8 @@ SEGMENT_TITLES: dict[str, str] = {
     "outcomes": "Outcome area",
     "channel": "Channel",
     "is_member": "Membership",
+    "audience": "Audience",
+    "contact_org": "Organisation",
 }
 
 CHANNELS: dict[str, str] = {
@@ -31,6 +33,7 @@ _LABELS: dict[str, dict[str, str]] = {
     "outcomes": OUTCOMES,
     "channel": CHANNELS,
     "is_member": MEMBERSHIP,
+    "audience": AUDIENCES,
 }
 
 

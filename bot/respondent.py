@@ -299,13 +299,14 @@ def _after_done(session: Session, state: State) -> list[Rendered]:
     recipient = state.invitation.recipient
     if recipient is None or recipient.opted_out_at is not None:
         return messages
-    if isinstance(recipient, models.Volunteer) and recipient.erased_at is not None:
+    if not isinstance(recipient, models.Organisation) and recipient.erased_at is not None:
         return messages
-    linked = (
-        state.chat.volunteer_id == recipient.id
-        if isinstance(recipient, models.Volunteer)
-        else state.chat.organisation_id == recipient.id
-    )
+    if isinstance(recipient, models.Volunteer):
+        linked = state.chat.volunteer_id == recipient.id
+    elif isinstance(recipient, models.Contact):
+        linked = state.chat.contact_id == recipient.id
+    else:
+        linked = state.chat.organisation_id == recipient.id
     if linked and recipient.consent_telegram and state.chat.stopped_at is None:
         return messages
     provider = state.invitation.round.provider.name

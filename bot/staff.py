@@ -354,6 +354,8 @@ SEGMENT_TITLES = {
     "district": "By district",
     "income_band": "By income",
     "is_member": "By membership",
+    "audience": "By audience",
+    "contact_org": "By organisation",
 }
 
 

@@ -93,6 +93,11 @@ def _closes(value: Any) -> str:
 def _opening(template: str, provider: str, whom: str, data: Mapping[str, Any]) -> str:
     """Say who asks about what: the support a group had, or a volunteer placement."""
     still = "still " if template == "reminder" else ""
+    if data.get("contact"):
+        return (
+            f"{provider} would {still}like to hear your views on how the voluntary and community "
+            "sector works with public bodies and is represented in local partnerships."
+        )
     placement = data.get("placement")
     if isinstance(placement, Mapping):
         role = str(placement.get("role") or "volunteer")

@@ -214,12 +214,18 @@ def start(
         updated_at=now,
         cursor=_first_step(survey),
     )
-    if organisation is not None:
-        for attribute in SEGMENT_ATTRIBUTES:
-            setattr(response, attribute, getattr(organisation, attribute))
-    elif invitation.volunteer is not None:
+    if invitation.volunteer is not None:
         # A volunteer's follow-up: where they live is the segment (VAL 24 is by location).
         response.district = invitation.volunteer.district
+        response.audience = "volunteer"
+    elif invitation.contact is not None:
+        # A partner, commissioner or representative: who they are and where they work.
+        response.audience = invitation.contact.audience
+        response.contact_org = invitation.contact.organisation
+    elif organisation is not None:
+        for attribute in SEGMENT_ATTRIBUTES:
+            setattr(response, attribute, getattr(organisation, attribute))
+        response.audience = "group"
     try:
         # Another tab or channel may be starting the same invitation right now: the unique
         # invitation_id lets exactly one insert win, and the loser resumes the winner's row.

@@ -129,6 +129,45 @@ class Organisation(Base):
         return f"<Organisation {self.external_ref} {self.name!r}>"
 
 
+class Contact(Base):
+    """Someone on a provider's list who is not a VCS group: a public-sector partner, a
+    commissioner, or one of the sector's elected representatives on a partnership board.
+
+    Invited to rounds like a group, with consent per channel and opt-out. Erasure (on request)
+    clears every personal field and sets `erased_at`; the row stays so that answers still count.
+    """
+
+    __tablename__ = "contacts"
+    __table_args__ = (UniqueConstraint("provider_id", "external_ref"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"), index=True)
+    external_ref: Mapped[str] = mapped_column(String(64))
+    # partner, commissioner or representative (collector.segments.CONTACT_AUDIENCES).
+    audience: Mapped[str] = mapped_column(String(24))
+    name: Mapped[str | None] = mapped_column(String(200))
+    # Where they work or sit, e.g. "Leicestershire County Council, Children's Services": a
+    # segment of the results (copied onto their responses), not a person.
+    organisation: Mapped[str | None] = mapped_column(String(200))
+    contact_email: Mapped[str | None] = mapped_column(String(254))
+    consent_email: Mapped[bool] = mapped_column(Boolean, default=False)
+    consent_telegram: Mapped[bool] = mapped_column(Boolean, default=False)
+    # "email" or "telegram": the one channel used when a round could use both. None: email.
+    preferred_channel: Mapped[str | None] = mapped_column(String(16))
+    opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    provider: Mapped[Provider] = relationship()
+    telegram_chats: Mapped[list[TelegramChat]] = relationship(
+        back_populates="contact", order_by="TelegramChat.id"
+    )
+
+    def __repr__(self) -> str:
+        return f"<Contact {self.id} {self.external_ref} {self.audience}>"
+
+
 class Survey(Base):
     """One version of a survey definition, frozen as JSON once a round uses it."""
 
@@ -211,14 +250,16 @@ class Round(Base):
 class Invitation(Base):
     """One recipient's single-use way into a round, identified by an unguessable token.
 
-    The recipient is an organisation (a round's audience, or a placement's host) or a
-    volunteer (a placement's follow-up). A follow-up invitation names its placement.
+    The recipient is an organisation (a round's audience, or a placement's host), a
+    volunteer (a placement's follow-up) or a contact (a round of partners, commissioners or
+    representatives). A follow-up invitation names its placement.
     """
 
     __tablename__ = "invitations"
     __table_args__ = (
         UniqueConstraint("round_id", "organisation_id"),
         UniqueConstraint("round_id", "placement_id"),
+        UniqueConstraint("round_id", "contact_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -228,6 +269,7 @@ class Invitation(Base):
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
     volunteer_id: Mapped[int | None] = mapped_column(ForeignKey("volunteers.id"), index=True)
     placement_id: Mapped[int | None] = mapped_column(ForeignKey("placements.id"), index=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), index=True)
     token: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -235,12 +277,17 @@ class Invitation(Base):
     organisation: Mapped[Organisation | None] = relationship()
     volunteer: Mapped[Volunteer | None] = relationship()
     placement: Mapped[Placement | None] = relationship()
+    contact: Mapped[Contact | None] = relationship()
     response: Mapped[Response | None] = relationship(back_populates="invitation")
 
     @property
-    def recipient(self) -> Organisation | Volunteer | None:
-        """Give whom this invitation is for: its volunteer, else its organisation."""
-        return self.volunteer if self.volunteer is not None else self.organisation
+    def recipient(self) -> Organisation | Volunteer | Contact | None:
+        """Give whom this invitation is for: its volunteer or contact, else its organisation."""
+        if self.volunteer is not None:
+            return self.volunteer
+        if self.contact is not None:
+            return self.contact
+        return self.organisation
 
     def __repr__(self) -> str:
         return f"<Invitation {self.id} round={self.round_id}>"
@@ -270,6 +317,10 @@ class Response(Base):
     district: Mapped[str | None] = mapped_column(String(100))
     outcomes: Mapped[str | None] = mapped_column(String(400))
     is_member: Mapped[bool | None] = mapped_column(Boolean)
+    # Who answered: group, volunteer, or a contact's audience (partner, commissioner,
+    # representative); None for an open link. A contact's organisation is copied too.
+    audience: Mapped[str | None] = mapped_column(String(24))
+    contact_org: Mapped[str | None] = mapped_column(String(200))
 
     round: Mapped[Round] = relationship()
     invitation: Mapped[Invitation | None] = relationship(back_populates="response")
@@ -603,6 +654,7 @@ class TelegramChat(Base):
     invitation_id: Mapped[int | None] = mapped_column(ForeignKey("invitations.id"))
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
     volunteer_id: Mapped[int | None] = mapped_column(ForeignKey("volunteers.id"), index=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     # /stop: no more invitations by Telegram to this chat.
     stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -614,6 +666,7 @@ class TelegramChat(Base):
     invitation: Mapped[Invitation | None] = relationship()
     organisation: Mapped[Organisation | None] = relationship(back_populates="telegram_chats")
     volunteer: Mapped[Volunteer | None] = relationship(back_populates="telegram_chats")
+    contact: Mapped[Contact | None] = relationship(back_populates="telegram_chats")
     user: Mapped[User | None] = relationship()
 
     @hybrid_property

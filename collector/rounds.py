@@ -17,11 +17,15 @@ from collector.delivery import outbox
 from collector.errors import CollectorError, NotFound
 from collector.localtime import date_time, long_date
 from collector.models import utcnow
+from collector.segments import CONTACT_AUDIENCES
 
 # 24 random bytes: 192 bits, well past the 128 the design asks for; 32 URL-safe characters.
 TOKEN_BYTES = 24
 TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{32}$")
-AUDIENCE_KEYS = ("org_type", "income_band", "district", "outcomes", "is_member")
+AUDIENCE_KEYS = ("org_type", "income_band", "district", "outcomes", "is_member", "contacts")
+# A round asks either groups, filtered by their segments, or contacts, by audience (`contacts`:
+# partner, commissioner, representative; see collector.contacts).
+CONTACTS = "contacts"
 
 
 class RoundError(CollectorError):
@@ -106,6 +110,7 @@ def create_round(
     unknown = set(audience or {}) - set(AUDIENCE_KEYS)
     if unknown:
         raise RoundError(f"Unknown audience filter: {', '.join(sorted(unknown))}", field="audience")
+    check_contact_audience(audience or {})
     if not period_label.strip():
         raise RoundError("Give the round a period label, like 2026/27 H1", field="period_label")
     round_ = models.Round(
@@ -126,13 +131,53 @@ def create_round(
     return round_
 
 
+def check_contact_audience(audience: Mapping[str, Sequence[Any]]) -> None:
+    """Refuse a contacts round with unknown audiences, none, or group filters beside them."""
+    if CONTACTS not in audience:
+        return
+    wanted = list(audience[CONTACTS])
+    unknown = [str(v) for v in wanted if v not in CONTACT_AUDIENCES]
+    if unknown or not wanted:
+        raise RoundError(
+            f"Unknown contact audience: {', '.join(unknown) or 'none given'} "
+            f"(use: {', '.join(CONTACT_AUDIENCES)})",
+            field="audience",
+        )
+    others = sorted(k for k, v in audience.items() if k != CONTACTS and v)
+    if others:
+        raise RoundError(
+            "A round asks either groups or contacts: "
+            f"leave out {', '.join(others)} in a round of contacts",
+            field="audience",
+        )
+
+
+def asks_contacts(round_: models.Round) -> bool:
+    """Tell whether a round asks contacts (partners, commissioners, representatives)."""
+    return bool((round_.audience or {}).get(CONTACTS))
+
+
 def reminder_in_round(opens_at: datetime, closes_at: datetime, days: int) -> bool:
     """Tell whether a reminder `days` days after a round opens falls while it is open."""
     return days >= 1 and opens_at + timedelta(days=days) < closes_at
 
 
 def audience_query(round_: models.Round) -> Any:
-    """Build the SELECT of organisations a round is sent to: its filter, minus the opted out."""
+    """Build the SELECT of organisations a round is sent to: its filter, minus the opted out;
+    or, for a round of contacts, of the contacts of its audiences, minus the opted out and
+    erased."""
+    if asks_contacts(round_):
+        con = models.Contact
+        return (
+            select(con)
+            .where(
+                con.provider_id == round_.provider_id,
+                con.audience.in_(list(round_.audience[CONTACTS])),
+                con.opted_out_at.is_(None),
+                con.erased_at.is_(None),
+            )
+            .order_by(con.id)
+        )
     org = models.Organisation
     query = select(org).where(org.provider_id == round_.provider_id, org.opted_out_at.is_(None))
     for key, values in (round_.audience or {}).items():
@@ -182,8 +227,10 @@ def overlapping_rounds(
     new = models.Round(
         provider_id=provider_id, audience={k: list(v) for k, v in (audience or {}).items()}
     )
-    matching = audience_query(new).with_only_columns(models.Organisation.id).order_by(None)
+    recipient = models.Contact if asks_contacts(new) else models.Organisation
+    matching = audience_query(new).with_only_columns(recipient.id).order_by(None)
     rnd, inv, survey = models.Round, models.Invitation, models.Survey
+    invited = inv.contact_id if asks_contacts(new) else inv.organisation_id
     rows = session.execute(
         select(rnd.id, rnd.period_label, survey.title, rnd.closes_at, func.count(inv.id))
         .join(survey, survey.id == rnd.survey_id)
@@ -193,7 +240,7 @@ def overlapping_rounds(
             rnd.status == "open",
             rnd.closes_at > opens_at,
             survey.slug == survey_slug,
-            inv.organisation_id.in_(matching),
+            invited.in_(matching),
         )
         .group_by(rnd.id, rnd.period_label, survey.title, rnd.closes_at)
         .order_by(rnd.id)
@@ -212,10 +259,16 @@ def open_round(session: Session, round_: models.Round, *, now: datetime | None =
     if round_.survey.frozen_at is None:
         round_.survey.frozen_at = now
     recipients = session.scalars(audience_query(round_)).all()
-    invitations = [
-        models.Invitation(round=round_, organisation=organisation, token=new_token())
-        for organisation in recipients
-    ]
+    if asks_contacts(round_):
+        invitations = [
+            models.Invitation(round=round_, contact=contact, token=new_token())
+            for contact in recipients
+        ]
+    else:
+        invitations = [
+            models.Invitation(round=round_, organisation=organisation, token=new_token())
+            for organisation in recipients
+        ]
     session.add_all(invitations)
     round_.status = "open"
     round_.opened_at = now
@@ -309,20 +362,25 @@ def _ago(span: timedelta, ago: bool = True) -> str:
 
 def non_responders_query(round_: models.Round) -> Any:
     """Build the SELECT of a round's invitations not yet completed, leaving out opted-out
-    groups and volunteers (and invitations with neither, from an open link)."""
-    inv, resp, org, vol = (
+    groups, volunteers and contacts (and invitations with none, from an open link)."""
+    inv, resp, org, vol, con = (
         models.Invitation,
         models.Response,
         models.Organisation,
         models.Volunteer,
+        models.Contact,
     )
     return (
         select(inv)
         .outerjoin(org, org.id == inv.organisation_id)
         .outerjoin(vol, vol.id == inv.volunteer_id)
+        .outerjoin(con, con.id == inv.contact_id)
         .outerjoin(resp, resp.invitation_id == inv.id)
-        .where(inv.round_id == round_.id, or_(org.id.is_not(None), vol.id.is_not(None)))
-        .where(org.opted_out_at.is_(None), vol.opted_out_at.is_(None))
+        .where(
+            inv.round_id == round_.id,
+            or_(org.id.is_not(None), vol.id.is_not(None), con.id.is_not(None)),
+        )
+        .where(org.opted_out_at.is_(None), vol.opted_out_at.is_(None), con.opted_out_at.is_(None))
         .where(or_(resp.id.is_(None), resp.status != "completed"))
         .order_by(inv.id)
     )
@@ -372,7 +430,7 @@ def queue_message(
     return _queue(session, round_, invitation, template, key, now)
 
 
-Recipient = models.Organisation | models.Volunteer
+Recipient = models.Organisation | models.Volunteer | models.Contact
 
 
 def choose_channel(recipient: Recipient, channels: Sequence[str]) -> tuple[str, str] | None:
@@ -396,9 +454,10 @@ def choose_channel(recipient: Recipient, channels: Sequence[str]) -> tuple[str, 
 
 
 def contact_address(recipient: Recipient, channel: str) -> str | None:
-    """Give where to reach an organisation or volunteer on a channel, if it has agreed to be
-    reached there: an email address, or a Telegram chat id (the newest reachable linked chat)."""
-    if isinstance(recipient, models.Volunteer) and recipient.erased_at is not None:
+    """Give where to reach an organisation, volunteer or contact on a channel, if it has agreed
+    to be reached there: an email address, or a Telegram chat id (the newest reachable linked
+    chat)."""
+    if not isinstance(recipient, models.Organisation) and recipient.erased_at is not None:
         return None
     if channel == "email" and recipient.consent_email and recipient.contact_email:
         return recipient.contact_email
@@ -410,11 +469,13 @@ def contact_address(recipient: Recipient, channel: str) -> str | None:
 
 
 def reachable_on(
-    kind: type[models.Organisation] | type[models.Volunteer], channel: str
+    kind: type[models.Organisation] | type[models.Volunteer] | type[models.Contact], channel: str
 ) -> ColumnElement[bool]:
     """Give the SQL condition that holds where `contact_address` gives an address."""
     chat = models.TelegramChat
-    not_erased = kind.erased_at.is_(None) if kind is models.Volunteer else true()
+    not_erased: ColumnElement[bool] = true()
+    if kind is models.Volunteer or kind is models.Contact:
+        not_erased = kind.erased_at.is_(None)
     if channel == "email":
         on_channel = and_(
             kind.consent_email.is_(True),
@@ -422,7 +483,10 @@ def reachable_on(
             kind.contact_email != "",
         )
     elif channel == "telegram":
-        owner = chat.volunteer_id if kind is models.Volunteer else chat.organisation_id
+        owner = {
+            models.Volunteer: chat.volunteer_id,
+            models.Contact: chat.contact_id,
+        }.get(kind, chat.organisation_id)
         on_channel = and_(
             kind.consent_telegram.is_(True),
             select(chat.id).where(owner == kind.id, chat.reachable).exists(),
@@ -450,11 +514,11 @@ def reach(session: Session, round_: models.Round) -> Reach:
     def count(selection: Any) -> int:
         return int(session.scalar(select(func.count()).select_from(selection.subquery())) or 0)
 
-    org = models.Organisation
+    kind = models.Contact if asks_contacts(round_) else models.Organisation
     return Reach(
         total=count(query),
-        email=count(query.where(reachable_on(org, "email"))),
-        telegram=count(query.where(reachable_on(org, "telegram"))),
+        email=count(query.where(reachable_on(kind, "email"))),
+        telegram=count(query.where(reachable_on(kind, "telegram"))),
     )
 
 
@@ -469,6 +533,9 @@ def message_data(round_: models.Round, invitation: models.Invitation) -> dict[st
         "period": round_.period_label,
         "closes_at": round_.closes_at.isoformat(),
     }
+    if invitation.contact_id is not None:
+        # A round of contacts: the messages speak to a person about their views.
+        data["contact"] = True
     placement = invitation.placement
     if placement is not None:
         # A placement's follow-up: the messages say which placement, and to whom they speak.
@@ -527,7 +594,7 @@ class Counts:
 
 @dataclass
 class NonResponder:
-    """An invited organisation or volunteer that has not completed: for staff to chase."""
+    """An invited organisation, volunteer or contact that has not completed: to chase."""
 
     invitation_id: int
     organisation_id: int | None
@@ -536,6 +603,7 @@ class NonResponder:
     started: bool
     last_message_at: datetime | None
     volunteer_id: int | None = None
+    contact_id: int | None = None
 
 
 @dataclass
@@ -627,6 +695,40 @@ def round_status(session: Session, round_: models.Round) -> RoundStatus:
                     started=row[-2] is not None,
                     last_message_at=last_sent.get(invitation_id),
                     volunteer_id=volunteer_id,
+                )
+            )
+    # A round of contacts: their audience and organisation are its segments.
+    con = models.Contact
+    contact_rows = session.execute(
+        select(
+            inv.id,
+            con.id,
+            con.name,
+            con.contact_email,
+            con.opted_out_at,
+            con.audience,
+            con.organisation,
+            resp.status,
+            resp.channel,
+        )
+        .join(con, con.id == inv.contact_id)
+        .outerjoin(resp, resp.invitation_id == inv.id)
+        .where(inv.round_id == round_.id)
+        .order_by(con.id)
+    ).all()
+    for row in contact_rows:
+        invitation_id, contact_id, name, email, opted_out, audience, organisation = row[:7]
+        _count(status, {"audience": audience, "contact_org": organisation}, row[-2], row[-1])
+        if row[-2] != "completed" and opted_out is None:
+            status.non_responders.append(
+                NonResponder(
+                    invitation_id=invitation_id,
+                    organisation_id=None,
+                    name=name or f"Erased contact #{contact_id}",
+                    contact_email=email,
+                    started=row[-2] is not None,
+                    last_message_at=last_sent.get(invitation_id),
+                    contact_id=contact_id,
                 )
             )
     status.anonymous_completed = int(

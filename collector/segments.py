@@ -33,6 +33,19 @@ OUTCOMES: dict[str, str] = {
     "emergency_planning": "Emergency planning",
 }
 
+# Who a provider asks besides VCS groups and volunteers (issue 15): its contacts' audiences.
+CONTACT_AUDIENCES: dict[str, str] = {
+    "partner": "Public-sector partner",
+    "commissioner": "Commissioner",
+    "representative": "VCS representative",
+}
+# Who answered a response (`Response.audience`): a group, a volunteer or a contact's audience.
+AUDIENCES: dict[str, str] = {
+    "group": "VCS group",
+    "volunteer": "Volunteer",
+    **CONTACT_AUDIENCES,
+}
+
 # Attributes copied from the organisation onto a response when it starts.
 SEGMENT_ATTRIBUTES = ("org_type", "income_band", "district", "outcomes", "is_member")
 
@@ -42,6 +55,7 @@ STATUS_VOCABULARIES: dict[str, dict[str, str]] = {
     "org_type": ORGANISATION_TYPES,
     "income_band": INCOME_BANDS,
     "is_member": {"member": "Members", "not a member": "Not members"},
+    "audience": AUDIENCES,
 }
 NOT_RECORDED = "not recorded"
 

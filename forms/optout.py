@@ -22,7 +22,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from collector import audit, db, models, organisations
+from collector import audit, contacts, db, models, organisations
 from collector.delivery import ratelimits
 from collector.errors import NotFound
 from collector.models import utcnow
@@ -40,6 +40,7 @@ ONE_CLICK = "One-Click"
 # Who did it, as the audit log shows it (the group has no account).
 ACTOR = "the group, by its opt-out link"
 VOLUNTEER_ACTOR = "the volunteer, by their opt-out link"
+CONTACT_ACTOR = "the contact, by their opt-out link"
 
 
 def _invitation(session: Session, token: str) -> models.Invitation | None:
@@ -96,6 +97,20 @@ def _opt_out(session: Session, invitation: models.Invitation, via: str) -> None:
             details={"via": via, "cancelled": cancelled, "round_id": invitation.round_id},
         )
         return
+    contact = invitation.contact
+    if contact is not None:
+        if contact.opted_out_at is not None:
+            return
+        cancelled = contacts.opt_out(session, contact)
+        audit.record(
+            session,
+            "contact.opt_out",
+            actor=CONTACT_ACTOR,
+            provider_id=contact.provider_id,
+            subject=contacts.subject(contact),
+            details={"via": via, "cancelled": cancelled, "round_id": invitation.round_id},
+        )
+        return
     organisation = invitation.organisation
     assert organisation is not None
     if organisation.opted_out_at is not None:
@@ -127,7 +142,8 @@ def confirm(token: str) -> ResponseReturnValue:
             frame=frame,
             t=Words("en"),
             page="opt-out",
-            volunteer=invitation.volunteer is not None,
+            volunteer=invitation.volunteer is not None or invitation.contact is not None,
+            contact=invitation.contact is not None,
         )
 
     return _with_invitation(token, work)
@@ -164,7 +180,8 @@ def one_click(token: str) -> ResponseReturnValue:
         recipient = invitation.recipient
         assert recipient is not None
         provider = invitation.round.provider.name
-        whom = "you" if invitation.volunteer is not None else recipient.name
+        person = invitation.volunteer is not None or invitation.contact is not None
+        whom = "you" if person else recipient.name
         return render_message(
             Message(
                 "You will not be asked again",

@@ -223,6 +223,7 @@ _BY_TOKEN = (
         joinedload(models.Invitation.response),
         joinedload(models.Invitation.organisation),
         joinedload(models.Invitation.volunteer),
+        joinedload(models.Invitation.contact),
     )
 )
 # The same for a page that changes the response, from the response's side: the flow holds the
@@ -234,6 +235,7 @@ _HELD_BY_TOKEN = flow.holding(
     .options(
         contains_eager(models.Response.invitation).joinedload(models.Invitation.organisation),
         contains_eager(models.Response.invitation).joinedload(models.Invitation.volunteer),
+        contains_eager(models.Response.invitation).joinedload(models.Invitation.contact),
         joinedload(models.Response.round)
         .joinedload(models.Round.survey)
         .defer(models.Survey.definition),

@@ -211,3 +211,22 @@ def make_placement(
     session.add(placement)
     session.flush()
     return placement
+
+
+def make_contact(session: Session, provider: models.Provider, **overrides: Any) -> models.Contact:
+    """Add a contact: a public-sector partner who consented to be asked by email."""
+    n = next(_counter)
+    values: dict[str, Any] = {
+        "provider": provider,
+        "external_ref": f"CON{n:05d}",
+        "name": f"Contact {n}",
+        "audience": "partner",
+        "organisation": "County Council, Children's Services",
+        "contact_email": f"contact{n}@example.org",
+        "consent_email": True,
+    }
+    values.update(overrides)
+    contact = models.Contact(**values)
+    session.add(contact)
+    session.flush()
+    return contact

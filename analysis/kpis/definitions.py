@@ -32,6 +32,17 @@ the indicators come from), optionally ``min_n`` (the fewest responses a result i
     taken up when its volunteer has a placement, not "did not start", that starts on or after
     the enquiry's date; an enquiry with no volunteer linked counts when its outcome is
     "placed"); ``target``: a share; ``breakdowns``: ``district`` (the enquiry's).
+``audiences``
+    one indicator asked of several audiences, each with its own survey (VAL 7 and 10: VCS groups
+    and public agencies). ``parts``: a list of at least two, each with a ``key`` (lowercase
+    letters, digits and ``_``), a ``label`` (who they are, as reports name them), a ``survey``,
+    a ``numerator`` and optionally a ``denominator`` (as a proportion KPI's); ``combine``: how
+    the audiences make the one figure judged against the ``target``: ``pooled`` (the default:
+    every respondent counts once, whichever audience, so the figure is all the audiences'
+    numerators over all their denominators, with its Wilson interval) or ``equal`` (the mean of
+    the audiences' shares, each audience weighing the same however many answered, with a
+    normal-approximation interval; judged only when every audience has at least ``min_n``).
+    Each audience's own share is reported beside it, suppressed like any breakdown.
 ``targets_met``
     the share of the framework's other KPIs with a target that are green, out of those with
     a target and enough data to judge; ``target``: a share.
@@ -55,7 +66,7 @@ from typing import Any
 
 import yaml
 
-from analysis.frames import SEGMENTS
+from analysis.frames import ALL_SEGMENTS as SEGMENTS
 from analysis.kpis.targets import DEFAULT_MIN_N, Target, TargetError, TargetRule
 from collector.errors import NotFound, ProblemsError
 from collector.survey.expr import ExprError, Node, literal_comparisons, parse, references
@@ -93,6 +104,7 @@ class KpiKind(StrEnum):
     AWARENESS = "awareness"
     TARGETS_MET = "targets_met"
     RECORDS = "records"
+    AUDIENCES = "audiences"
 
 
 class Records(StrEnum):
@@ -103,6 +115,12 @@ class Records(StrEnum):
 
 
 RECORD_SEGMENTS = ("district",)
+COMBINE_METHODS = {
+    "pooled": "pooled: every respondent counts once, whichever audience",
+    "equal": "the mean of the audiences' shares, each audience weighing the same",
+}
+PART_KEYS = ("key", "label", "survey", "numerator", "denominator")
+PART_KEY = re.compile(r"[a-z][a-z0-9_]{0,31}")
 TARGET_PERIODS = ("period", "year")
 
 KIND_KEYS: dict[KpiKind, tuple[str, ...]] = {
@@ -111,6 +129,7 @@ KIND_KEYS: dict[KpiKind, tuple[str, ...]] = {
     KpiKind.AWARENESS: ("survey", "aware", "raised", "raised_among", "exclude"),
     KpiKind.TARGETS_MET: (),
     KpiKind.RECORDS: ("records", "target_period", "breakdowns"),
+    KpiKind.AUDIENCES: ("parts", "combine"),
 }
 
 
@@ -152,6 +171,20 @@ class Kpi:
     # records
     records: Records | None = None
     target_period: str = "period"  # or "year": an annual target, compared pro rata
+    # audiences: one proportion per audience (id "<kpi id>/<key>", title its label), and how
+    # they are combined (COMBINE_METHODS)
+    parts: tuple[Kpi, ...] = ()
+    combine: str = ""
+
+    @property
+    def readings(self) -> tuple[Kpi, ...]:
+        """Give the survey KPIs that read answers for this one: its parts, or itself."""
+        return self.parts or ((self,) if self.survey is not None else ())
+
+    @property
+    def part_key(self) -> str:
+        """Give an audience part's key (the end of its id)."""
+        return self.id.rpartition("/")[2]
 
     @property
     def is_count(self) -> bool:
@@ -203,8 +236,9 @@ class Framework:
         """Give the ids of the surveys the KPIs read, in order of first use."""
         seen: dict[str, None] = {}
         for kpi in self.kpis:
-            if kpi.survey is not None:
-                seen.setdefault(kpi.survey)
+            for reading in kpi.readings:
+                assert reading.survey is not None
+                seen.setdefault(reading.survey)
         return tuple(seen)
 
 
@@ -417,6 +451,7 @@ class _Checker:
             KpiKind.COUNT: {TargetRule.AT_LEAST, TargetRule.NONE},
             KpiKind.AWARENESS: {TargetRule.INCREASE, TargetRule.NONE},
             KpiKind.TARGETS_MET: {TargetRule.AT_LEAST, TargetRule.MORE_THAN},
+            KpiKind.AUDIENCES: {TargetRule.AT_LEAST, TargetRule.MORE_THAN, TargetRule.NONE},
             KpiKind.RECORDS: {TargetRule.AT_LEAST, TargetRule.NONE}
             if is_count
             else {TargetRule.AT_LEAST, TargetRule.MORE_THAN, TargetRule.NONE},
@@ -435,6 +470,8 @@ class _Checker:
             return Kpi(**common)
         if kind is KpiKind.RECORDS:
             return self.records_kpi(where, raw, records, common)
+        if kind is KpiKind.AUDIENCES:
+            return self.audiences(where, raw, common)
         survey = self.survey(where, raw.get("survey"))
         if kind is KpiKind.PROPORTION:
             return self.proportion(where, raw, survey, common)
@@ -597,6 +634,38 @@ class _Checker:
             denominator_is_default=is_default,
             breakdowns=tuple(s for s in breakdowns if s in SEGMENTS),
         )
+
+    def audiences(self, where: str, raw: Mapping[str, Any], common: dict[str, Any]) -> Kpi:
+        combine = raw.get("combine", "pooled")
+        if combine not in COMBINE_METHODS:
+            self.problem(
+                f"{where}: combine",
+                f"must be one of {', '.join(COMBINE_METHODS)}, not {combine!r}",
+            )
+            combine = "pooled"
+        raw_parts = raw.get("parts")
+        if not isinstance(raw_parts, list) or len(raw_parts) < 2:
+            self.problem(f"{where}: parts", "list at least two audiences, each with its survey")
+            raw_parts = raw_parts if isinstance(raw_parts, list) else []
+        parts: list[Kpi] = []
+        for n, part in enumerate(raw_parts, 1):
+            here = f"{where}: part {n}"
+            if not isinstance(part, Mapping):
+                self.problem(here, "must be a mapping with key, label, survey and numerator")
+                continue
+            self.unknown_keys(here, part, PART_KEYS)
+            key = part.get("key")
+            if not isinstance(key, str) or not PART_KEY.fullmatch(key):
+                self.problem(here, f"key must be lowercase letters, digits and '_', not {key!r}")
+                continue
+            if any(p.part_key == key for p in parts):
+                self.problem(here, f"two parts have the key {key!r}")
+            label = self.text(f"{here}: label", part.get("label"), required=True)
+            survey = self.survey(here, part.get("survey"))
+            shared = {**common, "id": f"{common['id']}/{key}", "title": label, "note": ""}
+            parts.append(self.proportion(here, part, survey, shared))
+        # Each audience's share is the KPI's one breakdown, always shown.
+        return Kpi(**common, parts=tuple(parts), combine=str(combine), breakdowns=("audience",))
 
     def count(
         self, where: str, raw: Mapping[str, Any], survey: Survey | None, common: dict[str, Any]

@@ -15,6 +15,7 @@ import math
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
+from statistics import NormalDist
 
 import numpy as np
 import numpy.typing as npt
@@ -23,7 +24,8 @@ import pandas as pd
 from analysis import frames as f
 from analysis.comparisons import measure_change
 from analysis.conditions import FrameCache, evaluate_frame
-from analysis.frames import MULTI_VALUED_SEGMENTS, ORGANISATION, ROUND, SEGMENTS
+from analysis.frames import ALL_SEGMENTS as SEGMENTS
+from analysis.frames import MULTI_VALUED_SEGMENTS, ORGANISATION, ROUND
 from analysis.kpis.definitions import Framework, Kpi, KpiKind, Records
 from analysis.kpis.results import (
     OVERALL,
@@ -313,15 +315,23 @@ def breakdown_cells(
     target: Target,
     min_n: int = DEFAULT_MIN_N,
     hidden_note: str = SUPPRESSED_NOTE,
+    labels: dict[str, str] | None = None,
 ) -> tuple[Cell, ...]:
-    """Build a breakdown's cells in order, with primary and secondary suppression."""
-    ordered = order_keys(segment, list(counts))
+    """Build a breakdown's cells in order, with primary and secondary suppression.
+
+    With `labels`, the keys are named (and kept in the order) they give.
+    """
+    ordered: list[str | None]
+    if labels is not None:
+        ordered = [key for key in labels if key in counts]
+    else:
+        ordered = order_keys(segment, list(counts))
     primary, secondary = cells_to_hide(
         {key: counts[key][1] for key in ordered}, adds_up=segment not in MULTI_VALUED_SEGMENTS
     )
     cells: list[Cell] = []
     for key in ordered:
-        label = value_label(segment, key)
+        label = labels[key] if labels is not None and key else value_label(segment, key)
         if key in primary:
             cells.append(hidden_cell(label, key, hidden_note))
         elif key in secondary:
@@ -363,6 +373,113 @@ def evaluate_proportion(
         for segment in dict.fromkeys([*kpi.breakdowns, *segments])
     }
     return KpiResult(kpi, overall, round_, change, breakdowns)
+
+
+# --- one indicator asked of several audiences (VAL 7, VAL 10) -------------------------------
+
+AUDIENCE = "audience"  # the breakdown that gives each audience's share
+
+
+@dataclass(frozen=True)
+class AudiencePart:
+    """One audience of an audiences KPI, as loaded: its frame and its rounds (None: no round
+    of its survey for the report, so it has no responses)."""
+
+    kpi: Kpi
+    frame: pd.DataFrame | None = None
+    round: RoundRef | None = None
+    previous: RoundRef | None = None
+    truths: Truths | None = None
+
+    def counts(self, round_: RoundRef | None) -> Counts:
+        """Count (numerator, n) of this audience in one of its rounds (0, 0 with none)."""
+        if round_ is None or self.frame is None:
+            return (0, 0)
+        assert self.kpi.numerator is not None and self.kpi.denominator is not None
+        truths = self.truths or Truths(self.frame)
+        return truths.indicators(self.kpi.numerator, self.kpi.denominator).counts(round_.id)
+
+
+def evaluate_audiences(
+    kpi: Kpi, parts: Sequence[AudiencePart], *, min_n: int = DEFAULT_MIN_N
+) -> KpiResult:
+    """Evaluate an indicator asked of several audiences: each audience's share (a breakdown,
+    suppressed like any other, so that a small audience cannot be worked out from the total),
+    and the combined figure judged against the target, pooled or with equal weights (see
+    analysis.kpis.definitions), with the change since each audience's previous round."""
+    now: dict[str | None, Counts] = {part.kpi.part_key: part.counts(part.round) for part in parts}
+    labels = {part.kpi.part_key: part.kpi.title for part in parts}
+    rounds = [part.round for part in parts if part.round is not None]
+    anchor = rounds[0] if rounds else None
+    # An audience nobody answered has nothing to hide: it says so, and is left out of the
+    # suppression of the others.
+    answered = {key: counts for key, counts in now.items() if counts[1]}
+    visible = {
+        c.key: c for c in breakdown_cells(AUDIENCE, answered, kpi.target, min_n, labels=labels)
+    }
+    cells = tuple(
+        visible.get(key) or no_data_cell(label, _no_answers(part), key)
+        for (key, label), part in zip(labels.items(), parts, strict=True)
+    )
+    how = (
+        "Combined "
+        + ("by pooling respondents" if kpi.combine == "pooled" else "with equal weights")
+        + ": "
+        + " and ".join(
+            f"{part.kpi.title} ({part.kpi.survey}"
+            + (f", round {part.round.id})" if part.round is not None else ", no round)")
+            for part in parts
+        )
+    )
+    if kpi.combine == "equal":
+        overall = _equal_weights_cell(list(now.values()), kpi.target, min_n)
+        change = None
+    else:
+        numerator = sum(x for x, _ in now.values())
+        n = sum(m for _, m in now.values())
+        overall = proportion_cell(numerator, n, kpi.target, min_n=min_n)
+        change = None
+        previous = [part.previous for part in parts if part.previous is not None]
+        if previous:
+            before_parts = [part.counts(part.previous) for part in parts]
+            before = (sum(x for x, _ in before_parts), sum(m for _, m in before_parts))
+            shown = proportion_cell(*before, kpi.target, min_n=min_n)
+            change = measure_change((numerator, n), before, previous[0], shown, min_n)
+    if not rounds:
+        overall = no_data_cell(note="no round of " + " or ".join(p.kpi.survey or "" for p in parts))
+    return KpiResult(kpi, overall, anchor, change, {AUDIENCE: cells}, note=how)
+
+
+def _no_answers(part: AudiencePart) -> str:
+    if part.round is None:
+        return f"no round of {part.kpi.survey} in this period"
+    return f"no responses in round {part.round.id}"
+
+
+def _equal_weights_cell(counts: Sequence[Counts], target: Target, min_n: int) -> Cell:
+    """Build the cell of the mean of several audiences' shares, each weighing the same.
+
+    Judged only when every audience has at least `min_n` responses; the interval is the
+    normal approximation of the mean of independent shares, clipped to 0..1.
+    """
+    n = sum(m for _, m in counts)
+    if is_small(n):
+        return hidden_cell(OVERALL)
+    if any(m < min_n for _, m in counts):
+        note = f"equal weights need at least {min_n} responses from every audience"
+        return Cell(OVERALL, n=n, status=Status.NOT_ENOUGH_DATA, note=note)
+    shares = [Fraction(x, m) for x, m in counts]
+    mean = sum(shares, Fraction(0)) / len(shares)
+    variance = sum(float(p * (1 - p)) / m for p, (_, m) in zip(shares, counts, strict=True))
+    half = NormalDist().inv_cdf(1 - (1 - CONFIDENCE) / 2) * math.sqrt(variance) / len(shares)
+    low, high = max(0.0, float(mean) - half), min(1.0, float(mean) + half)
+    if not target.numeric:
+        status = Status.NO_TARGET
+    elif target.met(mean.numerator, mean.denominator):
+        status = Status.GREEN
+    else:
+        status = Status.AMBER if target.reached_by(high) else Status.RED
+    return Cell(OVERALL, n=n, proportion=float(mean), low=low, high=high, status=status)
 
 
 # --- awareness (Essex b) -------------------------------------------------------------------

@@ -255,6 +255,24 @@ class KpiResult:
     def to_json(self) -> dict[str, Any]:
         """Give the result as plain data."""
         kpi = self.kpi
+        data = self._plain()
+        if kpi.parts:
+            # An indicator asked of several audiences: who, from which survey, and how combined.
+            data["combine"] = kpi.combine
+            data["audiences"] = [
+                {
+                    "key": part.part_key,
+                    "label": part.title,
+                    "survey": part.survey,
+                    "numerator": part.numerator_text,
+                    "denominator": part.denominator_text,
+                }
+                for part in kpi.parts
+            ]
+        return data
+
+    def _plain(self) -> dict[str, Any]:
+        kpi = self.kpi
         return {
             "id": kpi.id,
             "title": kpi.title,

@@ -56,7 +56,9 @@ STATUS_WORDS = {
 
 def is_share(kpi: Kpi) -> bool:
     """Tell whether a KPI's result is a share with an interval (not a count or a verdict)."""
-    return kpi.kind is KpiKind.PROPORTION or (kpi.kind is KpiKind.RECORDS and not kpi.is_count)
+    return kpi.kind in (KpiKind.PROPORTION, KpiKind.AUDIENCES) or (
+        kpi.kind is KpiKind.RECORDS and not kpi.is_count
+    )
 
 
 def unit(kpi: Kpi) -> str:
@@ -70,7 +72,11 @@ def unit(kpi: Kpi) -> str:
     return "responses"
 
 
-RESPONDENTS = {"volunteer-placement": "volunteers", "funder-satisfaction": "funders"}
+RESPONDENTS = {
+    "volunteer-placement": "volunteers",
+    "funder-satisfaction": "funders",
+    "representative-views": "representatives",
+}
 
 
 def respondents(kpi: Kpi) -> str:

@@ -18,7 +18,7 @@ import jinja2
 import markupsafe
 
 from analysis.comparisons import RateCell, ResponseRates
-from analysis.kpis.definitions import Kpi, KpiKind
+from analysis.kpis.definitions import COMBINE_METHODS, Kpi, KpiKind
 from analysis.kpis.results import Cell, KpiResult
 from analysis.kpis.targets import Status
 from analysis.model import KpiReport
@@ -318,6 +318,12 @@ def definition_lines(kpi: Kpi) -> list[tuple[str, str, bool]]:
     if kpi.kind is KpiKind.PROPORTION:
         lines.append(("Counted (numerator)", kpi.numerator_text, True))
         lines.append(("Out of (denominator)", kpi.denominator_text, True))
+    elif kpi.kind is KpiKind.AUDIENCES:
+        for part in kpi.parts:
+            lines.append((f"{part.title}: survey", part.survey or "", False))
+            lines.append((f"{part.title}: counted", part.numerator_text, True))
+            lines.append((f"{part.title}: out of", part.denominator_text, True))
+        lines.append(("Combined", COMBINE_METHODS[kpi.combine], False))
     elif kpi.kind is KpiKind.COUNT:
         lines.append(("Counted", "different organisations with a completed response", False))
         if kpi.where_text:

@@ -5,6 +5,8 @@ Kept under about 1,000 characters: titles are shortened when the KPIs would not 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from analysis.kpis.definitions import KpiKind
 from analysis.kpis.results import KpiResult
 from analysis.model import KpiReport
@@ -55,9 +57,33 @@ def report_message(report: KpiReport, link: str) -> str:
         "",
     ]
     bottom = ["", f"Full report, with intervals, breakdowns and explanations: {link}"]
-    for width in (60, 44, 32, 20, 0):
-        lines = [_line(result, width) for result in report.results]
-        text = "\n".join([*top, *lines, *bottom]) + "\n"
-        if len(text) <= LIMIT:
-            return text
+    # A framework with many KPIs (leicestershire-val has 14) says those with no data in one
+    # line, before it shortens titles further.
+    for collapse, widths in ((False, (60, 44)), (True, (60, 44, 32, 20, 0))):
+        for width in widths:
+            lines = _lines(report.results, width, collapse)
+            text = "\n".join([*top, *lines, *bottom]) + "\n"
+            if len(text) <= LIMIT:
+                return text
     return text
+
+
+def _lines(results: Sequence[KpiResult], width: int, collapse: bool) -> list[str]:
+    """Give one line per KPI, or (`collapse`) one line for all those with no data."""
+    if not collapse:
+        return [_line(result, width) for result in results]
+    empty = [r for r in results if _no_data(r)]
+    lines = [_line(result, width) for result in results if not _no_data(result)]
+    if empty:
+        lines.append(f"- No data this time: {', '.join(r.kpi.id for r in empty)}")
+    return lines
+
+
+def _no_data(result: KpiResult) -> bool:
+    cell = result.overall
+    return (
+        not cell.suppressed
+        and not (result.kpi.kind is KpiKind.AWARENESS and result.outcomes)
+        and cell.proportion is None
+        and cell.count is None
+    )

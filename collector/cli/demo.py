@@ -203,6 +203,30 @@ VOLUNTEER_COMMENTS = (
     "I feel part of the team already.",
     "More training at the start would have helped.",
 )
+# Each provider's contacts (issue 15): how many of each audience, and the public agencies its
+# partners and commissioners work at ({district}: the provider's own district council).
+CONTACT_AUDIENCES = (("partner", 12), ("commissioner", 8), ("representative", 16))
+AGENCIES = {
+    "partner": (
+        "Essex County Council, Children and Families",
+        "Essex County Council, Adult Social Care",
+        "{district} District Council",
+        "Essex Police",
+    ),
+    "commissioner": ("Essex County Council, Commissioning", "NHS Mid and South Essex"),
+    "representative": (
+        "Health and Wellbeing Board",
+        "Community Safety Partnership",
+        "Children's Partnership",
+    ),
+}
+# The surveys of VAL 7, 9, 10 and 12, each period: whom each asks (a round's audience).
+PARTNERSHIP_SURVEYS: tuple[tuple[str, dict[str, list[str]]], ...] = (
+    ("sector-voice", {}),
+    ("funder-satisfaction", {"contacts": ["partner", "commissioner"]}),
+    ("representative-views", {"contacts": ["representative"]}),
+)
+
 # The first provider's open round also has a reminder scheduled this many days after it opened
 # (the round opened 10 days ago, so it is due in 4 days).
 SCHEDULED_REMINDER_DAYS = 14
@@ -238,6 +262,7 @@ class DemoSummary:
     placements: int = 0
     followups_answered: int = 0  # completed follow-up responses, volunteers' and hosts'
     followups_coming: int = 0  # placements the dispatcher follows up in the next days
+    contacts: int = 0  # partners, commissioners and representatives
 
 
 @dataclass(frozen=True)
@@ -310,6 +335,8 @@ def build(
             summary.rounds += 1
             summary.completed += done
             progress(f"{name}: {label} closed with {done} responses")
+        _partnership(rng, session, provider, localities, leaning, now, summary, staff)
+        progress(f"{name}: partners, commissioners and representatives answered (VAL 7-12)")
         centre = None
         if slug in VOLUNTEERING:
             centre = _Centre(provider, rng.sample(organisations, k=30), localities)
@@ -376,6 +403,64 @@ def build(
         or 0
     )
     return summary
+
+
+def _partnership(
+    rng: random.Random,
+    session: Session,
+    provider: models.Provider,
+    localities: tuple[str, ...],
+    leaning: float,
+    now: datetime,
+    summary: DemoSummary,
+    staff: models.User,
+) -> None:
+    """Add a provider's contacts, and for each past period a round of sector-voice to its
+    groups, of funder-satisfaction to its partners and commissioners and of
+    representative-views to its representatives, answered and closed (VAL 7, 9, 10, 12)."""
+    for audience, count in CONTACT_AUDIENCES:
+        for n in range(count):
+            first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+            agency = rng.choice(AGENCIES[audience]).format(district=provider.district)
+            session.add(
+                models.Contact(
+                    provider=provider,
+                    external_ref=f"{audience[:3].upper()}{n + 1:03d}",
+                    audience=audience,
+                    name=f"{first} {last}",
+                    organisation=agency,
+                    contact_email=f"{first}.{last}.{audience[:3]}{n + 1}@example.org".lower(),
+                    consent_email=True,
+                )
+            )
+            summary.contacts += 1
+    session.flush()
+    for label, months_ago, days, improvement in ROUNDS:
+        opens = now - timedelta(days=30 * months_ago)
+        # A day shorter than the period's cvs-support round, which stays the reports' anchor.
+        days -= 1
+        for survey_id, asked in PARTNERSHIP_SURVEYS:
+            round_ = rounds.create_round(
+                session,
+                provider=provider,
+                survey=register(session, library_survey(survey_id)),
+                period_label=label,
+                opens_at=opens,
+                closes_at=opens + timedelta(days=days),
+                audience=asked,
+            )
+            rounds.open_round(session, round_, now=opens)
+            _audit(session, staff, "round.open", round_, opens)
+            _mark_sent(session, round_, opens + timedelta(minutes=5))
+            # Partners rate the sector's voice lower than groups do, and it improves.
+            shift = 0.0 if not asked else -0.12
+            done, _ = _answer_round(
+                rng, session, round_, leaning + shift + 2 * improvement, opens, days, rate=0.75
+            )
+            rounds.close_round(session, round_, now=opens + timedelta(days=days), reports=False)
+            _audit(session, staff, "round.close", round_, opens + timedelta(days=days))
+            summary.rounds += 1
+            summary.completed += done
 
 
 @dataclass
@@ -707,8 +792,9 @@ def _answer_round(
         if draw >= rate + partial:
             continue
         organisation = invitation.organisation
-        assert organisation is not None
-        p = leaning + TYPE_SHIFT[organisation.org_type] + BAND_SHIFT[organisation.income_band or ""]
+        p = leaning
+        if organisation is not None:
+            p += TYPE_SHIFT[organisation.org_type] + BAND_SHIFT[organisation.income_band or ""]
         when = opens + timedelta(days=rng.uniform(0, days * 0.9), minutes=rng.randint(0, 600))
         channel = rng.choices(["web", "telegram"], weights=[85, 15])[0]
         response = flow.start(session, invitation, channel=channel, now=when)

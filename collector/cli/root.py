@@ -234,13 +234,18 @@ def demo_data(context: Context, reset: bool, seed: int) -> None:
             select(func.count(models.Round.id)).where(models.Round.kind == "rolling")
         )
     click.echo(
-        f"  rounds:          {summary.rounds} surveys (two closed and one open per provider), "
+        f"  rounds:          {summary.rounds} surveys (per provider: two closed and one open of "
+        "cvs-support, and two closed of each partnership survey), "
         f"{rolling} placement follow-up rounds"
     )
     click.echo(
         f"  responses:       {summary.completed} completed, {summary.in_progress} in progress"
     )
     click.echo(f"  not yet answered in the open rounds: {summary.invitations_open}")
+    click.echo(
+        f"  contacts:        {summary.contacts} partners, commissioners and representatives "
+        "(VAL 7, 9, 10 and 12)"
+    )
     click.echo(
         f"  volunteering:    {summary.volunteers} volunteers, {summary.enquiries} enquiries, "
         f"{summary.placements} placements; {summary.followups_answered} follow-ups answered, "
@@ -393,7 +398,18 @@ def answer(context: Context, token: str, language: str | None) -> None:
 @click.option("--framework", help="Only this KPI framework, e.g. essex-2017.")
 @click.option(
     "--by",
-    type=click.Choice(["org_type", "income_band", "district", "outcomes", "channel", "is_member"]),
+    type=click.Choice(
+        [
+            "org_type",
+            "income_band",
+            "district",
+            "outcomes",
+            "channel",
+            "is_member",
+            "audience",
+            "contact_org",
+        ]
+    ),
     help="Also break every KPI down by this segment.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
@@ -438,6 +454,7 @@ def _add_command_groups() -> None:
     """Add the command groups that live in `collector.commands` (one module per noun)."""
     from collector.cli import (
         bot,
+        contacts,
         dispatch,
         followups,
         providers,
@@ -456,6 +473,7 @@ def _add_command_groups() -> None:
     main.add_command(dispatch.mail_sink)
     main.add_command(up.up)
     main.add_command(bot.bot)
+    main.add_command(contacts.group)
     main.add_command(volunteers.volunteers)
     main.add_command(volunteers.placements)
     main.add_command(volunteers.enquiries)

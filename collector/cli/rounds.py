@@ -30,7 +30,7 @@ from collector.cli.base import (
 from collector.errors import CollectorError
 from collector.localtime import day_ends, day_starts
 from collector.models import utcnow
-from collector.segments import INCOME_BANDS, ORGANISATION_TYPES, OUTCOMES
+from collector.segments import CONTACT_AUDIENCES, INCOME_BANDS, ORGANISATION_TYPES, OUTCOMES
 from collector.spreadsheets import csv_cell
 from collector.volunteering import followups
 
@@ -221,7 +221,8 @@ def rounds_create(
         fg="green",
     )
     click.echo(f"  opens {local_time(opens_at)}, closes {local_time(closes_at)} (UK time)")
-    click.echo(f"  audience: {_describe_audience(filters)}; {recipients} organisations today")
+    whom = "contacts" if rounds.CONTACTS in filters else "organisations"
+    click.echo(f"  audience: {_describe_audience(filters)}; {recipients} {whom} today")
     click.echo(f"  channels: {', '.join(channels or ('email',))}")
     if reminders:
         click.echo(f"  reminders to non-responders: {', '.join(reminders)}")
@@ -497,20 +498,28 @@ def rounds_links(context: Context, round_id: int, output: Path | None, force: bo
             stop(f"Round {round_id} is closed: its links no longer take answers")
         # A volunteers' follow-up round invites volunteers, not organisations.
         who = "volunteer" if followups.asks_volunteers(round_) else "organisation"
+        if rounds.asks_contacts(round_):
+            who = "contact"
         inv, org, vol = models.Invitation, models.Organisation, models.Volunteer
-        reference = func.coalesce(org.external_ref, vol.external_ref)
+        con = models.Contact
+        reference = func.coalesce(org.external_ref, vol.external_ref, con.external_ref)
         rows = session.execute(
             select(
                 reference,
-                func.coalesce(org.name, vol.name),
-                func.coalesce(org.contact_email, vol.contact_email),
+                func.coalesce(org.name, vol.name, con.name),
+                func.coalesce(org.contact_email, vol.contact_email, con.contact_email),
                 inv.token,
             )
             .outerjoin(org, org.id == inv.organisation_id)
             .outerjoin(vol, vol.id == inv.volunteer_id)
-            .where(inv.round_id == round_.id, or_(org.id.is_not(None), vol.id.is_not(None)))
+            .outerjoin(con, con.id == inv.contact_id)
+            .where(
+                inv.round_id == round_.id,
+                or_(org.id.is_not(None), vol.id.is_not(None), con.id.is_not(None)),
+            )
             .where(org.opted_out_at.is_(None), vol.opted_out_at.is_(None))
-            .where(vol.erased_at.is_(None))
+            .where(con.opted_out_at.is_(None))
+            .where(vol.erased_at.is_(None), con.erased_at.is_(None))
             .order_by(reference, inv.id)
         ).all()
         audit.record(
@@ -652,6 +661,7 @@ def _known_values(session: Session, provider: models.Provider, key: str) -> dict
         "org_type": ORGANISATION_TYPES,
         "income_band": INCOME_BANDS,
         "outcomes": OUTCOMES,
+        "contacts": CONTACT_AUDIENCES,
     }
     if key in vocabularies:
         known = {}
@@ -676,7 +686,9 @@ def _describe_audience(audience: Mapping[str, Sequence[Any]]) -> str:
         return "every organisation of the provider that has not opted out"
     parts = []
     for key, values in audience.items():
-        if key == "is_member":
+        if key == rounds.CONTACTS:
+            parts.append(f"contacts who are {' or '.join(str(v) for v in values)}")
+        elif key == "is_member":
             parts.append("members only" if values[0] else "non-members only")
         else:
             parts.append(f"{key} is {' or '.join(str(v) for v in values)}")

@@ -51,15 +51,17 @@ def attach_invitation(
     return chat
 
 
-def _answering_for(chat: models.TelegramChat) -> models.Organisation | models.Volunteer | None:
+def _answering_for(
+    chat: models.TelegramChat,
+) -> models.Organisation | models.Volunteer | models.Contact | None:
     invitation = chat.invitation
     return invitation.recipient if invitation is not None else None
 
 
 def link_recipient(
     session: Session, chat: models.TelegramChat, *, now: datetime | None = None
-) -> models.Organisation | models.Volunteer | None:
-    """Link the chat to the organisation or volunteer of the invitation it is answering, with
+) -> models.Organisation | models.Volunteer | models.Contact | None:
+    """Link the chat to the organisation, volunteer or contact of the invitation it answers, with
     their consent (given in the chat) to be sent future surveys there, which becomes their
     preferred channel. Give whom it linked."""
     recipient = _answering_for(chat)
@@ -67,6 +69,8 @@ def link_recipient(
         return None
     if isinstance(recipient, models.Volunteer):
         chat.volunteer_id = recipient.id
+    elif isinstance(recipient, models.Contact):
+        chat.contact_id = recipient.id
     else:
         chat.organisation_id = recipient.id
     recipient.consent_telegram = True
@@ -81,7 +85,7 @@ def link_recipient(
 
 def unlink_recipient(
     session: Session, chat: models.TelegramChat, *, now: datetime | None = None
-) -> models.Organisation | models.Volunteer | None:
+) -> models.Organisation | models.Volunteer | models.Contact | None:
     """Record a "no" to future surveys in the chat: undo a "yes" given there before (a second
     press on the same question), so that the last answer wins. Give whom it concerned."""
     recipient = _answering_for(chat)
@@ -90,6 +94,9 @@ def unlink_recipient(
     if isinstance(recipient, models.Volunteer):
         if chat.volunteer_id == recipient.id:
             chat.volunteer_id = None
+    elif isinstance(recipient, models.Contact):
+        if chat.contact_id == recipient.id:
+            chat.contact_id = None
     elif chat.organisation_id == recipient.id:
         chat.organisation_id = None
     recipient.consent_telegram = False

@@ -488,4 +488,6 @@ def still_wanted(session: Session, message: Outgoing) -> tuple[str | None, str]:
 
 
 def _kind(recipient: rounds.Recipient) -> str:
+    if isinstance(recipient, models.Contact):
+        return "contact"
     return "volunteer" if isinstance(recipient, models.Volunteer) else "group"

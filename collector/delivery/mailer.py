@@ -97,7 +97,8 @@ def _invitation_context(settings: Settings, data: Mapping[str, Any]) -> dict[str
     # A placement's follow-up speaks to the volunteer, or to the host group, about it.
     placement = data.get("placement") or {}
     return {
-        "followup": placement.get("recipient") or "",
+        # A contact (a partner, a commissioner, a representative) is asked for their views.
+        "followup": "contact" if data.get("contact") else placement.get("recipient") or "",
         "host": placement.get("host") or "the group",
         "role": placement.get("role") or "a volunteer",
         "organisation": data.get("organisation") or "",

@@ -25,15 +25,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, exists, func, or_, select, update
+from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from collector import audit, localtime, models
+from collector.erasure import ERASED, delete_free_text, scrub_messages
 from collector.models import utcnow
-from collector.survey.model import QuestionType
-from collector.survey.store import definition
 
-ERASED = "erased"
+__all__ = ["ERASED", "Erased", "erase_volunteer", "erased_count", "expired_query", "sweep"]
 # Who did it, as the audit log shows it, when the retention sweep erases someone.
 SWEEP_ACTOR = "retention period (dispatcher)"
 
@@ -76,7 +75,9 @@ def erase_volunteer(
     addresses = {str(chat.chat_id) for chat in chats}
     if volunteer.contact_email:
         addresses.add(volunteer.contact_email)
-    done.messages, done.cancelled = _scrub_messages(session, invitation_ids, addresses)
+    done.messages, done.cancelled = scrub_messages(
+        session, invitation_ids, addresses, "The volunteer's details were erased"
+    )
     for chat in chats:
         if chat.user_id is not None or chat.organisation_id is not None:
             # Also a staff member's or a group's chat: only the volunteer's part goes.
@@ -87,7 +88,7 @@ def erase_volunteer(
         else:
             session.delete(chat)
         done.chats += 1
-    done.answers = _delete_free_text(session, invitation_ids)
+    done.answers = delete_free_text(session, invitation_ids)
     volunteer.name = None
     volunteer.contact_email = None
     volunteer.consent = False
@@ -99,46 +100,6 @@ def erase_volunteer(
         volunteer.erased_at = now
     session.flush()
     return done
-
-
-def _scrub_messages(
-    session: Session, invitation_ids: list[int], addresses: set[str]
-) -> tuple[int, int]:
-    """Blank the outbox messages to a volunteer; give (scrubbed, of which cancelled)."""
-    message = models.OutboxMessage
-    to_them = or_(message.invitation_id.in_(invitation_ids), message.recipient.in_(addresses))
-    cancelled = session.execute(
-        update(message)
-        .where(to_them, message.status.in_(("pending", "sending")))
-        .values(status="cancelled", last_error="The volunteer's details were erased")
-        .execution_options(synchronize_session=False)
-    )
-    scrubbed = session.execute(
-        update(message)
-        .where(to_them)
-        .values(recipient=ERASED, data={"erased": True})
-        .execution_options(synchronize_session=False)
-    )
-    session.flush()
-    return int(getattr(scrubbed, "rowcount", 0) or 0), int(getattr(cancelled, "rowcount", 0) or 0)
-
-
-def _delete_free_text(session: Session, invitation_ids: list[int]) -> int:
-    """Delete the text answers of a volunteer's responses; give how many."""
-    if not invitation_ids:
-        return 0
-    responses = session.scalars(
-        select(models.Response).where(models.Response.invitation_id.in_(invitation_ids))
-    ).all()
-    deleted = 0
-    for response in responses:
-        survey = definition(response.round.survey)
-        text_ids = {q.id for q in survey.questions if q.type == QuestionType.TEXT}
-        for answer in [a for a in response.answers if a.question_id in text_ids]:
-            response.answers.remove(answer)  # delete-orphan: the row goes
-            deleted += 1
-    session.flush()
-    return deleted
 
 
 def expired_query(provider: models.Provider, *, now: datetime) -> Select[models.Volunteer]:

@@ -30,6 +30,7 @@ def _upload_limits(endpoint: str | None, values: dict[str, Any] | None) -> None:
 
 from forms.console import (  # noqa: E402 - the views register themselves on bp and funder_bp
     audit,
+    contacts,
     funder,
     home,
     imports,
@@ -45,6 +46,7 @@ from forms.console import (  # noqa: E402 - the views register themselves on bp 
 __all__ = [
     "audit",
     "bp",
+    "contacts",
     "funder",
     "funder_bp",
     "home",

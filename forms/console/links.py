@@ -15,34 +15,42 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from collector import audit, models
+from collector.rounds import asks_contacts
 from collector.volunteering.followups import asks_volunteers
 from forms.console import bp
 from forms.console.access import ProviderRef, staff_required
 from forms.console.pages import csv_download, owned, reading, render, writing
-from forms.console.rounds import invitation_url, open_link_url
+from forms.console.rounds import _who, invitation_url, open_link_url
 
 
 def _invitations(session: Session, round_id: int) -> list[Any]:
-    """List a round's working links: to each group, or (a follow-up round) each volunteer,
-    leaving out those who opted out and volunteers whose records were erased."""
+    """List a round's working links: to each group, (a follow-up round) each volunteer, or (a
+    round of contacts) each contact, leaving out those who opted out and people whose records
+    were erased."""
     inv, org, vol, resp = models.Invitation, models.Organisation, models.Volunteer, models.Response
+    con = models.Contact
     return list(
         session.execute(
             select(
                 inv.token,
-                func.coalesce(org.external_ref, vol.external_ref),
-                func.coalesce(org.name, vol.name),
-                func.coalesce(org.contact_email, vol.contact_email),
-                func.coalesce(org.consent_email, vol.consent_email),
+                func.coalesce(org.external_ref, vol.external_ref, con.external_ref),
+                func.coalesce(org.name, vol.name, con.name),
+                func.coalesce(org.contact_email, vol.contact_email, con.contact_email),
+                func.coalesce(org.consent_email, vol.consent_email, con.consent_email),
                 resp.status,
             )
             .outerjoin(org, org.id == inv.organisation_id)
             .outerjoin(vol, vol.id == inv.volunteer_id)
+            .outerjoin(con, con.id == inv.contact_id)
             .outerjoin(resp, resp.invitation_id == inv.id)
-            .where(inv.round_id == round_id, or_(org.id.is_not(None), vol.id.is_not(None)))
+            .where(
+                inv.round_id == round_id,
+                or_(org.id.is_not(None), vol.id.is_not(None), con.id.is_not(None)),
+            )
             .where(org.opted_out_at.is_(None), vol.opted_out_at.is_(None))
-            .where(vol.erased_at.is_(None))
-            .order_by(func.coalesce(org.name, vol.name), inv.id)
+            .where(con.opted_out_at.is_(None))
+            .where(vol.erased_at.is_(None), con.erased_at.is_(None))
+            .order_by(func.coalesce(org.name, vol.name, con.name), inv.id)
         ).all()
     )
 
@@ -69,6 +77,8 @@ def round_links(provider: ProviderRef, round_id: int) -> ResponseReturnValue:
         found = owned(session, models.Round, round_id, provider.id)
         rows = _invitations(session, found.id)
         who = "volunteer" if asks_volunteers(found) else "organisation"
+        if asks_contacts(found):
+            who = "contact"
     _audit(provider, round_id, "round.export_links", len(rows))
     states = {None: "not started", "in_progress": "started", "completed": "completed"}
     return csv_download(
@@ -117,7 +127,7 @@ def round_qr(provider: ProviderRef, round_id: int) -> ResponseReturnValue:
             round=found,
             survey_title=found.survey.title,
             codes=codes,
-            who="volunteer" if asks_volunteers(found) else "group",
+            who=_who(found),
             open_link=open_link,
             open_image=qr_image(open_link) if open_link else None,
         )

@@ -32,6 +32,7 @@ Row = TypeVar(
     models.OutboxMessage,
     models.Volunteer,
     models.Placement,
+    models.Contact,
 )
 
 

@@ -24,6 +24,7 @@ from collector.localtime import LONDON, day_ends, day_starts
 from collector.models import utcnow
 from collector.rounds import Reach, RoundError
 from collector.segments import (
+    CONTACT_AUDIENCES,
     INCOME_BANDS,
     ORGANISATION_TYPES,
     OUTCOMES,
@@ -47,6 +48,8 @@ SEGMENT_NAMES = {
     "district": "District",
     "income_band": "Income",
     "is_member": "Member",
+    "audience": "Audience",
+    "contact_org": "Organisation",
 }
 CHANNEL_NAMES = {
     "web": "Web form",
@@ -402,6 +405,7 @@ def _describe(audience: dict[str, list[Any]]) -> list[tuple[str, str]]:
         "district": ("District", {}),
         "income_band": ("Income", INCOME_BANDS),
         "outcomes": ("Outcome areas (any of)", OUTCOMES),
+        "contacts": ("Contacts", CONTACT_AUDIENCES),
     }
     described = []
     for key, (label, vocabulary) in names.items():
@@ -541,7 +545,9 @@ def _published_reports(session: Session, round_: models.Round) -> list[models.Re
 
 def _who(round_: models.Round) -> str:
     """Give what a round's pages call those it invites: volunteers (a volunteers' follow-up
-    round) or groups."""
+    round), contacts (a round of contacts) or groups."""
+    if rounds.asks_contacts(round_):
+        return "contact"
     return "volunteer" if asks_volunteers(round_) else "group"
 
 

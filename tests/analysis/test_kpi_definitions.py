@@ -29,18 +29,31 @@ def test_the_built_in_frameworks_load() -> None:
     assert essex.kpi("ii").target.value == Fraction(4, 5)
     val = framework("leicestershire-val")
     assert [k.id for k in val.kpis] == [
-        "VAL 2", "VAL 19", "VAL 20", "VAL 22", "VAL 23", "VAL 24", "VAL 25", "VAL 26",
-        "VAL 27", "VAL 28",
+        "VAL 2", "VAL 7", "VAL 9", "VAL 10", "VAL 12", "VAL 19", "VAL 20", "VAL 22", "VAL 23",
+        "VAL 24", "VAL 25", "VAL 26", "VAL 27", "VAL 28",
     ]
-    assert all(k.target.rule is TargetRule.MORE_THAN for k in val.kpis if k.id != "VAL 25")
+    at_least = {"VAL 9": "≥ 50%", "VAL 10": "≥ 50%", "VAL 12": "≥ 90%"}
+    assert {k.id: str(k.target) for k in val.kpis if k.id in at_least} == at_least
+    assert all(
+        k.target.rule is TargetRule.MORE_THAN
+        for k in val.kpis
+        if k.id not in ("VAL 25", *at_least)
+    )
+    for two in ("VAL 7", "VAL 10"):
+        kpi = val.kpi(two)
+        assert kpi.kind is KpiKind.AUDIENCES and kpi.combine == "pooled"
+        assert [(p.part_key, p.survey) for p in kpi.parts] == [
+            ("groups", "sector-voice"),
+            (kpi.parts[1].part_key, "funder-satisfaction"),
+        ]
     enquiries = val.kpi("VAL 25")
     assert enquiries.kind is KpiKind.RECORDS and enquiries.is_count
     assert str(enquiries.target) == "≥ 3,327 a year" and enquiries.target_period == "year"
     assert val.kpi("VAL 26").breakdowns == ("district",) and not val.kpi("VAL 26").is_count
     assert val.kpi("VAL 20").breakdowns == ("org_type",)
     assert val.kpi("VAL 24").breakdowns == ("district",)
-    assert val.surveys == ("cvs-support", "funder-satisfaction", "volunteer-placement",
-                           "volunteer-host")
+    assert val.surveys == ("cvs-support", "sector-voice", "funder-satisfaction",
+                           "representative-views", "volunteer-placement", "volunteer-host")
 
 
 def _framework(*kpis: dict[str, Any]) -> dict[str, Any]:

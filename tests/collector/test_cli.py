@@ -134,11 +134,16 @@ def test_demo_data_then_answer_a_survey_in_the_terminal(  # noqa: ANN001
     run, session_factory, demo_data_output: str
 ) -> None:
     made = demo_data_output
-    assert "9 surveys (two closed and one open per provider), 12 placement follow-up" in made
+    assert (
+        "27 surveys (per provider: two closed and one open of cvs-support, and two closed of "
+        "each partnership survey), 12 placement follow-up"
+    ) in made
     assert "providers:       3" in made
-    # Three rounds per provider, and two volunteer centres' rolling rounds: two surveys, three
-    # periods.
-    assert _count(session_factory, models.Round) == 9 + 2 * 2 * 3
+    assert "contacts:        108 partners, commissioners and representatives" in made
+    # Three rounds of cvs-support per provider, six of sector-voice, funder-satisfaction and
+    # representative-views (two periods), and two volunteer centres' rolling rounds: two
+    # surveys, three periods.
+    assert _count(session_factory, models.Round) == 9 + 18 + 2 * 2 * 3
     assert "volunteering:" in made and "follow-ups answered" in made
     assert 140 <= _count(session_factory, models.Organisation) <= 165
     again = run("demo-data")

@@ -27,7 +27,15 @@ def test_demo_data_varies_by_segment_and_obeys_skip_logic(
     assert {o.income_band for o in organisations} == set(INCOME_BANDS)
     surveys = select(models.Round).where(models.Round.kind == "survey")
     statuses = Counter((r.provider_id, r.status) for r in session.scalars(surveys))
-    assert sorted(statuses.values()) == [1, 1, 1, 2, 2, 2]
+    # Per provider: one open round; two closed of cvs-support, and two periods of the three
+    # partnership surveys (sector-voice, funder-satisfaction, representative-views).
+    assert sorted(statuses.values()) == [1, 1, 1, 8, 8, 8]
+    contacts = Counter(c.audience for c in session.scalars(select(models.Contact)))
+    assert contacts == {"partner": 36, "commissioner": 24, "representative": 48}
+    asked = session.scalars(
+        select(models.Invitation).where(models.Invitation.contact_id.is_not(None))
+    )
+    assert {i.round.survey.slug for i in asked} == {"funder-satisfaction", "representative-views"}
 
     rows = session.execute(
         select(models.Response, models.Round)
@@ -38,6 +46,8 @@ def test_demo_data_varies_by_segment_and_obeys_skip_logic(
     positive: dict[tuple[int, str], list[bool]] = defaultdict(list)
     for response, round_ in rows:
         answers = {a.question_id: a.value for a in response.answers}
+        if round_.survey.slug != "cvs-support":
+            continue  # the partnership surveys (VAL 7-12): tests/analysis/test_demo_kpis.py
         if answers["used_support"] == "no":
             assert "ease_of_access" not in answers and "satisfaction" not in answers
             continue
@@ -118,7 +128,7 @@ def test_demo_accounts_and_outbox(session: Session, demo_summary: demo.DemoSumma
     assert reminder.round.status == "open" and reminder.queued_at is None
     assert reminder.due_at > utcnow()
     actions = Counter(e.action for e in session.scalars(select(models.AuditEvent)))
-    assert actions == {"round.open": 9, "round.close": 6}
+    assert actions == {"round.open": 27, "round.close": 24}
 
 
 @pytest.mark.demo_data("published")

@@ -16,7 +16,16 @@ from collector.survey.loader import (
 )
 from collector.survey.model import AnswerError, QuestionType, Survey
 
-LIBRARY = ("cvs-support", "funder-satisfaction", "volunteer-host", "volunteer-placement")
+LIBRARY = (
+    "cvs-support",
+    "funder-satisfaction",
+    "representative-views",
+    "sector-voice",
+    "volunteer-host",
+    "volunteer-placement",
+)
+COMPACT = ["improved_a_lot", "improved_a_little", "no_difference", "made_worse", "not_aware"]
+REPRESENTED = ["yes", "partly", "no", "not_sure"]
 
 EASE = ["very_easy", "easy", "neither", "difficult", "very_difficult"]
 SATISFACTION = ["very_satisfied", "satisfied", "neither", "dissatisfied", "very_dissatisfied"]
@@ -70,9 +79,20 @@ KPI_QUESTIONS = [
         "funder-satisfaction",
         "sector_represented",
         "single",
-        ["yes", "partly", "no", "not_sure"],
+        REPRESENTED,
         "VAL 10",
     ),
+    ("funder-satisfaction", "compact_relations", "single", COMPACT, "VAL 7"),
+    (
+        "funder-satisfaction",
+        "vcs_understanding",
+        "scale",
+        ["excellent", "good", "fair", "poor"],
+        "VAL 12",
+    ),
+    ("sector-voice", "compact_relations", "single", COMPACT, "VAL 7"),
+    ("sector-voice", "sector_represented", "single", REPRESENTED, "VAL 10"),
+    ("representative-views", "able_to_represent", "single", REPRESENTED, "VAL 9"),
 ]
 
 
@@ -101,7 +121,8 @@ def test_a_library_survey_is_short_and_english(library: dict[str, Survey], surve
     survey = library[survey_id]
     # English only until a Welsh translation is checked by a Welsh speaker.
     assert survey.languages == ("en",)
-    assert survey.version == 1
+    # funder-satisfaction v2 added VAL 7 and VAL 12 (issue 15).
+    assert survey.version == (2 if survey_id == "funder-satisfaction" else 1)
     assert 1 <= survey.minutes <= 2
     assert 2 <= len(survey.answerable_questions()) <= 12
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from collector import db, models, users
 from tests.factories import (
+    make_contact,
     make_enquiry,
     make_organisation,
     make_placement,
@@ -36,6 +37,7 @@ class Side:
     failed_message: int
     volunteer: int = 0
     placement: int = 0
+    contact: int = 0
 
 
 @dataclass
@@ -76,6 +78,7 @@ def _side(session: Session, slug: str, name: str) -> Side:
     session.flush()
     placement = make_placement(session, provider, organisation=organisation)
     make_enquiry(session, provider, volunteer=placement.volunteer)
+    contact = make_contact(session, provider)
     return Side(
         provider.id,
         slug,
@@ -85,6 +88,7 @@ def _side(session: Session, slug: str, name: str) -> Side:
         message.id,
         placement.volunteer_id,
         placement.id,
+        contact.id,
     )
 
 

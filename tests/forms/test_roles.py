@@ -36,6 +36,12 @@ EXPECTED = {
     "console.organisations_import": "staff",
     "console.organisations_import_confirm": "staff",
     "console.organisations_template": "staff",
+    "console.contacts_list": "staff",
+    "console.contacts_import": "staff",
+    "console.contacts_import_confirm": "staff",
+    "console.contacts_template": "staff",
+    "console.contact_opt_out": "staff",
+    "console.contact_opt_in": "staff",
     "console.rounds": "staff",
     "console.round_new": "staff",
     "console.round_audience": "staff",
@@ -148,6 +154,7 @@ def _fill(rule: Any, provider: Side, rows: Side, snapshots: dict[int, int]) -> s
         "snapshot_id": snapshots[rows.id],
         "volunteer_id": rows.volunteer,
         "placement_id": rows.placement,
+        "contact_id": rows.contact,
     }
     unknown = set(rule.arguments) - set(values)
     assert not unknown, f"fill {unknown} for {rule.rule} in this test"
