@@ -45,6 +45,7 @@ from analysis.kpis.evaluation import (
     evaluate_framework_results,
     evaluate_proportion,
     evaluate_records,
+    focus_cell,
 )
 from analysis.kpis.results import KpiResult, RoundRef, no_data_cell
 from analysis.model import KpiReport
@@ -438,9 +439,14 @@ def _evaluate(
             return KpiResult(kpi, no_data_cell(note=note), round_, note=note)
     frame, truths, min_n = loaded.frame, loaded.truths, plan.framework.min_n
     if kpi.kind is KpiKind.PROPORTION:
-        return evaluate_proportion(
+        result = evaluate_proportion(
             kpi, frame, round_, previous, min_n=min_n, segments=segments, truths=truths
         )
+        focus = plan.framework.focus
+        if focus is None:
+            return result
+        cell = focus_cell(kpi, frame, round_.id, focus, min_n=min_n, truths=truths)
+        return dataclasses.replace(result, focus=cell)
     if kpi.kind is KpiKind.AWARENESS:
         return evaluate_awareness(
             kpi, frame, loaded.survey, round_, previous, min_n=min_n, truths=truths
