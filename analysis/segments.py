@@ -15,6 +15,7 @@ SEGMENT_TITLES: dict[str, str] = {
     "outcomes": "Outcome area",
     "channel": "Channel",
     "is_member": "Membership",
+    "provider": "Provider",  # an alliance's report: each of its providers
 }
 
 CHANNELS: dict[str, str] = {

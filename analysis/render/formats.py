@@ -5,6 +5,7 @@ message show the same text for the same number (one source: the KpiReport).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 
 from analysis.kpis.definitions import Kpi, KpiKind
 from analysis.kpis.results import Cell, Change, KpiResult
@@ -21,6 +22,9 @@ __all__ = [
     "STATUS_WORDS",
     "Summary",
     "change_text",
+    "benchmark_lines",
+    "benchmark_value",
+    "focus_text",
     "headline_text",
     "hidden_text",
     "interval_text",
@@ -130,6 +134,35 @@ def headline_text(result: KpiResult) -> str:
         # which counting the outcomes' separate verdicts (each at 95%) would not.
         return overall.note or status_word(overall.status)
     return result_text(overall)
+
+
+def benchmark_value(value: Fraction | float) -> str:
+    """Write a published figure as it was published, to one decimal place: 16.3%."""
+    return f"{float(value) * 100:.1f}%"
+
+
+def benchmark_lines(result: KpiResult) -> list[tuple[str, str]]:
+    """Give (term, text) for each benchmark beside a result: whose figure, the figure and its
+    source, and how the result stands against it."""
+    lines = []
+    for benchmark, comparison in result.benchmarks():
+        text = f"{benchmark_value(benchmark.value)} ({benchmark.source}, {benchmark.year})"
+        if comparison:
+            text += f"; this result: {comparison}"
+        lines.append((f"Benchmark: {benchmark.label}, {benchmark.year}", text))
+    return lines
+
+
+def focus_text(cell: Cell) -> str:
+    """Write the focus group's result in a line: share, n, interval and status."""
+    if cell.suppressed:
+        return hidden_text(cell)
+    if cell.proportion is None:
+        return "no data"
+    return (
+        f"{percent(cell.proportion)} (n {cell.n}, 95% interval "
+        f"{interval_text(cell.low, cell.high)}): {status_word(cell.status)}"
+    )
 
 
 def status_word(status: Status) -> str:
