@@ -97,8 +97,9 @@ def frozen(report: KpiReport) -> tuple[dict[str, Any], KpiReport]:
 
 def report_title(report: KpiReport) -> str:
     """Give a report's title: provider (or alliance), framework and period."""
-    who = f"{report.provider_name} (alliance)" if report.is_alliance else report.provider_name
-    return f"{who}: {report.framework.title}, {report.round.period}"
+    if report.is_alliance:
+        return f"{report.framework.title}: alliance report, {report.round.period}"
+    return f"{report.provider_name}: {report.framework.title}, {report.round.period}"
 
 
 def choose_frameworks(round_: models.Round, framework: str | None = None) -> list[Framework]:

@@ -278,7 +278,7 @@ def demo_data(context: Context, reset: bool, seed: int) -> None:
     funded = [r for r in summary.reports if r.funded]
     if funded:
         click.echo()
-        click.echo("KPI reports the funder can open (published when the last rounds closed):")
+        click.echo("KPI reports the funders can open (published when the last rounds closed):")
         for published in funded:
             click.echo(f"  {published.title}")
             click.echo(f"    {base}{published.path}")

@@ -235,7 +235,8 @@ def test_closing_a_kent_round_publishes_the_provider_and_the_alliance_reports(
     session.commit()
     assert [s.framework for s in snapshots] == ["kent-2017", "kent-2017-alliance"]
     alliance = snapshots[1]
-    assert alliance.title.startswith("Strengthening Community Organisations in Kent (alliance)")
+    assert alliance.title == (
+        "Strengthening Community Organisations in Kent (2017): alliance report, 2026/27 H1")
     assert alliance.data["kpis"][3]["overall"]["n"] == 18
     assert alliance.pdf is not None
     text = pdf_text(alliance.pdf)
