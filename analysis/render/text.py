@@ -285,6 +285,15 @@ def _table(
 
 def _provider_line(report: KpiReport) -> str:
     anchor = report.round
+    if report.is_alliance:
+        counted = [
+            f"{m.name} ({', '.join(f'round {r}' for r in m.rounds) or m.note})"
+            for m in report.members
+        ]
+        return (
+            f"{report.provider_name} (alliance) · {anchor.survey} {anchor.period}, all its "
+            f"providers' responses together: " + "; ".join(counted)
+        )
     line = (
         f"{report.provider_name} · {anchor.survey} {anchor.period} "
         f"(round {anchor.id}, {anchor.status})"
@@ -512,6 +521,19 @@ def _side_by_side(
             texts.append(text)
             colours[3 + n] = status
         rows.append((texts, colours))
+        if any(r is not None and r.focus is not None for r in results):
+            label = next(r.focus.label for r in results if r is not None and r.focus is not None)
+            texts, colours = ["", _short(f"  Focus: {label}", 40), ""], {}
+            for n, result in enumerate(results):
+                focus = None if result is None else result.focus
+                text, status = _compact(focus) if focus else ("–", Status.NO_DATA)
+                texts.append(text)
+                colours[3 + n] = status
+            rows.append((texts, colours))
+        for benchmark in kpi.benchmarks:
+            texts = ["", _short(f"  Benchmark: {benchmark.label} {benchmark.year}", 40), ""]
+            texts += [benchmark_value(benchmark.value)] * len(results)
+            rows.append((texts, {}))
         segments = list(kpi.breakdowns) + ([by] if by and by not in kpi.breakdowns else [])
         for segment in segments:
             labels: dict[str | None, str] = {}
