@@ -142,13 +142,12 @@ def benchmark_value(value: Fraction | float) -> str:
 
 
 def benchmark_lines(result: KpiResult) -> list[tuple[str, str]]:
-    """Give (term, text) for each benchmark beside a result: whose figure, the figure and its
-    source, and how the result stands against it."""
+    """Give (term, text) for each benchmark beside a result: whose figure and when, and how the
+    result stands against it (the source is in the definitions)."""
     lines = []
     for benchmark, comparison in result.benchmarks():
-        text = f"{benchmark_value(benchmark.value)} ({benchmark.source}, {benchmark.year})"
-        if comparison:
-            text += f"; this result: {comparison}"
+        figure = benchmark_value(benchmark.value)
+        text = f"{figure}: this result is {comparison}" if comparison else figure
         lines.append((f"Benchmark: {benchmark.label}, {benchmark.year}", text))
     return lines
 

@@ -27,6 +27,7 @@ from analysis.render.formats import (
     CHANGE_METHOD,
     DASH,
     benchmark_lines,
+    benchmark_value,
     change_text,
     focus_text,
     headline_text,
@@ -359,6 +360,12 @@ def definition_lines(kpi: Kpi) -> list[tuple[str, str, bool]]:
             lines.append(("Annual target", "compared pro rata to the period's length in days",
                           False))
     lines.append(("Target", str(kpi.target), False))
+    for benchmark in kpi.benchmarks:
+        lines.append((
+            f"Benchmark: {benchmark.label}",
+            f"{benchmark_value(benchmark.value)} in {benchmark.year}: {benchmark.source}",
+            False,
+        ))
     if kpi.note:
         lines.append(("Note", kpi.note, False))
     return lines
