@@ -367,9 +367,7 @@ def _plans(
             raise NotFound(f"No round {round_id}")
         if provider is not None and anchor.provider != provider:
             raise NotFound(f"Round {round_id} is not {provider}'s")
-        # The frameworks that read the round's survey (all asked for, when none does).
-        reading = [f for f in chosen if anchor.survey in f.surveys] or chosen
-        return [_plan(f, rounds, anchor) for f in reading]
+        return [_plan(f, rounds, anchor) for f in chosen]
     providers = sorted({r.provider for r in rounds.refs})
     if provider is not None:
         if provider not in providers:

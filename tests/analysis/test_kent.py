@@ -336,3 +336,26 @@ def test_a_benchmark_on_a_count_and_a_bad_alliance_are_refused() -> None:
     assert "t.yaml: alliance: providers: a provider is listed twice" in problems
     assert "'Not A Slug' is not a provider slug" in problems
     assert "t.yaml: focus: values: unknown income_band 'under_5k'" in problems
+
+
+@pytest.mark.demo_data("published")
+def test_the_demo_publishes_ni7_with_its_benchmarks_and_the_kent_alliance(
+    session: Session,
+) -> None:
+    snapshots = session.scalars(
+        select(models.ReportSnapshot)
+        .where(models.ReportSnapshot.framework == "kent-2017-alliance")
+        .order_by(models.ReportSnapshot.id)
+    ).all()
+    # Published again as each provider's round closed: the last is the whole alliance.
+    assert len(snapshots) == 3
+    report = KpiReport.from_json(snapshots[-1].data)
+    assert [m.slug for m in report.members] == ["west-kent-cvs", "east-kent-cvs", "north-kent-vc"]
+    assert all(len(m.rounds) == 1 for m in report.members)
+    ni7 = report.result("NI7")
+    cells = ni7.breakdowns["provider"]
+    # The alliance's n is its providers' n added up (each has enough answers to be shown).
+    assert ni7.overall.n == sum(c.n or 0 for c in cells) and all(not c.suppressed for c in cells)
+    assert ni7.overall.numerator == sum(c.numerator or 0 for c in cells)
+    assert [b.label for b in ni7.kpi.benchmarks] == ["England", "Thurrock"]
+    assert ni7.focus is not None and ni7.focus.n is not None and ni7.focus.n < ni7.overall.n
