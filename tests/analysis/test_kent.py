@@ -5,6 +5,8 @@ Every expected figure is counted by hand from the answers stored in the fixture.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -12,6 +14,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from openpyxl import load_workbook
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -22,8 +25,9 @@ from analysis.kpis.definitions import KpiDefinitionError, framework, framework_f
 from analysis.kpis.evaluation import focus_cell
 from analysis.model import KpiReport
 from analysis.publish import publish
-from analysis.render import to_table
+from analysis.render import to_csv, to_table
 from analysis.render.html import report_html
+from analysis.render.message import report_message
 from analysis.render.xlsx import report_xlsx
 from analysis.suppression import SECONDARY_NOTE
 from collector import models, rounds
@@ -203,7 +207,16 @@ def test_the_alliance_report_pools_its_providers_and_shows_each_share(
     assert "Benchmark: England, 2008" in html and "Focus" in html
     text = to_table([report])
     assert "Provider: West Kent CVS" in text and "Benchmark: England 2008" in text
-    assert report_xlsx(report)[:2] == b"PK"
+    book = load_workbook(io.BytesIO(report_xlsx(report)))
+    cells = [c.value for row in book["KPI NI7"].iter_rows() for c in row]
+    assert "Benchmark" in cells and "Focus" in cells and "England (2008)" in cells
+    rows = list(csv.DictReader(io.StringIO(to_csv([report]))))
+    benchmark = next(r for r in rows if r["kpi"] == "NI7" and r["measure"] == "benchmark")
+    assert (benchmark["group"], float(benchmark["proportion"])) == ("England (2008)", 0.163)
+    focus = next(r for r in rows if r["kpi"] == "NI7" and r["measure"] == "focus")
+    assert (focus["n"], focus["numerator"]) == ("13", "4")
+    message = report_message(report, "LINK")
+    assert "NI7" in message and "against England 16.3% (2008), Thurrock 8.8% (2008)" in message
 
 
 def test_a_provider_in_the_alliance_cannot_hide_behind_it(session: Session) -> None:
