@@ -162,13 +162,14 @@ def no_data_cell(label: str = OVERALL, note: str = "", key: str | None = None) -
     return Cell(label=label, key=key, status=Status.NO_DATA, note=note)
 
 
-def benchmark_comparison(benchmark: Benchmark, cell: Cell) -> str:
+def benchmark_comparison(benchmark: Benchmark, cell: Cell, figure: str = "") -> str:
     """Say how a result stands against a published figure, allowing for chance.
 
     Above or below when the whole 95% interval is, else no clear difference; nothing to say
-    about a hidden result or one with too few responses to judge.
+    about a hidden result, and "too few" about one with too few responses to judge. `figure`
+    names the benchmark in the sentence (by default: "England's 16.3% (2008)").
     """
-    figure = f"{benchmark.label}'s {float(benchmark.value) * 100:.1f}% ({benchmark.year})"
+    figure = figure or f"{benchmark.label}'s {float(benchmark.value) * 100:.1f}% ({benchmark.year})"
     if cell.suppressed or cell.proportion is None or cell.low is None or cell.high is None:
         return ""
     if cell.status is Status.NOT_ENOUGH_DATA:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from analysis.kpis.definitions import Kpi, KpiKind
-from analysis.kpis.results import Cell, Change, KpiResult
+from analysis.kpis.results import Cell, Change, KpiResult, benchmark_comparison
 from analysis.kpis.targets import Status, TargetRule
 from analysis.model import KpiReport
 from analysis.stats import whole_percent
@@ -145,9 +145,12 @@ def benchmark_lines(result: KpiResult) -> list[tuple[str, str]]:
     """Give (term, text) for each benchmark beside a result: whose figure and when, and how the
     result stands against it (the source is in the definitions)."""
     lines = []
-    for benchmark, comparison in result.benchmarks():
+    for benchmark in result.kpi.benchmarks:
         figure = benchmark_value(benchmark.value)
-        text = f"{figure}: this result is {comparison}" if comparison else figure
+        comparison = benchmark_comparison(benchmark, result.overall, "it")
+        if comparison.startswith(("above", "below")):
+            comparison = f"this result is {comparison}"
+        text = f"{figure}: {comparison}" if comparison else figure
         lines.append((f"Benchmark: {benchmark.label}, {benchmark.year}", text))
     return lines
 
