@@ -104,8 +104,12 @@ def build_alliance_report(
             members.append(AllianceMember(slug, names.get(slug, slug), note=note))
             continue
         plans[slug] = _plan(chosen, rounds, max(closed, key=lambda r: (r.closes_at, r.id)))
-        used = sorted({r.id for r in plans[slug].kpi_rounds.values() if r is not None})
-        members.append(AllianceMember(slug, names.get(slug, slug), tuple(used)))
+        used = sorted(
+            {r for r in plans[slug].kpi_rounds.values() if r is not None}, key=lambda r: r.id
+        )
+        # A provider whose round is still open counts its answers so far, and says so.
+        note = "still open: its answers so far" if any(r.status == "open" for r in used) else ""
+        members.append(AllianceMember(slug, names.get(slug, slug), tuple(r.id for r in used), note))
     if not plans:
         raise NotFound(f"No provider of the alliance {alliance.name} has a round for {period}")
     loaded, invitation_counts, _ = load_for(connection, list(plans.values()), survey_rows)

@@ -283,11 +283,15 @@ def _table(
     return lines
 
 
+def _rounds_text(round_ids: Sequence[int]) -> str:
+    return ", ".join(f"round {r}" for r in round_ids)
+
+
 def _provider_line(report: KpiReport) -> str:
     anchor = report.round
     if report.is_alliance:
         counted = [
-            f"{m.name} ({', '.join(f'round {r}' for r in m.rounds) or m.note})"
+            f"{m.name} ({'; '.join(x for x in (_rounds_text(m.rounds), m.note) if x)})"
             for m in report.members
         ]
         return (

@@ -372,3 +372,29 @@ def test_the_demo_publishes_ni7_with_its_benchmarks_and_the_kent_alliance(
     assert ni7.overall.numerator == sum(c.numerator or 0 for c in cells)
     assert [b.label for b in ni7.kpi.benchmarks] == ["England", "Thurrock"]
     assert ni7.focus is not None and ni7.focus.n is not None and ni7.focus.n < ni7.overall.n
+
+
+def test_a_provider_whose_round_is_still_open_counts_its_answers_so_far(
+    session: Session,
+) -> None:
+    west = make_provider(session, slug="west-kent-cvs", name="West Kent CVS")
+    east = make_provider(session, slug="east-kent-cvs", name="East Kent CVS")
+    closed = closed_kent_round(session, west, "2026/27 H1", 60)
+    still_open = make_round(session, east, KENT, period_label="2026/27 H1",
+                            opens_at=utcnow() - timedelta(days=3))
+    for round_, positive in ((closed, 4), (still_open, 1)):
+        provider = west if round_ is closed else east
+        for n in range(6):
+            store(session, round_, make_organisation(session, provider), answers(
+                influence="positive" if n < positive else "negative", priorities="very_well",
+                grow="no", volunteering="no"))
+    session.commit()
+    report = build_alliance_report(session.connection(), "kent-2017", round_id=closed.id)
+    members = {m.slug: m for m in report.members}
+    assert members["east-kent-cvs"].rounds == (still_open.id,)
+    assert members["east-kent-cvs"].note == "still open: its answers so far"
+    assert members["west-kent-cvs"].note == ""
+    assert report.round.status == "open"
+    ni7 = report.result("NI7").overall
+    assert (ni7.numerator, ni7.n) == (4 + 1, 12)
+    assert "East Kent CVS: round " + str(still_open.id) + " (still open" in report_html(report)
