@@ -453,19 +453,23 @@ def _kent(
         # Every provider's round has closed: the last one's alliance report is the whole.
         for round_, staff in last:
             published.extend(_publish(session, publish, round_, staff, progress))
+    # Each provider's next round is open: West's first invitation is among the demo's links.
     opens = now - timedelta(days=5)
-    round_ = rounds.create_round(
-        session,
-        provider=providers[0],
-        survey=survey_row,
-        period_label="2026/27 H1",
-        opens_at=opens,
-        closes_at=now + timedelta(days=37),
-    )
-    rounds.open_round(session, round_, now=opens)
-    summary.rounds += 1
-    open_tokens.append(round_.invitations[0].token)
-    progress(f"{providers[0].name}: 2026/27 H1 open")
+    for provider in providers:
+        round_ = rounds.create_round(
+            session,
+            provider=provider,
+            survey=survey_row,
+            period_label="2026/27 H1",
+            opens_at=opens,
+            closes_at=now + timedelta(days=37),
+        )
+        rounds.open_round(session, round_, now=opens)
+        summary.rounds += 1
+        summary.invitations_open += len(round_.invitations)
+        if provider is providers[0]:
+            open_tokens.append(round_.invitations[0].token)
+        progress(f"{provider.name}: 2026/27 H1 open")
 
 
 def _answer_kent(

@@ -293,7 +293,7 @@ def demo_data(context: Context, reset: bool, seed: int) -> None:
     )
     if summary.report_emails:
         click.echo(
-            f"The {summary.report_emails} report emails to the funder (PDF and workbook "
+            f"The {summary.report_emails} report emails to the funders (PDF and workbook "
             "attached) go the same way."
         )
 

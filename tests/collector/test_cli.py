@@ -134,13 +134,14 @@ def test_demo_data_then_answer_a_survey_in_the_terminal(  # noqa: ANN001
     run, session_factory, demo_data_output: str
 ) -> None:
     made = demo_data_output
-    assert "9 surveys (two closed and one open per provider), 12 placement follow-up" in made
-    assert "providers:       3" in made
+    # Essex's three providers and Kent's alliance of three.
+    assert "18 surveys (two closed and one open per provider), 12 placement follow-up" in made
+    assert "providers:       6" in made
     # Three rounds per provider, and two volunteer centres' rolling rounds: two surveys, three
     # periods.
-    assert _count(session_factory, models.Round) == 9 + 2 * 2 * 3
+    assert _count(session_factory, models.Round) == 18 + 2 * 2 * 3
     assert "volunteering:" in made and "follow-ups answered" in made
-    assert 140 <= _count(session_factory, models.Organisation) <= 165
+    assert 140 + 3 * 44 <= _count(session_factory, models.Organisation) <= 165 + 3 * 52
     again = run("demo-data")
     assert again.exit_code == 1 and "already has data" in again.output
     token = made.split("tempcheck answer TOKEN`:")[1].split()[0]
@@ -156,8 +157,13 @@ def test_demo_data_then_answer_a_survey_in_the_terminal(  # noqa: ANN001
         ("staff", "staff@harlow-cvs.example.org"),
         ("staff", "staff@uttlesford-cvs.example.org"),
         ("funder", "funder@example.org"),
+        ("staff", "staff@west-kent-cvs.example.org"),
+        ("staff", "staff@east-kent-cvs.example.org"),
+        ("staff", "staff@north-kent-vc.example.org"),
+        ("funder", "kent-funder@example.org"),
     ]
-    assert logins[-1][3] == "funds brentwood-cvs, harlow-cvs"
+    assert logins[4][3] == "funds brentwood-cvs, harlow-cvs"
+    assert logins[-1][3] == "funds west-kent-cvs, east-kent-cvs, north-kent-vc"
     with session_factory() as session:
         for _, email, password, _ in logins:
             assert users.authenticate(session, email, password) is not None

@@ -16,7 +16,13 @@ from collector.survey.loader import (
 )
 from collector.survey.model import AnswerError, QuestionType, Survey
 
-LIBRARY = ("cvs-support", "funder-satisfaction", "volunteer-host", "volunteer-placement")
+LIBRARY = (
+    "cvs-support",
+    "funder-satisfaction",
+    "kent-support",
+    "volunteer-host",
+    "volunteer-placement",
+)
 
 EASE = ["very_easy", "easy", "neither", "difficult", "very_difficult"]
 SATISFACTION = ["very_satisfied", "satisfied", "neither", "dissatisfied", "very_dissatisfied"]
