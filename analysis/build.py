@@ -47,6 +47,7 @@ from analysis.kpis.evaluation import (
     evaluate_framework_results,
     evaluate_proportion,
     evaluate_records,
+    focus_cell,
 )
 from analysis.kpis.results import KpiResult, RoundRef, no_data_cell
 from analysis.model import KpiReport
@@ -281,16 +282,32 @@ def build_reports(
     all); a KPI's required breakdowns are always computed.
     """
     chosen = _frameworks(framework)
-    table = frames.load_rounds(connection)
-    refs = [_ref(row) for _, row in table.iterrows()]
-    survey_rows = {
-        int(r): int(s)
-        for r, s in zip(table[frames.ROUND_ID], table[frames.SURVEY_ROW], strict=True)
-    }
+    refs, survey_rows = load_rounds(connection)
     rounds = _Rounds(refs)
     plans = _plans(chosen, rounds, provider, round_id)
     if not plans:
         return []
+    loaded, invitation_counts, records = load_for(connection, plans, survey_rows)
+    return [
+        evaluate_report(
+            plan.framework,
+            plan.anchor,
+            refs,
+            loaded,
+            invitation_counts,
+            segments=segments,
+            records=records,
+        )
+        for plan in plans
+    ]
+
+
+def load_for(
+    connection: Connection, plans: Sequence[_Plan], survey_rows: dict[int, int]
+) -> tuple[dict[str, SurveyFrame], pd.DataFrame, RecordFrames | None]:
+    """Load what the plans read, once: each survey's frame (every round any plan needs), the
+    invitation counts of the rounds shown, and the volunteering records when a KPI counts them.
+    `survey_rows` maps each round id to its survey version's row."""
     needed: dict[str, set[RoundRef]] = {}
     questions: dict[str, set[str]] = {}
     for plan in plans:
@@ -312,7 +329,9 @@ def build_reports(
         )
         versions = {r.id: definitions[survey_rows[r.id]] for r in used}
         loaded[survey_id] = SurveyFrame(frame, survey, versions)
-    shown = {plan.anchor} | {r for plan in plans for r in plan.kpi_rounds.values() if r}
+    shown = {plan.anchor for plan in plans} | {
+        r for plan in plans for r in plan.kpi_rounds.values() if r
+    }
     invitation_counts = frames.load_invitation_counts(connection, sorted(r.id for r in shown))
     records = None
     counted = {plan.anchor.provider for plan in plans if plan.period is not None}
@@ -320,18 +339,18 @@ def build_reports(
         records = RecordFrames(
             frames.load_enquiries(connection, counted), frames.load_placements(connection, counted)
         )
-    return [
-        evaluate_report(
-            plan.framework,
-            plan.anchor,
-            refs,
-            loaded,
-            invitation_counts,
-            segments=segments,
-            records=records,
-        )
-        for plan in plans
-    ]
+    return loaded, invitation_counts, records
+
+
+def load_rounds(connection: Connection) -> tuple[list[RoundRef], dict[int, int]]:
+    """Give every round as a RoundRef, and each round's survey version row."""
+    table = frames.load_rounds(connection)
+    refs = [_ref(row) for _, row in table.iterrows()]
+    survey_rows = {
+        int(r): int(s)
+        for r, s in zip(table[frames.ROUND_ID], table[frames.SURVEY_ROW], strict=True)
+    }
+    return refs, survey_rows
 
 
 def _frameworks(framework: str | None) -> list[Framework]:
@@ -444,9 +463,14 @@ def _evaluate(
             return KpiResult(kpi, no_data_cell(note=note), round_, note=note)
     frame, truths, min_n = loaded.frame, loaded.truths, plan.framework.min_n
     if kpi.kind is KpiKind.PROPORTION:
-        return evaluate_proportion(
+        result = evaluate_proportion(
             kpi, frame, round_, previous, min_n=min_n, segments=segments, truths=truths
         )
+        focus = plan.framework.focus
+        if focus is None:
+            return result
+        cell = focus_cell(kpi, frame, round_.id, focus, min_n=min_n, truths=truths)
+        return dataclasses.replace(result, focus=cell)
     if kpi.kind is KpiKind.AWARENESS:
         return evaluate_awareness(
             kpi, frame, loaded.survey, round_, previous, min_n=min_n, truths=truths

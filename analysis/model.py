@@ -16,14 +16,41 @@ from fractions import Fraction
 from typing import Any
 
 from analysis.comparisons import RateCell, ResponseRates
-from analysis.kpis.definitions import Framework, Kpi, KpiKind, Records
+from analysis.kpis.definitions import (
+    Alliance,
+    Benchmark,
+    Focus,
+    Framework,
+    Kpi,
+    KpiKind,
+    Records,
+)
 from analysis.kpis.results import Cell, Change, KpiResult, OutcomeResult, RoundRef
 from analysis.kpis.targets import RAG_RULE, Status, Target, TargetRule
 from analysis.periods import Period
 from analysis.suppression import SUPPRESS_BELOW
 from collector.errors import NotFound
 
-__all__ = ["KpiReport", "ReportDataError"]
+__all__ = ["AllianceMember", "KpiReport", "ReportDataError"]
+
+
+@dataclass(frozen=True)
+class AllianceMember:
+    """One provider of an alliance's report: the rounds its responses came from, or why none."""
+
+    slug: str
+    name: str
+    rounds: tuple[int, ...] = ()
+    note: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """Give the member as plain data."""
+        return {
+            "slug": self.slug,
+            "name": self.name,
+            "rounds": list(self.rounds),
+            "note": self.note or None,
+        }
 
 
 @dataclass(frozen=True)
@@ -38,6 +65,14 @@ class KpiReport:
     response_rates: tuple[ResponseRates, ...] = ()
     # The provider's explanation of each KPI's result (kpi id -> text), written by staff.
     narratives: Mapping[str, str] = field(default_factory=dict)
+    # An alliance's report (all its providers' responses together): its providers. Empty for
+    # one provider's own report.
+    members: tuple[AllianceMember, ...] = ()
+
+    @property
+    def is_alliance(self) -> bool:
+        """Tell whether this is an alliance's report rather than one provider's."""
+        return bool(self.members)
 
     @property
     def rag_rule(self) -> str:
@@ -59,7 +94,15 @@ class KpiReport:
                 "title": self.framework.title,
                 "source": self.framework.source,
                 "min_n": self.framework.min_n,
+                "focus": None if self.framework.focus is None else self.framework.focus.to_json(),
+                "alliance": None
+                if self.framework.alliance is None
+                else {
+                    "name": self.framework.alliance.name,
+                    "providers": list(self.framework.alliance.providers),
+                },
             },
+            "alliance_members": [member.to_json() for member in self.members],
             "provider": {"slug": self.provider, "name": self.provider_name},
             "round": self.round.to_json(),
             "kpis": [
@@ -221,6 +264,8 @@ def _kpi_from_json(data: Mapping[str, Any]) -> Kpi:
             )
             for part in data.get("audiences") or ()
         ),
+        # Snapshots from before benchmarks have none.
+        benchmarks=tuple(Benchmark.from_json(b) for b in data.get("benchmarks") or ()),
     )
 
 
@@ -250,6 +295,7 @@ def _result_from_json(data: Mapping[str, Any]) -> KpiResult:
         period_target=None
         if data.get("period_target") is None
         else _target_from_json(data["period_target"], kind),
+        focus=None if data.get("focus") is None else _cell_from_json(data["focus"]),
     )
 
 
@@ -275,6 +321,12 @@ def _report_from_json(data: Mapping[str, Any]) -> KpiReport:
         kpis=tuple(result.kpi for result in results),
         source=str(about.get("source") or ""),
         min_n=int(about["min_n"]),
+        focus=None if about.get("focus") is None else Focus.from_json(about["focus"]),
+        alliance=None
+        if about.get("alliance") is None
+        else Alliance(
+            str(about["alliance"]["name"]), tuple(map(str, about["alliance"]["providers"]))
+        ),
     )
     return KpiReport(
         framework=framework,
@@ -294,4 +346,13 @@ def _report_from_json(data: Mapping[str, Any]) -> KpiReport:
             for rates in data.get("response_rates", ())
         ),
         narratives={str(k): str(v) for k, v in (data.get("narratives") or {}).items()},
+        members=tuple(
+            AllianceMember(
+                slug=str(m["slug"]),
+                name=str(m["name"]),
+                rounds=tuple(int(r) for r in m.get("rounds") or ()),
+                note=str(m.get("note") or ""),
+            )
+            for m in data.get("alliance_members") or ()
+        ),
     )

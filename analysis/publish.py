@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
+from analysis.alliance import alliance_framework_key, build_alliance_report
 from analysis.build import build_reports
 from analysis.kpis.definitions import Framework, frameworks, problems_with_survey
 from analysis.model import KpiReport
@@ -96,7 +97,9 @@ def frozen(report: KpiReport) -> tuple[dict[str, Any], KpiReport]:
 
 
 def report_title(report: KpiReport) -> str:
-    """Give a report's title: provider, framework and period."""
+    """Give a report's title: provider (or alliance), framework and period."""
+    if report.is_alliance:
+        return f"{report.framework.title}: alliance report, {report.round.period}"
     return f"{report.provider_name}: {report.framework.title}, {report.round.period}"
 
 
@@ -191,4 +194,24 @@ def build(
                 message=report_message(snapshot_report, reports.LINK_SLOT),
             )
         )
+        alliance = chosen_framework.alliance
+        if alliance is not None and round_.provider.slug in alliance.providers:
+            # The alliance's report for the period, again with this provider's newest answers:
+            # the last provider's round to close publishes it complete.
+            say(f"Building the {alliance.name} alliance report for {round_.period_label}...")
+            key = alliance_framework_key(chosen_framework.id)
+            pooled = build_alliance_report(
+                _connection(session), chosen_framework.id, round_id=round_.id
+            ).with_narratives(reports.narratives(session, round_.id, key))
+            data, snapshot_report = frozen(pooled)
+            made.append(
+                reports.BuiltReport(
+                    framework=key,
+                    title=report_title(snapshot_report),
+                    data=data,
+                    pdf=report_pdf(snapshot_report),
+                    xlsx=report_xlsx(snapshot_report),
+                    message=report_message(snapshot_report, reports.LINK_SLOT),
+                )
+            )
     return made

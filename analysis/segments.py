@@ -17,6 +17,7 @@ SEGMENT_TITLES: dict[str, str] = {
     "is_member": "Membership",
     "audience": "Audience",
     "contact_org": "Organisation",
+    "provider": "Provider",  # an alliance's report: each of its providers
 }
 
 CHANNELS: dict[str, str] = {

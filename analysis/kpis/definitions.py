@@ -47,6 +47,21 @@ the indicators come from), optionally ``min_n`` (the fewest responses a result i
     the share of the framework's other KPIs with a target that are green, out of those with
     a target and enough data to judge; ``target``: a share.
 
+Any KPI whose result is a share may list ``benchmarks``: published figures shown beside its
+result (the national NI7 figure, another area's), each a mapping with ``label`` (whose figure:
+"England", "Thurrock"), ``value`` (a percentage, ``'16.3%'``, or a fraction, 0.163),
+``source`` (who published it, where) and ``year``. A benchmark without a source, or with a
+value outside 0-100%, is refused.
+
+A framework may have a ``focus``: the organisations the funder wants reported separately and
+highlighted (Kent: income under £500k), as ``title``, ``segment`` (``income_band`` or
+``org_type``) and ``values`` (the segment's keys). Every share KPI read from a survey then
+gives the focus group's result beside the overall one.
+
+A framework may name an ``alliance``: providers contracted together under this one framework
+(Kent's alliance contract), as ``name`` and ``providers`` (their slugs). Besides each
+provider's own report, the alliance then has one of all its providers' responses together.
+
 Loading checks every KPI against the built-in survey it names and reports every problem at
 once, with where it is: unknown survey, unknown question, unknown choice value, a condition
 that does not parse, an unknown segment, a target that cannot be read.
@@ -61,6 +76,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -69,12 +85,16 @@ import yaml
 from analysis.frames import ALL_SEGMENTS as SEGMENTS
 from analysis.kpis.targets import DEFAULT_MIN_N, Target, TargetError, TargetRule
 from collector.errors import NotFound, ProblemsError
+from collector.segments import INCOME_BANDS, ORGANISATION_TYPES
 from collector.survey.expr import ExprError, Node, literal_comparisons, parse, references
 from collector.survey.expr import uses_current as expr_uses_current
 from collector.survey.loader import library_surveys
 from collector.survey.model import QuestionType, Survey
 
 __all__ = [
+    "Alliance",
+    "Benchmark",
+    "Focus",
     "Framework",
     "Kpi",
     "KpiDefinitionError",
@@ -92,8 +112,15 @@ KPI_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,31}")
 FRAMEWORK_ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 DEFAULT_WINDOW_DAYS = 365
 
-FRAMEWORK_KEYS = ("id", "title", "source", "min_n", "kpis")
-COMMON_KEYS = ("id", "kind", "title", "source", "target", "note")
+FRAMEWORK_KEYS = ("id", "title", "source", "min_n", "focus", "alliance", "kpis")
+COMMON_KEYS = ("id", "kind", "title", "source", "target", "note", "benchmarks")
+BENCHMARK_KEYS = ("label", "value", "source", "year")
+FOCUS_KEYS = ("title", "segment", "values")
+FOCUS_SEGMENTS = ("income_band", "org_type")
+ALLIANCE_KEYS = ("name", "providers")
+PROVIDER_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+# A benchmark's value: a percentage, signed so that '-3%' is refused as out of range, not unread.
+BENCHMARK_PERCENT = re.compile(r"\s*([-+]?[0-9]+(?:\.[0-9]+)?)\s*%\s*")
 
 
 class KpiKind(StrEnum):
@@ -141,6 +168,62 @@ class KpiDefinitionError(ProblemsError):
 
 
 @dataclass(frozen=True)
+class Benchmark:
+    """A published figure to set beside a KPI's result: whose, how much, who says so, when."""
+
+    label: str
+    value: Fraction
+    source: str
+    year: int
+
+    def to_json(self) -> dict[str, Any]:
+        """Give the benchmark as plain data (the value as a fraction of 1)."""
+        return {
+            "label": self.label,
+            "value": float(self.value),
+            "source": self.source,
+            "year": self.year,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Benchmark:
+        """Rebuild a benchmark from :meth:`to_json`'s data."""
+        value = Fraction(repr(float(data["value"]))).limit_denominator(10**6)
+        return cls(str(data["label"]), value, str(data["source"]), int(data["year"]))
+
+
+@dataclass(frozen=True)
+class Focus:
+    """The organisations a funder wants reported separately: some values of one segment."""
+
+    title: str
+    segment: str
+    values: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """Give the focus as plain data."""
+        return {"title": self.title, "segment": self.segment, "values": list(self.values)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Focus:
+        """Rebuild a focus from :meth:`to_json`'s data."""
+        return cls(str(data["title"]), str(data["segment"]), tuple(map(str, data["values"])))
+
+
+@dataclass(frozen=True)
+class Alliance:
+    """Providers contracted together under one framework, reported on together as well."""
+
+    name: str
+    providers: tuple[str, ...]
+
+    @property
+    def slug(self) -> str:
+        """Give the alliance's name as a slug, for addresses and file names."""
+        return "-".join(re.findall(r"[a-z0-9]+", self.name.lower())) or "alliance"
+
+
+@dataclass(frozen=True)
 class Kpi:
     """One indicator of a framework, ready to evaluate."""
 
@@ -175,6 +258,7 @@ class Kpi:
     # they are combined (COMBINE_METHODS)
     parts: tuple[Kpi, ...] = ()
     combine: str = ""
+    benchmarks: tuple[Benchmark, ...] = ()
 
     @property
     def readings(self) -> tuple[Kpi, ...]:
@@ -219,6 +303,8 @@ class Framework:
     kpis: tuple[Kpi, ...]
     source: str = ""
     min_n: int = DEFAULT_MIN_N
+    focus: Focus | None = None
+    alliance: Alliance | None = None
     _index: dict[str, Kpi] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -396,6 +482,8 @@ class _Checker:
                 self.problem(f"KPI {kpi.id}", "two KPIs have this id")
             seen.add(kpi.id)
             kpis.append(kpi)
+        focus = self.focus(data.get("focus"))
+        alliance = self.alliance(data.get("alliance"))
         if self.problems:
             raise KpiDefinitionError(self.problems)
         return Framework(
@@ -404,7 +492,122 @@ class _Checker:
             kpis=tuple(kpis),
             source=self.text("source", data.get("source")),
             min_n=min_n,
+            focus=focus,
+            alliance=alliance,
         )
+
+    def focus(self, raw: object) -> Focus | None:
+        if raw is None:
+            return None
+        if not isinstance(raw, Mapping):
+            self.problem("focus", "must be a mapping with title, segment and values")
+            return None
+        self.unknown_keys("focus", raw, FOCUS_KEYS)
+        title = self.text("focus: title", raw.get("title"), required=True)
+        segment = raw.get("segment")
+        if segment not in FOCUS_SEGMENTS:
+            self.problem(
+                "focus: segment",
+                f"must be one of {', '.join(FOCUS_SEGMENTS)}, not {segment!r}",
+            )
+            return None
+        known = INCOME_BANDS if segment == "income_band" else ORGANISATION_TYPES
+        values = raw.get("values")
+        if not isinstance(values, list) or not values:
+            self.problem("focus: values", f"list the {segment} values the focus keeps")
+            return None
+        for value in values:
+            if value not in known:
+                self.problem(
+                    "focus: values",
+                    f"unknown {segment} {value!r}{_suggest(str(value), known)} "
+                    f"(values: {', '.join(known)})",
+                )
+        return Focus(title, str(segment), tuple(str(v) for v in values))
+
+    def alliance(self, raw: object) -> Alliance | None:
+        if raw is None:
+            return None
+        if not isinstance(raw, Mapping):
+            self.problem("alliance", "must be a mapping with name and providers")
+            return None
+        self.unknown_keys("alliance", raw, ALLIANCE_KEYS)
+        name = self.text("alliance: name", raw.get("name"), required=True)
+        providers = raw.get("providers")
+        if not isinstance(providers, list) or not providers:
+            self.problem("alliance: providers", "list the slugs of the alliance's providers")
+            return None
+        for slug in providers:
+            if not isinstance(slug, str) or not PROVIDER_SLUG.fullmatch(slug):
+                self.problem("alliance: providers", f"{slug!r} is not a provider slug")
+        if len(set(map(str, providers))) != len(providers):
+            self.problem("alliance: providers", "a provider is listed twice")
+        return Alliance(name, tuple(str(p) for p in providers))
+
+    def benchmarks(
+        self, where: str, raw: object, kind: KpiKind, is_count: bool
+    ) -> tuple[Benchmark, ...]:
+        if raw is None:
+            return ()
+        where = f"{where}: benchmarks"
+        if not isinstance(raw, list) or not raw:
+            self.problem(where, "must be a list of benchmarks (label, value, source, year)")
+            return ()
+        if is_count or kind not in (KpiKind.PROPORTION, KpiKind.RECORDS):
+            self.problem(
+                where, f"only a KPI whose result is a share can have benchmarks, not a {kind}"
+            )
+            return ()
+        found: list[Benchmark] = []
+        for n, item in enumerate(raw, 1):
+            if not isinstance(item, Mapping):
+                self.problem(
+                    where, f"benchmark {n} must be a mapping with label, value, source, year"
+                )
+                continue
+            self.unknown_keys(f"{where}: benchmark {n}", item, BENCHMARK_KEYS)
+            label = self.text(f"{where}: benchmark {n}: label", item.get("label"), required=True)
+            name = f"benchmark {n} ({label})" if label else f"benchmark {n}"
+            source = item.get("source")
+            if not isinstance(source, str) or not source.strip():
+                self.problem(
+                    where,
+                    f"{name} has no source: say who published the figure and where "
+                    "(a benchmark without a source cannot be checked)",
+                )
+                source = ""
+            value = self.benchmark_value(where, name, item.get("value"))
+            year = item.get("year")
+            if isinstance(year, bool) or not isinstance(year, int) or not 1900 <= year <= 2100:
+                self.problem(
+                    where, f"{name} needs the year of its figure (like 2008), not {year!r}"
+                )
+                year = 0
+            if label and source and value is not None and year:
+                found.append(Benchmark(label, value, " ".join(source.split()), year))
+        return tuple(found)
+
+    def benchmark_value(self, where: str, name: str, raw: object) -> Fraction | None:
+        if isinstance(raw, str):
+            match = BENCHMARK_PERCENT.fullmatch(raw)
+            if match is None:
+                self.problem(
+                    where, f"{name}: cannot read the value {raw!r}: write a percentage like '16.3%'"
+                )
+                return None
+            value = Fraction(match.group(1)) / 100
+        elif isinstance(raw, int | float) and not isinstance(raw, bool):
+            value = Fraction(str(raw))
+        else:
+            self.problem(where, f"{name} needs a value, a percentage like '16.3%'")
+            return None
+        if not 0 <= value <= 1:
+            self.problem(
+                where,
+                f"{name}: the value {raw!r} is outside 0-100% (write 16.3% as '16.3%' or 0.163)",
+            )
+            return None
+        return value
 
     def text(self, where: str, value: object, *, required: bool = False) -> str:
         if value is None:
@@ -465,6 +668,7 @@ class _Checker:
             "target": target,
             "source": self.text(f"{where}: source", raw.get("source")),
             "note": self.text(f"{where}: note", raw.get("note")),
+            "benchmarks": self.benchmarks(where, raw.get("benchmarks"), kind, is_count),
         }
         if kind is KpiKind.TARGETS_MET:
             return Kpi(**common)

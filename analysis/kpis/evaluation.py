@@ -26,7 +26,7 @@ from analysis.comparisons import measure_change
 from analysis.conditions import FrameCache, evaluate_frame
 from analysis.frames import ALL_SEGMENTS as SEGMENTS
 from analysis.frames import MULTI_VALUED_SEGMENTS, ORGANISATION, ROUND
-from analysis.kpis.definitions import Framework, Kpi, KpiKind, Records
+from analysis.kpis.definitions import Focus, Framework, Kpi, KpiKind, Records
 from analysis.kpis.results import (
     OVERALL,
     Cell,
@@ -57,6 +57,7 @@ __all__ = [
     "evaluate_awareness",
     "evaluate_count",
     "evaluate_proportion",
+    "focus_cell",
     "evaluate_records",
     "period_target",
     "evaluate_targets_met",
@@ -480,6 +481,37 @@ def _equal_weights_cell(counts: Sequence[Counts], target: Target, min_n: int) ->
     else:
         status = Status.AMBER if target.reached_by(high) else Status.RED
     return Cell(OVERALL, n=n, proportion=float(mean), low=low, high=high, status=status)
+
+
+def focus_cell(
+    kpi: Kpi,
+    frame: pd.DataFrame,
+    round_id: int,
+    focus: Focus,
+    *,
+    min_n: int = DEFAULT_MIN_N,
+    truths: Truths | None = None,
+) -> Cell:
+    """Give a proportion KPI's result for the framework's focus group in one round.
+
+    The focus group and the rest add up to the overall result, which is shown: so the focus
+    is hidden, too, when the rest has 1 to 4 responses (they could be worked out by
+    subtraction); with no responses outside the focus there is nothing to work out.
+    """
+    assert kpi.numerator is not None and kpi.denominator is not None
+    truths = truths or Truths(frame)
+    found = indicators(frame, kpi.numerator, kpi.denominator, truths)
+    by_key = breakdown_counts(frame, found, round_id, focus.segment, truths)
+    numerator = sum(by_key[key][0] for key in focus.values if key in by_key)
+    n = sum(by_key[key][1] for key in focus.values if key in by_key)
+    rest = found.counts(round_id)[1] - n
+    sizes = {"focus": n, **({"rest": rest} if rest else {})}
+    primary, secondary = cells_to_hide(sizes)
+    if "focus" in primary:
+        return hidden_cell(focus.title, "focus")
+    if "focus" in secondary:
+        return hidden_cell(focus.title, "focus", SECONDARY_NOTE)
+    return proportion_cell(numerator, n, kpi.target, min_n=min_n, label=focus.title, key="focus")
 
 
 # --- awareness (Essex b) -------------------------------------------------------------------

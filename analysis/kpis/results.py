@@ -18,7 +18,7 @@ from analysis.suppression import SUPPRESSED_NOTE, is_small
 from collector.models import round_ends_at
 
 if TYPE_CHECKING:
-    from analysis.kpis.definitions import Kpi
+    from analysis.kpis.definitions import Benchmark, Kpi
 
 __all__ = [
     "OVERALL",
@@ -27,6 +27,7 @@ __all__ = [
     "KpiResult",
     "OutcomeResult",
     "RoundRef",
+    "benchmark_comparison",
     "count_cell",
     "hidden_cell",
     "no_data_cell",
@@ -161,6 +162,25 @@ def no_data_cell(label: str = OVERALL, note: str = "", key: str | None = None) -
     return Cell(label=label, key=key, status=Status.NO_DATA, note=note)
 
 
+def benchmark_comparison(benchmark: Benchmark, cell: Cell, figure: str = "") -> str:
+    """Say how a result stands against a published figure, allowing for chance.
+
+    Above or below when the whole 95% interval is, else no clear difference; nothing to say
+    about a hidden result, and "too few" about one with too few responses to judge. `figure`
+    names the benchmark in the sentence (by default: "England's 16.3% (2008)").
+    """
+    figure = figure or f"{benchmark.label}'s {float(benchmark.value) * 100:.1f}% ({benchmark.year})"
+    if cell.suppressed or cell.proportion is None or cell.low is None or cell.high is None:
+        return ""
+    if cell.status is Status.NOT_ENOUGH_DATA:
+        return f"too few responses to compare with {figure}"
+    if cell.low > benchmark.value:
+        return f"above {figure}, more than chance"
+    if cell.high < benchmark.value:
+        return f"below {figure}, more than chance"
+    return f"no clear difference from {figure}"
+
+
 @dataclass(frozen=True)
 class Change:
     """The change of a proportion since the previous round, with Newcombe's 95% interval."""
@@ -241,11 +261,17 @@ class KpiResult:
     # own (an annual target, pro rata for a half year).
     period: Period | None = None
     period_target: Target | None = None
+    # The framework's focus group (Kent: income under £500k), reported beside the overall.
+    focus: Cell | None = None
 
     @property
     def status(self) -> Status:
         """Give the KPI's status."""
         return self.overall.status
+
+    def benchmarks(self) -> list[tuple[Benchmark, str]]:
+        """Give the KPI's benchmarks, each with how this result stands against it."""
+        return [(b, benchmark_comparison(b, self.overall)) for b in self.kpi.benchmarks]
 
     @property
     def target(self) -> Target:
@@ -302,4 +328,9 @@ class KpiResult:
                 "end": self.period.end.isoformat(),
             },
             "period_target": None if self.period_target is None else self.period_target.to_json(),
+            "benchmarks": [
+                {**benchmark.to_json(), "comparison": comparison or None}
+                for benchmark, comparison in self.benchmarks()
+            ],
+            "focus": None if self.focus is None else self.focus.to_json(),
         }

@@ -5,9 +5,10 @@ message show the same text for the same number (one source: the KpiReport).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 
 from analysis.kpis.definitions import Kpi, KpiKind
-from analysis.kpis.results import Cell, Change, KpiResult
+from analysis.kpis.results import Cell, Change, KpiResult, benchmark_comparison
 from analysis.kpis.targets import Status, TargetRule
 from analysis.model import KpiReport
 from analysis.stats import whole_percent
@@ -21,6 +22,9 @@ __all__ = [
     "STATUS_WORDS",
     "Summary",
     "change_text",
+    "benchmark_lines",
+    "benchmark_value",
+    "focus_text",
     "headline_text",
     "hidden_text",
     "interval_text",
@@ -136,6 +140,37 @@ def headline_text(result: KpiResult) -> str:
         # which counting the outcomes' separate verdicts (each at 95%) would not.
         return overall.note or status_word(overall.status)
     return result_text(overall)
+
+
+def benchmark_value(value: Fraction | float) -> str:
+    """Write a published figure as it was published, to one decimal place: 16.3%."""
+    return f"{float(value) * 100:.1f}%"
+
+
+def benchmark_lines(result: KpiResult) -> list[tuple[str, str]]:
+    """Give (term, text) for each benchmark beside a result: whose figure and when, and how the
+    result stands against it (the source is in the definitions)."""
+    lines = []
+    for benchmark in result.kpi.benchmarks:
+        figure = benchmark_value(benchmark.value)
+        comparison = benchmark_comparison(benchmark, result.overall, "it")
+        if comparison.startswith(("above", "below")):
+            comparison = f"this result is {comparison}"
+        text = f"{figure}: {comparison}" if comparison else figure
+        lines.append((f"Benchmark: {benchmark.label}, {benchmark.year}", text))
+    return lines
+
+
+def focus_text(cell: Cell) -> str:
+    """Write the focus group's result in a line: share, n, interval and status."""
+    if cell.suppressed:
+        return hidden_text(cell)
+    if cell.proportion is None:
+        return "no data"
+    return (
+        f"{percent(cell.proportion)} (n {cell.n}, 95% interval "
+        f"{interval_text(cell.low, cell.high)}): {status_word(cell.status)}"
+    )
 
 
 def status_word(status: Status) -> str:

@@ -26,7 +26,10 @@ from analysis.render import charts
 from analysis.render.formats import (
     CHANGE_METHOD,
     DASH,
+    benchmark_lines,
+    benchmark_value,
     change_text,
+    focus_text,
     headline_text,
     hidden_text,
     interval_text,
@@ -161,8 +164,13 @@ def _row(cell: Cell) -> Row:
 
 
 def shown_segments(kpi: Kpi, result: KpiResult) -> list[str]:
-    """Give the breakdowns the page shows for a KPI: those it asks for, then districts."""
-    wanted = [*kpi.breakdowns, *([] if "district" in kpi.breakdowns else ["district"])]
+    """Give the breakdowns the page shows for a KPI: by provider in an alliance's report, those
+    it asks for, then districts."""
+    wanted = [
+        "provider",
+        *kpi.breakdowns,
+        *([] if "district" in kpi.breakdowns else ["district"]),
+    ]
     return [s for s in wanted if result.breakdowns.get(s)]
 
 
@@ -224,6 +232,9 @@ def _facts(result: KpiResult) -> tuple[tuple[str, str], ...]:
     facts.append(("Status", status_word(result.status)))
     if is_share(kpi):
         facts.append(("Change since the previous round", change_text(result.change)))
+    if result.focus is not None:
+        facts.append((f"Focus: {result.focus.label}", focus_text(result.focus)))
+    facts.extend(benchmark_lines(result))
     return tuple(facts)
 
 
@@ -355,6 +366,12 @@ def definition_lines(kpi: Kpi) -> list[tuple[str, str, bool]]:
             lines.append(("Annual target", "compared pro rata to the period's length in days",
                           False))
     lines.append(("Target", str(kpi.target), False))
+    for benchmark in kpi.benchmarks:
+        lines.append((
+            f"Benchmark: {benchmark.label}",
+            f"{benchmark_value(benchmark.value)} in {benchmark.year}: {benchmark.source}",
+            False,
+        ))
     if kpi.note:
         lines.append(("Note", kpi.note, False))
     return lines
@@ -385,10 +402,22 @@ def report_view(report: KpiReport) -> dict[str, Any]:
                     change_text(r.change) if is_share(r.kpi)
                     else DASH
                 ),
+                "focus": None
+                if r.focus is None
+                else {
+                    "label": r.focus.label,
+                    "value": result_text(r.focus),
+                    "n": n_text(r.focus),
+                    "interval": interval_text(r.focus.low, r.focus.high),
+                    "status": r.focus.status,
+                    "note": hidden_text(r.focus) if r.focus.suppressed else "",
+                },
             }
             for r in results
         ],
         "kpis": [_kpi_view(r, report) for r in results],
+        "members": report.members,
+        "focus": report.framework.focus,
         "locality": _locality(report),
         "rates": [_rates(r) for r in report.response_rates],
         "definitions": [(r.kpi, definition_lines(r.kpi)) for r in results],

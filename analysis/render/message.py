@@ -11,6 +11,7 @@ from analysis.kpis.definitions import KpiKind
 from analysis.kpis.results import KpiResult
 from analysis.model import KpiReport
 from analysis.render.formats import (
+    benchmark_value,
     headline_text,
     interval_text,
     is_share,
@@ -45,6 +46,10 @@ def _line(result: KpiResult, title_width: int) -> str:
     else:
         figures = result_text(cell)
     target = f", target {result.target}" if str(result.target) != "none" else ""
+    if kpi.benchmarks:
+        target += ", against " + ", ".join(
+            f"{b.label} {benchmark_value(b.value)} ({b.year})" for b in kpi.benchmarks
+        )
     return f"- {head}{figures}{target}: {status_word(result.status)}"
 
 

@@ -20,7 +20,7 @@ from analysis.kpis.definitions import KpiKind
 from analysis.kpis.results import Cell, Change, KpiResult
 from analysis.kpis.targets import Status
 from analysis.model import KpiReport
-from analysis.render.formats import DASH, interval_text, percent
+from analysis.render.formats import DASH, benchmark_value, interval_text, percent
 from analysis.segments import SEGMENT_TITLES
 from analysis.suppression import SUPPRESS_BELOW
 from collector.segments import OUTCOMES
@@ -133,6 +133,18 @@ def csv_rows(reports: Sequence[KpiReport]) -> list[dict[str, Any]]:
             if result.note and not overall["note"]:
                 overall["note"] = result.note
             rows.append({**overall, **_change_fields(result.change)})
+            if result.focus is not None:
+                rows.append({**base, "measure": "focus", **_cell_fields(result.focus)})
+            for benchmark, comparison in result.benchmarks():
+                rows.append(
+                    {
+                        **base,
+                        "measure": "benchmark",
+                        "group": f"{benchmark.label} ({benchmark.year})",
+                        "proportion": float(benchmark.value),
+                        "note": "; ".join(x for x in (benchmark.source, comparison) if x),
+                    }
+                )
             for segment, cells in result.breakdowns.items():
                 for cell in cells:
                     rows.append(
@@ -271,8 +283,21 @@ def _table(
     return lines
 
 
+def _rounds_text(round_ids: Sequence[int]) -> str:
+    return ", ".join(f"round {r}" for r in round_ids)
+
+
 def _provider_line(report: KpiReport) -> str:
     anchor = report.round
+    if report.is_alliance:
+        counted = [
+            f"{m.name} ({'; '.join(x for x in (_rounds_text(m.rounds), m.note) if x)})"
+            for m in report.members
+        ]
+        return (
+            f"{report.provider_name} (alliance) · {anchor.survey} {anchor.period}, all its "
+            f"providers' responses together: " + "; ".join(counted)
+        )
     line = (
         f"{report.provider_name} · {anchor.survey} {anchor.period} "
         f"(round {anchor.id}, {anchor.status})"
@@ -345,7 +370,40 @@ def _detail_rows(
                     {6: cell_status},
                 )
             )
-    segments = list(kpi.breakdowns)
+    if result.focus is not None:
+        focus = result.focus
+        rows.append(
+            (
+                [
+                    "",
+                    _short(f"  Focus: {focus.label}"),
+                    _n_text(focus),
+                    _result_text(focus),
+                    _interval(focus),
+                    "",
+                    _status_text(focus.status),
+                    focus.note if focus.suppressed else "",
+                ],
+                {6: focus.status},
+            )
+        )
+    for benchmark, comparison in result.benchmarks():
+        rows.append(
+            (
+                [
+                    "",
+                    _short(f"  Benchmark: {benchmark.label} {benchmark.year}"),
+                    "",
+                    benchmark_value(benchmark.value),
+                    "",
+                    "",
+                    "",
+                    f"{comparison or 'no result to compare'} ({benchmark.source})",
+                ],
+                {},
+            )
+        )
+    segments = (["provider"] if "provider" in result.breakdowns else []) + list(kpi.breakdowns)
     if by is not None and by in result.breakdowns and by not in segments:
         segments.append(by)
     for segment in segments:
@@ -361,7 +419,9 @@ def _detail_rows(
                         "",
                         _status_text(cell.status),
                         cell.note
-                        if cell.suppressed or cell.status is Status.NOT_ENOUGH_DATA
+                        if cell.suppressed
+                        or cell.status is Status.NOT_ENOUGH_DATA
+                        or segment == "provider"
                         else "",
                     ],
                     {6: cell.status},
@@ -465,6 +525,19 @@ def _side_by_side(
             texts.append(text)
             colours[3 + n] = status
         rows.append((texts, colours))
+        if any(r is not None and r.focus is not None for r in results):
+            label = next(r.focus.label for r in results if r is not None and r.focus is not None)
+            texts, colours = ["", _short(f"  Focus: {label}", 40), ""], {}
+            for n, result in enumerate(results):
+                focus = None if result is None else result.focus
+                text, status = _compact(focus) if focus else ("–", Status.NO_DATA)
+                texts.append(text)
+                colours[3 + n] = status
+            rows.append((texts, colours))
+        for benchmark in kpi.benchmarks:
+            texts = ["", _short(f"  Benchmark: {benchmark.label} {benchmark.year}", 40), ""]
+            texts += [benchmark_value(benchmark.value)] * len(results)
+            rows.append((texts, {}))
         segments = list(kpi.breakdowns) + ([by] if by and by not in kpi.breakdowns else [])
         for segment in segments:
             labels: dict[str | None, str] = {}

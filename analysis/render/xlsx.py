@@ -99,6 +99,10 @@ def _summary(report: KpiReport) -> pd.DataFrame:
                 "Explanation": report.narratives.get(kpi.id, "").strip() or None,
             }
         )
+        if result.focus is not None:
+            rows.append({"KPI": kpi.id, "Indicator": f"Focus: {result.focus.label}",
+                         "Round": result.round.period if result.round else None,
+                         **_cell(result.focus), "Target": str(result.target)})
     return _frame(rows)
 
 
@@ -113,6 +117,14 @@ def _kpi(result: KpiResult) -> pd.DataFrame:
         before = result.change.previous
         rows.append({"Measure": "Previous round", "Segment": None, "Group": before.label,
                      "Round": result.change.previous_round.period, **_cell(before)})
+    if result.focus is not None:
+        rows.append({"Measure": "Focus", "Segment": None, "Group": result.focus.label,
+                     "Round": period, **_cell(result.focus), "Target": str(result.target)})
+    for benchmark, comparison in result.benchmarks():
+        rows.append({"Measure": "Benchmark", "Segment": None,
+                     "Group": f"{benchmark.label} ({benchmark.year})", "Round": None,
+                     "Result": float(benchmark.value), "Status": None,
+                     "Note": "; ".join(x for x in (comparison, benchmark.source) if x)})
     for outcome in result.outcomes:
         rows.append({"Measure": "Aware now", "Segment": "Outcome", "Group": outcome.label,
                      "Round": period, **_cell(outcome.aware), "Status": status_word(outcome.status),

@@ -134,6 +134,17 @@ STAFF = {
 }
 FUNDER = ("funder@example.org", "Essex County Council", ("brentwood-cvs", "harlow-cvs"))
 ADMIN = ("admin@example.org", "Demo Admin")
+# Kent's alliance (the kent-2017 framework's `alliance`): slug, name, district, localities, and
+# how well its organisations rate it. A funder at the county council funds all three.
+KENT_PROVIDERS = (
+    ("west-kent-cvs", "West Kent CVS", "Tonbridge", ("Tonbridge", "Sevenoaks", "Maidstone"), 0.7),
+    ("east-kent-cvs", "East Kent CVS", "Canterbury", ("Canterbury", "Thanet", "Dover"), 0.6),
+    ("north-kent-vc", "North Kent Volunteer Centre", "Dartford", ("Dartford", "Gravesend"), 0.64),
+)
+KENT_FUNDER = ("kent-funder@example.org", "Kent County Council")
+# NI7: how often a Kent organisation says local statutory bodies are a positive, negative or
+# no influence (the national figure was 16.3% positive, Thurrock's 8.8%).
+KENT_INFLUENCE = {"positive": 24, "negative": 14, "no_influence": 44, "dont_know": 18}
 # Volunteer centres (by provider slug): enquiries per period, the share placed, and how happy
 # their volunteers are (a leaning, 0..1).
 VOLUNTEERING = {"brentwood-cvs": (160, 0.36, 0.8), "harlow-cvs": (130, 0.32, 0.62)}
@@ -379,13 +390,15 @@ def build(
             _volunteering(rng, session, centre, ROLLING[-1], now, summary)
             progress(f"{name}: {ROLLING[-1][0]} follow-ups open")
     logins.append(funder_login)
+    _kent(rng, session, now, summary, logins, published, open_tokens, publish, progress)
     summary.report_emails = sum(reports.emails_queued(session, s.id) for s in published)
     summary.reports = tuple(
         DemoReport(
             provider=snapshot.provider.name,
             title=snapshot.title,
             path=reports.report_path(snapshot.provider.slug, snapshot.id),
-            funded=snapshot.provider.slug in funds,
+            funded=snapshot.provider.slug in funds
+            or snapshot.provider.slug in {k[0] for k in KENT_PROVIDERS},
         )
         for snapshot in published
     )
@@ -461,6 +474,124 @@ def _partnership(
             _audit(session, staff, "round.close", round_, opens + timedelta(days=days))
             summary.rounds += 1
             summary.completed += done
+
+
+def _kent(
+    rng: random.Random,
+    session: Session,
+    now: datetime,
+    summary: DemoSummary,
+    logins: list[DemoLogin],
+    published: list[models.ReportSnapshot],
+    open_tokens: list[str],
+    publish: reports.PublishHook | None,
+    progress: Callable[[str], None],
+) -> None:
+    """Add Kent's alliance: three providers asking the kent-support survey, their last rounds
+    published (each with the alliance's report), and one round open to answer."""
+    survey_row = register(session, library_survey("kent-support"))
+    providers = [
+        models.Provider(slug=slug, name=name, kind="cvs", district=district)
+        for slug, name, district, _, _ in KENT_PROVIDERS
+    ]
+    session.add_all(providers)
+    session.flush()
+    last: list[tuple[models.Round, models.User]] = []
+    for provider, (slug, name, _, localities, leaning) in zip(
+        providers, KENT_PROVIDERS, strict=True
+    ):
+        organisations = _organisations(rng, provider, localities, count=rng.randint(44, 52))
+        for organisation in organisations:
+            # Kent's sector: mostly small, but enough larger ones to set the focus beside.
+            if rng.random() < 0.2:
+                organisation.income_band = "over_500k"
+        session.add_all(organisations)
+        session.flush()
+        staff_login = _login(
+            session, "staff", f"staff@{slug}.example.org", f"{name} staff", provider=provider
+        )
+        logins.append(staff_login)
+        staff = users.user_by_email(session, staff_login.email)
+        summary.providers += 1
+        summary.organisations += len(organisations)
+        for label, months_ago, days, improvement in ROUNDS:
+            opens = now - timedelta(days=30 * months_ago)
+            round_ = rounds.create_round(
+                session,
+                provider=provider,
+                survey=survey_row,
+                period_label=label,
+                opens_at=opens,
+                closes_at=opens + timedelta(days=days),
+            )
+            rounds.open_round(session, round_, now=opens)
+            _mark_sent(session, round_, opens + timedelta(minutes=5))
+            done = _answer_kent(rng, session, round_, leaning + improvement, opens, days)
+            rounds.close_round(session, round_, now=opens + timedelta(days=days), reports=False)
+            summary.rounds += 1
+            summary.completed += done
+            progress(f"{name}: {label} closed with {done} responses")
+        last.append((round_, staff))
+    email, funder_name = KENT_FUNDER
+    logins.append(_login(session, "funder", email, funder_name, funded=providers))
+    if publish is not None:
+        # Every provider's round has closed: the last one's alliance report is the whole.
+        for round_, staff in last:
+            published.extend(_publish(session, publish, round_, staff, progress))
+    # Each provider's next round is open: West's first invitation is among the demo's links.
+    opens = now - timedelta(days=5)
+    for provider in providers:
+        round_ = rounds.create_round(
+            session,
+            provider=provider,
+            survey=survey_row,
+            period_label="2026/27 H1",
+            opens_at=opens,
+            closes_at=now + timedelta(days=37),
+        )
+        rounds.open_round(session, round_, now=opens)
+        summary.rounds += 1
+        summary.invitations_open += len(round_.invitations)
+        if provider is providers[0]:
+            open_tokens.append(round_.invitations[0].token)
+        progress(f"{provider.name}: 2026/27 H1 open")
+
+
+def _answer_kent(
+    rng: random.Random,
+    session: Session,
+    round_: models.Round,
+    leaning: float,
+    opens: datetime,
+    days: int,
+) -> int:
+    """Answer a kent-support round as simulated organisations; give how many completed."""
+    completed = 0
+    for invitation in round_.invitations:
+        if rng.random() >= RESPONSE_RATE:
+            continue
+        organisation = invitation.organisation
+        assert organisation is not None
+        p = leaning + BAND_SHIFT[organisation.income_band or ""]
+        when = opens + timedelta(days=rng.uniform(0, days * 0.9), minutes=rng.randint(0, 600))
+        channel = rng.choices(["web", "telegram"], weights=[85, 15])[0]
+        response = flow.start(session, invitation, channel=channel, now=when)
+        for _ in range(200):
+            view = flow.view(session, response)
+            if not isinstance(view, flow.QuestionView):
+                break
+            if view.question_id == "statutory_influence":
+                answer: str | list[str] | None = rng.choices(
+                    list(KENT_INFLUENCE), weights=list(KENT_INFLUENCE.values())
+                )[0]
+            else:
+                answer = _pick(rng, view, min(max(p, 0.05), 0.97))
+            flow.answer(session, response, view.question_id, answer, now=when)
+        view = flow.complete(session, response, now=when + timedelta(minutes=3))
+        if not isinstance(view, flow.DoneView):
+            raise RuntimeError(f"demo respondent could not submit: {view}")
+        completed += 1
+    return completed
 
 
 @dataclass

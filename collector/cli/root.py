@@ -235,7 +235,7 @@ def demo_data(context: Context, reset: bool, seed: int) -> None:
         )
     click.echo(
         f"  rounds:          {summary.rounds} surveys (per provider: two closed and one open of "
-        "cvs-support, and two closed of each partnership survey), "
+        "cvs-support or kent-support, and in Essex two closed of each partnership survey), "
         f"{rolling} placement follow-up rounds"
     )
     click.echo(
@@ -283,7 +283,7 @@ def demo_data(context: Context, reset: bool, seed: int) -> None:
     funded = [r for r in summary.reports if r.funded]
     if funded:
         click.echo()
-        click.echo("KPI reports the funder can open (published when the last rounds closed):")
+        click.echo("KPI reports the funders can open (published when the last rounds closed):")
         for published in funded:
             click.echo(f"  {published.title}")
             click.echo(f"    {base}{published.path}")
@@ -298,7 +298,7 @@ def demo_data(context: Context, reset: bool, seed: int) -> None:
     )
     if summary.report_emails:
         click.echo(
-            f"The {summary.report_emails} report emails to the funder (PDF and workbook "
+            f"The {summary.report_emails} report emails to the funders (PDF and workbook "
             "attached) go the same way."
         )
 
@@ -412,6 +412,12 @@ def answer(context: Context, token: str, language: str | None) -> None:
     ),
     help="Also break every KPI down by this segment.",
 )
+@click.option(
+    "--alliance",
+    is_flag=True,
+    help="Also the alliance's report (all its providers' responses together) of each framework "
+    "that names an alliance; with --round, for that round's period.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV instead of a table.")
 @pass_context
@@ -421,12 +427,15 @@ def kpi(
     provider_slug: str | None,
     framework: str | None,
     by: str | None,
+    alliance: bool,
     as_json: bool,
     as_csv: bool,
 ) -> None:
     """Show the KPIs against their targets, with RAG status and the change since last round."""
+    from analysis.alliance import build_alliance_report
     from analysis.build import build_reports
     from analysis.drift import published_changes
+    from analysis.kpis.definitions import frameworks
     from analysis.render import to_csv, to_json, to_table
 
     if as_json and as_csv:
@@ -437,6 +446,17 @@ def kpi(
             reports = build_reports(
                 connection, framework=framework, provider=provider_slug, round_id=round_id
             )
+            if alliance:
+                named = [
+                    f
+                    for f in frameworks().values()
+                    if f.alliance is not None and framework in (None, f.id)
+                ]
+                if not named:
+                    _fail("No KPI framework names an alliance of providers")
+                reports += [
+                    build_alliance_report(connection, f.id, round_id=round_id) for f in named
+                ]
             # Records added to a period after its report was published: said, not hidden.
             changes = published_changes(connection, reports)
     except CollectorError as error:

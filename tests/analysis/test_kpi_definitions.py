@@ -14,7 +14,7 @@ from collector.survey.loader import library_survey, survey_from_data
 
 
 def test_the_built_in_frameworks_load() -> None:
-    assert set(frameworks()) == {"essex-2017", "leicestershire-val"}
+    assert set(frameworks()) == {"essex-2017", "kent-2017", "leicestershire-val"}
     essex = framework("essex-2017")
     assert [k.id for k in essex.kpis] == ["ix", "b", "x", "ii"]
     assert [k.kind for k in essex.kpis] == [

@@ -275,25 +275,38 @@ def test_the_demo_publishes_each_providers_latest_closed_round(
     summary = demo_summary
     snapshots = session.scalars(select(models.ReportSnapshot).order_by(models.ReportSnapshot.id))
     by_round = {(s.round.provider.slug, s.round.period_label, s.framework) for s in snapshots}
+    kent = ("west-kent-cvs", "east-kent-cvs", "north-kent-vc")
     assert by_round == {
         (slug, "2025/26 H2", framework)
         for slug in ("brentwood-cvs", "harlow-cvs", "uttlesford-cvs")
         for framework in ("essex-2017", "leicestershire-val")
+    } | {
+        (slug, "2025/26 H2", framework)
+        for slug in kent
+        for framework in ("kent-2017", "kent-2017-alliance")
     }
     for kept in session.scalars(select(models.ReportSnapshot)):
         assert kept.published_at == kept.round.closed_at  # as if published when it closed
         assert kept.published_by == f"staff@{kept.round.provider.slug}.example.org"
         assert kept.pdf and kept.xlsx
-    # The funder funds two of the three: their four reports are linked and emailed.
+    # The Essex funder funds two of the three Essex providers: their four reports are linked
+    # and emailed; Kent's funder funds its three providers: each one's own report and the
+    # alliance's, published again as each provider's round closed.
     funded = [r for r in summary.reports if r.funded]
-    assert {r.provider for r in funded} == {"Brentwood CVS", "Harlow Council for Voluntary Service"}
-    assert len(funded) == 4 and summary.report_emails == 4
-    assert all(re.fullmatch(r"/funder/(brentwood|harlow)-cvs/reports/\d+", r.path) for r in funded)
+    assert {r.provider for r in funded} == {
+        "Brentwood CVS", "Harlow Council for Voluntary Service", "West Kent CVS", "East Kent CVS",
+        "North Kent Volunteer Centre",
+    }
+    assert len(funded) == 4 + 6 and summary.report_emails == 4 + 6
+    assert all(
+        re.fullmatch(r"/funder/(brentwood-cvs|harlow-cvs|[a-z]+-kent-(cvs|vc))/reports/\d+", r.path)
+        for r in funded
+    )
     emailed = session.scalars(
         select(models.OutboxMessage.recipient).where(models.OutboxMessage.template == "report")
     ).all()
-    assert emailed == ["funder@example.org"] * 4
+    assert sorted(emailed) == ["funder@example.org"] * 4 + ["kent-funder@example.org"] * 6
     events = session.scalars(
         select(models.AuditEvent).where(models.AuditEvent.action == "report.publish")
     ).all()
-    assert len(events) == 3 and all(e.details["on"] == "close" for e in events)
+    assert len(events) == 3 + 3 and all(e.details["on"] == "close" for e in events)

@@ -222,7 +222,7 @@ def test_tempcheck_kpi_prints_a_table_json_or_csv(run, harlow: dict[str, Any]) -
     as_json = run("kpi", "--round", str(harlow["h2"].id), "--json")
     assert as_json.exit_code == 0
     assert {r["framework"]["id"] for r in json.loads(as_json.output)["reports"]} == {
-        "essex-2017", "leicestershire-val",
+        "essex-2017", "kent-2017", "leicestershire-val",
     }
     as_csv = run("kpi", "--framework", "essex-2017", "--csv")
     assert as_csv.output.startswith("framework,provider,round_id,period,kpi,")

@@ -147,7 +147,7 @@ def test_building_never_overwrites_without_force(
         ),
         (
             ("--round", "{closed}", "--framework", "nope", "--format", "text", "--out", "-"),
-            "No KPI framework 'nope' (there are: essex-2017, leicestershire-val)",
+            "No KPI framework 'nope' (there are: essex-2017, kent-2017, leicestershire-val)",
         ),
         (
             ("--round", "{other_survey}", "--format", "text", "--out", "-"),

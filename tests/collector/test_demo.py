@@ -21,11 +21,18 @@ def test_demo_data_varies_by_segment_and_obeys_skip_logic(
     session: Session, demo_summary: demo.DemoSummary
 ) -> None:
     summary = demo_summary
-    organisations = session.scalars(select(models.Organisation)).all()
+    # The Essex providers' cvs-support rounds (Kent's alliance asks kent-support: test_kent).
+    essex = [p.id for p in session.scalars(select(models.Provider))
+             if p.slug in {slug for slug, *_ in demo.PROVIDERS}]
+    organisations = session.scalars(
+        select(models.Organisation).where(models.Organisation.provider_id.in_(essex))
+    ).all()
     assert 140 <= len(organisations) <= 165
     assert {o.org_type for o in organisations} == set(ORGANISATION_TYPES)
     assert {o.income_band for o in organisations} == set(INCOME_BANDS)
-    surveys = select(models.Round).where(models.Round.kind == "survey")
+    surveys = select(models.Round).where(
+        models.Round.kind == "survey", models.Round.provider_id.in_(essex)
+    )
     statuses = Counter((r.provider_id, r.status) for r in session.scalars(surveys))
     # Per provider: one open round; two closed of cvs-support, and two periods of the three
     # partnership surveys (sector-voice, funder-satisfaction, representative-views).
@@ -43,6 +50,7 @@ def test_demo_data_varies_by_segment_and_obeys_skip_logic(
         .where(models.Response.status == "completed", models.Round.kind == "survey")
     ).all()
     assert len(rows) == summary.completed
+    rows = [(response, round_) for response, round_ in rows if round_.provider_id in essex]
     positive: dict[tuple[int, str], list[bool]] = defaultdict(list)
     for response, round_ in rows:
         answers = {a.question_id: a.value for a in response.answers}
@@ -72,14 +80,19 @@ def test_demo_accounts_and_outbox(session: Session, demo_summary: demo.DemoSumma
     providers = {p.slug: p.id for p in session.scalars(select(models.Provider))}
 
     logins = {login.email: login for login in summary.logins}
+    # Essex's three providers and their funder, then Kent's alliance and its funder.
     assert [login.role for login in summary.logins] == [
         "admin",
         "staff",
         "staff",
         "staff",
         "funder",
+        "staff",
+        "staff",
+        "staff",
+        "funder",
     ]
-    assert len({login.password for login in summary.logins}) == 5
+    assert len({login.password for login in summary.logins}) == 9
     for login in summary.logins:
         assert len(login.password) >= users.MIN_PASSWORD_LENGTH
         user = users.authenticate(session, login.email, login.password)

@@ -19,6 +19,7 @@ from collector.survey.model import AnswerError, QuestionType, Survey
 LIBRARY = (
     "cvs-support",
     "funder-satisfaction",
+    "kent-support",
     "representative-views",
     "sector-voice",
     "volunteer-host",
