@@ -307,13 +307,13 @@ def trend_chart(result: KpiResult, report: KpiReport) -> bytes | None:
         colour, hatch = _style(cell.status)
         axes.bar(x, cell.proportion, width=0.5, color=colour, hatch=hatch, edgecolor=INK,
                  linewidth=0.8)
-        top = cell.proportion
+        label_at = cell.proportion
         if cell.low is not None and cell.high is not None:
             axes.errorbar(x, cell.proportion,
                           yerr=[[cell.proportion - cell.low], [cell.high - cell.proportion]],
                           fmt="none", ecolor=INK, elinewidth=1.4, capsize=6, capthick=1.4)
-            top = cell.high
-        axes.text(x, min(top + 0.03, 1.02), f"{percent(cell.proportion)}  "
+            label_at = cell.high
+        axes.text(x, min(label_at + 0.03, 1.02), f"{percent(cell.proportion)}  "
                   f"{status_word(cell.status)}", ha="center", va="bottom", fontsize=10,
                   fontweight="bold", color=INK, zorder=4,
                   bbox={"facecolor": "white", "edgecolor": "none", "pad": 1.0})

@@ -7,6 +7,7 @@ import dataclasses
 import io
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from PIL import Image
 
 from analysis.kpis.targets import Status
@@ -35,7 +36,8 @@ def rgb(hex_colour: str) -> tuple[int, int, int]:
 def with_status(report: KpiReport, kpi_id: str, status: Status) -> KpiReport:
     results = tuple(
         dataclasses.replace(r, overall=dataclasses.replace(r.overall, status=status))
-        if r.kpi.id == kpi_id else r
+        if r.kpi.id == kpi_id
+        else r
         for r in report.results
     )
     return dataclasses.replace(report, results=results)
@@ -86,3 +88,26 @@ def test_charts_drawn_in_threads_are_the_same_as_one_by_one() -> None:
     with ThreadPoolExecutor(max_workers=4) as pool:
         together = list(pool.map(lambda r: kpi_chart(r, report), list(report.results) * 3))
     assert together == one_by_one
+
+
+def test_the_trend_chart_gives_its_plot_the_height_below_the_title(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The plot spans from above the bars' labels down to the periods' names, whatever the
+    # results: a low result once squashed it into a strip at the bottom of the picture.
+    from matplotlib.figure import Figure
+
+    from analysis.render import charts
+
+    drawn: list[Figure] = []
+    real_png = charts._png
+    monkeypatch.setattr(charts, "_png", lambda figure: drawn.append(figure) or real_png(figure))
+    report = essex_report()
+    result = report.result("ix")
+    assert result is not None and result.change is not None
+    low = dataclasses.replace(result.overall, proportion=0.2, low=0.12, high=0.3)
+    assert trend_chart(dataclasses.replace(result, overall=low), report) is not None
+    [figure] = drawn
+    [axes] = figure.axes
+    box = axes.get_position()
+    assert box.y1 > 0.7 and box.height > 0.5, box
