@@ -278,6 +278,10 @@ def start_anonymous(
         updated_at=now,
         cursor=_first_step(survey),
     )
+    # An open link names no one, but a round of one kind of contact says who answers it.
+    asked = (round_.audience or {}).get("contacts") or []
+    if len(asked) == 1:
+        response.audience = asked[0]
     session.add(response)
     session.flush()
     return response

@@ -170,6 +170,22 @@ def test_a_round_of_contacts_invites_only_its_audiences_that_can_be_asked(
     assert rounds.remind(session, round_) == 2  # the one with no address cannot be reached
 
 
+def test_an_open_link_to_a_round_of_one_kind_of_contact_counts_its_answers_as_theirs(
+    session: Session,
+) -> None:
+    provider = make_provider(session)
+    make_contact(session, provider, audience="representative")
+    make_contact(session, provider, audience="partner")
+    make_contact(session, provider, audience="commissioner")
+    one = make_round(session, provider, open_link=True, audience={"contacts": ["representative"]})
+    two = make_round(
+        session, provider, open_link=True, audience={"contacts": ["partner", "commissioner"]}
+    )
+    assert flow.start_anonymous(session, one).audience == "representative"
+    # Of two kinds, an open link cannot tell which: the answer counts in the whole only.
+    assert flow.start_anonymous(session, two).audience is None
+
+
 @pytest.mark.parametrize(
     ("audience", "message"),
     [
