@@ -3,6 +3,7 @@ child that crashes is started again, one that keeps crashing stops everything.""
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import os
@@ -107,8 +108,17 @@ def up(tmp_path: Path) -> Iterator[Up]:
     finally:
         print(running.output())  # shown when the test fails
         if process.poll() is None:
-            process.kill()
-            process.wait()
+            # As a user stops it, so that its children stop too; whatever is left, killed.
+            family = set(_descendants(process.pid))
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            for pid in family | set(_descendants(process.pid)):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
 
 
 def test_up_runs_sink_dispatcher_and_web_and_sigterm_stops_them_all(up: Up) -> None:
