@@ -14,6 +14,7 @@ import itertools
 import json
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -211,15 +212,15 @@ class BotHarness:
         self.app = build_application(
             self.settings, self.sessions, request=self.request, updates_request=FakeRequest()
         )
-        self.loop.run_until_complete(self.app.initialize())
+        self._run(self.app.initialize())
         if self.app.post_init is not None:
-            self.loop.run_until_complete(self.app.post_init(self.app))
+            self._run(self.app.post_init(self.app))
         return self
 
     def stop(self) -> None:
         """Shut the Application down (the database stays)."""
         if self.app is not None:
-            self.loop.run_until_complete(self.app.shutdown())
+            self._run(self.app.shutdown())
             self.app = None
 
     def restart(self) -> None:
@@ -230,14 +231,28 @@ class BotHarness:
     def close(self) -> None:
         """Stop and close the event loop."""
         self.stop()
-        self.loop.run_until_complete(self.loop.shutdown_default_executor())
+        self._run(self.loop.shutdown_default_executor())
         self.loop.close()
+
+    def _run(self, work: Any) -> Any:
+        """Run a coroutine on the harness's loop, until it is done.
+
+        In a thread where another loop is running (Playwright's sync API, left running by a
+        browser test in the same worker), asyncio refuses to run a second: then on a thread
+        of its own.
+        """
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return self.loop.run_until_complete(work)
+        with ThreadPoolExecutor(max_workers=1) as thread:
+            return thread.submit(self.loop.run_until_complete, work).result()
 
     def feed(self, update: dict[str, Any]) -> list[Call]:
         """Process one update; give the Bot API calls it caused."""
         assert self.app is not None, "start() the harness first"
         before = len(self.request.calls)
-        self.loop.run_until_complete(self.app.process_update(Update.de_json(update, self.app.bot)))
+        self._run(self.app.process_update(Update.de_json(update, self.app.bot)))
         return self.request.calls[before:]
 
     def chat(self, chat_id: int) -> FakeChat:
