@@ -428,7 +428,7 @@ def baseline_server(port: int, url: str, threads: int, workers: int) -> None:
         CONNECTION_LIMIT,
         IDLE_SECONDS,
         Workers,
-        _serve,
+        serve_one,
     )
 
     secret_key = secrets.token_hex(32)
@@ -439,7 +439,7 @@ def baseline_server(port: int, url: str, threads: int, workers: int) -> None:
         "max_request_body_size": BUFFERED_BODY_BYTES,
     }
     if workers == 1:
-        _serve(
+        serve_one(
             lambda: baseline_app(url, secret_key), {**options, "host": "127.0.0.1", "port": port}
         )
     else:

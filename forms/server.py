@@ -156,13 +156,13 @@ class Server:
         """Serve until SIGTERM or Ctrl-C, then finish the requests in hand (a few seconds)."""
         configure_logging()
         if self.workers == 1:
-            _serve(lambda: AccessLog(self.load()), self.options)
+            serve_one(lambda: AccessLog(self.load()), self.options)
             return
         options = {k: v for k, v in self.options.items() if k not in ("host", "port")}
         Workers(lambda: AccessLog(self.load()), options, self.host, self.port, self.workers).run()
 
 
-def _serve(make_app: Callable[[], WsgiApp], options: dict[str, Any]) -> None:
+def serve_one(make_app: Callable[[], WsgiApp], options: dict[str, Any]) -> None:
     """Run one waitress server until SIGTERM or Ctrl-C."""
     from waitress.server import create_server
 
@@ -264,7 +264,7 @@ class Workers:
                 signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent says when to stop
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 _stop_when_orphaned(os.getppid())
-                _serve(self.make_app, {**self.options, "sockets": [self.sock]})
+                serve_one(self.make_app, {**self.options, "sockets": [self.sock]})
             except SystemExit as stop:
                 code = stop.code if isinstance(stop.code, int) else 1
             except BaseException:
