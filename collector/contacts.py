@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CursorResult, func, or_, select, update
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from collector import models
+from collector.delivery import outbox
 from collector.erasure import delete_free_text, scrub_messages
 from collector.errors import CollectorError
 from collector.models import utcnow
@@ -296,20 +297,9 @@ def opt_out(session: Session, contact: models.Contact, *, now: datetime | None =
     """
     if contact.opted_out_at is None:
         contact.opted_out_at = now or utcnow()
-    message, invitation = models.OutboxMessage, models.Invitation
-    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
-        update(message)
-        .where(
-            message.status == "pending",
-            message.invitation_id.in_(
-                select(invitation.id).where(invitation.contact_id == contact.id)
-            ),
-        )
-        .values(status="cancelled", last_error="The contact opted out")
-        .execution_options(synchronize_session=False)
+    return outbox.cancel_unsent_invitations(
+        session, models.Invitation.contact_id == contact.id, "The contact opted out"
     )
-    session.flush()
-    return int(result.rowcount or 0)
 
 
 def opt_in(contact: models.Contact) -> None:

@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CursorResult, func, or_, select, update
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from collector import models
 from collector.controls import control_problem
+from collector.delivery import outbox
 from collector.errors import CollectorError
 from collector.models import utcnow
 from collector.segments import INCOME_BANDS, ORGANISATION_TYPES, OUTCOMES
@@ -257,20 +258,9 @@ def opt_out(
     """
     if organisation.opted_out_at is None:
         organisation.opted_out_at = now or utcnow()
-    message, invitation = models.OutboxMessage, models.Invitation
-    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
-        update(message)
-        .where(
-            message.status == "pending",
-            message.invitation_id.in_(
-                select(invitation.id).where(invitation.organisation_id == organisation.id)
-            ),
-        )
-        .values(status="cancelled", last_error="The group opted out")
-        .execution_options(synchronize_session=False)
+    return outbox.cancel_unsent_invitations(
+        session, models.Invitation.organisation_id == organisation.id, "The group opted out"
     )
-    session.flush()
-    return int(result.rowcount or 0)
 
 
 def opt_in(organisation: models.Organisation) -> None:

@@ -437,3 +437,20 @@ def due_without_transport(
         .group_by(message.channel)
     ).all()
     return {channel: int(count) for channel, count in rows}
+
+
+def cancel_unsent_invitations(session: Session, invited: Any, reason: str) -> int:
+    """Cancel the messages not yet sent for some invitations (a `models.Invitation` condition,
+    such as `Invitation.contact_id == 7`), because their recipient opted out; give how many."""
+    message, invitation = models.OutboxMessage, models.Invitation
+    result: Any = session.execute(
+        update(message)
+        .where(
+            message.status == "pending",
+            message.invitation_id.in_(select(invitation.id).where(invited)),
+        )
+        .values(status="cancelled", last_error=reason)
+        .execution_options(synchronize_session=False)
+    )
+    session.flush()
+    return int(result.rowcount or 0)

@@ -28,12 +28,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
 
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session
 
 from collector import localtime, models, rounds
+from collector.delivery import outbox
 from collector.models import utcnow
 from collector.survey.loader import library_survey
 from collector.survey.store import register
@@ -342,20 +342,9 @@ def opt_out_volunteer(
     """
     if volunteer.opted_out_at is None:
         volunteer.opted_out_at = now or utcnow()
-    message, invitation = models.OutboxMessage, models.Invitation
-    result: Any = session.execute(
-        update(message)
-        .where(
-            message.status == "pending",
-            message.invitation_id.in_(
-                select(invitation.id).where(invitation.volunteer_id == volunteer.id)
-            ),
-        )
-        .values(status="cancelled", last_error="The volunteer opted out")
-        .execution_options(synchronize_session=False)
+    return outbox.cancel_unsent_invitations(
+        session, models.Invitation.volunteer_id == volunteer.id, "The volunteer opted out"
     )
-    session.flush()
-    return int(result.rowcount or 0)
 
 
 def followup_status(session: Session, placement: models.Placement) -> dict[str, str]:
