@@ -142,6 +142,32 @@ KENT_PROVIDERS = (
     ("north-kent-vc", "North Kent Volunteer Centre", "Dartford", ("Dartford", "Gravesend"), 0.64),
 )
 KENT_FUNDER = ("kent-funder@example.org", "Kent County Council")
+# Voluntary Action LeicesterShire: the county's infrastructure organisation (the VAL review's
+# provider), its districts, its partners' agencies, and the county council funding it.
+LEICESTERSHIRE = (
+    "val-leicestershire",
+    "Voluntary Action LeicesterShire",
+    "Leicestershire",
+    ("Charnwood", "Hinckley and Bosworth", "Melton", "North West Leicestershire", "Harborough"),
+)
+LEICESTERSHIRE_AGENCIES = {
+    "partner": (
+        "Leicestershire County Council, Children and Family Services",
+        "Leicestershire County Council, Adults and Communities",
+        "{district} Borough Council",
+        "Leicestershire Police",
+    ),
+    "commissioner": (
+        "Leicestershire County Council, Commissioning",
+        "NHS Leicester, Leicestershire and Rutland",
+    ),
+    "representative": (
+        "Leicestershire Together",
+        "Safer Communities Board",
+        "Health and Wellbeing Board",
+    ),
+}
+LEICESTERSHIRE_FUNDER = ("leicestershire-funder@example.org", "Leicestershire County Council")
 # NI7: how often a Kent organisation says local statutory bodies are a positive, negative or
 # no influence (the national figure was 16.3% positive, Thurrock's 8.8%).
 KENT_INFLUENCE = {"positive": 24, "negative": 14, "no_influence": 44, "dont_know": 18}
@@ -391,6 +417,8 @@ def build(
             progress(f"{name}: {ROLLING[-1][0]} follow-ups open")
     logins.append(funder_login)
     _kent(rng, session, now, summary, logins, published, open_tokens, publish, progress)
+    _leicestershire(rng, session, summary, logins)
+    progress(f"{LEICESTERSHIRE[1]}: groups, partners, commissioners and representatives")
     summary.report_emails = sum(reports.emails_queued(session, s.id) for s in published)
     summary.reports = tuple(
         DemoReport(
@@ -398,7 +426,8 @@ def build(
             title=snapshot.title,
             path=reports.report_path(snapshot.provider.slug, snapshot.id),
             funded=snapshot.provider.slug in funds
-            or snapshot.provider.slug in {k[0] for k in KENT_PROVIDERS},
+            or snapshot.provider.slug in {k[0] for k in KENT_PROVIDERS}
+            or snapshot.provider.slug == LEICESTERSHIRE[0],
         )
         for snapshot in published
     )
@@ -431,22 +460,7 @@ def _partnership(
     """Add a provider's contacts, and for each past period a round of sector-voice to its
     groups, of funder-satisfaction to its partners and commissioners and of
     representative-views to its representatives, answered and closed (VAL 7, 9, 10, 12)."""
-    for audience, count in CONTACT_AUDIENCES:
-        for n in range(count):
-            first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
-            agency = rng.choice(AGENCIES[audience]).format(district=provider.district)
-            session.add(
-                models.Contact(
-                    provider=provider,
-                    external_ref=f"{audience[:3].upper()}{n + 1:03d}",
-                    audience=audience,
-                    name=f"{first} {last}",
-                    organisation=agency,
-                    contact_email=f"{first}.{last}.{audience[:3]}{n + 1}@example.org".lower(),
-                    consent_email=True,
-                )
-            )
-            summary.contacts += 1
+    _contacts(rng, session, provider, AGENCIES, summary)
     session.flush()
     for label, months_ago, days, improvement in ROUNDS:
         opens = now - timedelta(days=30 * months_ago)
@@ -474,6 +488,56 @@ def _partnership(
             _audit(session, staff, "round.close", round_, opens + timedelta(days=days))
             summary.rounds += 1
             summary.completed += done
+
+
+def _contacts(
+    rng: random.Random,
+    session: Session,
+    provider: models.Provider,
+    agencies: dict[str, tuple[str, ...]],
+    summary: DemoSummary,
+) -> None:
+    """Add a provider's partners, commissioners and representatives (CONTACT_AUDIENCES), each
+    at one of the agencies of its audience ({district}: the provider's district)."""
+    for audience, count in CONTACT_AUDIENCES:
+        for n in range(count):
+            first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+            agency = rng.choice(agencies[audience]).format(district=provider.district)
+            session.add(
+                models.Contact(
+                    provider=provider,
+                    external_ref=f"{audience[:3].upper()}{n + 1:03d}",
+                    audience=audience,
+                    name=f"{first} {last}",
+                    organisation=agency,
+                    contact_email=f"{first}.{last}.{audience[:3]}{n + 1}@example.org".lower(),
+                    consent_email=True,
+                )
+            )
+            summary.contacts += 1
+
+
+def _leicestershire(
+    rng: random.Random, session: Session, summary: DemoSummary, logins: list[DemoLogin]
+) -> None:
+    """Add Voluntary Action LeicesterShire: its groups across the county's districts, its
+    partners, commissioners and representatives, its staff member and the county council
+    as its funder. It has no rounds of its own yet."""
+    slug, name, district, localities = LEICESTERSHIRE
+    provider = models.Provider(slug=slug, name=name, kind="cvs", district=district)
+    session.add(provider)
+    session.flush()
+    organisations = _organisations(rng, provider, localities, count=rng.randint(44, 52))
+    session.add_all(organisations)
+    _contacts(rng, session, provider, LEICESTERSHIRE_AGENCIES, summary)
+    session.flush()
+    logins.append(
+        _login(session, "staff", f"staff@{slug}.example.org", "Hannah Patel", provider=provider)
+    )
+    email, funder_name = LEICESTERSHIRE_FUNDER
+    logins.append(_login(session, "funder", email, funder_name, funded=[provider]))
+    summary.providers += 1
+    summary.organisations += len(organisations)
 
 
 def _kent(

@@ -234,8 +234,9 @@ def demo_data(context: Context, reset: bool, seed: int) -> None:
             select(func.count(models.Round.id)).where(models.Round.kind == "rolling")
         )
     click.echo(
-        f"  rounds:          {summary.rounds} surveys (per provider: two closed and one open of "
-        "cvs-support or kent-support, and in Essex two closed of each partnership survey), "
+        f"  rounds:          {summary.rounds} surveys (per Essex and Kent provider: two closed and "
+        "one open of cvs-support or kent-support, and in Essex two closed of each partnership "
+        "survey), "
         f"{rolling} placement follow-up rounds"
     )
     click.echo(

@@ -135,18 +135,18 @@ def test_demo_data_then_answer_a_survey_in_the_terminal(  # noqa: ANN001
 ) -> None:
     made = demo_data_output
     assert (
-        "36 surveys (per provider: two closed and one open of cvs-support or kent-support, and in "
-        "Essex two closed of each partnership survey), 12 placement follow-up"
+        "36 surveys (per Essex and Kent provider: two closed and one open of cvs-support or "
+        "kent-support, and in Essex two closed of each partnership survey), 12 placement follow-up"
     ) in made
-    # Essex's three providers and Kent's alliance of three.
-    assert "providers:       6" in made
-    assert "contacts:        108 partners, commissioners and representatives" in made
+    # Essex's three providers, Kent's alliance of three and Voluntary Action LeicesterShire.
+    assert "providers:       7" in made
+    assert "contacts:        144 partners, commissioners and representatives" in made
     # Three rounds per provider; in Essex, six of sector-voice, funder-satisfaction and
     # representative-views (two periods); and two volunteer centres' rolling rounds: two
     # surveys, three periods.
     assert _count(session_factory, models.Round) == 18 + 18 + 2 * 2 * 3
     assert "volunteering:" in made and "follow-ups answered" in made
-    assert 140 + 3 * 44 <= _count(session_factory, models.Organisation) <= 165 + 3 * 52
+    assert 140 + 4 * 44 <= _count(session_factory, models.Organisation) <= 165 + 4 * 52
     again = run("demo-data")
     assert again.exit_code == 1 and "already has data" in again.output
     token = made.split("tempcheck answer TOKEN`:")[1].split()[0]
@@ -166,9 +166,12 @@ def test_demo_data_then_answer_a_survey_in_the_terminal(  # noqa: ANN001
         ("staff", "staff@east-kent-cvs.example.org"),
         ("staff", "staff@north-kent-vc.example.org"),
         ("funder", "kent-funder@example.org"),
+        ("staff", "staff@val-leicestershire.example.org"),
+        ("funder", "leicestershire-funder@example.org"),
     ]
     assert logins[4][3] == "funds brentwood-cvs, harlow-cvs"
-    assert logins[-1][3] == "funds west-kent-cvs, east-kent-cvs, north-kent-vc"
+    assert logins[-3][3] == "funds west-kent-cvs, east-kent-cvs, north-kent-vc"
+    assert logins[-1][3] == "funds val-leicestershire"
     with session_factory() as session:
         for _, email, password, _ in logins:
             assert users.authenticate(session, email, password) is not None

@@ -22,8 +22,11 @@ def test_demo_data_varies_by_segment_and_obeys_skip_logic(
 ) -> None:
     summary = demo_summary
     # The Essex providers' cvs-support rounds (Kent's alliance asks kent-support: test_kent).
-    essex = [p.id for p in session.scalars(select(models.Provider))
-             if p.slug in {slug for slug, *_ in demo.PROVIDERS}]
+    essex = [
+        p.id
+        for p in session.scalars(select(models.Provider))
+        if p.slug in {slug for slug, *_ in demo.PROVIDERS}
+    ]
     organisations = session.scalars(
         select(models.Organisation).where(models.Organisation.provider_id.in_(essex))
     ).all()
@@ -37,7 +40,12 @@ def test_demo_data_varies_by_segment_and_obeys_skip_logic(
     # Per provider: one open round; two closed of cvs-support, and two periods of the three
     # partnership surveys (sector-voice, funder-satisfaction, representative-views).
     assert sorted(statuses.values()) == [1, 1, 1, 8, 8, 8]
-    contacts = Counter(c.audience for c in session.scalars(select(models.Contact)))
+    contacts = Counter(
+        c.audience
+        for c in session.scalars(
+            select(models.Contact).where(models.Contact.provider_id.in_(essex))
+        )
+    )
     assert contacts == {"partner": 36, "commissioner": 24, "representative": 48}
     asked = session.scalars(
         select(models.Invitation).where(models.Invitation.contact_id.is_not(None))
@@ -80,7 +88,8 @@ def test_demo_accounts_and_outbox(session: Session, demo_summary: demo.DemoSumma
     providers = {p.slug: p.id for p in session.scalars(select(models.Provider))}
 
     logins = {login.email: login for login in summary.logins}
-    # Essex's three providers and their funder, then Kent's alliance and its funder.
+    # Essex's three providers and their funder, Kent's alliance and its funder, then
+    # Leicestershire's provider and its funder.
     assert [login.role for login in summary.logins] == [
         "admin",
         "staff",
@@ -91,8 +100,10 @@ def test_demo_accounts_and_outbox(session: Session, demo_summary: demo.DemoSumma
         "staff",
         "staff",
         "funder",
+        "staff",
+        "funder",
     ]
-    assert len({login.password for login in summary.logins}) == 9
+    assert len({login.password for login in summary.logins}) == 11
     for login in summary.logins:
         assert len(login.password) >= users.MIN_PASSWORD_LENGTH
         user = users.authenticate(session, login.email, login.password)
