@@ -477,6 +477,7 @@ def _add_command_groups() -> None:
         bot,
         contacts,
         dispatch,
+        export,
         followups,
         providers,
         report,
@@ -499,6 +500,7 @@ def _add_command_groups() -> None:
     main.add_command(volunteers.placements)
     main.add_command(volunteers.enquiries)
     main.add_command(followups.followups_group)
+    main.add_command(export.group)
 
 
 _add_command_groups()

@@ -31,6 +31,7 @@ def _upload_limits(endpoint: str | None, values: dict[str, Any] | None) -> None:
 from forms.console import (  # noqa: E402 - the views register themselves on bp and funder_bp
     audit,
     contacts,
+    exports,
     funder,
     home,
     imports,
@@ -47,6 +48,7 @@ __all__ = [
     "audit",
     "bp",
     "contacts",
+    "exports",
     "funder",
     "funder_bp",
     "home",

@@ -515,3 +515,52 @@ def test_a_round_closed_early_shows_the_day_it_closed_in_the_rounds_table_and_it
     staff.get(f"{BASE}/{world.a.open_round}")
     assert f"Closed early on {short_date(utcnow())}, " in staff.text
     assert f"(it was due to close on {long_date(due)})" in staff.text
+
+
+# Responses ------------------------------------------------------------------------------
+
+
+def test_staff_download_a_rounds_responses_and_a_funder_cannot(
+    app: Flask, staff: Browser, world: World, session_factory: sessionmaker[Session]
+) -> None:
+    _complete(session_factory, world.a.open_round)
+    page = staff.get(f"{BASE}/{world.a.open_round}")
+    assert "Download responses" in page.get_data(as_text=True)
+
+    for format_, mimetype in (
+        ("csv", "text/csv"),
+        ("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        ("parquet", "application/vnd.apache.parquet"),
+    ):
+        got = staff.client.get(
+            f"{BASE}/{world.a.open_round}/responses?format={format_}&values=codes"
+        )
+        assert got.status_code == 200 and got.mimetype == mimetype
+        assert got.headers["Cache-Control"] == "no-store"
+        assert f"-responses.{format_}" in got.headers["Content-Disposition"]
+        assert len(got.get_data()) > 100
+    rows = list(
+        csv.DictReader(
+            io.StringIO(
+                staff.client.get(f"{BASE}/{world.a.open_round}/responses?format=csv&values=codes")
+                .get_data()
+                .decode("utf-8-sig")
+            )
+        )
+    )
+    assert [(r["status"], r["used"], r["volunteers"]) for r in rows] == [("completed", "no", "3")]
+    assert audit_actions(session_factory)[-4:] == ["responses.export"] * 4
+
+    # An unknown format goes back to the round's page with a message, nothing downloaded.
+    bad = staff.client.get(f"{BASE}/{world.a.open_round}/responses?format=ods")
+    assert bad.status_code == 302 and bad.headers["Location"].endswith("#responses")
+    assert "Choose CSV, Excel workbook or Parquet" in staff.get(bad.headers["Location"]).get_data(
+        as_text=True
+    )
+    # Funders never download raw responses, not even their own provider's.
+    funder = as_persona(Browser(app.test_client()), world, "funder_a")
+    refused = funder.client.get(f"{BASE}/{world.a.open_round}/responses?format=csv")
+    assert refused.status_code == 403
+    other = as_persona(Browser(app.test_client()), world, "staff_b")
+    assert other.client.get(f"{BASE}/{world.a.open_round}/responses").status_code == 404
+    assert audit_actions(session_factory)[-1] == "responses.export"

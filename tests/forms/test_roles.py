@@ -51,6 +51,7 @@ EXPECTED = {
     "console.round_remind": "staff",
     "console.round_close": "staff",
     "console.round_links": "staff",
+    "console.round_responses": "staff",
     "console.round_qr": "staff",
     "console.outbox": "staff",
     "console.outbox_retry": "staff",
