@@ -115,6 +115,73 @@ def surveys_validate(file: Path) -> None:
     )
 
 
+@surveys.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--version", "version", type=click.IntRange(min=1), help="Store it as this version.")
+@click.option("--dry-run", is_flag=True, help="Check and report only; store nothing.")
+@pass_context
+def surveys_import(context: Context, file: Path, version: int | None, dry_run: bool) -> None:
+    """Import an XLSForm (.xlsx or .xls) as a survey, listing what could not be imported."""
+    from collector.survey.store import SurveyChanged, register
+    from collector.survey.xlsform import import_survey
+
+    try:
+        imported = import_survey(file.read_bytes(), file.name, version=version)
+    except SurveyDefinitionError as error:
+        _fail(f"{file}: not imported, {len(error.problems)} problem(s)", error.problems)
+        return
+    survey = imported.survey
+    if imported.notes:
+        click.secho(f"Not imported from {file.name} ({len(imported.notes)}):", fg="yellow")
+        for note in imported.notes:
+            click.echo(f"  {note}")
+    summary = (
+        f"{survey.id} v{survey.version}, {len(survey.answerable_questions())} questions, "
+        f"languages {', '.join(survey.languages)}"
+    )
+    if dry_run:
+        click.secho(f"{file}: OK ({summary}); nothing stored (--dry-run)", fg="green")
+        return
+    with context.sessions() as session:
+        try:
+            row = register(session, survey)
+        except SurveyChanged as error:
+            _fail(f"{file}: not imported. {error.message} (--version N)")
+            return
+        audit.record(
+            session,
+            "survey.import",
+            subject=f"{survey.id} v{survey.version}",
+            details={"notes": len(imported.notes)},
+        )
+        session.commit()
+        click.secho(f"Imported {summary} (stored survey {row.id}).", fg="green")
+
+
+@surveys.command("export")
+@click.argument("survey_id")
+@click.option("--format", "format_", type=click.Choice(["xlsx"]), default="xlsx", show_default=True)
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite the file if it exists.")
+@pass_context
+def surveys_export(context: Context, survey_id: str, format_: str, out: Path, force: bool) -> None:
+    """Write a survey as an XLSForm: a built-in one (its id), or a stored one (ID or ID:VERSION)."""
+    from collector.survey.xlsform import find_survey, write_xlsform
+
+    if out.exists() and not force:
+        _fail(f"{out} already exists: choose another file, or add --force to overwrite it")
+    with context.sessions() as session:
+        survey = find_survey(session, survey_id)
+    if survey is None:
+        _fail(f"No survey {survey_id!r} (built-in: `tempcheck surveys list`; or a stored one)")
+        return
+    try:
+        out.write_bytes(write_xlsform(survey))
+    except OSError as error:
+        _fail(f"Could not write {out}: {error.strerror}")
+    click.secho(f"Wrote {survey.id} v{survey.version} as an XLSForm to {out}.", fg="green")
+
+
 # Organisations ----------------------------------------------------------------------------
 
 

@@ -66,9 +66,10 @@ def round_responses(provider: ProviderRef, round_id: int) -> ResponseReturnValue
                 "free_text": options.free_text,
             },
         )
+    size = out.tell()
     out.seek(0)
     body: IO[bytes] | io.BytesIO = out
-    if not out._rolled:  # still in memory: send its bytes, and close it now
+    if size <= IN_MEMORY:  # still in memory: send its bytes, and close it now
         body = io.BytesIO(out.read())
         out.close()
     response = send_file(
