@@ -40,6 +40,7 @@ from forms.console import (  # noqa: E402 - the views register themselves on bp 
     outbox,
     reports,
     rounds,
+    surveys,
     telegram,
     volunteers,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "outbox",
     "reports",
     "rounds",
+    "surveys",
     "telegram",
     "volunteers",
 ]

@@ -32,7 +32,7 @@ def round_responses(provider: ProviderRef, round_id: int) -> ResponseReturnValue
     codes instead of labels, &in_progress=yes to include responses not yet submitted."""
     format_ = request.args.get("format", "csv")
     if format_ not in exports.FORMATS:
-        flash("Choose CSV, Excel workbook or Parquet to download the responses.", "error")
+        flash("Responses download as CSV, Excel workbook or Parquet: choose one of those.")
         return redirect(
             url_for("console.round", provider_slug=provider.slug, round_id=round_id)
             + "#responses"

@@ -554,9 +554,9 @@ def test_staff_download_a_rounds_responses_and_a_funder_cannot(
     # An unknown format goes back to the round's page with a message, nothing downloaded.
     bad = staff.client.get(f"{BASE}/{world.a.open_round}/responses?format=ods")
     assert bad.status_code == 302 and bad.headers["Location"].endswith("#responses")
-    assert "Choose CSV, Excel workbook or Parquet" in staff.get(bad.headers["Location"]).get_data(
-        as_text=True
-    )
+    assert "Responses download as CSV, Excel workbook or Parquet" in staff.get(
+        bad.headers["Location"]
+    ).get_data(as_text=True)
     # Funders never download raw responses, not even their own provider's.
     funder = as_persona(Browser(app.test_client()), world, "funder_a")
     refused = funder.client.get(f"{BASE}/{world.a.open_round}/responses?format=csv")
@@ -564,3 +564,55 @@ def test_staff_download_a_rounds_responses_and_a_funder_cannot(
     other = as_persona(Browser(app.test_client()), world, "staff_b")
     assert other.client.get(f"{BASE}/{world.a.open_round}/responses").status_code == 404
     assert audit_actions(session_factory)[-1] == "responses.export"
+
+
+# Surveys: XLSForm in and out ---------------------------------------------------------------
+
+
+def test_staff_import_an_xlsform_and_download_surveys_as_xlsforms(
+    staff: Browser, session_factory: sessionmaker[Session]
+) -> None:
+    from collector.survey.xlsform import read_xlsform
+    from tests.collector.test_xlsform import KOBO_CHOICES, KOBO_SETTINGS, KOBO_SURVEY, workbook
+
+    page = staff.get("/console/alpha-cvs/surveys")
+    assert page.status_code == 200 and "Support from your CVS" in staff.text
+    download = staff.client.get("/console/alpha-cvs/surveys/cvs-support.xlsx")
+    assert (
+        download.status_code == 200
+        and "cvs-support-v1.xlsx" in download.headers["Content-Disposition"]
+    )
+    assert read_xlsform(download.get_data(), "cvs.xlsx").survey.id == "cvs-support"
+
+    form = workbook(KOBO_SURVEY, KOBO_CHOICES, KOBO_SETTINGS)
+    imported = staff.client.post(
+        "/console/alpha-cvs/surveys",
+        data={"csrf_token": staff.csrf(), "file": (io.BytesIO(form), "kobo.xlsx"), "version": ""},
+        content_type="multipart/form-data",
+    )
+    text = imported.get_data(as_text=True)
+    assert imported.status_code == 200 and "Not imported (19)" in text
+    assert "survey rows 9-11: a repeat not imported" in text
+    assert "Imported ‘Kobo form’ (kobo-form, version 1, 6 questions)" in text
+    assert audit_actions(session_factory)[-1] == "survey.import"
+    staff.get("/console/alpha-cvs/rounds/new")
+    assert "Kobo form" in staff.text  # a round can use it
+    stored = staff.client.get("/console/alpha-cvs/surveys/kobo-form:1.xlsx")
+    assert read_xlsform(stored.get_data(), "k.xlsx").survey.id == "kobo-form"
+
+    # Bad input: no file, a bad version, not a workbook: a message, nothing stored.
+    staff.get("/console/alpha-cvs/surveys")
+    for data, message in (
+        ({"version": ""}, "Choose an XLSForm (.xlsx or .xls) to upload"),
+        ({"version": "two", "file": (io.BytesIO(form), "k.xlsx")}, "Enter the version as a"),
+        ({"file": (io.BytesIO(b"hello"), "notes.txt")}, "The form has 1 problem"),
+    ):
+        refused = staff.client.post(
+            "/console/alpha-cvs/surveys",
+            data={"csrf_token": staff.csrf(), **data},
+            content_type="multipart/form-data",
+        )
+        assert refused.status_code == 200 and message in refused.get_data(as_text=True)
+    assert audit_actions(session_factory).count("survey.import") == 1
+    missing = staff.client.get("/console/alpha-cvs/surveys/nope.xlsx")
+    assert missing.status_code == 302
