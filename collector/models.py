@@ -413,6 +413,33 @@ class User(Base):
         return f"<User {self.id} {self.role}>"
 
 
+class ApiToken(Base):
+    """A token for the read-only JSON API, made by an admin for a provider (staff's view) or a
+    funder's account (the funder's view). Only its SHA-256 is kept: it is shown once."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(16))  # staff or funder
+    provider_id: Mapped[int | None] = mapped_column(ForeignKey("providers.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(12))  # its first characters, to tell them apart
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(254))
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    provider: Mapped[Provider | None] = relationship()
+    user: Mapped[User | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<ApiToken {self.id} {self.role} {self.prefix}>"
+
+
 class SignIn(Base):
     """One signed-in browser: the session cookie holds its token, this row only the token's hash.
 

@@ -42,7 +42,7 @@ def create_app(settings: Settings) -> Flask:
             "SECRET_KEY is not set: the web app signs sessions and forms with it. Generate one "
             "with `python -c 'import secrets; print(secrets.token_hex(32))'` and put it in .env"
         )
-    from forms import assets, auth, console, errors, inputs, logs, optout, respond, security
+    from forms import api, assets, auth, console, errors, inputs, logs, optout, respond, security
 
     app = Flask(__name__, static_folder=None)
     secure = settings.base_url.startswith("https://")
@@ -78,6 +78,7 @@ def create_app(settings: Settings) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(console.bp)
     app.register_blueprint(console.funder_bp)
+    api.init_app(app)
     return app
 
 

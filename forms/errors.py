@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from flask import Flask, render_template, request
+from flask import Flask, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -83,7 +83,11 @@ def forbidden() -> Message:
 
 
 def render_message(message: Message, *, language: str = "en") -> ResponseReturnValue:
-    """Render a message page with its status and headers."""
+    """Render a message page with its status and headers (JSON under /api/, for programs)."""
+    if request.path.startswith("/api/"):
+        error = re.sub(r"[^a-z0-9]+", "_", message.title.lower()).strip("_")
+        text = " ".join([message.title + ".", *message.paragraphs]).strip()
+        return jsonify(error=error, message=text), message.status, message.headers
     body = render_template("message.html", message=message, t=Words(language), frame=None)
     return body, message.status, message.headers
 

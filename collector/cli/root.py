@@ -541,6 +541,7 @@ def kpi(
 def _add_command_groups() -> None:
     """Add the command groups that live in `collector.commands` (one module per noun)."""
     from collector.cli import (
+        api,
         bot,
         contacts,
         dispatch,
@@ -568,6 +569,7 @@ def _add_command_groups() -> None:
     main.add_command(volunteers.enquiries)
     main.add_command(followups.followups_group)
     main.add_command(export.group)
+    main.add_command(api.group)
 
 
 _add_command_groups()

@@ -1,0 +1,105 @@
+"""`tempcheck api`: tokens for the read-only JSON API (admins' work: run on the server).
+
+A token is shown once, when it is made; the database keeps only its hash. Making and revoking
+one is audited (which token, whose view, never the token itself).
+"""
+
+from __future__ import annotations
+
+import click
+from sqlalchemy import select
+
+from collector import apitokens, audit, models
+from collector.cli.base import Context, local_time, pass_context, provider_by_slug, stop, table
+
+
+@click.group("api")
+def group() -> None:
+    """Tokens for the read-only JSON API (/api/v1)."""
+
+
+@group.command("create-token")
+@click.option("--name", required=True, help="What uses it, e.g. 'council dashboard'.")
+@click.option("--provider", "provider_slug", help="A staff token: this provider's view.")
+@click.option("--funder", "funder_email", help="A funder token: this funder account's view.")
+@pass_context
+def create_token(
+    context: Context, name: str, provider_slug: str | None, funder_email: str | None
+) -> None:
+    """Make a token with a provider's staff view or a funder's view; it is shown once."""
+    if (provider_slug is None) == (funder_email is None):
+        stop("Give one of --provider SLUG (a staff token) or --funder EMAIL (a funder token)")
+    with context.sessions() as session:
+        provider = provider_by_slug(session, provider_slug) if provider_slug else None
+        funder = None
+        if funder_email:
+            funder = session.scalar(
+                select(models.User).where(models.User.email == funder_email.strip().lower())
+            )
+            if funder is None:
+                stop(f"No account {funder_email} (see `tempcheck users list`)")
+        try:
+            row, token = apitokens.create_token(
+                session,
+                name=name,
+                provider=provider,
+                funder=funder,
+                created_by=audit.command_line_actor(),
+            )
+        except apitokens.TokenError as error:
+            stop(error.message)
+        audit.record(
+            session,
+            "api.token_create",
+            provider_id=row.provider_id,
+            subject=f"API token {row.id} ({row.prefix}...)",
+            details={"role": row.role, "name": row.name},
+        )
+        session.commit()
+        whose = provider_slug or funder_email
+    click.secho(f"API token {row.id} ({row.role}, {whose}): {token}", fg="green")
+    click.echo("Copy it now: it is not shown again. Send it as `Authorization: Bearer <token>`.")
+
+
+@group.command("tokens")
+@pass_context
+def list_tokens(context: Context) -> None:
+    """List the API tokens (never the tokens themselves)."""
+    with context.sessions() as session:
+        rows = [
+            (
+                str(t.id),
+                f"{t.prefix}...",
+                t.name,
+                t.role,
+                t.provider.slug if t.provider else (t.user.email if t.user else "-"),
+                local_time(t.created_at),
+                local_time(t.last_used_at) if t.last_used_at else "never",
+                "revoked " + local_time(t.revoked_at) if t.revoked_at else "active",
+            )
+            for t in apitokens.tokens(session)
+        ]
+    if not rows:
+        click.echo("No API tokens yet: `tempcheck api create-token --help`.")
+        return
+    table(("id", "token", "name", "role", "view of", "made", "last used", "status"), rows)
+
+
+@group.command("revoke")
+@click.argument("token_id", type=int)
+@pass_context
+def revoke(context: Context, token_id: int) -> None:
+    """Revoke a token: it stops working at once."""
+    with context.sessions() as session:
+        try:
+            row = apitokens.revoke(session, token_id)
+        except apitokens.TokenError as error:
+            stop(error.message)
+        audit.record(
+            session,
+            "api.token_revoke",
+            provider_id=row.provider_id,
+            subject=f"API token {row.id} ({row.prefix}...)",
+        )
+        session.commit()
+    click.secho(f"Revoked API token {token_id}.", fg="green")
