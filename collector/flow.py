@@ -24,6 +24,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from collector import models
 from collector.db import upsert
+from collector.delivery import webhooks
 from collector.errors import CollectorError, Conflict, NotFound
 from collector.localtime import long_date
 from collector.models import utcnow
@@ -522,6 +523,20 @@ def complete(session: Session, response: models.Response, *, now: datetime | Non
     # Held, so no other tab, channel or thread can be submitting it too: the second to come
     # finds it completed (`_hold` refuses it).
     _save(session, response, now, status="completed", completed_at=now, cursor=None)
+    webhooks.emit(
+        session,
+        "response.completed",
+        provider_id=response.round.provider_id,
+        subject=f"response-{response.id}",
+        payload={
+            "response": {
+                "id": response.id,
+                "round_id": response.round_id,
+                "channel": response.channel,
+                "completed_at": now.isoformat(),
+            }
+        },
+    )
     counted = {q.id for q in steps if q.answerable}
     if not counted.issuperset(stored):
         session.execute(

@@ -440,6 +440,31 @@ class ApiToken(Base):
         return f"<ApiToken {self.id} {self.role} {self.prefix}>"
 
 
+class Webhook(Base):
+    """An address told of events (collector.delivery.webhooks), for a provider or a funder's
+    account; its secret signs each delivery."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(String(500))
+    events: Mapped[list[str]] = mapped_column(JSON, default=list)
+    provider_id: Mapped[int | None] = mapped_column(ForeignKey("providers.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    secret: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(254))
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    provider: Mapped[Provider | None] = relationship()
+    user: Mapped[User | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<Webhook {self.id} {self.events}>"
+
+
 class SignIn(Base):
     """One signed-in browser: the session cookie holds its token, this row only the token's hash.
 

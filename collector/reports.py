@@ -23,7 +23,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, defer
 
 from collector import audit, models
-from collector.delivery import outbox
+from collector.delivery import outbox, webhooks
 from collector.delivery.outbox import Outgoing
 from collector.errors import CollectorError, NotFound
 from collector.models import utcnow
@@ -158,6 +158,25 @@ def save_snapshot(
     session.add(snapshot)
     session.flush()
     queue_emails(session, snapshot, message=message, replaces=previous.id if previous else None)
+    round_ = snapshot.round
+    webhooks.emit(
+        session,
+        "report.published",
+        provider_id=snapshot.provider_id,
+        subject=f"report-{snapshot.id}",
+        payload={
+            "report": {
+                "id": snapshot.id,
+                "round_id": snapshot.round_id,
+                "provider": round_.provider.slug,
+                "period": round_.period_label,
+                "framework": snapshot.framework,
+                "title": snapshot.title,
+                "path": report_path(round_.provider.slug, snapshot.id),
+                "replaces": previous.id if previous else None,
+            }
+        },
+    )
     return snapshot
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, CursorResult, and_, false, func, or_, sele
 from sqlalchemy.orm import Session
 
 from collector import models
-from collector.delivery import outbox
+from collector.delivery import outbox, webhooks
 from collector.errors import CollectorError, NotFound
 from collector.localtime import date_time, long_date
 from collector.models import utcnow
@@ -575,7 +575,38 @@ def close_round(
         .values(status="cancelled", last_error="The round closed before it was sent")
     )
     session.flush()
+    _closed_webhooks(session, round_)
     return int(result.rowcount or 0)
+
+
+def _closed_webhooks(session: Session, round_: models.Round) -> None:
+    """Tell the webhooks that want it that the round closed, with its response rate."""
+    invited = session.scalar(
+        select(func.count(models.Invitation.id)).where(models.Invitation.round_id == round_.id)
+    )
+    completed = session.scalar(
+        select(func.count(models.Response.id)).where(
+            models.Response.round_id == round_.id, models.Response.status == "completed"
+        )
+    )
+    assert round_.closed_at is not None
+    webhooks.emit(
+        session,
+        "round.closed",
+        provider_id=round_.provider_id,
+        subject=f"round-{round_.id}",
+        payload={
+            "round": {
+                "id": round_.id,
+                "provider": round_.provider.slug,
+                "survey": round_.survey.slug,
+                "period": round_.period_label,
+                "closed_at": round_.closed_at.isoformat(),
+                "invited": int(invited or 0),
+                "completed": int(completed or 0),
+            }
+        },
+    )
 
 
 @dataclass

@@ -103,3 +103,94 @@ def revoke(context: Context, token_id: int) -> None:
         )
         session.commit()
     click.secho(f"Revoked API token {token_id}.", fg="green")
+
+
+@group.command("add-webhook")
+@click.argument("url")
+@click.option(
+    "--events",
+    required=True,
+    help="Comma-separated: report.published, round.closed, response.completed (a provider's "
+    "own webhooks only).",
+)
+@click.option("--provider", "provider_slug", help="The provider's events.")
+@click.option("--funder", "funder_email", help="The events of the providers a funder funds.")
+@pass_context
+def add_webhook(
+    context: Context, url: str, events: str, provider_slug: str | None, funder_email: str | None
+) -> None:
+    """Tell an HTTPS address of events; its signing secret is shown once."""
+    from collector.delivery import webhooks
+
+    if (provider_slug is None) == (funder_email is None):
+        stop("Give one of --provider SLUG or --funder EMAIL")
+    with context.sessions() as session:
+        provider = provider_by_slug(session, provider_slug) if provider_slug else None
+        funder = None
+        if funder_email:
+            funder = session.scalar(
+                select(models.User).where(models.User.email == funder_email.strip().lower())
+            )
+            if funder is None:
+                stop(f"No account {funder_email} (see `tempcheck users list`)")
+        try:
+            row, secret = webhooks.add_webhook(
+                session,
+                url=url,
+                events=[e.strip() for e in events.split(",") if e.strip()],
+                provider=provider,
+                funder=funder,
+                created_by=audit.command_line_actor(),
+            )
+        except webhooks.WebhookError as error:
+            stop(error.message)
+        audit.record(
+            session,
+            "api.webhook_add",
+            provider_id=row.provider_id,
+            subject=f"webhook {row.id}",
+            details={"events": row.events},
+        )
+        session.commit()
+    click.secho(f"Webhook {row.id} for {', '.join(row.events)}; its signing secret: {secret}")
+    click.echo("Copy the secret now: it is not shown again (see the README on checking it).")
+
+
+@group.command("webhooks")
+@pass_context
+def list_webhooks(context: Context) -> None:
+    """List the webhooks (never their secrets)."""
+    with context.sessions() as session:
+        rows = [
+            (
+                str(h.id),
+                h.url,
+                ", ".join(h.events),
+                h.provider.slug if h.provider else (h.user.email if h.user else "-"),
+                "removed " + local_time(h.removed_at) if h.removed_at else "active",
+            )
+            for h in session.scalars(select(models.Webhook).order_by(models.Webhook.id))
+        ]
+    if not rows:
+        click.echo("No webhooks yet: `tempcheck api add-webhook --help`.")
+        return
+    table(("id", "address", "events", "for", "status"), rows)
+
+
+@group.command("remove-webhook")
+@click.argument("webhook_id", type=int)
+@pass_context
+def remove_webhook(context: Context, webhook_id: int) -> None:
+    """Remove a webhook: nothing more is sent to it."""
+    from collector.delivery import webhooks
+
+    with context.sessions() as session:
+        try:
+            row = webhooks.remove(session, webhook_id)
+        except webhooks.WebhookError as error:
+            stop(error.message)
+        audit.record(
+            session, "api.webhook_remove", provider_id=row.provider_id, subject=f"webhook {row.id}"
+        )
+        session.commit()
+    click.secho(f"Removed webhook {webhook_id}.", fg="green")

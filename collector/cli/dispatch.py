@@ -62,6 +62,7 @@ def dispatch(context: Context, until_idle: bool, once: bool, name: str | None) -
     """Deliver queued invitations, reminders and reports, and run the schedules, until stopped."""
     from collector.delivery import mailer
     from collector.delivery.dispatcher import Dispatcher, TickReport, Transport
+    from collector.delivery.webhooks import WebhookTransport
 
     if until_idle and once:
         fail("Choose one of --until-idle and --once")
@@ -74,7 +75,7 @@ def dispatch(context: Context, until_idle: bool, once: bool, name: str | None) -
     sessions = db.make_sessionmaker(engine)
     worker = name or f"{socket.gethostname()}:{os.getpid()}"
     email = mailer.email_transport(settings, sessions)
-    transports: dict[str, Transport] = {"email": email}
+    transports: dict[str, Transport] = {"email": email, "webhook": WebhookTransport(sessions)}
     limits = [f"at most {settings.email_per_second} emails a second"]
     if settings.telegram_bot_token:
         # The bot's token is all Telegram delivery needs: messages go out through the Bot API

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from collector import db, models, reports, rounds, schedules
 from collector.config import Settings
-from collector.delivery import chats, outbox
+from collector.delivery import chats, outbox, webhooks
 from collector.delivery.outbox import DeliveryError, Outgoing
 from collector.models import utcnow
 
@@ -460,6 +460,8 @@ def still_wanted(session: Session, message: Outgoing) -> tuple[str | None, str]:
     the address to send it to now."""
     if message.template == reports.TEMPLATE:
         return reports.still_wanted(session, message)
+    if message.channel == webhooks.CHANNEL:
+        return webhooks.still_wanted(session, message), message.recipient
     recipient = message.recipient
     if message.round_id is not None:
         round_ = session.get(models.Round, message.round_id)

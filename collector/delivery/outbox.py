@@ -26,7 +26,7 @@ from collector import models
 from collector.db import upsert
 from collector.models import utcnow
 
-CHANNELS = ("email", "telegram")
+CHANNELS = ("email", "telegram", "webhook")
 STATUSES = ("pending", "sending", "sent", "failed", "cancelled")
 
 

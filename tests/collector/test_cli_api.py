@@ -74,3 +74,40 @@ def test_bad_token_requests_are_refused(run: Any, session_factory: Any) -> None:
     missing = run("api", "revoke", "42")
     assert missing.exit_code == 1 and "No API token 42" in missing.output
     assert "No API tokens yet" in run("api", "tokens").output
+
+
+def test_webhooks_are_added_listed_and_removed(run: Any, session_factory: Any) -> None:
+    with session_factory() as session:
+        make_provider(session, slug="alpha-cvs")
+        session.commit()
+    added = run(
+        "api",
+        "add-webhook",
+        "https://example.org/hook",
+        "--events",
+        "round.closed,response.completed",
+        "--provider",
+        "alpha-cvs",
+    )
+    assert added.exit_code == 0, added.output
+    secret = added.output.split("signing secret: ")[1].split()[0]
+    assert secret.startswith("whsec_")
+    listed = run("api", "webhooks")
+    assert "https://example.org/hook" in listed.output and secret not in listed.output
+    bad = run(
+        "api",
+        "add-webhook",
+        "http://example.org/x",
+        "--events",
+        "round.closed",
+        "--provider",
+        "alpha-cvs",
+    )
+    assert bad.exit_code == 1 and "must be HTTPS" in bad.output
+    assert run("api", "remove-webhook", "1").exit_code == 0
+    assert "removed" in run("api", "webhooks").output
+    missing = run("api", "remove-webhook", "7")
+    assert missing.exit_code == 1 and "No webhook 7" in missing.output
+    with session_factory() as session:
+        actions = session.scalars(select(models.AuditEvent.action)).all()
+        assert actions.count("api.webhook_add") == 1 and "api.webhook_remove" in actions
