@@ -9,6 +9,7 @@ import pytest
 import schemathesis
 from flask import Flask
 from hypothesis import HealthCheck, given, settings
+from openapi_spec_validator import validate
 from schemathesis.specs.openapi.checks import ignored_auth
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -177,6 +178,7 @@ def test_the_openapi_document_is_valid_and_the_api_survives_fuzzing(
         p.replace("{round}", "{round_id}").replace("{report}", "{report_id}") for p in ENDPOINTS
     }
     assert document.json["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    validate(document.json)  # a valid OpenAPI document (raises with the problem otherwise)
     schema = schemathesis.openapi.from_wsgi("/api/v1/spec/openapi.json", app)
     headers = {"Authorization": f"Bearer {tokens['staff_a']}"}
     checked: list[str] = []
