@@ -354,7 +354,8 @@ def test_the_dispatch_command_prints_emails_without_addresses_when_smtp_is_not_s
     lines = result.output.splitlines()
     assert lines[0] == (
         "Dispatcher test-dispatcher: email printed to the console, not sent (SMTP_HOST is "
-        "empty); batches of 10, at most 10 emails a second."
+        "empty); webhooks: signed POSTs to their addresses; batches of 10, at most 10 emails a "
+        "second."
     )
     printed = [line for line in lines if line.startswith("[email not sent: no SMTP_HOST]")]
     assert len(printed) == 2 and "(invite): Test CVS" in printed[0]

@@ -435,4 +435,4 @@ def test_dispatcher_sends_telegram_invitations_and_marks_blocked_chats(
         )
         assert email is not None and email.status == "pending"
     assert [call.chat_id for call in request.sent()][1:] == [int(delivered)]
-    assert outbox.CHANNELS == ("email", "telegram")
+    assert outbox.CHANNELS == ("email", "telegram", "webhook")
