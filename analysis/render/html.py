@@ -271,15 +271,20 @@ def _kpi_view(result: KpiResult, report: KpiReport) -> KpiView:
     # A hidden result already says why; its note would only repeat it.
     notes = [n for n in (result.note, result.overall.note) if n and not result.overall.suppressed]
     tables = tuple(
-        Table(kpi, s, f"{kpi.id} by {SEGMENT_TITLES[s].lower()}",
-              tuple(_row(c) for c in result.breakdowns[s]))
+        Table(
+            kpi,
+            s,
+            f"{kpi.id} by {SEGMENT_TITLES[s].lower()}",
+            tuple(_row(c) for c in result.breakdowns[s]),
+        )
         for s in shown_segments(kpi, result)
     )
     return KpiView(
         result=result,
         anchor="kpi-" + "".join(ch if ch.isalnum() else "-" for ch in kpi.id.lower()),
         chart=Chart(_uri(charts.kpi_chart(result, report)), _chart_alt(result))
-        if _has_figures(result) else None,
+        if _has_figures(result)
+        else None,
         trend=None if trend is None else Chart(_uri(trend), _trend_alt(result)),
         facts=_facts(result),
         outcomes=_outcomes(result),
@@ -339,8 +344,13 @@ def definition_lines(kpi: Kpi) -> list[tuple[str, str, bool]]:
         lines.append(("Counted", "different organisations with a completed response", False))
         if kpi.where_text:
             lines.append(("Where", kpi.where_text, True))
-        lines.append(("Window", f"rounds opened in the {kpi.window_days} days up to the "
-                      "round's close", False))
+        lines.append(
+            (
+                "Window",
+                f"rounds opened in the {kpi.window_days} days up to the round's close",
+                False,
+            )
+        )
     elif kpi.kind is KpiKind.AWARENESS:
         if kpi.aware:
             lines.append(("Aware (each outcome)", f"selected in {kpi.aware}", False))
@@ -357,21 +367,27 @@ def definition_lines(kpi: Kpi) -> list[tuple[str, str, bool]]:
             lines.append(("Out of", "volunteer enquiries dated in the report's period", False))
             lines.append(("Counted", "those taken up by a placement (see the note)", False))
         lines.append(
-            ("Period", "the dates of the provider's follow-up round for the period (ending the "
-             "day before its next period starts, so that no day counts twice), else the "
-             "period's label read as a UK financial year (April to March; H1, H2, Q1-Q4)",
-             False)
+            (
+                "Period",
+                "the dates of the provider's follow-up round for the period (ending the "
+                "day before its next period starts, so that no day counts twice), else the "
+                "period's label read as a UK financial year (April to March; H1, H2, Q1-Q4)",
+                False,
+            )
         )
         if kpi.target_period == "year":
-            lines.append(("Annual target", "compared pro rata to the period's length in days",
-                          False))
+            lines.append(
+                ("Annual target", "compared pro rata to the period's length in days", False)
+            )
     lines.append(("Target", str(kpi.target), False))
     for benchmark in kpi.benchmarks:
-        lines.append((
-            f"Benchmark: {benchmark.label}",
-            f"{benchmark_value(benchmark.value)} in {benchmark.year}: {benchmark.source}",
-            False,
-        ))
+        lines.append(
+            (
+                f"Benchmark: {benchmark.label}",
+                f"{benchmark_value(benchmark.value)} in {benchmark.year}: {benchmark.source}",
+                False,
+            )
+        )
     if kpi.note:
         lines.append(("Note", kpi.note, False))
     return lines
@@ -398,10 +414,7 @@ def report_view(report: KpiReport) -> dict[str, Any]:
                 "value": "not shown" if r.overall.suppressed else headline_text(r),
                 "n": n_text(r.overall),
                 "interval": interval_text(r.overall.low, r.overall.high),
-                "change": (
-                    change_text(r.change) if is_share(r.kpi)
-                    else DASH
-                ),
+                "change": (change_text(r.change) if is_share(r.kpi) else DASH),
                 "focus": None
                 if r.focus is None
                 else {
