@@ -422,7 +422,7 @@ class Framework:
         out: list[tuple[Group | None, tuple[Kpi, ...]]] = []
         for group in self.groups:
             mine = tuple(k for k in self.kpis if k.group == group.key)
-            if mine:
+            if mine or group.note:  # a group with no KPIs of its own says where they are
                 out.append((group, mine))
         known = {g.key for g in self.groups}
         rest = tuple(k for k in self.kpis if k.group not in known)
