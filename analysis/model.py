@@ -40,7 +40,11 @@ from analysis.periods import Period
 from analysis.suppression import SUPPRESS_BELOW
 from collector.errors import NotFound
 
-__all__ = ["AllianceMember", "KpiReport", "ReportDataError"]
+__all__ = ["OVERVIEW", "AllianceMember", "KpiReport", "ReportDataError"]
+
+# The narrative key of a report's strategic overview (beside the KPIs' own explanations): the
+# scope asks for "a strategic overview" at the top of each 6-monthly report.
+OVERVIEW = "overview"
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,11 @@ class KpiReport:
     def is_alliance(self) -> bool:
         """Tell whether this is an alliance's report rather than one provider's."""
         return bool(self.members)
+
+    @property
+    def overview(self) -> str:
+        """Give the strategic overview staff wrote for the report (empty if none)."""
+        return self.narratives.get(OVERVIEW, "").strip()
 
     @property
     def rag_rule(self) -> str:
