@@ -255,10 +255,10 @@ def evaluate_evidence(
     wanted = case_studies_wanted(kpi, period)
     cases = sum(1 for item in items if item.is_case_study)
     counted = f"{len(items)} item{'s' if len(items) != 1 else ''}"
-    if wanted:
-        counted += f", {cases} of {wanted} case stud{'ies' if wanted != 1 else 'y'}"
-    elif cases:
+    if cases:
         counted += f", {cases} case stud{'ies' if cases != 1 else 'y'}"
+    if wanted:
+        counted += f" ({wanted} asked for)"
     if kpi.target.rule is TargetRule.NONE:
         cell = Cell(OVERALL, count=None, status=Status.NO_TARGET, text=counted)
         return KpiResult(kpi, cell, round_, period=period, evidence=items)
