@@ -162,11 +162,12 @@ class _Lookups:
 def _lookups(session: Session, provider_id: int, today: date | None) -> _Lookups:
     org, act = models.Organisation, models.ActivityRecord
     found = _Lookups(provider_id, reporting_window(session, provider_id, today=today))
-    found.organisations = dict(
-        session.execute(
+    found.organisations = {
+        ref: oid
+        for ref, oid in session.execute(
             select(org.external_ref, org.id).where(org.provider_id == provider_id)
-        ).tuples()
-    )
+        )
+    }
     found.existing = {
         ref
         for ref in session.scalars(select(act.external_ref).where(act.provider_id == provider_id))

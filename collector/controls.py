@@ -19,6 +19,4 @@ def control_problem(text: str) -> str | None:
     if match is None:
         return None
     code = ord(match.group())
-    return (
-        f"holds a control character (U+{code:04X}) that cannot be stored or shown: remove it"
-    )
+    return f"holds a control character (U+{code:04X}) that cannot be stored or shown: remove it"

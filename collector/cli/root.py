@@ -474,6 +474,7 @@ def kpi(
 def _add_command_groups() -> None:
     """Add the command groups that live in `collector.commands` (one module per noun)."""
     from collector.cli import (
+        activities,
         bot,
         contacts,
         dispatch,
@@ -488,6 +489,9 @@ def _add_command_groups() -> None:
 
     main.add_command(providers.group)
     main.add_command(users.group)
+    main.add_command(activities.activities_group)
+    main.add_command(activities.evidence_group)
+    main.add_command(activities.milestones_group)
     main.add_command(rounds.group)
     main.add_command(report.report)
     main.add_command(dispatch.dispatch)
