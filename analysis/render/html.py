@@ -17,6 +17,7 @@ from typing import Any
 import jinja2
 import markupsafe
 
+from analysis.collective import CollectiveReport
 from analysis.comparisons import RateCell, ResponseRates
 from analysis.kpis.definitions import COMBINE_METHODS, Kpi, KpiKind
 from analysis.kpis.results import Cell, KpiResult
@@ -47,6 +48,7 @@ from collector.localtime import long_date
 
 __all__ = [
     "TEMPLATES",
+    "collective_html",
     "definition_lines",
     "report_css",
     "report_html",
@@ -569,6 +571,46 @@ def report_html(report: KpiReport, *, standalone: bool = True) -> str:
         return body
     return env.get_template("document.html").render(
         title=f"{report.provider_name}: {report.framework.title}, {report.round.period}",
+        css=markupsafe.Markup(report_css()),
+        body=markupsafe.Markup(body),
+    )
+
+
+def collective_html(collective: CollectiveReport) -> str:
+    """Render a framework's collective report as one standalone document (and so a PDF)."""
+    env = _environment()
+    lines = {line.kpi.id: line for line in collective.lines}
+    bodies = []
+    for report in collective.reports:
+        context = report_view(report)
+        context["c"] = PLAIN
+        context["standalone"] = True
+        bodies.append(markupsafe.Markup(env.get_template("body.html").render(context)))
+    side = [
+        {
+            "kpi": kpi,
+            "cells": [
+                (
+                    "not shown" if r.overall.suppressed else headline_text(r),
+                    r.status,
+                )
+                for r in collective.results(kpi.id)
+            ],
+        }
+        for kpi in collective.framework.kpis
+    ]
+    body = env.get_template("collective.html").render(
+        framework=collective.framework,
+        period=collective.period,
+        providers=collective.providers,
+        county_groups=[
+            (group, [lines[k.id] for k in kpis]) for group, kpis in collective.framework.grouped()
+        ],
+        side=side,
+        bodies=bodies,
+    )
+    return env.get_template("document.html").render(
+        title=f"{collective.framework.title}: collective report, {collective.period}",
         css=markupsafe.Markup(report_css()),
         body=markupsafe.Markup(body),
     )
