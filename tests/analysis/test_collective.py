@@ -31,8 +31,9 @@ def test_the_county_adds_up_counts_and_amounts_and_tallies_verdicts() -> None:
         "Brentwood CVS",
         [activity("event", "2025-11-01", provider="brentwood-cvs") for _ in range(12)]
         + [
-            activity("funding_application", "2025-12-01", 1, obtained=150_050,
-                     provider="brentwood-cvs")
+            activity(
+                "funding_application", "2025-12-01", 1, obtained=150_050, provider="brentwood-cvs"
+            )
         ],
         members=104,
     )
@@ -40,13 +41,17 @@ def test_the_county_adds_up_counts_and_amounts_and_tallies_verdicts() -> None:
         "harlow-cvs",
         "Harlow CVS",
         [activity("event", "2025-11-02", provider="harlow-cvs") for _ in range(7)]
-        + [activity("funding_application", "2025-12-02", 2, obtained=99_950,
-                    provider="harlow-cvs")],
+        + [
+            activity("funding_application", "2025-12-02", 2, obtained=99_950, provider="harlow-cvs")
+        ],
         members=60,
     )
     other = dataclasses.replace(harlow, round=dataclasses.replace(harlow.round, period="x"))
     collective = collective_of(brentwood.framework, "2025/26 H2", [brentwood, harlow, other])
-    assert collective.providers == (("brentwood-cvs", "Brentwood CVS"), ("harlow-cvs", "Harlow CVS"))
+    assert collective.providers == (
+        ("brentwood-cvs", "Brentwood CVS"),
+        ("harlow-cvs", "Harlow CVS"),
+    )
     a = collective.line("a")
     # 12 + 7 = 19 events against 10 + 10 for the half year: the county is short.
     assert (a.total, a.target, a.status) == (19, 20, Status.RED)

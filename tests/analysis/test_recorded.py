@@ -73,9 +73,7 @@ def recorded(rows: list[dict[str, Any]], **more: Any) -> RecordedFrames:
 
 
 @pytest.mark.parametrize(("events", "status"), [(10, Status.GREEN), (9, Status.RED)])
-def test_events_are_judged_against_the_annual_target_pro_rata(
-    events: int, status: Status
-) -> None:
+def test_events_are_judged_against_the_annual_target_pro_rata(events: int, status: Status) -> None:
     rows = [activity("event", f"2025-{10 + n % 3}-{1 + n:02d}") for n in range(events)]
     # Outside the period, another kind, another provider: none of these count.
     rows += [
@@ -255,8 +253,9 @@ def test_ii_counts_an_indicator_with_nothing_recorded_as_not_achieved() -> None:
         "g": "not reported",
         "x": "not judged",
     }
-    assert ii.overall.note == "3 of 6 targets met, 1 not reported; 1 not judged (too few " \
-        "answers): x"
+    assert (
+        ii.overall.note == "3 of 6 targets met, 1 not reported; 1 not judged (too few answers): x"
+    )
     # Had g been reported and met, 4 of 6 would still fall short; all met is 100%.
     met = [_result(k, Status.GREEN) for k in ("ix", "a", "c", "e", "iv")]
     assert evaluate_targets_met(ESSEX.kpi("ii"), met).status is Status.GREEN

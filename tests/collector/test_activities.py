@@ -64,8 +64,7 @@ def test_an_activity_file_is_imported_whole_and_updated_by_reference(session: Se
     text = "\n".join(
         [
             HEADER + ",beneficiaries",
-            "F1,Funding application supported,01/02/2026,GRP1,Lottery,"
-            '"£1,234.50",1000,40',
+            'F1,Funding application supported,01/02/2026,GRP1,Lottery,"£1,234.50",1000,40',
             "E1,event,2026-02-03,,Forum,,,120",
         ]
     )
