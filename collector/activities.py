@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from collector import localtime, models
@@ -348,7 +348,7 @@ def import_activities(
     }
     new = [{"provider_id": provider.id, **{k: values[k] for k in FIELDS}} for values in plan.new]
     if new:
-        session.execute(models.ActivityRecord.__table__.insert(), new)
+        session.execute(insert(models.ActivityRecord), new)
     for values in plan.updated:
         record = by_ref[values["external_ref"]]
         for key in FIELDS:

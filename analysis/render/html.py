@@ -471,7 +471,7 @@ def report_view(report: KpiReport) -> dict[str, Any]:
         (group, [views[k.id] for k in kpis if k.id in known])
         for group, kpis in report.framework.grouped()
     ]
-    glance = [
+    glance: list[dict[str, Any]] = [
         {
             "result": r,
             "anchor": "kpi-" + "".join(ch if ch.isalnum() else "-" for ch in r.kpi.id.lower()),
