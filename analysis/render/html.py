@@ -240,12 +240,9 @@ def _facts(result: KpiResult) -> tuple[tuple[str, str], ...]:
             counted = "Taken up" if kpi.kind is KpiKind.RECORDS else "Meeting the definition"
             facts.append((counted, str(cell.numerator)))
         facts.append(("95% confidence interval", interval_text(cell.low, cell.high)))
+    facts.append(("Target", str(result.target)))
     if kpi.target_text:
-        facts.append(("Target", kpi.target_text))
-    else:
-        facts.append(("Target", str(result.target)))
-    if kpi.target_text and result.target.numeric:
-        facts.append(("Target for the period", str(result.target)))
+        facts.append(("The target as the source words it", kpi.target_text))
     facts.append(("Status", status_word(result.status)))
     if is_share(kpi):
         facts.append(("Change since the previous round", change_text(result.change)))

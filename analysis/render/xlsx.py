@@ -55,6 +55,7 @@ WIDE_COLUMNS = {
     "Text": 90,
     "Group": 32,
     "Verdict": 34,
+    "Recorded result": 40,
     "Measure": 18,
     "Term": 24,
     "Segment": 22,
@@ -75,6 +76,9 @@ def _cell(cell: Cell) -> dict[str, Any]:
         "95% CI low": cell.low,
         "95% CI high": cell.high,
         "Count": cell.count,
+        # An amount in pounds (Essex i, VAL 15), and a recorded indicator's result in words.
+        "Amount (£)": cell.amount,
+        "Recorded result": cell.text or None,
         "Status": status_word(cell.status),
         "Note": hidden_text(cell) if cell.suppressed else cell.note,
     }

@@ -269,9 +269,21 @@ def test_the_message_holds_each_kpis_figures_and_the_link(essex: Rendered, val: 
         assert message.rstrip().endswith(LINK)
         lines = message.splitlines()
         empty = [x for x in lines if x.startswith("- No data this time: ")]
+        verdicts = [x for x in lines if x.startswith("- Evidence and milestones: ")]
         for result in rendered.report.results:
             starts = (f"- {result.kpi.id} ", f"- {result.kpi.id}:")
             mine = [x for x in lines if x.startswith(starts)]
+            if not mine and result.overall.text and result.kpi.kind in (
+                KpiKind.EVIDENCE, KpiKind.MILESTONE
+            ):
+                # Evidence indicators and milestones: one line per status (issue 17).
+                (line,) = verdicts
+                assert f"{WORDS.get(result.status, 'Not reported')} " in line
+                listed = [x.strip() for part in line.split(": ", 1)[1].split("; ")
+                          for x in part.split(" ", 1 if part.startswith(("Green", "Amber", "Red"))
+                                              else 2)[-1].split(", ")]
+                assert result.kpi.id in listed
+                continue
             if not mine:
                 # Many KPIs: those with no data share one line (issue 15).
                 (line,) = empty
