@@ -327,6 +327,14 @@ def load_recorded(connection: Connection, plans: Sequence[_Plan]) -> RecordedFra
     periods = [plan.period for plan in wanted if plan.period is not None]
     labels = {period.label for period in periods}
     start, end = min(p.start for p in periods), max(p.end for p in periods)
+    # A count that adds the organisations in the records reads its window's (Essex x).
+    for plan in wanted:
+        for kpi in plan.framework.kpis:
+            round_ = plan.kpi_rounds.get(kpi.id)
+            if kpi.with_records and round_ is not None:
+                close = uk(round_.closes_at).date()
+                start = min(start, close - timedelta(days=kpi.window_days))
+                end = max(end, close)
     return RecordedFrames.of_rows(
         frames.load_activities(connection, providers, start, end),
         frames.load_member_counts(connection, providers),
@@ -520,7 +528,31 @@ def _evaluate(
         return evaluate_awareness(
             kpi, frame, loaded.survey, round_, previous, min_n=min_n, truths=truths
         )
-    return evaluate_count(kpi, frame, round_, plan.windows.get(kpi.id, [round_]), truths)
+    named = None
+    if kpi.with_records:
+        named = _organisations_recorded(recorded, round_, kpi.window_days)
+    return evaluate_count(
+        kpi, frame, round_, plan.windows.get(kpi.id, [round_]), truths, recorded=named
+    )
+
+
+def _organisations_recorded(
+    recorded: RecordedFrames | None, round_: RoundRef, days: int
+) -> list[int]:
+    """Give the organisations the provider's activity records name in a count's window (the
+    days up to its round's close)."""
+    if recorded is None:
+        return []
+    frame = recorded.activities
+    end = uk(round_.closes_at).date()
+    start = end - timedelta(days=days)
+    dates = frame[frames.OCCURRED_ON]
+    mine = (
+        (frame[frames.RECORD_PROVIDER] == round_.provider)
+        & (dates >= pd.Timestamp(start))
+        & (dates <= pd.Timestamp(end))
+    )
+    return [int(o) for o in frame.loc[mine, frames.ACTIVITY_ORGANISATION].dropna().unique()]
 
 
 def _evaluate_audiences(plan: _Plan, kpi: Kpi, surveys: dict[str, SurveyFrame]) -> KpiResult:

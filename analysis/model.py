@@ -177,6 +177,7 @@ def _definition_json(kpi: Kpi) -> dict[str, Any]:
         "activities": list(kpi.activities),
         "measure": kpi.measure or None,
         "case_studies": kpi.case_studies,
+        "with_records": kpi.with_records,
     }
 
 
@@ -302,6 +303,7 @@ def _kpi_from_json(data: Mapping[str, Any]) -> Kpi:
         activities=tuple(definition.get("activities") or ()),
         measure=str(definition.get("measure") or ""),
         case_studies=int(definition.get("case_studies") or 0),
+        with_records=bool(definition.get("with_records", False)),
     )
 
 

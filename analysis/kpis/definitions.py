@@ -16,7 +16,8 @@ the indicators come from), optionally ``min_n`` (the fewest responses a result i
 ``count``
     the number of different organisations with a completed response meeting ``where`` (a
     condition) in the rounds of the survey that opened in the ``window_days`` (365 by default)
-    up to the close of the reported round; ``target``: a whole number.
+    up to the close of the reported round; with ``with_records: true``, also those the
+    provider's activity records name, dated in the same days; ``target``: a whole number.
 ``awareness``
     per choice of the multiple-choice question ``aware`` (less those listed in ``exclude``):
     the share of respondents who selected it, against the previous round; and the share of
@@ -218,7 +219,7 @@ TARGET_PERIODS = ("period", "year")
 
 KIND_KEYS: dict[KpiKind, tuple[str, ...]] = {
     KpiKind.PROPORTION: ("survey", "numerator", "denominator", "breakdowns"),
-    KpiKind.COUNT: ("survey", "count", "where", "window_days"),
+    KpiKind.COUNT: ("survey", "count", "where", "window_days", "with_records"),
     KpiKind.AWARENESS: ("survey", "aware", "raised", "raised_among", "exclude"),
     KpiKind.TARGETS_MET: (),
     KpiKind.RECORDS: ("records", "target_period", "breakdowns"),
@@ -327,6 +328,8 @@ class Kpi:
     where: Node | None = None
     where_text: str = ""
     window_days: int = DEFAULT_WINDOW_DAYS
+    # also the organisations the provider's activity records name, in the same window
+    with_records: bool = False
     # awareness
     aware: str | None = None
     raised: str | None = None
@@ -1108,12 +1111,17 @@ class _Checker:
         if isinstance(window, bool) or not isinstance(window, int) or window < 1:
             self.problem(f"{where}: window_days", f"must be a whole number of days, not {window!r}")
             window = DEFAULT_WINDOW_DAYS
+        with_records = raw.get("with_records", False)
+        if not isinstance(with_records, bool):
+            self.problem(f"{where}: with_records", f"must be true or false, not {with_records!r}")
+            with_records = False
         return Kpi(
             **common,
             survey=survey.id if survey else None,
             where=node,
             where_text=text,
             window_days=window,
+            with_records=with_records,
         )
 
     def awareness(

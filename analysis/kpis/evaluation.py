@@ -627,15 +627,25 @@ def evaluate_count(
     round_: RoundRef,
     window: Collection[RoundRef],
     truths: Truths | None = None,
+    recorded: Collection[int] | None = None,
 ) -> KpiResult:
-    """Count the different organisations meeting the KPI's condition in the window's rounds."""
+    """Count the different organisations meeting the KPI's condition in the window's rounds,
+    and (`recorded`, when the KPI counts records too) those the activity records name."""
     in_window = frame[ROUND].isin([r.id for r in window]).to_numpy(dtype=np.bool_)
     if kpi.where is not None:
         in_window = in_window & (truths or Truths(frame))(kpi.where)
     organisations = frame[ORGANISATION].to_numpy(dtype=np.float64, na_value=np.nan)[in_window]
-    count = len(np.unique(organisations[~np.isnan(organisations)]))
+    answered = {int(o) for o in np.unique(organisations[~np.isnan(organisations)])}
     periods = ", ".join(r.period for r in sorted(window, key=lambda r: r.opens_at))
-    overall = count_cell(count, kpi.target, note=f"rounds counted: {periods}")
+    note = f"rounds counted: {periods}"
+    if recorded:  # said only when the records name some organisation
+        more = set(recorded) - answered
+        note += (
+            f"; {len(answered)} from the surveys and {len(more)} more from activity records "
+            f"({len(set(recorded))} named in the records)"
+        )
+        answered |= more
+    overall = count_cell(len(answered), kpi.target, note=note)
     return KpiResult(kpi, overall, round_)
 
 

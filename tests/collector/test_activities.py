@@ -116,6 +116,7 @@ def test_the_report_reads_activities_evidence_and_milestones(session: Session) -
         for _ in range(2)
     ]
     faith = make_organisation(session, provider, org_type="faith_group", district="Brentwood")
+    trained = [make_organisation(session, provider) for _ in range(2)]
     round_ = make_round(
         session,
         provider,
@@ -133,6 +134,10 @@ def test_the_report_reads_activities_evidence_and_milestones(session: Session) -
         {"kind": "guidance", "date": "2026-03-31", "organisation_ref": faith.external_ref},
         {"kind": "guidance", "date": "2026-04-01", "organisation_ref": faith.external_ref},
         *({"kind": "event", "date": f"2025-11-{n + 1:02d}"} for n in range(10)),
+        *(
+            {"kind": "training", "date": "2025-06-01", "organisation_ref": org.external_ref}
+            for org in trained
+        ),
         {
             "kind": "funding_application",
             "date": "2026-02-01",
@@ -186,6 +191,10 @@ def test_the_report_reads_activities_evidence_and_milestones(session: Session) -
     assert report.result("o").status is Status.NOT_REPORTED and report.result("o").evidence
     assert report.result("vi").overall.text == "late"
     assert report.result("e").status is Status.NOT_REPORTED
+    # x: no survey answers, but the records name 5 groups in the 12 months to the round's
+    # close (the two trained in June 2025 too, before the half year).
+    x = report.result("x")
+    assert x.overall.count == 5 and "0 from the surveys and 5 more" in x.overall.note
     verdicts = {c.kpi_id: c.verdict for c in report.result("ii").components}
     assert (verdicts["a"], verdicts["c"], verdicts["vi"], verdicts["e"]) == (
         "met",
