@@ -49,6 +49,12 @@ from analysis.kpis.evaluation import (
     evaluate_records,
     focus_cell,
 )
+from analysis.kpis.recorded import (
+    RecordedFrames,
+    evaluate_activity,
+    evaluate_evidence,
+    evaluate_milestone,
+)
 from analysis.kpis.results import KpiResult, RoundRef, no_data_cell
 from analysis.model import KpiReport
 from analysis.periods import (
@@ -62,7 +68,7 @@ from collector.errors import NotFound
 from collector.localtime import uk
 from collector.survey.model import Survey
 
-__all__ = ["SurveyFrame", "build_reports", "evaluate_report"]
+__all__ = ["SurveyFrame", "build_reports", "evaluate_report", "load_recorded"]
 
 YEAR = timedelta(days=365)
 
@@ -188,7 +194,7 @@ class _Plan:
 
 def _plan(framework: Framework, rounds: _Rounds, anchor: RoundRef) -> _Plan:
     plan = _Plan(framework, anchor, {}, {}, {})
-    if any(kpi.kind is KpiKind.RECORDS for kpi in framework.kpis):
+    if framework.has_recorded:
         plan.period = rounds.period(anchor)
     for kpi in framework.kpis:
         # An audiences KPI reads each audience's survey: a round of each (its part's id).
@@ -230,6 +236,7 @@ def evaluate_report(
     *,
     segments: Sequence[str] | None = None,
     records: RecordFrames | None = None,
+    recorded: RecordedFrames | None = None,
 ) -> KpiReport:
     """Evaluate one framework for one provider from loaded frames (no I/O).
 
@@ -237,12 +244,13 @@ def evaluate_report(
     survey id, holding every round the report reads; `invitation_counts` as
     frames.load_invitation_counts gives them (no response rates without); `records` the
     volunteering records (frames.load_enquiries and load_placements; record-based KPIs say
-    "no data" without).
+    "no data" without); `recorded` what staff recorded (activities, evidence, milestones:
+    :func:`load_recorded`; those KPIs say "not reported" without).
     """
     plan = _plan(framework, _Rounds(list(rounds)), anchor)
     wanted = tuple(SEGMENTS) if segments is None else tuple(segments)
     results = [
-        _evaluate(plan, kpi, surveys, wanted, records)
+        _evaluate(plan, kpi, surveys, wanted, records, recorded)
         for kpi in framework.kpis
         if kpi.kind is not KpiKind.TARGETS_MET
     ]
@@ -288,6 +296,7 @@ def build_reports(
     if not plans:
         return []
     loaded, invitation_counts, records = load_for(connection, plans, survey_rows)
+    recorded = load_recorded(connection, plans)
     return [
         evaluate_report(
             plan.framework,
@@ -297,9 +306,42 @@ def build_reports(
             invitation_counts,
             segments=segments,
             records=records,
+            recorded=recorded,
         )
         for plan in plans
     ]
+
+
+def load_recorded(connection: Connection, plans: Sequence[_Plan]) -> RecordedFrames | None:
+    """Load what staff recorded for the plans' providers and periods, once (None if no plan
+    has a recorded KPI): the activities dated in any of the periods, member counts, the
+    periods' evidence and assessments, and the milestones."""
+    wanted = [
+        plan
+        for plan in plans
+        if plan.period is not None and any(k.is_recorded for k in plan.framework.kpis)
+    ]
+    if not wanted:
+        return None
+    providers = {plan.anchor.provider for plan in wanted}
+    periods = [plan.period for plan in wanted if plan.period is not None]
+    labels = {period.label for period in periods}
+    start, end = min(p.start for p in periods), max(p.end for p in periods)
+    # A count that adds the organisations in the records reads its window's (Essex x).
+    for plan in wanted:
+        for kpi in plan.framework.kpis:
+            round_ = plan.kpi_rounds.get(kpi.id)
+            if kpi.with_records and round_ is not None:
+                close = uk(round_.closes_at).date()
+                start = min(start, close - timedelta(days=kpi.window_days))
+                end = max(end, close)
+    return RecordedFrames.of_rows(
+        frames.load_activities(connection, providers, start, end),
+        frames.load_member_counts(connection, providers),
+        frames.load_evidence(connection, providers, labels),
+        frames.load_assessments(connection, providers, labels),
+        frames.load_milestones(connection, providers),
+    )
 
 
 def load_for(
@@ -421,7 +463,18 @@ def _evaluate(
     surveys: dict[str, SurveyFrame],
     segments: Sequence[str],
     records: RecordFrames | None = None,
+    recorded: RecordedFrames | None = None,
 ) -> KpiResult:
+    if kpi.is_recorded:
+        assert plan.period is not None
+        counted = _counted(plan.period, plan.anchor)
+        found = recorded or RecordedFrames()
+        fw = plan.framework.id
+        if kpi.kind is KpiKind.ACTIVITY:
+            return evaluate_activity(kpi, found, plan.anchor, counted)
+        if kpi.kind is KpiKind.EVIDENCE:
+            return evaluate_evidence(kpi, found, fw, plan.anchor, plan.period)
+        return evaluate_milestone(kpi, found, fw, plan.anchor, counted)
     if kpi.kind is KpiKind.RECORDS:
         assert plan.period is not None
         if records is None:
@@ -475,7 +528,31 @@ def _evaluate(
         return evaluate_awareness(
             kpi, frame, loaded.survey, round_, previous, min_n=min_n, truths=truths
         )
-    return evaluate_count(kpi, frame, round_, plan.windows.get(kpi.id, [round_]), truths)
+    named = None
+    if kpi.with_records:
+        named = _organisations_recorded(recorded, round_, kpi.window_days)
+    return evaluate_count(
+        kpi, frame, round_, plan.windows.get(kpi.id, [round_]), truths, recorded=named
+    )
+
+
+def _organisations_recorded(
+    recorded: RecordedFrames | None, round_: RoundRef, days: int
+) -> list[int]:
+    """Give the organisations the provider's activity records name in a count's window (the
+    days up to its round's close)."""
+    if recorded is None:
+        return []
+    frame = recorded.activities
+    end = uk(round_.closes_at).date()
+    start = end - timedelta(days=days)
+    dates = frame[frames.OCCURRED_ON]
+    mine = (
+        (frame[frames.RECORD_PROVIDER] == round_.provider)
+        & (dates >= pd.Timestamp(start))
+        & (dates <= pd.Timestamp(end))
+    )
+    return [int(o) for o in frame.loc[mine, frames.ACTIVITY_ORGANISATION].dropna().unique()]
 
 
 def _evaluate_audiences(plan: _Plan, kpi: Kpi, surveys: dict[str, SurveyFrame]) -> KpiResult:

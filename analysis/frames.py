@@ -520,3 +520,144 @@ def load_placements(connection: Connection, providers: Collection[str]) -> pd.Da
     frame[VOLUNTEER] = pd.array(frame[VOLUNTEER].tolist(), dtype="Int64")
     frame[STARTS_ON] = pd.to_datetime(pd.Series(frame[STARTS_ON].tolist(), dtype=object))
     return frame
+
+
+# --- what staff record: activities, evidence, milestones (issue 17) -------------------------
+
+ACTIVITY_KIND = "kind"
+OCCURRED_ON = "occurred_on"
+ACTIVITY_ORGANISATION = "organisation_id"
+APPLIED = "amount_applied_pence"
+OBTAINED = "amount_obtained_pence"
+BENEFICIARIES = "beneficiaries"
+# The activity frame's segment columns are named as the survey frame's (@org_type...), so that
+# the same segment names break both down.
+ACTIVITY_COLUMNS = (
+    RECORD_PROVIDER,
+    ACTIVITY_KIND,
+    OCCURRED_ON,
+    ACTIVITY_ORGANISATION,
+    APPLIED,
+    OBTAINED,
+    BENEFICIARIES,
+    ORG_TYPE,
+    INCOME_BAND,
+    DISTRICT,
+    OUTCOMES,
+    IS_MEMBER,
+)
+
+
+def load_activities(
+    connection: Connection, providers: Collection[str], start: Any, end: Any
+) -> pd.DataFrame:
+    """Load the providers' activity records dated from `start` to `end` (inclusive), each with
+    the segments of the group helped (today's, as the organisation list has them)."""
+    a, p, o = models.ActivityRecord, models.Provider, models.Organisation
+    query = (
+        select(
+            p.slug,
+            a.kind,
+            a.occurred_on,
+            a.organisation_id,
+            a.amount_applied_pence,
+            a.amount_obtained_pence,
+            a.beneficiaries,
+            o.org_type,
+            o.income_band,
+            o.district,
+            o.outcomes,
+            o.is_member,
+        )
+        .join(p, a.provider_id == p.id)
+        .outerjoin(o, a.organisation_id == o.id)
+        .where(p.slug.in_(sorted(providers)), a.occurred_on >= start, a.occurred_on <= end)
+        .order_by(a.id)
+    )
+    rows = connection.execute(query).all()
+    frame = pd.DataFrame([tuple(row) for row in rows], columns=list(ACTIVITY_COLUMNS), dtype=object)
+    frame[OCCURRED_ON] = pd.to_datetime(pd.Series(frame[OCCURRED_ON].tolist(), dtype=object))
+    for column in (ACTIVITY_ORGANISATION, APPLIED, OBTAINED, BENEFICIARIES):
+        frame[column] = pd.array(frame[column].tolist(), dtype="Int64")
+    return frame
+
+
+def load_member_counts(connection: Connection, providers: Collection[str]) -> dict[str, int]:
+    """Count each provider's member groups on its list today (Essex l)."""
+    o, p = models.Organisation, models.Provider
+    rows = connection.execute(
+        select(p.slug, func.count(o.id))
+        .join(o, o.provider_id == p.id)
+        .where(p.slug.in_(sorted(providers)), o.is_member.is_(True))
+        .group_by(p.slug)
+    ).all()
+    return {str(slug): int(count) for slug, count in rows}
+
+
+def load_evidence(
+    connection: Connection, providers: Collection[str], periods: Collection[str]
+) -> list[tuple[str, str, str, str, str, str, bool, str | None]]:
+    """Load the evidence of the providers' periods: (provider, period, framework, KPI id, title,
+    text, is a case study, attachment name), one row per indicator an item supports."""
+    e, link, p = models.EvidenceItem, models.EvidenceLink, models.Provider
+    rows = connection.execute(
+        select(
+            p.slug,
+            e.period,
+            link.framework,
+            link.kpi_id,
+            e.title,
+            e.text,
+            e.is_case_study,
+            e.attachment_name,
+        )
+        .join(p, e.provider_id == p.id)
+        .join(link, link.item_id == e.id)
+        .where(p.slug.in_(sorted(providers)), e.period.in_(sorted(periods)))
+        .order_by(e.id, link.id)
+    ).all()
+    return [
+        (str(a), str(b), str(c), str(d), str(t), str(x or ""), bool(cs), name)
+        for a, b, c, d, t, x, cs, name in rows
+    ]
+
+
+def load_assessments(
+    connection: Connection, providers: Collection[str], periods: Collection[str]
+) -> dict[tuple[str, str, str, str], tuple[str, str]]:
+    """Load staff's statuses of evidence indicators: (provider, framework, KPI id, period) ->
+    (status, reason)."""
+    a, p = models.IndicatorAssessment, models.Provider
+    rows = connection.execute(
+        select(p.slug, a.framework, a.kpi_id, a.period, a.status, a.reason)
+        .join(p, a.provider_id == p.id)
+        .where(p.slug.in_(sorted(providers)), a.period.in_(sorted(periods)))
+    ).all()
+    return {(str(s), str(f), str(k), str(per)): (str(st), str(r)) for s, f, k, per, st, r in rows}
+
+
+def load_milestones(
+    connection: Connection, providers: Collection[str]
+) -> dict[tuple[str, str, str], tuple[str, Any, Any, Any, Any, str]]:
+    """Load the providers' milestones: (provider, framework, KPI id) -> (title, progress due,
+    due, progress recorded, achieved, note)."""
+    m, p = models.Milestone, models.Provider
+    rows = connection.execute(
+        select(
+            p.slug,
+            m.framework,
+            m.kpi_id,
+            m.title,
+            m.progress_due,
+            m.due_on,
+            m.progress_on,
+            m.achieved_on,
+            m.note,
+        )
+        .join(p, m.provider_id == p.id)
+        .where(p.slug.in_(sorted(providers)))
+    ).all()
+    return {
+        (str(s), str(f), str(k)): (str(t), pd_, due, pon, ach, str(note or ""))
+        for s, f, k, t, pd_, due, pon, ach, note in rows
+    }

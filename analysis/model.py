@@ -21,17 +21,30 @@ from analysis.kpis.definitions import (
     Benchmark,
     Focus,
     Framework,
+    Group,
     Kpi,
     KpiKind,
     Records,
 )
-from analysis.kpis.results import Cell, Change, KpiResult, OutcomeResult, RoundRef
+from analysis.kpis.results import (
+    Cell,
+    Change,
+    Component,
+    Evidence,
+    KpiResult,
+    OutcomeResult,
+    RoundRef,
+)
 from analysis.kpis.targets import RAG_RULE, Status, Target, TargetRule
 from analysis.periods import Period
 from analysis.suppression import SUPPRESS_BELOW
 from collector.errors import NotFound
 
-__all__ = ["AllianceMember", "KpiReport", "ReportDataError"]
+__all__ = ["OVERVIEW", "AllianceMember", "KpiReport", "ReportDataError"]
+
+# The narrative key of a report's strategic overview (beside the KPIs' own explanations): the
+# scope asks for "a strategic overview" at the top of each 6-monthly report.
+OVERVIEW = "overview"
 
 
 @dataclass(frozen=True)
@@ -75,6 +88,11 @@ class KpiReport:
         return bool(self.members)
 
     @property
+    def overview(self) -> str:
+        """Give the strategic overview staff wrote for the report (empty if none)."""
+        return self.narratives.get(OVERVIEW, "").strip()
+
+    @property
     def rag_rule(self) -> str:
         """Give the RAG rule in words, as funders read it."""
         return RAG_RULE.format(min_n=self.framework.min_n)
@@ -101,6 +119,7 @@ class KpiReport:
                     "name": self.framework.alliance.name,
                     "providers": list(self.framework.alliance.providers),
                 },
+                "groups": [group.to_json() for group in self.framework.groups],
             },
             "alliance_members": [member.to_json() for member in self.members],
             "provider": {"slug": self.provider, "name": self.provider_name},
@@ -153,6 +172,12 @@ def _definition_json(kpi: Kpi) -> dict[str, Any]:
         "raised_among": kpi.raised_among_text or None,
         "exclude": list(kpi.exclude),
         "target_period": kpi.target_period,
+        "group": kpi.group or None,
+        "target_text": kpi.target_text or None,
+        "activities": list(kpi.activities),
+        "measure": kpi.measure or None,
+        "case_studies": kpi.case_studies,
+        "with_records": kpi.with_records,
     }
 
 
@@ -193,6 +218,8 @@ def _cell_from_json(data: Mapping[str, Any]) -> Cell:
         count=_optional_int(data.get("count")),
         status=Status(data["status"]),
         note=str(data.get("note") or ""),
+        amount=_optional_float(data.get("amount")),
+        text=str(data.get("text") or ""),
     )
 
 
@@ -216,7 +243,11 @@ def _target_from_json(data: Mapping[str, Any], kind: KpiKind) -> Target:
     # Snapshots from before record-based KPIs have no "count": only count KPIs had counts then.
     is_count = bool(data.get("count", kind is KpiKind.COUNT))
     return Target(
-        TargetRule(data["rule"]), exact, is_count=is_count, basis=str(data.get("basis") or "")
+        TargetRule(data["rule"]),
+        exact,
+        is_count=is_count,
+        is_amount=bool(data.get("amount", False)),
+        basis=str(data.get("basis") or ""),
     )
 
 
@@ -266,6 +297,13 @@ def _kpi_from_json(data: Mapping[str, Any]) -> Kpi:
         ),
         # Snapshots from before benchmarks have none.
         benchmarks=tuple(Benchmark.from_json(b) for b in data.get("benchmarks") or ()),
+        # Snapshots from before issue 17 have no groups, activities or evidence.
+        group=str(definition.get("group") or ""),
+        target_text=str(definition.get("target_text") or ""),
+        activities=tuple(definition.get("activities") or ()),
+        measure=str(definition.get("measure") or ""),
+        case_studies=int(definition.get("case_studies") or 0),
+        with_records=bool(definition.get("with_records", False)),
     )
 
 
@@ -296,6 +334,19 @@ def _result_from_json(data: Mapping[str, Any]) -> KpiResult:
         if data.get("period_target") is None
         else _target_from_json(data["period_target"], kind),
         focus=None if data.get("focus") is None else _cell_from_json(data["focus"]),
+        evidence=tuple(
+            Evidence(
+                str(item["title"]),
+                str(item.get("text") or ""),
+                bool(item.get("case_study")),
+                str(item.get("attachment") or ""),
+            )
+            for item in data.get("evidence") or ()
+        ),
+        components=tuple(
+            Component(str(c["id"]), str(c["title"]), Status(c["status"]), str(c["verdict"]))
+            for c in data.get("components") or ()
+        ),
     )
 
 
@@ -326,6 +377,10 @@ def _report_from_json(data: Mapping[str, Any]) -> KpiReport:
         if about.get("alliance") is None
         else Alliance(
             str(about["alliance"]["name"]), tuple(map(str, about["alliance"]["providers"]))
+        ),
+        groups=tuple(
+            Group(str(g["key"]), str(g["title"]), str(g.get("note") or ""))
+            for g in about.get("groups") or ()
         ),
     )
     return KpiReport(

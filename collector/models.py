@@ -733,3 +733,114 @@ class TelegramChat(Base):
 
     def __repr__(self) -> str:
         return f"<TelegramChat {self.id}>"
+
+
+class ActivityRecord(Base):
+    """One thing a provider did, as its staff record it: an event supported, a health check,
+    guidance given, a funding application (with the amounts applied for and obtained)...
+
+    The indicators counted from records (Essex a, e, g, h, i, xi; VAL 15, 30) count these rows
+    dated in a report's period. `organisation_id` is the group helped, when there is one, so
+    that records can be broken down by the group's type, size, district and outcomes.
+    Amounts are kept in pence, so that sums are exact.
+    """
+
+    __tablename__ = "activity_records"
+    __table_args__ = (UniqueConstraint("provider_id", "external_ref"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"), index=True)
+    external_ref: Mapped[str | None] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    occurred_on: Mapped[date] = mapped_column(Date, index=True)
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
+    description: Mapped[str] = mapped_column(String(300), default="")
+    amount_applied_pence: Mapped[int | None] = mapped_column(BigInteger)
+    amount_obtained_pence: Mapped[int | None] = mapped_column(BigInteger)
+    beneficiaries: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    provider: Mapped[Provider] = relationship()
+    organisation: Mapped[Organisation | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<ActivityRecord {self.id} {self.kind} {self.occurred_on}>"
+
+
+class EvidenceItem(Base):
+    """A case study or other evidence a provider's staff attach to indicators for a period."""
+
+    __tablename__ = "evidence_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"), index=True)
+    period: Mapped[str] = mapped_column(String(64), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text, default="")
+    is_case_study: Mapped[bool] = mapped_column(Boolean, default=False)
+    attachment_name: Mapped[str | None] = mapped_column(String(200))
+    attachment_type: Mapped[str | None] = mapped_column(String(100))
+    attachment: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    links: Mapped[list[EvidenceLink]] = relationship(
+        back_populates="item", cascade="all, delete-orphan", order_by="EvidenceLink.id"
+    )
+
+    def __repr__(self) -> str:
+        return f"<EvidenceItem {self.id} {self.period} {self.title!r}>"
+
+
+class EvidenceLink(Base):
+    """An indicator (framework and KPI id) an evidence item supports."""
+
+    __tablename__ = "evidence_links"
+    __table_args__ = (UniqueConstraint("item_id", "framework", "kpi_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("evidence_items.id"), index=True)
+    framework: Mapped[str] = mapped_column(String(64))
+    kpi_id: Mapped[str] = mapped_column(String(64))
+
+    item: Mapped[EvidenceItem] = relationship(back_populates="links")
+
+
+class IndicatorAssessment(Base):
+    """Staff's status for an evidence indicator in a period (met, partly met, not met), and why."""
+
+    __tablename__ = "indicator_assessments"
+    __table_args__ = (UniqueConstraint("provider_id", "framework", "kpi_id", "period"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"), index=True)
+    framework: Mapped[str] = mapped_column(String(64))
+    kpi_id: Mapped[str] = mapped_column(String(64))
+    period: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Milestone(Base):
+    """A one-off event an indicator asks for (Essex i, iv, vi; VAL 1, 3, 29), with its dates."""
+
+    __tablename__ = "milestones"
+    __table_args__ = (UniqueConstraint("provider_id", "framework", "kpi_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"), index=True)
+    framework: Mapped[str] = mapped_column(String(64))
+    kpi_id: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(200))
+    # "Progress by" one date (optional), "achieved by" another.
+    progress_due: Mapped[date | None] = mapped_column(Date)
+    due_on: Mapped[date] = mapped_column(Date)
+    progress_on: Mapped[date | None] = mapped_column(Date)
+    achieved_on: Mapped[date | None] = mapped_column(Date)
+    note: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<Milestone {self.framework}/{self.kpi_id} due {self.due_on}>"

@@ -16,7 +16,8 @@ the indicators come from), optionally ``min_n`` (the fewest responses a result i
 ``count``
     the number of different organisations with a completed response meeting ``where`` (a
     condition) in the rounds of the survey that opened in the ``window_days`` (365 by default)
-    up to the close of the reported round; ``target``: a whole number.
+    up to the close of the reported round; with ``with_records: true``, also those the
+    provider's activity records name, dated in the same days; ``target``: a whole number.
 ``awareness``
     per choice of the multiple-choice question ``aware`` (less those listed in ``exclude``):
     the share of respondents who selected it, against the previous round; and the share of
@@ -43,9 +44,37 @@ the indicators come from), optionally ``min_n`` (the fewest responses a result i
     the audiences' shares, each audience weighing the same however many answered, with a
     normal-approximation interval; judged only when every audience has at least ``min_n``).
     Each audience's own share is reported beside it, suppressed like any breakdown.
+``activity``
+    counted from the provider's activity records (:mod:`collector.activities`) dated in the
+    report's period: ``activity``: the kind of record (``event``, ``health_check``,
+    ``guidance``, ``funding_application``, ``training``, ``volunteer_opportunity``,
+    ``compact_signup``) or a list of kinds; ``measure``: what is counted, ``activities`` (the
+    default: the rows), ``organisations`` (different groups helped), ``amount_obtained`` or
+    ``amount_applied`` (pounds, summed), ``beneficiaries`` (summed), or ``members`` (the
+    member groups on the provider's list, whatever ``activity`` says); ``target``: a whole
+    number (pounds for an amount), for the period or, with ``target_period: year``, a year
+    (compared pro rata to the period's days); ``breakdowns``: segments of the group helped
+    (``org_type``, ``income_band``, ``district``, ``outcomes``, ``is_member``). Nothing
+    recorded in the period is "not reported".
+``evidence``
+    case studies and other evidence staff attach to the indicator for the period, with their
+    status (met, partly met, not met) and the reason; ``case_studies``: how many case studies
+    the target asks for, in the period or a year (``target_period: year``, pro rata, rounded
+    up); ``target: stated`` (judged by staff against ``target_text``) or ``none``. No evidence
+    and no status is "not reported".
+``milestone``
+    a one-off event with the provider's dates (progress due by, achieved by): met, on track,
+    late (progress or achievement after its date) or missed (not achieved by its date, as at
+    the period's end); ``target: stated``. No milestone recorded is "not reported".
 ``targets_met``
-    the share of the framework's other KPIs with a target that are green, out of those with
-    a target and enough data to judge; ``target``: a share.
+    the share of the framework's other KPIs with a target that are met, out of those met, not
+    met and not reported (a KPI with too few answers to judge is left out, and listed);
+    ``target``: a share. The result lists each KPI it counts with its verdict.
+
+Every KPI may have a ``group`` (the key of one of the framework's ``groups``, each a mapping
+with ``key`` and ``title``, in the order reports show them: Essex's development, support,
+liaison, representation, strategic partnerships and building blocks) and a ``target_text``
+(the target in the source's own words, shown beside the result).
 
 Any KPI whose result is a share may list ``benchmarks``: published figures shown beside its
 result (the national NI7 figure, another area's), each a mapping with ``label`` (whose figure:
@@ -92,7 +121,10 @@ from collector.survey.loader import library_surveys
 from collector.survey.model import QuestionType, Survey
 
 __all__ = [
+    "ACTIVITY_KINDS",
+    "MEASURES",
     "Alliance",
+    "Group",
     "Benchmark",
     "Focus",
     "Framework",
@@ -112,8 +144,19 @@ KPI_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,31}")
 FRAMEWORK_ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 DEFAULT_WINDOW_DAYS = 365
 
-FRAMEWORK_KEYS = ("id", "title", "source", "min_n", "focus", "alliance", "kpis")
-COMMON_KEYS = ("id", "kind", "title", "source", "target", "note", "benchmarks")
+FRAMEWORK_KEYS = ("id", "title", "source", "min_n", "focus", "alliance", "groups", "kpis")
+COMMON_KEYS = (
+    "id",
+    "kind",
+    "title",
+    "source",
+    "target",
+    "note",
+    "benchmarks",
+    "group",
+    "target_text",
+)
+GROUP_KEYS = ("key", "title", "note")
 BENCHMARK_KEYS = ("label", "value", "source", "year")
 FOCUS_KEYS = ("title", "segment", "values")
 FOCUS_SEGMENTS = ("income_band", "org_type")
@@ -132,6 +175,9 @@ class KpiKind(StrEnum):
     TARGETS_MET = "targets_met"
     RECORDS = "records"
     AUDIENCES = "audiences"
+    ACTIVITY = "activity"
+    EVIDENCE = "evidence"
+    MILESTONE = "milestone"
 
 
 class Records(StrEnum):
@@ -142,6 +188,27 @@ class Records(StrEnum):
 
 
 RECORD_SEGMENTS = ("district",)
+ACTIVITY_KINDS = (
+    "event",
+    "health_check",
+    "guidance",
+    "funding_application",
+    "training",
+    "volunteer_opportunity",
+    "compact_signup",
+)
+MEASURES = {
+    "activities": "activities",
+    "organisations": "organisations",
+    "amount_obtained": "pounds obtained",
+    "amount_applied": "pounds applied for",
+    "beneficiaries": "beneficiaries",
+    "members": "member groups",
+}
+AMOUNT_MEASURES = ("amount_obtained", "amount_applied")
+ACTIVITY_SEGMENTS = ("org_type", "income_band", "district", "outcomes", "is_member")
+# The kinds recorded by staff rather than read from surveys or volunteering records.
+RECORDED_KINDS = ("activity", "evidence", "milestone")
 COMBINE_METHODS = {
     "pooled": "pooled: every respondent counts once, whichever audience",
     "equal": "the mean of the audiences' shares, each audience weighing the same",
@@ -152,11 +219,14 @@ TARGET_PERIODS = ("period", "year")
 
 KIND_KEYS: dict[KpiKind, tuple[str, ...]] = {
     KpiKind.PROPORTION: ("survey", "numerator", "denominator", "breakdowns"),
-    KpiKind.COUNT: ("survey", "count", "where", "window_days"),
+    KpiKind.COUNT: ("survey", "count", "where", "window_days", "with_records"),
     KpiKind.AWARENESS: ("survey", "aware", "raised", "raised_among", "exclude"),
     KpiKind.TARGETS_MET: (),
     KpiKind.RECORDS: ("records", "target_period", "breakdowns"),
     KpiKind.AUDIENCES: ("parts", "combine"),
+    KpiKind.ACTIVITY: ("activity", "measure", "target_period", "breakdowns"),
+    KpiKind.EVIDENCE: ("case_studies", "target_period"),
+    KpiKind.MILESTONE: (),
 }
 
 
@@ -224,6 +294,19 @@ class Alliance:
 
 
 @dataclass(frozen=True)
+class Group:
+    """A heading of the framework its KPIs are reported under (the scope's own grouping)."""
+
+    key: str
+    title: str
+    note: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """Give the group as plain data."""
+        return {"key": self.key, "title": self.title, "note": self.note or None}
+
+
+@dataclass(frozen=True)
 class Kpi:
     """One indicator of a framework, ready to evaluate."""
 
@@ -245,6 +328,8 @@ class Kpi:
     where: Node | None = None
     where_text: str = ""
     window_days: int = DEFAULT_WINDOW_DAYS
+    # also the organisations the provider's activity records name, in the same window
+    with_records: bool = False
     # awareness
     aware: str | None = None
     raised: str | None = None
@@ -259,6 +344,23 @@ class Kpi:
     parts: tuple[Kpi, ...] = ()
     combine: str = ""
     benchmarks: tuple[Benchmark, ...] = ()
+    group: str = ""
+    target_text: str = ""
+    # activity: the kinds of record counted and what is measured (MEASURES)
+    activities: tuple[str, ...] = ()
+    measure: str = ""
+    # evidence: the case studies the target asks for (per period, or a year: target_period)
+    case_studies: int = 0
+
+    @property
+    def is_recorded(self) -> bool:
+        """Tell whether staff record this KPI (activity, evidence, milestone)."""
+        return self.kind.value in RECORDED_KINDS
+
+    @property
+    def is_amount(self) -> bool:
+        """Tell whether the KPI's result is an amount of money (pounds)."""
+        return self.measure in AMOUNT_MEASURES
 
     @property
     def readings(self) -> tuple[Kpi, ...]:
@@ -273,7 +375,7 @@ class Kpi:
     @property
     def is_count(self) -> bool:
         """Tell whether the KPI's result is a count (not a share)."""
-        return self.kind is KpiKind.COUNT or self.records is Records.ENQUIRIES
+        return self.kind in (KpiKind.COUNT, KpiKind.ACTIVITY) or self.records is Records.ENQUIRIES
 
     @property
     def questions(self) -> frozenset[str]:
@@ -305,6 +407,7 @@ class Framework:
     min_n: int = DEFAULT_MIN_N
     focus: Focus | None = None
     alliance: Alliance | None = None
+    groups: tuple[Group, ...] = ()
     _index: dict[str, Kpi] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -316,6 +419,24 @@ class Framework:
             return self._index[kpi_id]
         except KeyError:
             raise NotFound(f"Framework {self.id} has no KPI {kpi_id!r}") from None
+
+    def grouped(self) -> list[tuple[Group | None, tuple[Kpi, ...]]]:
+        """Give the KPIs under their groups, in the groups' order (ungrouped ones last)."""
+        out: list[tuple[Group | None, tuple[Kpi, ...]]] = []
+        for group in self.groups:
+            mine = tuple(k for k in self.kpis if k.group == group.key)
+            if mine or group.note:  # a group with no KPIs of its own says where they are
+                out.append((group, mine))
+        known = {g.key for g in self.groups}
+        rest = tuple(k for k in self.kpis if k.group not in known)
+        if rest:
+            out.append((None, rest))
+        return out
+
+    @property
+    def has_recorded(self) -> bool:
+        """Tell whether any KPI is recorded by staff (and so needs the report's period)."""
+        return any(k.is_recorded or k.kind is KpiKind.RECORDS for k in self.kpis)
 
     @property
     def surveys(self) -> tuple[str, ...]:
@@ -484,6 +605,15 @@ class _Checker:
             kpis.append(kpi)
         focus = self.focus(data.get("focus"))
         alliance = self.alliance(data.get("alliance"))
+        groups = self.groups(data.get("groups"))
+        keys = {g.key for g in groups}
+        for kpi in kpis:
+            if kpi.group and kpi.group not in keys:
+                self.problem(
+                    f"KPI {kpi.id}: group",
+                    f"unknown group {kpi.group!r}{_suggest(kpi.group, keys)} "
+                    f"(the framework's groups: {', '.join(keys) or 'none'})",
+                )
         if self.problems:
             raise KpiDefinitionError(self.problems)
         return Framework(
@@ -494,7 +624,27 @@ class _Checker:
             min_n=min_n,
             focus=focus,
             alliance=alliance,
+            groups=groups,
         )
+
+    def groups(self, raw: object) -> tuple[Group, ...]:
+        if raw is None:
+            return ()
+        if not isinstance(raw, list):
+            self.problem("groups", "must be a list of groups, each with key and title")
+            return ()
+        found: list[Group] = []
+        for n, item in enumerate(raw, 1):
+            if not isinstance(item, Mapping) or not isinstance(item.get("key"), str):
+                self.problem(f"groups: group {n}", "must be a mapping with key and title")
+                continue
+            self.unknown_keys(f"groups: group {n}", item, GROUP_KEYS)
+            title = self.text(f"groups: group {n}: title", item.get("title"), required=True)
+            note = self.text(f"groups: group {n}: note", item.get("note"))
+            if any(g.key == item["key"] for g in found):
+                self.problem(f"groups: group {n}", f"two groups have the key {item['key']!r}")
+            found.append(Group(str(item["key"]), title, note))
+        return tuple(found)
 
     def focus(self, raw: object) -> Focus | None:
         if raw is None:
@@ -643,7 +793,7 @@ class _Checker:
         self.unknown_keys(where, raw, COMMON_KEYS + KIND_KEYS[kind])
         title = self.text(f"{where}: title", raw.get("title"), required=True)
         records = self.records(where, raw) if kind is KpiKind.RECORDS else None
-        is_count = kind is KpiKind.COUNT or records is Records.ENQUIRIES
+        is_count = kind in (KpiKind.COUNT, KpiKind.ACTIVITY) or records is Records.ENQUIRIES
         try:
             target = Target.parse(raw.get("target"), count=is_count)
         except TargetError as error:
@@ -658,6 +808,9 @@ class _Checker:
             KpiKind.RECORDS: {TargetRule.AT_LEAST, TargetRule.NONE}
             if is_count
             else {TargetRule.AT_LEAST, TargetRule.MORE_THAN, TargetRule.NONE},
+            KpiKind.ACTIVITY: {TargetRule.AT_LEAST, TargetRule.NONE},
+            KpiKind.EVIDENCE: {TargetRule.STATED, TargetRule.NONE},
+            KpiKind.MILESTONE: {TargetRule.STATED},
         }[kind]
         if target.rule not in allowed_rules:
             self.problem(f"{where}: target", f"a {kind} KPI cannot have the target {target}")
@@ -669,13 +822,19 @@ class _Checker:
             "source": self.text(f"{where}: source", raw.get("source")),
             "note": self.text(f"{where}: note", raw.get("note")),
             "benchmarks": self.benchmarks(where, raw.get("benchmarks"), kind, is_count),
+            "group": self.text(f"{where}: group", raw.get("group")),
+            "target_text": self.text(f"{where}: target_text", raw.get("target_text")),
         }
-        if kind is KpiKind.TARGETS_MET:
+        if kind is KpiKind.TARGETS_MET or kind is KpiKind.MILESTONE:
             return Kpi(**common)
         if kind is KpiKind.RECORDS:
             return self.records_kpi(where, raw, records, common)
         if kind is KpiKind.AUDIENCES:
             return self.audiences(where, raw, common)
+        if kind is KpiKind.ACTIVITY:
+            return self.activity(where, raw, common)
+        if kind is KpiKind.EVIDENCE:
+            return self.evidence(where, raw, common)
         survey = self.survey(where, raw.get("survey"))
         if kind is KpiKind.PROPORTION:
             return self.proportion(where, raw, survey, common)
@@ -729,6 +888,77 @@ class _Checker:
             target_period=str(period),
             breakdowns=tuple(s for s in breakdowns if s in RECORD_SEGMENTS),
         )
+
+    def target_period(self, where: str, raw: Mapping[str, Any]) -> str:
+        period = raw.get("target_period", "period")
+        if period not in TARGET_PERIODS:
+            self.problem(
+                f"{where}: target_period",
+                f"must be 'period' or 'year' (an annual target, compared pro rata), not {period!r}",
+            )
+            return "period"
+        return str(period)
+
+    def activity(self, where: str, raw: Mapping[str, Any], common: dict[str, Any]) -> Kpi:
+        measure = raw.get("measure", "activities")
+        if measure not in MEASURES:
+            self.problem(
+                f"{where}: measure",
+                f"unknown measure {measure!r}{_suggest(str(measure), MEASURES)} "
+                f"(measures: {', '.join(MEASURES)})",
+            )
+            measure = "activities"
+        kinds = raw.get("activity")
+        listed = kinds if isinstance(kinds, list) else [kinds]
+        if measure == "members":
+            listed = [k for k in listed if k is not None]
+        elif not listed or listed == [None]:
+            self.problem(
+                f"{where}: activity",
+                f"name the kind of record counted ({', '.join(ACTIVITY_KINDS)})",
+            )
+            listed = []
+        for kind in listed:
+            if kind not in ACTIVITY_KINDS:
+                self.problem(
+                    f"{where}: activity",
+                    f"unknown kind of activity {kind!r}{_suggest(str(kind), ACTIVITY_KINDS)} "
+                    f"(kinds: {', '.join(ACTIVITY_KINDS)})",
+                )
+        period = self.target_period(where, raw)
+        target: Target = common["target"]
+        if period == "year" and target.numeric:
+            common = {**common, "target": dataclasses.replace(target, basis="a year")}
+        if measure in AMOUNT_MEASURES and target.numeric:
+            common = {
+                **common,
+                "target": dataclasses.replace(common["target"], is_amount=True),
+            }
+        breakdowns = raw.get("breakdowns", [])
+        if not isinstance(breakdowns, list):
+            self.problem(f"{where}: breakdowns", "must be a list of segments")
+            breakdowns = []
+        for segment in breakdowns:
+            if segment not in ACTIVITY_SEGMENTS:
+                self.problem(
+                    f"{where}: breakdowns",
+                    f"activity records can be broken down by {', '.join(ACTIVITY_SEGMENTS)}, "
+                    f"not {segment!r}",
+                )
+        return Kpi(
+            **common,
+            activities=tuple(str(k) for k in listed if k in ACTIVITY_KINDS),
+            measure=str(measure),
+            target_period=period,
+            breakdowns=tuple(s for s in breakdowns if s in ACTIVITY_SEGMENTS),
+        )
+
+    def evidence(self, where: str, raw: Mapping[str, Any], common: dict[str, Any]) -> Kpi:
+        wanted = raw.get("case_studies", 0)
+        if isinstance(wanted, bool) or not isinstance(wanted, int) or wanted < 0:
+            self.problem(f"{where}: case_studies", f"must be a whole number, not {wanted!r}")
+            wanted = 0
+        return Kpi(**common, case_studies=wanted, target_period=self.target_period(where, raw))
 
     def survey(self, where: str, survey_id: object) -> Survey | None:
         if not isinstance(survey_id, str):
@@ -881,12 +1111,17 @@ class _Checker:
         if isinstance(window, bool) or not isinstance(window, int) or window < 1:
             self.problem(f"{where}: window_days", f"must be a whole number of days, not {window!r}")
             window = DEFAULT_WINDOW_DAYS
+        with_records = raw.get("with_records", False)
+        if not isinstance(with_records, bool):
+            self.problem(f"{where}: with_records", f"must be true or false, not {with_records!r}")
+            with_records = False
         return Kpi(
             **common,
             survey=survey.id if survey else None,
             where=node,
             where_text=text,
             window_days=window,
+            with_records=with_records,
         )
 
     def awareness(

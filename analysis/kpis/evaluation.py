@@ -28,8 +28,13 @@ from analysis.frames import ALL_SEGMENTS as SEGMENTS
 from analysis.frames import MULTI_VALUED_SEGMENTS, ORGANISATION, ROUND
 from analysis.kpis.definitions import Focus, Framework, Kpi, KpiKind, Records
 from analysis.kpis.results import (
+    MET,
+    NOT_JUDGED,
+    NOT_MET,
+    NOT_REPORTED,
     OVERALL,
     Cell,
+    Component,
     KpiResult,
     OutcomeResult,
     RoundRef,
@@ -622,15 +627,25 @@ def evaluate_count(
     round_: RoundRef,
     window: Collection[RoundRef],
     truths: Truths | None = None,
+    recorded: Collection[int] | None = None,
 ) -> KpiResult:
-    """Count the different organisations meeting the KPI's condition in the window's rounds."""
+    """Count the different organisations meeting the KPI's condition in the window's rounds,
+    and (`recorded`, when the KPI counts records too) those the activity records name."""
     in_window = frame[ROUND].isin([r.id for r in window]).to_numpy(dtype=np.bool_)
     if kpi.where is not None:
         in_window = in_window & (truths or Truths(frame))(kpi.where)
     organisations = frame[ORGANISATION].to_numpy(dtype=np.float64, na_value=np.nan)[in_window]
-    count = len(np.unique(organisations[~np.isnan(organisations)]))
+    answered = {int(o) for o in np.unique(organisations[~np.isnan(organisations)])}
     periods = ", ".join(r.period for r in sorted(window, key=lambda r: r.opens_at))
-    overall = count_cell(count, kpi.target, note=f"rounds counted: {periods}")
+    note = f"rounds counted: {periods}"
+    if recorded:  # said only when the records name some organisation
+        more = set(recorded) - answered
+        note += (
+            f"; {len(answered)} from the surveys and {len(more)} more from activity records "
+            f"({len(set(recorded))} named in the records)"
+        )
+        answered |= more
+    overall = count_cell(len(answered), kpi.target, note=note)
     return KpiResult(kpi, overall, round_)
 
 
@@ -785,37 +800,65 @@ def evaluate_records(
 # --- proportion of targets met (Essex ii) --------------------------------------------------
 
 
+def _verdict(status: Status) -> str:
+    """Say how Essex ii counts a KPI with a target: met, not met, not reported, not judged."""
+    if status is Status.GREEN:
+        return MET
+    if status in (Status.AMBER, Status.RED):
+        return NOT_MET
+    if status in (Status.NO_DATA, Status.NOT_REPORTED):
+        return NOT_REPORTED
+    return NOT_JUDGED
+
+
 def evaluate_targets_met(
     kpi: Kpi, results: Sequence[KpiResult], round_: RoundRef | None = None
 ) -> KpiResult:
-    """Give the share of the other KPIs with a target that are green, of those judged."""
+    """Give the share of the other KPIs with a target that are met, with the list it counts.
+
+    Every other KPI with a target counts: met (green), not met (amber or red) or not reported
+    (nothing recorded or no round for the period: not achieved). A KPI with too few answers to
+    judge is listed as "not judged" and left out, since its target may well be met.
+    """
     others = [
         r
         for r in results
         if r.kpi.kind is not KpiKind.TARGETS_MET and r.kpi.target.rule is not TargetRule.NONE
     ]
-    judged = [r for r in others if r.status.judged]
-    green = [r for r in judged if r.status is Status.GREEN]
-    summary = "; ".join(f"{r.kpi.id} {r.status}" for r in others)
-    if not judged:
+    components = tuple(
+        Component(r.kpi.id, r.kpi.title, r.status, _verdict(r.status)) for r in others
+    )
+    counted = [c for c in components if c.verdict != NOT_JUDGED]
+    met = [c for c in counted if c.verdict == MET]
+    missing = [c for c in counted if c.verdict == NOT_REPORTED]
+    left_out = [c for c in components if c.verdict == NOT_JUDGED]
+    if not counted:
+        summary = "; ".join(f"{r.kpi.id} {r.status}" for r in others)
         overall = Cell(
             OVERALL,
             status=Status.NOT_ENOUGH_DATA,
             note=f"no KPI with a target had enough data to judge ({summary})",
         )
-        return KpiResult(kpi, overall, round_)
+        return KpiResult(kpi, overall, round_, components=components)
     assert kpi.target.value is not None
-    status = Status.GREEN if kpi.target.met(len(green), len(judged)) else Status.RED
+    status = Status.GREEN if kpi.target.met(len(met), len(counted)) else Status.RED
+    note = f"{len(met)} of {len(counted)} targets met"
+    if missing:
+        note += f", {len(missing)} not reported"
+    if left_out:
+        note += f"; {len(left_out)} not judged (too few answers): " + ", ".join(
+            c.kpi_id for c in left_out
+        )
     # A count of KPIs, not a sample of responses: no interval and no suppression.
     overall = Cell(
         OVERALL,
-        n=len(judged),
-        numerator=len(green),
-        proportion=len(green) / len(judged),
+        n=len(counted),
+        numerator=len(met),
+        proportion=len(met) / len(counted),
         status=status,
-        note=f"{len(green)} of {len(judged)} judged KPIs green ({summary})",
+        note=note,
     )
-    return KpiResult(kpi, overall, round_)
+    return KpiResult(kpi, overall, round_, components=components)
 
 
 def evaluate_framework_results(

@@ -21,9 +21,15 @@ if TYPE_CHECKING:
     from analysis.kpis.definitions import Benchmark, Kpi
 
 __all__ = [
+    "MET",
+    "NOT_JUDGED",
+    "NOT_MET",
+    "NOT_REPORTED",
     "OVERALL",
     "Cell",
     "Change",
+    "Component",
+    "Evidence",
     "KpiResult",
     "OutcomeResult",
     "RoundRef",
@@ -95,6 +101,10 @@ class Cell:
     count: int | None = None
     status: Status = Status.NO_DATA
     note: str = ""
+    # A sum of money in pounds (an activity KPI's amount), and a verdict in words (a
+    # milestone's "late", an evidence indicator's "met, 2 case studies").
+    amount: float | None = None
+    text: str = ""
 
     @property
     def suppressed(self) -> bool:
@@ -115,6 +125,8 @@ class Cell:
             "status": str(self.status),
             "suppressed": self.suppressed,
             "note": self.note,
+            "amount": self.amount,
+            "text": self.text or None,
         }
 
 
@@ -247,6 +259,48 @@ class OutcomeResult:
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """A case study or other evidence shown under an evidence indicator (no attachment bytes)."""
+
+    title: str
+    text: str
+    is_case_study: bool = False
+    attachment: str = ""  # the attachment's file name, if any
+
+    def to_json(self) -> dict[str, Any]:
+        """Give the evidence as plain data."""
+        return {
+            "title": self.title,
+            "text": self.text,
+            "case_study": self.is_case_study,
+            "attachment": self.attachment or None,
+        }
+
+
+# How Essex ii counts each KPI with a target.
+MET, NOT_MET, NOT_REPORTED, NOT_JUDGED = "met", "not met", "not reported", "not judged"
+
+
+@dataclass(frozen=True)
+class Component:
+    """One KPI that Essex ii counts (or leaves out), with its verdict: met, not met..."""
+
+    kpi_id: str
+    title: str
+    status: Status
+    verdict: str
+
+    def to_json(self) -> dict[str, Any]:
+        """Give the component as plain data."""
+        return {
+            "id": self.kpi_id,
+            "title": self.title,
+            "status": str(self.status),
+            "verdict": self.verdict,
+        }
+
+
+@dataclass(frozen=True)
 class KpiResult:
     """One KPI for one provider and round: overall, change, breakdowns, per outcome."""
 
@@ -263,6 +317,10 @@ class KpiResult:
     period_target: Target | None = None
     # The framework's focus group (Kent: income under £500k), reported beside the overall.
     focus: Cell | None = None
+    # Evidence indicators: the evidence attached for the period.
+    evidence: tuple[Evidence, ...] = ()
+    # Essex ii: every KPI with a target and how it counted.
+    components: tuple[Component, ...] = ()
 
     @property
     def status(self) -> Status:
@@ -333,4 +391,6 @@ class KpiResult:
                 for benchmark, comparison in self.benchmarks()
             ],
             "focus": None if self.focus is None else self.focus.to_json(),
+            "evidence": [item.to_json() for item in self.evidence],
+            "components": [c.to_json() for c in self.components],
         }

@@ -49,6 +49,8 @@ class Status(StrEnum):
     SUPPRESSED = "suppressed"
     NO_DATA = "no data"
     NO_TARGET = "no target"
+    # Nothing recorded for the period (activity, evidence, milestone): counts against ii.
+    NOT_REPORTED = "not reported"
 
     @property
     def judged(self) -> bool:
@@ -62,6 +64,7 @@ class TargetRule(StrEnum):
     AT_LEAST = "at_least"  # a share or count at or above a value
     MORE_THAN = "more_than"  # a share strictly above a value ("majority": more than half)
     INCREASE = "increase"  # a rise since the previous round (Essex b)
+    STATED = "stated"  # a target in words, judged by staff on evidence or by a milestone's dates
     NONE = "none"  # reported without a target
 
 
@@ -79,6 +82,7 @@ class Target:
     rule: TargetRule
     value: Fraction | None = None
     is_count: bool = False
+    is_amount: bool = False  # a count of pounds
     # Words after the figure: "a year" for an annual target; for a record-based KPI's result,
     # how its period's target was worked out ("(3,327 a year, pro rata)").
     basis: str = ""
@@ -90,6 +94,8 @@ class Target:
             return cls(TargetRule.NONE)
         if raw == "increase":
             return cls(TargetRule.INCREASE)
+        if raw == "stated":
+            return cls(TargetRule.STATED)
         if count:
             if isinstance(raw, bool) or not isinstance(raw, int) or raw < 0:
                 raise TargetError(f"a count's target must be a whole number, not {raw!r}")
@@ -145,7 +151,11 @@ class Target:
             return "none"
         if self.rule is TargetRule.INCREASE:
             return "increase"
+        if self.rule is TargetRule.STATED:
+            return "as stated"
         assert self.value is not None
+        if self.is_amount:
+            return f"≥ £{int(-(-self.value // 1)):,}"
         if self.is_count:
             if self.value.denominator == 1:
                 return f"≥ {int(self.value):,}"
@@ -163,6 +173,7 @@ class Target:
             "value": value,
             "text": str(self),
             "count": self.is_count,
+            "amount": self.is_amount,
             "basis": self.basis or None,
         }
 

@@ -84,13 +84,28 @@ def _title(figure: Figure, text: str, subtitle: str = "") -> float:
     """
     height = figure.get_figheight() * DPI
     lines = textwrap.wrap(text, 80)
-    figure.text(0.02, 1 - 12 / height, "\n".join(lines), ha="left", va="top", fontsize=12,
-                fontweight="bold", color=INK)
+    figure.text(
+        0.02,
+        1 - 12 / height,
+        "\n".join(lines),
+        ha="left",
+        va="top",
+        fontsize=12,
+        fontweight="bold",
+        color=INK,
+    )
     used = 16 + 18 * len(lines)
     if subtitle:
         sublines = textwrap.wrap(subtitle, 115)
-        figure.text(0.02, 1 - (used + 4) / height, "\n".join(sublines), ha="left", va="top",
-                    fontsize=9.5, color="#383F43")
+        figure.text(
+            0.02,
+            1 - (used + 4) / height,
+            "\n".join(sublines),
+            ha="left",
+            va="top",
+            fontsize=9.5,
+            color="#383F43",
+        )
         used += 4 + 15 * len(sublines)
     # Room for the target's label above the plot.
     return 1 - (used + 34) / height
@@ -127,24 +142,49 @@ def _bars(
         if value is None:
             note = hidden_text(bar.cell) if bar.cell.suppressed else (bar.cell.note or "no data")
             # On a white ground, so the target line does not strike the words through.
-            axes.text(0.01 * limit, y, note, va="center", ha="left", fontsize=9.5,
-                      style="italic", color="#505A5F", zorder=3,
-                      bbox={"facecolor": "white", "edgecolor": "none", "pad": 1.5})
+            axes.text(
+                0.01 * limit,
+                y,
+                note,
+                va="center",
+                ha="left",
+                fontsize=9.5,
+                style="italic",
+                color="#505A5F",
+                zorder=3,
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 1.5},
+            )
             continue
         colour, hatch = _style(bar.cell.status)
-        axes.barh(y, value, height=0.55, color=colour, hatch=hatch, edgecolor=INK,
-                  linewidth=0.8)
+        axes.barh(y, value, height=0.55, color=colour, hatch=hatch, edgecolor=INK, linewidth=0.8)
         end = value
         if bar.cell.low is not None and bar.cell.high is not None and percentage:
-            axes.errorbar(value, y, xerr=[[value - bar.cell.low], [bar.cell.high - value]],
-                          fmt="none", ecolor=INK, elinewidth=1.4, capsize=5, capthick=1.4)
+            axes.errorbar(
+                value,
+                y,
+                xerr=[[value - bar.cell.low], [bar.cell.high - value]],
+                fmt="none",
+                ecolor=INK,
+                elinewidth=1.4,
+                capsize=5,
+                capthick=1.4,
+            )
             end = bar.cell.high
         if marker is not None:
             end = max(end, marker + 0.015 * limit)
         # On a white ground above the target line, which would otherwise strike it through.
-        axes.text(end + 0.015 * limit, y, _label(bar, percentage), va="center", ha="left",
-                  fontsize=10, fontweight="bold", color=INK, zorder=4,
-                  bbox={"facecolor": "white", "edgecolor": "none", "pad": 1.0})
+        axes.text(
+            end + 0.015 * limit,
+            y,
+            _label(bar, percentage),
+            va="center",
+            ha="left",
+            fontsize=10,
+            fontweight="bold",
+            color=INK,
+            zorder=4,
+            bbox={"facecolor": "white", "edgecolor": "none", "pad": 1.0},
+        )
     axes.set_yticks(positions, [_wrap(b.label, 28) for b in bars], fontsize=9.5)
     axes.set_ylim(-0.7, len(bars) - 0.3)
     # Room on the right for the labels ("100%  Not enough data" past a whisker at 100%); the
@@ -170,15 +210,33 @@ def _target(
 ) -> None:
     if vertical:
         axes.axvline(value, color=TARGET_INK, linestyle=(0, (5, 3)), linewidth=1.6)
-        axes.annotate(f"Target {text}", xy=(value, 1.0), xycoords=("data", "axes fraction"),
-                      xytext=(3, 2), textcoords="offset points", ha="left", va="bottom",
-                      fontsize=9, color=TARGET_INK, fontweight="bold")
+        axes.annotate(
+            f"Target {text}",
+            xy=(value, 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(3, 2),
+            textcoords="offset points",
+            ha="left",
+            va="bottom",
+            fontsize=9,
+            color=TARGET_INK,
+            fontweight="bold",
+        )
     else:
         # Labelled to the right of the last bar, where no bar can hide it.
         axes.axhline(value, color=TARGET_INK, linestyle=(0, (5, 3)), linewidth=1.6)
-        axes.annotate(f"Target {text}", xy=(label_x, value), xycoords="data",
-                      xytext=(0, 3), textcoords="offset points", ha="left", va="bottom",
-                      fontsize=9, color=TARGET_INK, fontweight="bold")
+        axes.annotate(
+            f"Target {text}",
+            xy=(label_x, value),
+            xycoords="data",
+            xytext=(0, 3),
+            textcoords="offset points",
+            ha="left",
+            va="bottom",
+            fontsize=9,
+            color=TARGET_INK,
+            fontweight="bold",
+        )
 
 
 def _round_label(result: KpiResult, cell: Cell) -> str:
@@ -194,8 +252,17 @@ def _round_label(result: KpiResult, cell: Cell) -> str:
 
 def _no_figures(axes: Axes, text: str) -> None:
     axes.set_axis_off()
-    axes.text(0.5, 0.5, "\n".join(textwrap.wrap(text, 70)), ha="center", va="center",
-              fontsize=11, style="italic", color="#505A5F", transform=axes.transAxes)
+    axes.text(
+        0.5,
+        0.5,
+        "\n".join(textwrap.wrap(text, 70)),
+        ha="center",
+        va="center",
+        fontsize=11,
+        style="italic",
+        color="#505A5F",
+        transform=axes.transAxes,
+    )
 
 
 def kpi_chart(result: KpiResult, report: KpiReport) -> bytes:
@@ -206,8 +273,11 @@ def kpi_chart(result: KpiResult, report: KpiReport) -> bytes:
     if kpi.kind is KpiKind.AWARENESS and result.outcomes:
         return _awareness_chart(result, report)
     figure, axes = _figure(SINGLE_HEIGHT)
-    top = _title(figure, f"{kpi.id}: {kpi.title}",
-           f"{report.provider_name}, {period}. Status: {status_word(result.status)}")
+    top = _title(
+        figure,
+        f"{kpi.id}: {kpi.title}",
+        f"{report.provider_name}, {period}. Status: {status_word(result.status)}",
+    )
     overall = result.overall
     if overall.suppressed or (overall.proportion is None and overall.count is None):
         _no_figures(axes, HIDDEN if overall.suppressed else (overall.note or "no data"))
@@ -217,8 +287,7 @@ def kpi_chart(result: KpiResult, report: KpiReport) -> bytes:
         count = overall.count or 0
         goal = float(target.value) if target.value is not None else 0.0
         limit = max(count, goal, 1) * 1.1
-        _bars(axes, [_Bar(_round_label(result, overall), overall)], percentage=False,
-              limit=limit)
+        _bars(axes, [_Bar(_round_label(result, overall), overall)], percentage=False, limit=limit)
         axes.set_xlabel(
             f"Volunteer enquiries, {result.period.describe()}"
             if kpi.kind is KpiKind.RECORDS and result.period is not None
@@ -254,13 +323,26 @@ def _awareness_chart(result: KpiResult, report: KpiReport) -> bytes:
     height = max(HEIGHT, 1.2 + 0.5 * len(result.outcomes))
     figure, axes = _figure(height)
     period = result.round.period if result.round is not None else report.round.period
-    top = _title(figure, f"{kpi.id}: {kpi.title}",
-           f"{report.provider_name}, {period}: groups aware of each outcome; status from "
-           "the change since the previous round")
+    top = _title(
+        figure,
+        f"{kpi.id}: {kpi.title}",
+        f"{report.provider_name}, {period}: groups aware of each outcome; status from "
+        "the change since the previous round",
+    )
     bars = [
-        _Bar(o.label, Cell(label=o.label, n=o.aware.n, proportion=o.aware.proportion,
-                           low=o.aware.low, high=o.aware.high, status=o.status))
-        if not o.aware.suppressed else _Bar(o.label, o.aware)
+        _Bar(
+            o.label,
+            Cell(
+                label=o.label,
+                n=o.aware.n,
+                proportion=o.aware.proportion,
+                low=o.aware.low,
+                high=o.aware.high,
+                status=o.status,
+            ),
+        )
+        if not o.aware.suppressed
+        else _Bar(o.label, o.aware)
         for o in result.outcomes
     ]
     before_values = [
@@ -273,14 +355,24 @@ def _awareness_chart(result: KpiResult, report: KpiReport) -> bytes:
     for y, outcome in zip(positions, result.outcomes, strict=True):
         before = outcome.change.previous if outcome.change is not None else None
         if before is not None and before.proportion is not None and not outcome.aware.suppressed:
-            axes.plot([before.proportion], [y], marker="D", markersize=7, color="white",
-                      markeredgecolor=INK, markeredgewidth=1.4, linestyle="none", zorder=5,
-                      label="previous round" if not shown else None)
+            axes.plot(
+                [before.proportion],
+                [y],
+                marker="D",
+                markersize=7,
+                color="white",
+                markeredgecolor=INK,
+                markeredgewidth=1.4,
+                linestyle="none",
+                zorder=5,
+                label="previous round" if not shown else None,
+            )
             shown = True
     if shown:
         axes.legend(loc="lower right", fontsize=8.5, frameon=False)
-    axes.set_xlabel("Share of groups aware (bar) with 95% interval; diamond: previous round",
-                    fontsize=9.5)
+    axes.set_xlabel(
+        "Share of groups aware (bar) with 95% interval; diamond: previous round", fontsize=9.5
+    )
     figure.subplots_adjust(left=0.3, right=0.97, top=top, bottom=0.55 / height)
     return _png(figure)
 
@@ -295,38 +387,66 @@ def trend_chart(result: KpiResult, report: KpiReport) -> bytes | None:
         return None
     figure, axes = _figure()
     kpi = result.kpi
-    top = _title(figure, f"{kpi.id}: change since the previous round",
-           f"{report.provider_name}: {change.verdict}")
+    top = _title(
+        figure,
+        f"{kpi.id}: change since the previous round",
+        f"{report.provider_name}: {change.verdict}",
+    )
     cells = [(change.previous_round.period, before), (_period(result, report), now)]
     for x, (_, cell) in enumerate(cells):
         if cell.proportion is None:
-            axes.text(x, 0.5, "\n".join(textwrap.wrap(
-                HIDDEN if cell.suppressed else (cell.note or "no data"), 18)),
-                ha="center", va="center", fontsize=9.5, style="italic", color="#505A5F")
+            axes.text(
+                x,
+                0.5,
+                "\n".join(
+                    textwrap.wrap(HIDDEN if cell.suppressed else (cell.note or "no data"), 18)
+                ),
+                ha="center",
+                va="center",
+                fontsize=9.5,
+                style="italic",
+                color="#505A5F",
+            )
             continue
         colour, hatch = _style(cell.status)
-        axes.bar(x, cell.proportion, width=0.5, color=colour, hatch=hatch, edgecolor=INK,
-                 linewidth=0.8)
+        axes.bar(
+            x, cell.proportion, width=0.5, color=colour, hatch=hatch, edgecolor=INK, linewidth=0.8
+        )
         label_at = cell.proportion
         if cell.low is not None and cell.high is not None:
-            axes.errorbar(x, cell.proportion,
-                          yerr=[[cell.proportion - cell.low], [cell.high - cell.proportion]],
-                          fmt="none", ecolor=INK, elinewidth=1.4, capsize=6, capthick=1.4)
+            axes.errorbar(
+                x,
+                cell.proportion,
+                yerr=[[cell.proportion - cell.low], [cell.high - cell.proportion]],
+                fmt="none",
+                ecolor=INK,
+                elinewidth=1.4,
+                capsize=6,
+                capthick=1.4,
+            )
             label_at = cell.high
-        axes.text(x, min(label_at + 0.03, 1.02), f"{percent(cell.proportion)}  "
-                  f"{status_word(cell.status)}", ha="center", va="bottom", fontsize=10,
-                  fontweight="bold", color=INK, zorder=4,
-                  bbox={"facecolor": "white", "edgecolor": "none", "pad": 1.0})
-    axes.set_xticks([0, 1], [f"{p}\nn = {c.n}" if c.n is not None else p for p, c in cells],
-                    fontsize=9.5)
+        axes.text(
+            x,
+            min(label_at + 0.03, 1.02),
+            f"{percent(cell.proportion)}  {status_word(cell.status)}",
+            ha="center",
+            va="bottom",
+            fontsize=10,
+            fontweight="bold",
+            color=INK,
+            zorder=4,
+            bbox={"facecolor": "white", "edgecolor": "none", "pad": 1.0},
+        )
+    axes.set_xticks(
+        [0, 1], [f"{p}\nn = {c.n}" if c.n is not None else p for p, c in cells], fontsize=9.5
+    )
     axes.set_xlim(-0.6, 2.3)
     axes.spines["bottom"].set_bounds(-0.6, 1.6)
     axes.set_ylim(0, 1.12)
     axes.yaxis.set_major_formatter(FuncFormatter(lambda y, _: percent(y)))
     axes.set_yticks([0, 0.25, 0.5, 0.75, 1.0])
     if result.target.value is not None:
-        _target(axes, float(result.target.value), str(result.target), vertical=False,
-                label_x=1.32)
+        _target(axes, float(result.target.value), str(result.target), vertical=False, label_x=1.32)
     figure.subplots_adjust(left=0.1, right=0.97, top=top, bottom=0.16)
     return _png(figure)
 
@@ -359,13 +479,18 @@ def locality_chart(report: KpiReport, kpi_id: str | None = None) -> bytes | None
     height = max(HEIGHT, 1.6 + 0.45 * len(cells))
     figure, axes = _figure(height)
     kpi = result.kpi
-    top = _title(figure, f"{kpi.id} by district: {kpi.title}",
-           f"{report.provider_name}, {_period(result, report)}")
+    top = _title(
+        figure,
+        f"{kpi.id} by district: {kpi.title}",
+        f"{report.provider_name}, {_period(result, report)}",
+    )
     bars = [_Bar(f"{c.label}\nn = {c.n}" if c.n is not None else c.label, c) for c in cells]
     _bars(axes, bars, percentage=True, limit=1.0)
     if kpi.target.value is not None:
         _target(axes, float(kpi.target.value), str(kpi.target))
-    axes.set_xlabel(f"Share of {respondents(kpi)} (bar), with its 95% confidence interval "
-                    "(whiskers)", fontsize=9.5)
+    axes.set_xlabel(
+        f"Share of {respondents(kpi)} (bar), with its 95% confidence interval (whiskers)",
+        fontsize=9.5,
+    )
     figure.subplots_adjust(left=0.22, right=0.97, top=top, bottom=0.6 / height)
     return _png(figure)

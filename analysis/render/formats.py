@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from analysis.kpis.definitions import Kpi, KpiKind
+from analysis.kpis.definitions import MEASURES, Kpi, KpiKind
 from analysis.kpis.results import Cell, Change, KpiResult, benchmark_comparison
 from analysis.kpis.targets import Status, TargetRule
 from analysis.model import KpiReport
@@ -55,6 +55,7 @@ STATUS_WORDS = {
     Status.SUPPRESSED: "Not shown",
     Status.NO_DATA: "No data",
     Status.NO_TARGET: "No target",
+    Status.NOT_REPORTED: "Not reported",
 }
 
 
@@ -69,6 +70,8 @@ def unit(kpi: Kpi) -> str:
     """Name what a KPI's count counts, or what its share is of: 'enquiries', 'organisations'."""
     if kpi.kind is KpiKind.RECORDS:
         return "enquiries"
+    if kpi.kind is KpiKind.ACTIVITY:
+        return MEASURES.get(kpi.measure, "activities")
     if kpi.kind is KpiKind.COUNT:
         return "organisations"
     if kpi.kind is KpiKind.TARGETS_MET:
@@ -125,6 +128,8 @@ def result_text(cell: Cell) -> str:
     """Write a cell's result: a percentage, a count, or why there is none."""
     if cell.suppressed:
         return "not shown" if cell.note == SECONDARY_NOTE else HIDDEN
+    if cell.text:
+        return cell.text  # an amount in pounds, a milestone's or evidence's verdict
     if cell.count is not None:
         return str(cell.count)
     if cell.proportion is not None:
@@ -212,15 +217,25 @@ def _judged(report: KpiReport) -> list[KpiResult]:
 
 
 def summarise(report: KpiReport) -> Summary:
-    """Count the targets met (of the KPIs judged) and list the clear changes."""
+    """Count the targets met (of the KPIs judged) and list the clear changes.
+
+    A KPI staff record (activity, evidence, milestone) with nothing recorded for the period is
+    "not reported" and counts as a target not met, as Essex ii counts it.
+    """
     with_target = _judged(report)
-    judged = [r for r in with_target if r.status.judged]
+    judged = [r for r in with_target if r.status.judged or r.status is Status.NOT_REPORTED]
     met = sum(1 for r in judged if r.status is Status.GREEN)
     if judged:
         headline = f"{met} of {len(judged)} targets met"
+        missing = sum(1 for r in judged if r.status is Status.NOT_REPORTED)
+        extra = []
+        if missing:
+            extra.append(f"{missing} not reported")
         if len(judged) < len(with_target):
             unjudged = len(with_target) - len(judged)
-            headline += f" ({unjudged} not judged: too few answers or no data)"
+            extra.append(f"{unjudged} not judged: too few answers or no data")
+        if extra:
+            headline += f" ({'; '.join(extra)})"
     else:
         headline = "No target could be judged: too few answers or no data"
     changes: list[str] = []

@@ -17,6 +17,7 @@ from typing import Any
 import jinja2
 import markupsafe
 
+from analysis.collective import CollectiveReport
 from analysis.comparisons import RateCell, ResponseRates
 from analysis.kpis.definitions import COMBINE_METHODS, Kpi, KpiKind
 from analysis.kpis.results import Cell, KpiResult
@@ -47,6 +48,7 @@ from collector.localtime import long_date
 
 __all__ = [
     "TEMPLATES",
+    "collective_html",
     "definition_lines",
     "report_css",
     "report_html",
@@ -145,6 +147,8 @@ class KpiView:
     narrative: str
     notes: tuple[str, ...]
     tables: tuple[Table, ...] = field(default=())
+    # Below its target (or not reported): the narrative is the variance explanation.
+    below_target: bool = False
 
 
 def _uri(png: bytes) -> str:
@@ -212,6 +216,14 @@ def _facts(result: KpiResult) -> tuple[tuple[str, str], ...]:
         facts = [("Period", result.period.describe())]
     if kpi.kind is KpiKind.RECORDS and kpi.is_count:
         facts.append(("Enquiries", result_text(cell)))
+    elif kpi.kind is KpiKind.ACTIVITY:
+        facts.append((unit(kpi).capitalize(), result_text(cell)))
+    elif kpi.kind is KpiKind.EVIDENCE:
+        facts.append(("Evidence", result_text(cell)))
+        if cell.note and cell.status is not Status.NOT_REPORTED:
+            facts.append(("Why (staff's assessment)", cell.note))
+    elif kpi.kind is KpiKind.MILESTONE:
+        facts.append(("Milestone", cell.note or result_text(cell)))
     elif kpi.kind is KpiKind.AWARENESS:
         facts.append(("Responses (n)", n_text(cell)))
     elif kpi.kind is KpiKind.COUNT:
@@ -219,8 +231,8 @@ def _facts(result: KpiResult) -> tuple[tuple[str, str], ...]:
     elif kpi.kind is KpiKind.TARGETS_MET:
         facts.append(("Result", result_text(cell)))
         if cell.n is not None:
-            facts.append(("KPIs judged", str(cell.n)))
-            facts.append(("KPIs green", str(cell.numerator)))
+            facts.append(("Targets counted", str(cell.n)))
+            facts.append(("Targets met", str(cell.numerator)))
     else:
         facts.append(("Result", result_text(cell)))
         facts.append((n_label(kpi), n_text(cell)))
@@ -229,6 +241,8 @@ def _facts(result: KpiResult) -> tuple[tuple[str, str], ...]:
             facts.append((counted, str(cell.numerator)))
         facts.append(("95% confidence interval", interval_text(cell.low, cell.high)))
     facts.append(("Target", str(result.target)))
+    if kpi.target_text:
+        facts.append(("The target as the source words it", kpi.target_text))
     facts.append(("Status", status_word(result.status)))
     if is_share(kpi):
         facts.append(("Change since the previous round", change_text(result.change)))
@@ -260,7 +274,8 @@ def _outcomes(result: KpiResult) -> tuple[dict[str, Any], ...]:
 
 def _has_figures(result: KpiResult) -> bool:
     cell = result.overall
-    if cell.suppressed:
+    if cell.suppressed or result.kpi.is_recorded:
+        # What staff record is written out in the facts: a bar of one count says no more.
         return False
     return cell.proportion is not None or cell.count is not None or bool(result.outcomes)
 
@@ -268,24 +283,36 @@ def _has_figures(result: KpiResult) -> bool:
 def _kpi_view(result: KpiResult, report: KpiReport) -> KpiView:
     kpi = result.kpi
     trend = charts.trend_chart(result, report)
-    # A hidden result already says why; its note would only repeat it.
-    notes = [n for n in (result.note, result.overall.note) if n and not result.overall.suppressed]
+    # A hidden result already says why; its note would only repeat it. A recorded KPI's cell
+    # note is in its facts.
+    cell_note = (
+        ""
+        if kpi.is_recorded and result.overall.status is not Status.NOT_REPORTED
+        else (result.overall.note)
+    )
+    notes = [n for n in (result.note, cell_note) if n and not result.overall.suppressed]
     tables = tuple(
-        Table(kpi, s, f"{kpi.id} by {SEGMENT_TITLES[s].lower()}",
-              tuple(_row(c) for c in result.breakdowns[s]))
+        Table(
+            kpi,
+            s,
+            f"{kpi.id} by {SEGMENT_TITLES[s].lower()}",
+            tuple(_row(c) for c in result.breakdowns[s]),
+        )
         for s in shown_segments(kpi, result)
     )
     return KpiView(
         result=result,
         anchor="kpi-" + "".join(ch if ch.isalnum() else "-" for ch in kpi.id.lower()),
         chart=Chart(_uri(charts.kpi_chart(result, report)), _chart_alt(result))
-        if _has_figures(result) else None,
+        if _has_figures(result)
+        else None,
         trend=None if trend is None else Chart(_uri(trend), _trend_alt(result)),
         facts=_facts(result),
         outcomes=_outcomes(result),
         narrative=report.narratives.get(kpi.id, "").strip(),
         notes=tuple(dict.fromkeys(notes)),
         tables=tables,
+        below_target=result.status in (Status.AMBER, Status.RED, Status.NOT_REPORTED),
     )
 
 
@@ -339,8 +366,13 @@ def definition_lines(kpi: Kpi) -> list[tuple[str, str, bool]]:
         lines.append(("Counted", "different organisations with a completed response", False))
         if kpi.where_text:
             lines.append(("Where", kpi.where_text, True))
-        lines.append(("Window", f"rounds opened in the {kpi.window_days} days up to the "
-                      "round's close", False))
+        lines.append(
+            (
+                "Window",
+                f"rounds opened in the {kpi.window_days} days up to the round's close",
+                False,
+            )
+        )
     elif kpi.kind is KpiKind.AWARENESS:
         if kpi.aware:
             lines.append(("Aware (each outcome)", f"selected in {kpi.aware}", False))
@@ -348,6 +380,47 @@ def definition_lines(kpi: Kpi) -> list[tuple[str, str, bool]]:
             lines.append(("Raised by the CVS", f"selected in {kpi.raised}", False))
         if kpi.raised_among_text:
             lines.append(("Raised: out of", kpi.raised_among_text, True))
+    elif kpi.kind is KpiKind.ACTIVITY:
+        if kpi.measure == "members":
+            lines.append(("Counted", "member groups on the provider's list", False))
+        else:
+            kinds = ", ".join(kpi.activities)
+            lines.append(("Records", f"the provider's activity records of kind {kinds}", False))
+            lines.append(("Counted", f"{unit(kpi)}, dated in the report's period", False))
+        if kpi.target_period == "year":
+            lines.append(
+                ("Annual target", "compared pro rata to the period's length in days", False)
+            )
+    elif kpi.kind is KpiKind.EVIDENCE:
+        lines.append(
+            (
+                "Judged",
+                "by the provider's staff, on the evidence they attach for the period, with "
+                "the reason; not reported when nothing is attached and no status is set",
+                False,
+            )
+        )
+        if kpi.case_studies:
+            per = "a year, pro rata" if kpi.target_period == "year" else "in each period"
+            lines.append(("Case studies asked for", f"{kpi.case_studies} {per}", False))
+    elif kpi.kind is KpiKind.MILESTONE:
+        lines.append(
+            (
+                "Judged",
+                "by the provider's milestone dates at the period's end: met, on track, late "
+                "(progress or achievement after its date) or missed",
+                False,
+            )
+        )
+    elif kpi.kind is KpiKind.TARGETS_MET:
+        lines.append(
+            (
+                "Counted",
+                "every other KPI with a target: met, not met, or not reported (counted as not "
+                "met); a KPI with too few answers to judge is listed but not counted",
+                False,
+            )
+        )
     elif kpi.kind is KpiKind.RECORDS:
         records = "enquiries" if kpi.is_count else "enquiries and placements"
         lines.append(("Records", f"the provider's volunteer {records}", False))
@@ -357,21 +430,29 @@ def definition_lines(kpi: Kpi) -> list[tuple[str, str, bool]]:
             lines.append(("Out of", "volunteer enquiries dated in the report's period", False))
             lines.append(("Counted", "those taken up by a placement (see the note)", False))
         lines.append(
-            ("Period", "the dates of the provider's follow-up round for the period (ending the "
-             "day before its next period starts, so that no day counts twice), else the "
-             "period's label read as a UK financial year (April to March; H1, H2, Q1-Q4)",
-             False)
+            (
+                "Period",
+                "the dates of the provider's follow-up round for the period (ending the "
+                "day before its next period starts, so that no day counts twice), else the "
+                "period's label read as a UK financial year (April to March; H1, H2, Q1-Q4)",
+                False,
+            )
         )
         if kpi.target_period == "year":
-            lines.append(("Annual target", "compared pro rata to the period's length in days",
-                          False))
+            lines.append(
+                ("Annual target", "compared pro rata to the period's length in days", False)
+            )
     lines.append(("Target", str(kpi.target), False))
+    if kpi.target_text:
+        lines.append(("Target in the source's words", kpi.target_text, False))
     for benchmark in kpi.benchmarks:
-        lines.append((
-            f"Benchmark: {benchmark.label}",
-            f"{benchmark_value(benchmark.value)} in {benchmark.year}: {benchmark.source}",
-            False,
-        ))
+        lines.append(
+            (
+                f"Benchmark: {benchmark.label}",
+                f"{benchmark_value(benchmark.value)} in {benchmark.year}: {benchmark.source}",
+                False,
+            )
+        )
     if kpi.note:
         lines.append(("Note", kpi.note, False))
     return lines
@@ -381,7 +462,37 @@ def report_view(report: KpiReport) -> dict[str, Any]:
     """Gather what the templates show (charts drawn, every figure written as text)."""
     anchor = report.round
     results = report.results
+    views = {r.kpi.id: _kpi_view(r, report) for r in results}
+    known = {r.kpi.id for r in results}
+    grouped = [
+        (group, [views[k.id] for k in kpis if k.id in known])
+        for group, kpis in report.framework.grouped()
+    ]
+    glance: list[dict[str, Any]] = [
+        {
+            "result": r,
+            "anchor": "kpi-" + "".join(ch if ch.isalnum() else "-" for ch in r.kpi.id.lower()),
+            "value": "not shown" if r.overall.suppressed else headline_text(r),
+            "n": n_text(r.overall),
+            "interval": interval_text(r.overall.low, r.overall.high),
+            "change": (change_text(r.change) if is_share(r.kpi) else DASH),
+            "focus": None
+            if r.focus is None
+            else {
+                "label": r.focus.label,
+                "value": result_text(r.focus),
+                "n": n_text(r.focus),
+                "interval": interval_text(r.focus.low, r.focus.high),
+                "status": r.focus.status,
+                "note": hidden_text(r.focus) if r.focus.suppressed else "",
+            },
+        }
+        for r in results
+    ]
+    rows = {row["result"].kpi.id: row for row in glance}
     return {
+        "groups": grouped,
+        "overview": report.overview,
         "report": report,
         "framework": report.framework,
         "provider": report.provider_name,
@@ -391,31 +502,12 @@ def report_view(report: KpiReport) -> dict[str, Any]:
         # A round closed early: the day it really closed, beside the one it was due to.
         "closed_early": long_date(anchor.ends_at) if anchor.closed_early else None,
         "summary": summarise(report),
-        "glance": [
-            {
-                "result": r,
-                "anchor": "kpi-" + "".join(ch if ch.isalnum() else "-" for ch in r.kpi.id.lower()),
-                "value": "not shown" if r.overall.suppressed else headline_text(r),
-                "n": n_text(r.overall),
-                "interval": interval_text(r.overall.low, r.overall.high),
-                "change": (
-                    change_text(r.change) if is_share(r.kpi)
-                    else DASH
-                ),
-                "focus": None
-                if r.focus is None
-                else {
-                    "label": r.focus.label,
-                    "value": result_text(r.focus),
-                    "n": n_text(r.focus),
-                    "interval": interval_text(r.focus.low, r.focus.high),
-                    "status": r.focus.status,
-                    "note": hidden_text(r.focus) if r.focus.suppressed else "",
-                },
-            }
-            for r in results
+        "glance": glance,
+        "glance_groups": [
+            (group, [rows[view.result.kpi.id] for view in group_views])
+            for group, group_views in grouped
         ],
-        "kpis": [_kpi_view(r, report) for r in results],
+        "kpis": [views[r.kpi.id] for r in results],
         "members": report.members,
         "focus": report.framework.focus,
         "locality": _locality(report),
@@ -476,6 +568,46 @@ def report_html(report: KpiReport, *, standalone: bool = True) -> str:
         return body
     return env.get_template("document.html").render(
         title=f"{report.provider_name}: {report.framework.title}, {report.round.period}",
+        css=markupsafe.Markup(report_css()),
+        body=markupsafe.Markup(body),
+    )
+
+
+def collective_html(collective: CollectiveReport) -> str:
+    """Render a framework's collective report as one standalone document (and so a PDF)."""
+    env = _environment()
+    lines = {line.kpi.id: line for line in collective.lines}
+    bodies = []
+    for report in collective.reports:
+        context = report_view(report)
+        context["c"] = PLAIN
+        context["standalone"] = True
+        bodies.append(markupsafe.Markup(env.get_template("body.html").render(context)))
+    side = [
+        {
+            "kpi": kpi,
+            "cells": [
+                (
+                    "not shown" if r.overall.suppressed else headline_text(r),
+                    r.status,
+                )
+                for r in collective.results(kpi.id)
+            ],
+        }
+        for kpi in collective.framework.kpis
+    ]
+    body = env.get_template("collective.html").render(
+        framework=collective.framework,
+        period=collective.period,
+        providers=collective.providers,
+        county_groups=[
+            (group, [lines[k.id] for k in kpis]) for group, kpis in collective.framework.grouped()
+        ],
+        side=side,
+        bodies=bodies,
+    )
+    return env.get_template("document.html").render(
+        title=f"{collective.framework.title}: collective report, {collective.period}",
         css=markupsafe.Markup(report_css()),
         body=markupsafe.Markup(body),
     )

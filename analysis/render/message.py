@@ -35,6 +35,10 @@ def _line(result: KpiResult, title_width: int) -> str:
     if kpi.kind is KpiKind.AWARENESS and result.outcomes:
         figures = f"{headline_text(result)} (n={cell.n})"
         return f"- {head}{figures}: {status_word(result.status)}"
+    if cell.text and cell.count is None:
+        # An amount, or an evidence indicator's or a milestone's verdict.
+        target = f", target {result.target}" if result.target.numeric else ""
+        return f"- {head}{cell.text}{target}: {status_word(result.status)}"
     if cell.proportion is None and cell.count is None:
         return f"- {head}no data"
     if is_share(kpi):
@@ -78,7 +82,23 @@ def _lines(results: Sequence[KpiResult], width: int, collapse: bool) -> list[str
     if not collapse:
         return [_line(result, width) for result in results]
     empty = [r for r in results if _no_data(r)]
-    lines = [_line(result, width) for result in results if not _no_data(result)]
+    # Evidence indicators and milestones have a verdict, not a figure: one line per status.
+    verdicts = [
+        r
+        for r in results
+        if r.kpi.kind in (KpiKind.EVIDENCE, KpiKind.MILESTONE) and not _no_data(r)
+    ]
+    lines = [
+        _line(result, width)
+        for result in results
+        if not _no_data(result) and result not in verdicts
+    ]
+    if verdicts:
+        by_status: dict[str, list[str]] = {}
+        for r in verdicts:
+            by_status.setdefault(status_word(r.status), []).append(r.kpi.id)
+        listed = "; ".join(f"{word} {', '.join(ids)}" for word, ids in by_status.items())
+        lines.append(f"- Evidence and milestones: {listed}")
     if empty:
         lines.append(f"- No data this time: {', '.join(r.kpi.id for r in empty)}")
     return lines
@@ -91,4 +111,5 @@ def _no_data(result: KpiResult) -> bool:
         and not (result.kpi.kind is KpiKind.AWARENESS and result.outcomes)
         and cell.proportion is None
         and cell.count is None
+        and not cell.text
     )

@@ -221,6 +221,8 @@ def _status_text(status: Status) -> str:
 def _result_text(cell: Cell) -> str:
     if cell.suppressed:
         return f"fewer than {SUPPRESS_BELOW}"
+    if cell.text:
+        return cell.text  # an amount, or a verdict (evidence, milestones)
     if cell.count is not None:
         return str(cell.count)
     return percent(cell.proportion)
@@ -330,7 +332,8 @@ def _detail_rows(
         # comes before the change, not instead of it.
         note = f"{result.note}; {change}"
     if result.period is not None and not note:
-        note = f"enquiries dated {result.period.describe()}"
+        what = "records" if kpi.is_recorded else "enquiries"
+        note = f"{what} dated {result.period.describe()}"
     status = overall.status
     rows.append(
         (

@@ -36,11 +36,30 @@ __all__ = ["PERCENT_COLUMNS", "report_xlsx", "sheet_name"]
 TITLE_ROW = 1
 HEADER_ROW = 3  # the table starts here (row 2 is blank); rows above it stay frozen
 PERCENT_COLUMNS = frozenset(
-    {"Result", "95% CI low", "95% CI high", "Previous result", "Change", "Change CI low",
-     "Change CI high", "Response rate", "Raised by the CVS"}
+    {
+        "Result",
+        "95% CI low",
+        "95% CI high",
+        "Previous result",
+        "Change",
+        "Change CI low",
+        "Change CI high",
+        "Response rate",
+        "Raised by the CVS",
+    }
 )
-WIDE_COLUMNS = {"Indicator": 48, "Note": 60, "Explanation": 70, "Text": 90, "Group": 32,
-                "Verdict": 34, "Measure": 18, "Term": 24, "Segment": 22}
+WIDE_COLUMNS = {
+    "Indicator": 48,
+    "Note": 60,
+    "Explanation": 70,
+    "Text": 90,
+    "Group": 32,
+    "Verdict": 34,
+    "Recorded result": 40,
+    "Measure": 18,
+    "Term": 24,
+    "Segment": 22,
+}
 
 
 def sheet_name(kpi_id: str) -> str:
@@ -57,6 +76,9 @@ def _cell(cell: Cell) -> dict[str, Any]:
         "95% CI low": cell.low,
         "95% CI high": cell.high,
         "Count": cell.count,
+        # An amount in pounds (Essex i, VAL 15), and a recorded indicator's result in words.
+        "Amount (£)": cell.amount,
+        "Recorded result": cell.text or None,
         "Status": status_word(cell.status),
         "Note": hidden_text(cell) if cell.suppressed else cell.note,
     }
@@ -72,8 +94,14 @@ def _overall(result: KpiResult) -> dict[str, Any]:
 
 def _change(change: Change | None) -> dict[str, Any]:
     if change is None:
-        return {"Previous round": None, "Previous result": None, "Change": None,
-                "Change CI low": None, "Change CI high": None, "Verdict": None}
+        return {
+            "Previous round": None,
+            "Previous result": None,
+            "Change": None,
+            "Change CI low": None,
+            "Change CI high": None,
+            "Verdict": None,
+        }
     return {
         "Previous round": change.previous_round.period,
         "Previous result": change.previous.proportion,
@@ -100,9 +128,15 @@ def _summary(report: KpiReport) -> pd.DataFrame:
             }
         )
         if result.focus is not None:
-            rows.append({"KPI": kpi.id, "Indicator": f"Focus: {result.focus.label}",
-                         "Round": result.round.period if result.round else None,
-                         **_cell(result.focus), "Target": str(result.target)})
+            rows.append(
+                {
+                    "KPI": kpi.id,
+                    "Indicator": f"Focus: {result.focus.label}",
+                    "Round": result.round.period if result.round else None,
+                    **_cell(result.focus),
+                    "Target": str(result.target),
+                }
+            )
     return _frame(rows)
 
 
@@ -110,36 +144,90 @@ def _kpi(result: KpiResult) -> pd.DataFrame:
     kpi = result.kpi
     period = result.round.period if result.round else None
     rows: list[dict[str, Any]] = [
-        {"Measure": "Overall", "Segment": None, "Group": result.overall.label, "Round": period,
-         **_overall(result), "Target": str(result.target), **_change(result.change)}
+        {
+            "Measure": "Overall",
+            "Segment": None,
+            "Group": result.overall.label,
+            "Round": period,
+            **_overall(result),
+            "Target": str(result.target),
+            **_change(result.change),
+        }
     ]
     if result.change is not None:
         before = result.change.previous
-        rows.append({"Measure": "Previous round", "Segment": None, "Group": before.label,
-                     "Round": result.change.previous_round.period, **_cell(before)})
+        rows.append(
+            {
+                "Measure": "Previous round",
+                "Segment": None,
+                "Group": before.label,
+                "Round": result.change.previous_round.period,
+                **_cell(before),
+            }
+        )
     if result.focus is not None:
-        rows.append({"Measure": "Focus", "Segment": None, "Group": result.focus.label,
-                     "Round": period, **_cell(result.focus), "Target": str(result.target)})
+        rows.append(
+            {
+                "Measure": "Focus",
+                "Segment": None,
+                "Group": result.focus.label,
+                "Round": period,
+                **_cell(result.focus),
+                "Target": str(result.target),
+            }
+        )
     for benchmark, comparison in result.benchmarks():
-        rows.append({"Measure": "Benchmark", "Segment": None,
-                     "Group": f"{benchmark.label} ({benchmark.year})", "Round": None,
-                     "Result": float(benchmark.value), "Status": None,
-                     "Note": "; ".join(x for x in (comparison, benchmark.source) if x)})
+        rows.append(
+            {
+                "Measure": "Benchmark",
+                "Segment": None,
+                "Group": f"{benchmark.label} ({benchmark.year})",
+                "Round": None,
+                "Result": float(benchmark.value),
+                "Status": None,
+                "Note": "; ".join(x for x in (comparison, benchmark.source) if x),
+            }
+        )
     for outcome in result.outcomes:
-        rows.append({"Measure": "Aware now", "Segment": "Outcome", "Group": outcome.label,
-                     "Round": period, **_cell(outcome.aware), "Status": status_word(outcome.status),
-                     **_change(outcome.change)})
-        rows.append({"Measure": "Raised by the CVS", "Segment": "Outcome",
-                     "Group": outcome.label, "Round": period, **_cell(outcome.raised),
-                     "Status": None})
+        rows.append(
+            {
+                "Measure": "Aware now",
+                "Segment": "Outcome",
+                "Group": outcome.label,
+                "Round": period,
+                **_cell(outcome.aware),
+                "Status": status_word(outcome.status),
+                **_change(outcome.change),
+            }
+        )
+        rows.append(
+            {
+                "Measure": "Raised by the CVS",
+                "Segment": "Outcome",
+                "Group": outcome.label,
+                "Round": period,
+                **_cell(outcome.raised),
+                "Status": None,
+            }
+        )
     for segment in shown_segments(kpi, result):
         for cell in result.breakdowns[segment]:
-            rows.append({"Measure": "Breakdown", "Segment": SEGMENT_TITLES[segment],
-                         "Group": cell.label, "Round": period, **_cell(cell)})
+            rows.append(
+                {
+                    "Measure": "Breakdown",
+                    "Segment": SEGMENT_TITLES[segment],
+                    "Group": cell.label,
+                    "Round": period,
+                    **_cell(cell),
+                }
+            )
     frame = _frame(rows)
     # Columns that no row of this KPI fills are left out (a count has no interval...).
-    keep = [c for c in frame.columns if c in ("Measure", "Group", "Status", "Note")
-            or frame[c].notna().any()]
+    keep = [
+        c
+        for c in frame.columns
+        if c in ("Measure", "Group", "Status", "Note") or frame[c].notna().any()
+    ]
     return frame[keep]
 
 
@@ -149,8 +237,15 @@ def _breakdowns(report: KpiReport) -> pd.DataFrame:
         period = result.round.period if result.round else None
         for segment, cells in result.breakdowns.items():
             for cell in cells:
-                rows.append({"KPI": result.kpi.id, "Segment": SEGMENT_TITLES.get(segment, segment),
-                             "Group": cell.label, "Round": period, **_cell(cell)})
+                rows.append(
+                    {
+                        "KPI": result.kpi.id,
+                        "Segment": SEGMENT_TITLES.get(segment, segment),
+                        "Group": cell.label,
+                        "Round": period,
+                        **_cell(cell),
+                    }
+                )
     columns = ["KPI", "Segment", "Group", "Round", *_cell(Cell(label="")).keys()]
     return _frame(rows, columns)
 
@@ -161,8 +256,12 @@ def _rate(cell: RateCell) -> dict[str, Any]:
         "Responded": cell.responded,
         "Response rate": cell.rate,
         "Note": "; ".join(
-            x for x in (hidden_text(Cell(label="", note=cell.note)) if cell.suppressed
-                        else cell.note, cell.warning) if x
+            x
+            for x in (
+                hidden_text(Cell(label="", note=cell.note)) if cell.suppressed else cell.note,
+                cell.warning,
+            )
+            if x
         ),
     }
 
@@ -171,33 +270,54 @@ def _rates(report: KpiReport) -> pd.DataFrame:
     rows = []
     for rates in report.response_rates:
         base = {"Survey": rates.round.survey, "Round": rates.round.period}
-        rows.append({**base, "Segment": "All", "Group": rates.overall.label,
-                     **_rate(rates.overall)})
+        rows.append(
+            {**base, "Segment": "All", "Group": rates.overall.label, **_rate(rates.overall)}
+        )
         for segment, cells in rates.segments.items():
             for cell in cells:
-                rows.append({**base, "Segment": SEGMENT_TITLES.get(segment, segment),
-                             "Group": cell.label, **_rate(cell)})
-    columns = ["Survey", "Round", "Segment", "Group", "Invited", "Responded", "Response rate",
-               "Note"]
+                rows.append(
+                    {
+                        **base,
+                        "Segment": SEGMENT_TITLES.get(segment, segment),
+                        "Group": cell.label,
+                        **_rate(cell),
+                    }
+                )
+    columns = [
+        "Survey",
+        "Round",
+        "Segment",
+        "Group",
+        "Invited",
+        "Responded",
+        "Response rate",
+        "Note",
+    ]
     return _frame(rows, columns)
 
 
 def _definitions(report: KpiReport) -> pd.DataFrame:
-    rows = [(r.kpi.id, term, text) for r in report.results for term, text, _ in
-            definition_lines(r.kpi)]
+    rows = [
+        (r.kpi.id, term, text) for r in report.results for term, text, _ in definition_lines(r.kpi)
+    ]
     rows += [
         ("All", "How to read the status", report.rag_rule),
         ("All", "Change since the previous round", CHANGE_METHOD),
-        ("All", "Small groups", "Groups with fewer than 5 responses are left empty, and where "
-         "a breakdown adds up to a total the next smallest group too."),
+        (
+            "All",
+            "Small groups",
+            "Groups with fewer than 5 responses are left empty, and where "
+            "a breakdown adds up to a total the next smallest group too.",
+        ),
     ]
     return _frame(rows, ["KPI", "Term", "Text"])
 
 
 def _frame(rows: Sequence[Any], columns: Sequence[str] | None = None) -> pd.DataFrame:
     """Build a frame of objects: whole numbers stay whole, missing figures stay empty."""
-    return pd.DataFrame(list(rows), columns=None if columns is None else list(columns),
-                        dtype=object)
+    return pd.DataFrame(
+        list(rows), columns=None if columns is None else list(columns), dtype=object
+    )
 
 
 def _text(value: Any) -> Any:
@@ -254,13 +374,20 @@ def report_xlsx(report: KpiReport) -> bytes:
     with pd.ExcelWriter(out, engine="openpyxl") as writer:
         _write(writer, "Summary", f"{heading}. {summary.headline}.", _summary(report))
         for result in report.results:
-            _write(writer, sheet_name(result.kpi.id), f"{result.kpi.id}: {result.kpi.title}",
-                   _kpi(result))
-        _write(writer, "Breakdowns", f"{heading}: every KPI by every segment",
-               _breakdowns(report))
+            _write(
+                writer,
+                sheet_name(result.kpi.id),
+                f"{result.kpi.id}: {result.kpi.title}",
+                _kpi(result),
+            )
+        _write(writer, "Breakdowns", f"{heading}: every KPI by every segment", _breakdowns(report))
         _write(writer, "Response rates", f"{heading}: response rates", _rates(report))
-        _write(writer, "Definitions", f"{report.framework.title}: how each number is computed",
-               _definitions(report))
+        _write(
+            writer,
+            "Definitions",
+            f"{report.framework.title}: how each number is computed",
+            _definitions(report),
+        )
         _properties(writer, heading)
     return out.getvalue()
 
@@ -269,4 +396,3 @@ def _properties(writer: pd.ExcelWriter, title: str) -> None:
     book: Any = writer.book
     book.properties.title = _text(title)
     book.properties.creator = "tempcheck"
-

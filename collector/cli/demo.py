@@ -31,12 +31,12 @@ import random
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from collector import audit, flow, localtime, models, reports, rounds, users
+from collector import activities, audit, flow, localtime, models, reports, rounds, users
 from collector.models import utcnow
 from collector.segments import INCOME_BANDS, ORGANISATION_TYPES, OUTCOMES
 from collector.survey.loader import library_survey
@@ -381,6 +381,10 @@ def build(
             for window in ROLLING[:-1]:
                 _volunteering(rng, session, centre, window, now, summary)
             progress(f"{name}: volunteers, placements and their follow-ups")
+        recorded = _activities(rng, session, provider, organisations, round_, staff, now)
+        progress(
+            f"{name}: {recorded} activities, evidence and milestones for {round_.period_label}"
+        )
         if publish is not None:
             published.extend(_publish(session, publish, round_, staff, progress))
         opens = now - timedelta(days=10)
@@ -1056,3 +1060,256 @@ def _pick(
     if kind == QuestionType.TEXT:
         return rng.choice(comments) if rng.random() < 0.3 else None
     raise RuntimeError(f"demo respondent cannot answer a {kind} question")
+
+
+# What staff record besides surveys (issue 17): a half-year of activities, evidence, milestones.
+
+# Per Essex provider: events, health checks, groups given guidance, funding applications and
+# how many of them succeeded (a share), so the providers differ against their targets.
+ACTIVITY_PLAN = {
+    "brentwood-cvs": (13, 12, 24, 12, 0.7),
+    "harlow-cvs": (8, 9, 17, 11, 0.5),
+    "uttlesford-cvs": (11, 6, 21, 7, 0.6),
+}
+# Evidence KPIs of each framework the demo records for, with the provider's assessment; a KPI
+# missing from a provider's list has nothing recorded (not reported).
+EVIDENCE_KPIS = {
+    "essex-2017": ("c", "d", "f", "j", "k", "m", "n", "o", "iii", "v", "vii", "viii", "xii"),
+    "leicestershire-val": ("VAL 4", "VAL 8", "VAL 13", "VAL 16", "VAL 18", "VAL 21"),
+}
+UNREPORTED = {"harlow-cvs": ("m", "viii", "VAL 21"), "uttlesford-cvs": ("xii", "VAL 18")}
+CASE_STUDIES = (
+    (
+        "Warm spaces in the winter",
+        "Three church halls and a community centre opened as warm spaces from December, with "
+        "flu vaccination sessions run by the surgery. 140 visits a week at the peak.",
+    ),
+    (
+        "A walking group becomes a charity",
+        "A walking group for people with diabetes, started at our spring network meeting, "
+        "registered as a charity with our help and now runs four walks a week.",
+    ),
+    (
+        "Food bank and the Lifestyles Service",
+        "The food bank now refers visitors to the Essex Lifestyles Service: 37 referrals in "
+        "the half-year, after a joint session we arranged.",
+    ),
+    (
+        "Commissioners' visit",
+        "The CCG's commissioners visited two groups supporting discharge from hospital; the "
+        "step-down pilot is now funded for another year.",
+    ),
+)
+
+
+def _half_year(period_label: str, now: datetime) -> tuple[date, date]:
+    """Give the days of a financial half year ('2025/26 H2') inside the demo's records."""
+    first_year = int(period_label[:4])
+    if period_label.endswith("H2"):
+        start, end = date(first_year, 10, 1), date(first_year + 1, 3, 31)
+    else:
+        start, end = date(first_year, 4, 1), date(first_year, 9, 30)
+    # The volunteer centres' period is their rolling round's dates: keep inside both.
+    opened, closed = ROLLING[1][1], ROLLING[1][2]
+    assert closed is not None
+    low = max(start, (now - timedelta(days=opened - 1)).date())
+    high = min(end, (now - timedelta(days=closed + 1)).date())
+    return (low, high) if low <= high else (start, end)
+
+
+def _activities(
+    rng: random.Random,
+    session: Session,
+    provider: models.Provider,
+    organisations: list[models.Organisation],
+    round_: models.Round,
+    staff: models.User,
+    now: datetime,
+) -> int:
+    """Record a provider's half-year of activities, evidence and milestones, and the report's
+    strategic overview and variance explanations, before its report is published."""
+    start, end = _half_year(round_.period_label, now)
+    days = (end - start).days
+
+    def day() -> date:
+        return start + timedelta(days=rng.randint(0, days))
+
+    events, checks, guided, applications, success = ACTIVITY_PLAN[provider.slug]
+    rows: list[dict[str, object]] = []
+
+    def add(kind: str, org: models.Organisation | None, **more: object) -> None:
+        rows.append(
+            {
+                "provider_id": provider.id,
+                "external_ref": f"ACT{len(rows) + 1:05d}",
+                "kind": kind,
+                "occurred_on": day(),
+                "organisation_id": None if org is None else org.id,
+                "description": more.pop("description", ""),
+                "beneficiaries": rng.choice((None, rng.randint(10, 400))),
+                **more,
+            }
+        )
+
+    for n in range(events):
+        add("event", None, description=f"Network meeting {n + 1}")
+    for org in rng.sample(organisations, k=checks):
+        add("health_check", org, description="Health check with an action plan agreed")
+    for org in rng.sample(organisations, k=guided):
+        for _ in range(rng.choice((1, 1, 2))):
+            add("guidance", org, description=rng.choice(("Governance", "Finance", "Safeguarding")))
+    for org in rng.choices(organisations, k=applications):
+        applied = rng.randint(5, 200) * 10_000  # £500 to £20,000, in pence
+        obtained = applied if rng.random() < success else 0
+        add(
+            "funding_application",
+            org,
+            description="Grant application",
+            amount_applied_pence=applied,
+            amount_obtained_pence=obtained,
+        )
+    for org in rng.sample(organisations, k=4):
+        add("training", org, description="Trustee training")
+        if rng.random() < 0.5:
+            add("compact_signup", org)
+    if provider.slug in VOLUNTEERING:
+        for _ in range(rng.randint(70, 90)):
+            add("volunteer_opportunity", rng.choice(organisations), description="New role")
+    for row in rows:
+        row.setdefault("amount_applied_pence", None)
+        row.setdefault("amount_obtained_pence", None)
+    session.execute(insert(models.ActivityRecord), rows)
+    label = round_.period_label
+    skipped = UNREPORTED.get(provider.slug, ())
+    statuses = ("met", "met", "met", "partly_met", "not_met")
+    for framework, kpi_ids in EVIDENCE_KPIS.items():
+        for n, kpi_id in enumerate(k for k in kpi_ids if k not in skipped):
+            title, text = CASE_STUDIES[(n + len(provider.slug)) % len(CASE_STUDIES)]
+            activities.add_evidence(
+                session,
+                provider,
+                period=label,
+                title=title,
+                text=text,
+                indicators=[(framework, kpi_id)],
+                is_case_study=True,
+                user=staff,
+            )
+            if kpi_id in ("c", "vii") and provider.slug == "brentwood-cvs":
+                activities.add_evidence(
+                    session,
+                    provider,
+                    period=label,
+                    title="Good practice from the youth network",
+                    text="Peer mentoring between youth groups, now copied in Ingatestone.",
+                    indicators=[(framework, kpi_id)],
+                    is_case_study=True,
+                    user=staff,
+                )
+            status = statuses[(n + len(provider.slug)) % len(statuses)]
+            activities.set_assessment(
+                session,
+                provider,
+                framework=framework,
+                kpi_id=kpi_id,
+                period=label,
+                status=status,
+                reason={
+                    "met": "The evidence attached shows the target met for the half-year.",
+                    "partly_met": "Some of the evidence the target asks for; the rest is due "
+                    "in the next half-year.",
+                    "not_met": "Staff shortage over the winter: this work was paused.",
+                }[status],
+                user=staff,
+            )
+    # Milestones: Essex I.i, iv and vi; VAL 1, 3 and 29, with dates around the period's end.
+    late = provider.slug == "harlow-cvs"
+    for framework, kpi_id, title, progress_due, due, progress_on, achieved in (
+        (
+            "essex-2017",
+            "I.i",
+            "Quality mark (PQASSO) achieved",
+            end - timedelta(days=30),
+            end + timedelta(days=365),
+            None if late else end - timedelta(days=60),
+            None,
+        ),
+        (
+            "essex-2017",
+            "iv",
+            "Governance review with peer support",
+            None,
+            end - timedelta(days=60),
+            None,
+            None if late else end - timedelta(days=70),
+        ),
+        (
+            "essex-2017",
+            "vi",
+            "Three-year business plan adopted",
+            start,
+            end - timedelta(days=10),
+            start,
+            end - timedelta(days=5 if late else 20),
+        ),
+        (
+            "leicestershire-val",
+            "VAL 1",
+            "Single communication plan implemented",
+            None,
+            end - timedelta(days=30),
+            None,
+            end - timedelta(days=40),
+        ),
+        (
+            "leicestershire-val",
+            "VAL 3",
+            "Integrated database established",
+            None,
+            end + timedelta(days=90),
+            None,
+            None,
+        ),
+        (
+            "leicestershire-val",
+            "VAL 29",
+            "Volunteering strategy developed",
+            None,
+            end - timedelta(days=15),
+            None,
+            None if late else end - timedelta(days=25),
+        ),
+    ):
+        activities.set_milestone(
+            session,
+            provider,
+            framework=framework,
+            kpi_id=kpi_id,
+            title=title,
+            due_on=due,
+            progress_due=progress_due,
+            progress_on=progress_on,
+            achieved_on=achieved,
+        )
+    reports.set_narrative(
+        session,
+        round_,
+        "essex-2017",
+        "overview",
+        f"{provider.name} reports on the whole scope for {label}: the surveys of its groups, "
+        "the activities it recorded, the evidence and case studies attached to each "
+        "indicator, and its milestones.\n\nWinter pressures shaped the half-year: warm "
+        "spaces, flu vaccination sessions and discharge support took staff time from "
+        "health checks, which are behind their target.",
+        staff,
+    )
+    reports.set_narrative(
+        session,
+        round_,
+        "essex-2017",
+        "l",
+        "Our list counts only paid-up members; about 40 more groups are affiliated through "
+        "the district forums. A membership drive starts in April.",
+        staff,
+    )
+    return len(rows)

@@ -135,6 +135,63 @@ def report_build(
     click.secho(f"Wrote {out} ({_size(len(content))}).", fg="green")
 
 
+@report.command("collective")
+@click.option("--framework", "framework_id", required=True, help="The framework, e.g. essex-2017.")
+@click.option("--period", help="The period, e.g. '2025/26 H2' (default: the latest).")
+@click.option(
+    "--provider", "provider_slugs", multiple=True, help="Only these providers (default: all)."
+)
+@click.option("--format", "format_", type=click.Choice(("html", "pdf")), required=True)
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="The file to write.")
+@click.option("--force", is_flag=True, help="Overwrite a file that exists.")
+@pass_context
+def report_collective(
+    context: Context,
+    framework_id: str,
+    period: str | None,
+    provider_slugs: tuple[str, ...],
+    format_: str,
+    out: Path,
+    force: bool,
+) -> None:
+    """Build a framework's collective report: the county overview across its providers, their
+    figures side by side, then each provider's own report (with its narratives)."""
+    from analysis.collective import build_collective
+    from analysis.render.html import collective_html
+    from analysis.render.pdf import pdf_from_html
+
+    _check_out(out, format_, force)
+    with context.sessions() as session:
+        try:
+            built = build_collective(
+                session.connection(), framework_id, period=period, providers=provider_slugs
+            )
+            written = {
+                r.provider: reports.narratives(session, r.round.id, framework_id)
+                for r in built.reports
+            }
+            built = build_collective(
+                session.connection(),
+                framework_id,
+                period=built.period,
+                providers=provider_slugs,
+                narratives=written,
+            )
+        except CollectorError as error:
+            stop(error.message)
+    click.echo(
+        f"Collective {framework_id} report for {built.period}: "
+        f"{', '.join(name for _, name in built.providers)}"
+    )
+    document = collective_html(built)
+    content = document.encode() if format_ == "html" else pdf_from_html(document)
+    try:
+        out.write_bytes(content)
+    except OSError as error:
+        stop(f"Could not write {out}: {error.strerror}")
+    click.secho(f"Wrote {out} ({_size(len(content))}).", fg="green")
+
+
 def _no_framework(message: str, round_id: int) -> str:
     if message.startswith("no KPI framework"):
         return f"Round {round_id}: {message}, so it has no KPI report"

@@ -541,6 +541,7 @@ def kpi(
 def _add_command_groups() -> None:
     """Add the command groups that live in `collector.commands` (one module per noun)."""
     from collector.cli import (
+        activities,
         api,
         bot,
         contacts,
@@ -557,6 +558,9 @@ def _add_command_groups() -> None:
 
     main.add_command(providers.group)
     main.add_command(users.group)
+    main.add_command(activities.activities_group)
+    main.add_command(activities.evidence_group)
+    main.add_command(activities.milestones_group)
     main.add_command(rounds.group)
     main.add_command(report.report)
     main.add_command(dispatch.dispatch)

@@ -29,6 +29,7 @@ def _upload_limits(endpoint: str | None, values: dict[str, Any] | None) -> None:
 
 
 from forms.console import (  # noqa: E402 - the views register themselves on bp and funder_bp
+    activities,
     audit,
     contacts,
     exports,
@@ -46,6 +47,7 @@ from forms.console import (  # noqa: E402 - the views register themselves on bp 
 )
 
 __all__ = [
+    "activities",
     "audit",
     "bp",
     "contacts",

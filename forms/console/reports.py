@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from analysis.drift import published_changes
 from analysis.kpis.definitions import Framework
 from analysis.kpis.results import KpiResult
-from analysis.model import KpiReport, ReportDataError
+from analysis.model import OVERVIEW, KpiReport, ReportDataError
 from analysis.publish import build, build_report, frameworks_for
 from analysis.render.formats import n_text, result_text, status_word
 from analysis.render.html import report_html
@@ -201,7 +201,11 @@ def _draft_page(
         form=form or Form(values=dict(found.narratives)),
         narratives=found.narratives,
         just_saved=request.args.get("saved") if request.method == "GET" else None,
-        fields={r.kpi.id: field_id(r.kpi.id) for r in found.report.results} if found.report else {},
+        fields={r.kpi.id: field_id(r.kpi.id) for r in found.report.results}
+        | {OVERVIEW: field_id(OVERVIEW)}
+        if found.report
+        else {},
+        overview=OVERVIEW,
         headlines={r.kpi.id: headline(r) for r in found.report.results} if found.report else {},
         published=published,
         this_published=[s for s in published if s.framework == framework_id],
@@ -236,6 +240,8 @@ def narrative_save(provider: ProviderRef, round_id: int) -> ResponseReturnValue:
         found = draft(session, provider, round_id, framework_id or None)
         form = Form(values={**found.narratives, kpi_id: text})
         kpis = {r.kpi.id: r.kpi.title for r in found.report.results} if found.report else {}
+        if kpis:
+            kpis[OVERVIEW] = "Strategic overview"
         field = field_id(kpi_id)
         if found.report is None:
             form.error("narratives", "There is no report to explain yet: it needs answers first")

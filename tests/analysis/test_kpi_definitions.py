@@ -16,10 +16,20 @@ from collector.survey.loader import library_survey, survey_from_data
 def test_the_built_in_frameworks_load() -> None:
     assert set(frameworks()) == {"essex-2017", "kent-2017", "leicestershire-val"}
     essex = framework("essex-2017")
-    assert [k.id for k in essex.kpis] == ["ix", "b", "x", "ii"]
-    assert [k.kind for k in essex.kpis] == [
+    # Every KPI of the scope: Part B's a to o, Part C's i to xii (i is "I.i": Part B has an i).
+    assert [k.id for k in essex.kpis] == [
+        *"abcdefghijklmno", "I.i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x", "xi",
+        "xii",
+    ]
+    kinds = {k.id: k.kind for k in essex.kpis}
+    assert [kinds[k] for k in ("ix", "b", "x", "ii")] == [
         KpiKind.PROPORTION, KpiKind.AWARENESS, KpiKind.COUNT, KpiKind.TARGETS_MET,
     ]
+    assert {k for k, kind in kinds.items() if kind is KpiKind.ACTIVITY} == {
+        "a", "e", "g", "h", "i", "l", "xi"}
+    assert {k for k, kind in kinds.items() if kind is KpiKind.MILESTONE} == {"I.i", "iv", "vi"}
+    assert [g.key for g, _ in essex.grouped() if g is not None] == [
+        "development", "support", "liaison", "representation", "partnerships", "blocks"]
     ix = essex.kpi("ix")
     assert str(ix.target) == "≥ 75%" and ix.survey == "cvs-support"
     # The denominator defaults to the responses that answered every question used.
@@ -28,16 +38,18 @@ def test_the_built_in_frameworks_load() -> None:
     assert essex.kpi("x").target.value == 50
     assert essex.kpi("ii").target.value == Fraction(4, 5)
     val = framework("leicestershire-val")
-    assert [k.id for k in val.kpis] == [
-        "VAL 2", "VAL 7", "VAL 9", "VAL 10", "VAL 12", "VAL 19", "VAL 20", "VAL 22", "VAL 23",
-        "VAL 24", "VAL 25", "VAL 26", "VAL 27", "VAL 28",
-    ]
+    assert [k.id for k in val.kpis] == [f"VAL {n}" for n in range(1, 31)]
+    # Table Two's classes: one-off events, narrative targets, no target; the rest quantitative.
+    classes = {g.key: [k.id for k in kpis] for g, kpis in val.grouped() if g is not None}
+    assert classes["one_off"] == ["VAL 1", "VAL 3", "VAL 29"]
+    assert classes["nar"] == ["VAL 4", "VAL 8", "VAL 16", "VAL 18", "VAL 21"]
+    assert classes["x"] == ["VAL 5", "VAL 6", "VAL 11", "VAL 13", "VAL 14"]
     at_least = {"VAL 9": "≥ 50%", "VAL 10": "≥ 50%", "VAL 12": "≥ 90%"}
     assert {k.id: str(k.target) for k in val.kpis if k.id in at_least} == at_least
     assert all(
         k.target.rule is TargetRule.MORE_THAN
         for k in val.kpis
-        if k.id not in ("VAL 25", *at_least)
+        if k.id not in ("VAL 25", *at_least) and not k.is_recorded
     )
     for two in ("VAL 7", "VAL 10"):
         kpi = val.kpi(two)

@@ -162,7 +162,7 @@ def test_a_closed_round_publishes_each_framework_its_survey_feeds(session: Sessi
     ]
     message = queued[0].data["message"]
     assert message.startswith(essex.title) and message.rstrip().endswith(LINK_SLOT)
-    [line] = [line for line in message.splitlines() if line.startswith("- ix ")]
+    [line] = [line for line in message.splitlines() if line.startswith(("- ix ", "- ix:"))]
     assert "75% (n=12, 95% CI " in line
 
 

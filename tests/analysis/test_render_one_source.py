@@ -183,7 +183,7 @@ def test_the_workbook_holds_the_reports_numbers_as_numbers(essex: Rendered) -> N
         cell, row = result.overall, summary[result.kpi.id]
         assert row["Target"] == str(result.kpi.target)
         assert row["Status"] in (WORDS.get(result.status), "Not enough data", "Not shown",
-                                 "No data")
+                                 "No data", "Not reported")
         if shown(cell):
             # Stored exactly, not rounded text: the same float as the report's.
             assert (row["n"], row["Result"], row["95% CI low"], row["95% CI high"]) == (
@@ -222,17 +222,20 @@ def test_the_workbook_is_formatted_for_people(essex: Rendered) -> None:
     import openpyxl
 
     book = openpyxl.load_workbook(io.BytesIO(report_xlsx(essex.report)))
-    assert book.sheetnames == ["Summary", "KPI ix", "KPI b", "KPI x", "KPI ii", "Breakdowns",
-                               "Response rates", "Definitions"]
+    assert book.sheetnames == ["Summary", *(sheet_name(k.id) for k in essex.report.framework.kpis),
+                               "Breakdowns", "Response rates", "Definitions"]
+    assert "KPI ix" in book.sheetnames and "KPI I.i" in book.sheetnames
     for sheet in book.worksheets:
         assert sheet.freeze_panes == "A4", sheet.title
         assert sheet["A3"].font.b, sheet.title  # the header row
         assert sheet.column_dimensions["A"].width >= 10
     summary = book["Summary"]
     header = [c.value for c in summary[3]]
-    result = summary.cell(row=4, column=header.index("Result") + 1)
+    row = next(r for r in range(4, summary.max_row + 1) if summary.cell(row=r, column=1).value
+               == "ix")
+    result = summary.cell(row=row, column=header.index("Result") + 1)
     assert isinstance(result.value, float) and result.number_format == "0%"
-    n = summary.cell(row=4, column=header.index("n") + 1)
+    n = summary.cell(row=row, column=header.index("n") + 1)
     assert isinstance(n.value, int)
     assert summary["A1"].value.startswith(essex.report.provider_name)
 
@@ -266,9 +269,21 @@ def test_the_message_holds_each_kpis_figures_and_the_link(essex: Rendered, val: 
         assert message.rstrip().endswith(LINK)
         lines = message.splitlines()
         empty = [x for x in lines if x.startswith("- No data this time: ")]
+        verdicts = [x for x in lines if x.startswith("- Evidence and milestones: ")]
         for result in rendered.report.results:
             starts = (f"- {result.kpi.id} ", f"- {result.kpi.id}:")
             mine = [x for x in lines if x.startswith(starts)]
+            if not mine and result.overall.text and result.kpi.kind in (
+                KpiKind.EVIDENCE, KpiKind.MILESTONE
+            ):
+                # Evidence indicators and milestones: one line per status (issue 17).
+                (line,) = verdicts
+                assert f"{WORDS.get(result.status, 'Not reported')} " in line
+                listed = [x.strip() for part in line.split(": ", 1)[1].split("; ")
+                          for x in part.split(" ", 1 if part.startswith(("Green", "Amber", "Red"))
+                                              else 2)[-1].split(", ")]
+                assert result.kpi.id in listed
+                continue
             if not mine:
                 # Many KPIs: those with no data share one line (issue 15).
                 (line,) = empty
@@ -285,4 +300,5 @@ def test_the_message_holds_each_kpis_figures_and_the_link(essex: Rendered, val: 
                 assert line.endswith(WORDS[result.status])
             if cell.count is not None:
                 assert f": {cell.count}, target {result.kpi.target}" in line
-    assert essex.message.splitlines()[1] == "2 of 3 targets met."
+    # ix, b green, x red, and the 21 KPIs staff record have nothing recorded in this case.
+    assert essex.message.splitlines()[1] == "2 of 24 targets met (21 not reported)."

@@ -117,9 +117,14 @@ def test_a_provider_report_reads_its_latest_closed_round_and_the_one_before(
     # 7/12 against 0/12 is a clear rise even allowing for 7 outcomes (lower limit 0.079 at
     # z = 2.69), and nothing fell: b is green.
     assert b.status is Status.GREEN
-    # ii: ix and b green, x red: 2 of 3 = 67%, under 80%.
+    # ii: ix and b green, x red, and the 21 other KPIs with a target have nothing recorded
+    # (not reported, not achieved): 2 of 24, under 80%. i and xi have no target.
     ii = report.result("ii")
-    assert (ii.overall.numerator, ii.overall.n, ii.status) == (2, 3, Status.RED)
+    assert (ii.overall.numerator, ii.overall.n, ii.status) == (2, 24, Status.RED)
+    verdicts = {c.kpi_id: c.verdict for c in ii.components}
+    assert (verdicts["ix"], verdicts["b"], verdicts["x"], verdicts["a"]) == (
+        "met", "met", "not met", "not reported")
+    assert "i" not in verdicts and "xi" not in verdicts and len(verdicts) == 24
     rates = report.response_rates[0]
     assert (rates.overall.invited, rates.overall.responded) == (14, 12)
 
@@ -186,7 +191,7 @@ def test_asking_for_what_is_not_there_is_a_clear_error(
 def test_json_and_csv_carry_every_figure(session: Session, harlow: dict[str, Any]) -> None:
     reports = _reports(session, framework="essex-2017", provider="harlow-cvs")
     data = json.loads(to_json(reports))
-    ix = data["reports"][0]["kpis"][0]
+    ix = next(k for k in data["reports"][0]["kpis"] if k["id"] == "ix")
     assert ix["id"] == "ix" and ix["overall"]["n"] == 12 and ix["status"] == "green"
     assert ix["change"]["verdict"] == "up 42 points, more than chance"
     assert "Green: meets the target" in data["reports"][0]["rag_rule"]

@@ -88,15 +88,16 @@ def server(tmp_path: Path) -> Iterator[LiveServer]:
 class Shots:
     """Numbered, axe-checked screenshots at a computer's width and a phone's."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, prefix: str = "volunteers") -> None:
         self.folder = folder
+        self.prefix = prefix
         self.n = 0
         self.axe = Axe()
 
     def audit(self, page: Page, name: str) -> None:
         """Check the page with axe, and save it at both widths."""
         self.n += 1
-        stem = f"volunteers-{self.n:02d}-{name}"
+        stem = f"{self.prefix}-{self.n:02d}-{name}"
         for size, suffix in ((DESKTOP, ""), (PHONE, "-phone")):
             page.set_viewport_size(size)
             results = self.axe.run(page, options=EVERY_RULE)

@@ -331,10 +331,14 @@ def build_reports(
 
 
 def _frameworks(framework: str | None) -> list[Framework]:
-    # KPIs asked of several audiences (issue 15) came after this engine: it leaves them out.
+    # KPIs asked of several audiences (issue 15) and those staff record (issue 17) came after
+    # this engine: it leaves them out.
     known = {
         key: dataclasses.replace(
-            f, kpis=tuple(k for k in f.kpis if k.kind is not KpiKind.AUDIENCES)
+            f,
+            kpis=tuple(
+                k for k in f.kpis if k.kind is not KpiKind.AUDIENCES and not k.is_recorded
+            ),
         )
         for key, f in frameworks().items()
     }

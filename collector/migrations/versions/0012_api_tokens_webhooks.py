@@ -1,7 +1,7 @@
 """api tokens and webhooks: the read-only JSON API's tokens (hashed), and the addresses told
 of events, per provider or funder account
 
-Revision ID: 0012_api_tokens
+Revision ID: 0012
 Revises: 0011
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012_api_tokens"
+revision = "0012"
 down_revision = "0011"
 branch_labels = None
 depends_on = None
