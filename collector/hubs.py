@@ -161,8 +161,11 @@ def _check_hub(line: int, cells: dict[str, str]) -> tuple[dict[str, Any], list[P
     if row["kind"] is None:
         shown = f"{raw!r} is not a kind of hub" if raw else "is empty"
         problems.append(
-            Problem(line, "kind", f"{shown} (use hub for a Community Hub, centre for a "
-                    "Local Resource Centre)")
+            Problem(
+                line,
+                "kind",
+                f"{shown} (use hub for a Community Hub, centre for a Local Resource Centre)",
+            )
         )
     row["locality"] = _text(problems, line, cells, "locality", 100)
     return row, problems
@@ -216,9 +219,7 @@ class _Known:
     today: date
 
 
-def _whole(
-    problems: list[Problem], line: int, cells: dict[str, str], column: str
-) -> int | None:
+def _whole(problems: list[Problem], line: int, cells: dict[str, str], column: str) -> int | None:
     raw = cells.get(column, "").strip().replace(",", "")
     if not raw:
         return None
@@ -317,9 +318,7 @@ def plan_returns(
     stored = {
         (r.hub_id, r.quarter, r.variable)
         for r in session.scalars(
-            select(models.HubReturn)
-            .join(models.Hub)
-            .where(models.Hub.provider_id == provider.id)
+            select(models.HubReturn).join(models.Hub).where(models.Hub.provider_id == provider.id)
         )
     }
     plan = ImportPlan()
@@ -344,7 +343,9 @@ def import_returns(
     hub_ids = [h.id for h in hubs_of(session, provider.id)]
     by_key = {
         (r.hub_id, r.quarter, r.variable): r
-        for r in session.scalars(select(models.HubReturn).where(models.HubReturn.hub_id.in_(hub_ids)))
+        for r in session.scalars(
+            select(models.HubReturn).where(models.HubReturn.hub_id.in_(hub_ids))
+        )
     }
     for row in plan.new + plan.updated:
         values = {k: row[k] for k in ("value", "target", "note")}
@@ -352,7 +353,9 @@ def import_returns(
         if stored is None:
             session.add(
                 models.HubReturn(
-                    hub_id=row["hub_id"], quarter=row["quarter"], variable=row["variable"],
+                    hub_id=row["hub_id"],
+                    quarter=row["quarter"],
+                    variable=row["variable"],
                     **values,
                 )
             )
@@ -364,9 +367,7 @@ def import_returns(
     return plan
 
 
-def returns_of(
-    session: Session, provider_id: int, quarters: list[date]
-) -> list[models.HubReturn]:
+def returns_of(session: Session, provider_id: int, quarters: list[date]) -> list[models.HubReturn]:
     """Give the provider's returns for the quarters asked."""
     return list(
         session.scalars(

@@ -77,24 +77,32 @@ def comparison(table: HubTable) -> dict[str, list[tuple[HubRow, HubCell]]]:
 
 def hubs_section(table: HubTable, *, standalone: bool = False, level: int = 2) -> str:
     """Render the table as an HTML section (its title at heading `level`, 1 or 2)."""
-    return _environment().get_template("hubs/section.html").render(
-        table=table,
-        comparison=comparison(table),
-        groups=(("centre", "Local Resource Centres"), ("hub", "Community Hubs")),
-        hub_count=len(table.check.variables_for("hub")),
-        centre_count=len(table.check.variables_for("centre")),
-        c=PLAIN if standalone else GOVUK,
-        standalone=standalone,
-        level=level,
+    return (
+        _environment()
+        .get_template("hubs/section.html")
+        .render(
+            table=table,
+            comparison=comparison(table),
+            groups=(("centre", "Local Resource Centres"), ("hub", "Community Hubs")),
+            hub_count=len(table.check.variables_for("hub")),
+            centre_count=len(table.check.variables_for("centre")),
+            c=PLAIN if standalone else GOVUK,
+            standalone=standalone,
+            level=level,
+        )
     )
 
 
 def hubs_html(table: HubTable) -> str:
     """Render the table as a whole HTML document (the report's stylesheet), for the PDF."""
-    return _environment().get_template("report/document.html").render(
-        title=f"{table.provider}: {table.check.title}, {table.label}",
-        css=markupsafe.Markup(report_css()),
-        body=markupsafe.Markup(hubs_section(table, standalone=True, level=1)),
+    return (
+        _environment()
+        .get_template("report/document.html")
+        .render(
+            title=f"{table.provider}: {table.check.title}, {table.label}",
+            css=markupsafe.Markup(report_css()),
+            body=markupsafe.Markup(hubs_section(table, standalone=True, level=1)),
+        )
     )
 
 
@@ -129,8 +137,14 @@ def _grid(table: HubTable) -> pd.DataFrame:
                 }
             )
     for status in STATUSES:
-        rows.append({"Quarter": table.label, "Locality": "Total", "Status": status.value,
-                     "Figure": table.totals.get(status, 0)})
+        rows.append(
+            {
+                "Quarter": table.label,
+                "Locality": "Total",
+                "Status": status.value,
+                "Figure": table.totals.get(status, 0),
+            }
+        )
     return pd.DataFrame(rows, dtype=object)
 
 
@@ -158,8 +172,12 @@ def write_hub_sheets(writer: pd.ExcelWriter, table: HubTable) -> None:
     """Add the table's two sheets ("Hub check", "Hub comparison") to an open workbook."""
     heading = f"{table.provider}: {table.check.title}, {table.label}"
     _write(writer, SHEETS[0], f"{heading}. {table.summary()} {table.check.rule}", _grid(table))
-    _write(writer, SHEETS[1], f"{heading}: each locality against target and "
-           f"{table.previous_label}", _comparison(table))
+    _write(
+        writer,
+        SHEETS[1],
+        f"{heading}: each locality against target and {table.previous_label}",
+        _comparison(table),
+    )
 
 
 def hubs_xlsx(table: HubTable) -> bytes:

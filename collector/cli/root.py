@@ -478,6 +478,7 @@ def _add_command_groups() -> None:
         contacts,
         dispatch,
         followups,
+        hubs,
         providers,
         report,
         rounds,
@@ -499,6 +500,7 @@ def _add_command_groups() -> None:
     main.add_command(volunteers.placements)
     main.add_command(volunteers.enquiries)
     main.add_command(followups.followups_group)
+    main.add_command(hubs.group)
 
 
 _add_command_groups()

@@ -60,7 +60,9 @@ def test_the_register_is_imported_and_a_second_import_updates(
         ("VAM", "hub", "Melton"),
     ]
     plan = hubs.import_hubs(
-        session, provider, "external_ref,name,kind,locality\nVAM,Melton Voluntary Action,hub,Melton\n"
+        session,
+        provider,
+        "external_ref,name,kind,locality\nVAM,Melton Voluntary Action,hub,Melton\n",
     )
     assert (len(plan.new), len(plan.updated)) == (0, 1)
     assert {h.name for h in hubs.hubs_of(session, provider.id)} >= {"Melton Voluntary Action"}
@@ -89,7 +91,7 @@ RETURNS = (
     "hub_ref,quarter,variable,value,target,note\n"
     "VAC,2010/11 Q2,groups_supported,34,,\n"
     "VAC,2010/11 Q2,volunteers_referred,,,not applicable: no VAL volunteering officer\n"
-    "SYS,2010/11 Q2,volunteer_enquiries,\"1,204\",20,\n"
+    'SYS,2010/11 Q2,volunteer_enquiries,"1,204",20,\n'
 )
 
 
@@ -108,7 +110,10 @@ def test_returns_are_imported_and_a_corrected_file_updates_them(
     )
     referred = rows["VAC", "volunteers_referred"]
     assert referred.value is None and referred.note.startswith("not applicable")
-    assert (rows["SYS", "volunteer_enquiries"].value, rows["SYS", "volunteer_enquiries"].target) == (
+    assert (
+        rows["SYS", "volunteer_enquiries"].value,
+        rows["SYS", "volunteer_enquiries"].target,
+    ) == (
         1204,
         20,
     )
