@@ -396,8 +396,8 @@ def quarters_of(session: Session, provider_id: int) -> list[date]:
 
 def csv_example(variables: Variables) -> list[list[str]]:
     """Give example rows for a returns template: one figure and one not reported."""
-    first = next(iter(variables), "groups_supported")
+    names = list(variables) or ["groups_supported"]
     return [
-        ["VAC", "2010/11 Q2", first, "34", "", ""],
-        ["VAC", "2010/11 Q2", "(another variable)", "", "", "not applicable this quarter"],
+        ["VAC", "2010/11 Q2", names[0], "34", "", ""],
+        ["VAC", "2010/11 Q2", names[-1], "", "", "not applicable this quarter"],
     ]
