@@ -216,3 +216,26 @@ def test_table_three_renders_the_same_counts_in_page_workbook_and_text(  # type:
     assert statuses.count("green") == 26 + 1  # the cells, and the totals row
     text = hubs_text(table)
     assert text.splitlines()[-1].split() == ["Total", "0", "2", "26", "13", "41"]
+
+
+@pytest.mark.demo_data("plain")
+def test_the_demo_has_a_year_of_hub_returns_with_every_status(session: Session) -> None:
+    from sqlalchemy import select
+
+    from collector import models
+    from collector.cli import demo
+
+    provider = session.scalars(
+        select(models.Provider).where(models.Provider.slug == demo.LEICESTERSHIRE[0])
+    ).one()
+    quarters = hubs.quarters_of(session, provider.id)
+    assert len(quarters) == 4
+    table = load_table(session, provider, quarters[0], check())
+    assert len(table.rows) == 8 and table.total == 5 * 5 + 3 * 2
+    # Four hubs' volunteers referred have no target; one centre's return does not apply; two
+    # hubs returned nothing for one variable.
+    assert table.totals[HubStatus.NOT_REPORTED] == 4 + 1 + 2
+    assert table.totals[HubStatus.AMBER] == 1 and table.totals[HubStatus.RED] == 1
+    assert table.totals[HubStatus.GREEN] == 31 - 9
+    groups = next(r for r in table.rows if r.hub.ref == "VAC").cell("groups_supported")
+    assert groups is not None and groups.previous is not None  # the comparison has figures
