@@ -68,8 +68,10 @@ def _quarter(session: Session, provider: ProviderRef) -> tuple[date | None, list
     if asked:
         start = hubs.parse_quarter(asked)
         if start is None:
-            return (known[0] if known else None), known, (
-                f"‘{asked}’ is not a quarter: choose one from the list"
+            return (
+                (known[0] if known else None),
+                known,
+                (f"‘{asked}’ is not a quarter: choose one from the list"),
             )
         return start, known, ""
     return (known[0] if known else None), known, ""
@@ -79,12 +81,14 @@ def _table(session: Session, provider: ProviderRef, start: date) -> HubTable:
     return load_table(session, _provider(session, provider), start, check())
 
 
-def _page(provider: ProviderRef, template: str, **context: Any) -> ResponseReturnValue:
+def _page(
+    provider: ProviderRef, template: str, *, level: int, **context: Any
+) -> ResponseReturnValue:
     with reading() as session:
         start, known, problem = _quarter(session, provider)
         register = hubs.hubs_of(session, provider.id)
         table = _table(session, provider, start) if start is not None and register else None
-        section = markupsafe.Markup(hubs_section(table)) if table is not None else None
+        section = markupsafe.Markup(hubs_section(table, level=level)) if table is not None else None
         form = Form()
         if problem:
             form.error("quarter", problem)
@@ -96,8 +100,11 @@ def _page(provider: ProviderRef, template: str, **context: Any) -> ResponseRetur
             table=table,
             fragment=section,
             quarters=[
-                {"value": hubs.quarter_label(q), "text": hubs.quarter_label(q),
-                 "selected": q == start}
+                {
+                    "value": hubs.quarter_label(q),
+                    "text": hubs.quarter_label(q),
+                    "selected": q == start,
+                }
                 for q in known
             ],
             form=form,
@@ -109,14 +116,14 @@ def _page(provider: ProviderRef, template: str, **context: Any) -> ResponseRetur
 @staff_required
 def hubs_page(provider: ProviderRef) -> ResponseReturnValue:
     """Show the provider's hubs and centres and a quarter's temperature check."""
-    return _page(provider, "console/hubs.html", area="console")
+    return _page(provider, "console/hubs.html", level=2, area="console")
 
 
 @funder_bp.get("/<provider_slug>/hubs")
 @funder_required
 def hubs_view(provider: ProviderRef) -> ResponseReturnValue:
     """Show a funded provider's Community Hub Temperature Check for a quarter."""
-    return _page(provider, "funder/hubs.html", area="funder")
+    return _page(provider, "funder/hubs.html", level=1, area="funder")
 
 
 def _download(provider: ProviderRef, kind: str) -> ResponseReturnValue:
