@@ -22,6 +22,10 @@ from analysis.hubs.table import (
     build_table,
     judge,
     load_table,
+    report_quarter,
+    report_table,
+    table_from_json,
+    table_to_json,
 )
 
 __all__ = [
@@ -42,4 +46,8 @@ __all__ = [
     "judge",
     "load_check",
     "load_table",
+    "report_quarter",
+    "report_table",
+    "table_from_json",
+    "table_to_json",
 ]

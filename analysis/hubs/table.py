@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 from fractions import Fraction
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -35,6 +36,10 @@ __all__ = [
     "build_table",
     "judge",
     "load_table",
+    "report_quarter",
+    "report_table",
+    "table_from_json",
+    "table_to_json",
 ]
 
 
@@ -245,3 +250,109 @@ def load_table(
         )
     ]
     return build_table(check, provider.name, quarter, hubs, returns)
+
+
+# The table as data: a published report keeps it as it was (a snapshot's JSON) ---------------
+
+
+def table_to_json(table: HubTable) -> dict[str, Any]:
+    """Give the table as JSON-ready data, with its check, so it renders the same later."""
+    check = table.check
+    return {
+        "check": {
+            "id": check.id,
+            "title": check.title,
+            "source": check.source,
+            "amber_from": str(check.amber_from),
+            "variables": [
+                {"id": v.id, "title": v.title, "val": v.val, "targets": dict(v.targets)}
+                for v in check.variables
+            ],
+        },
+        "provider": table.provider,
+        "quarter": table.quarter.isoformat(),
+        "rows": [
+            {
+                "ref": row.hub.ref,
+                "name": row.hub.name,
+                "kind": row.hub.kind,
+                "locality": row.hub.locality,
+                "cells": [
+                    {
+                        "variable": c.variable.id,
+                        "value": c.value,
+                        "target": c.target,
+                        "status": c.status.value,
+                        "reason": c.reason,
+                        "note": c.note,
+                        "previous": c.previous,
+                    }
+                    for c in row.cells
+                ],
+            }
+            for row in table.rows
+        ],
+    }
+
+
+def table_from_json(data: dict[str, Any]) -> HubTable:
+    """Rebuild a table from `table_to_json`'s data."""
+    raw = data["check"]
+    variables = tuple(
+        Variable(id=v["id"], title=v["title"], val=v["val"], targets=dict(v["targets"]))
+        for v in raw["variables"]
+    )
+    by_id = {v.id: v for v in variables}
+    check = HubCheck(
+        id=raw["id"],
+        title=raw["title"],
+        source=raw["source"],
+        amber_from=Fraction(raw["amber_from"]),
+        variables=variables,
+    )
+    rows = []
+    totals = dict.fromkeys(STATUSES, 0)
+    for row in data["rows"]:
+        cells = []
+        for c in row["cells"]:
+            status = HubStatus(c["status"])
+            totals[status] += 1
+            cells.append(
+                HubCell(
+                    variable=by_id[c["variable"]],
+                    value=c["value"],
+                    target=c["target"],
+                    status=status,
+                    reason=c["reason"],
+                    note=c["note"],
+                    previous=c["previous"],
+                )
+            )
+        hub = HubInfo(row["ref"], row["name"], row["kind"], row["locality"])
+        rows.append(HubRow(hub=hub, cells=tuple(cells)))
+    return HubTable(
+        check=check,
+        provider=data["provider"],
+        quarter=date.fromisoformat(data["quarter"]),
+        rows=tuple(rows),
+        totals=totals,
+    )
+
+
+def report_quarter(start: date, end: date) -> date:
+    """Give the quarter a report for the days `start` to `end` shows: the last that ends
+    inside them (a six-monthly report's second quarter), else the one `end` falls in."""
+    latest = register.quarter_of(end)
+    if register.quarter_end(latest) > end and register.previous_quarter(latest) >= start:
+        return register.previous_quarter(latest)
+    return latest
+
+
+def report_table(
+    session: Session, provider: models.Provider, start: date, end: date, check: HubCheck
+) -> HubTable | None:
+    """Give the hub table a provider's report for a period includes, or None when the provider
+    has no hubs or centres (the report then has no such section)."""
+    if not register.hubs_of(session, provider.id):
+        return None
+    return load_table(session, provider, report_quarter(start, end), check)

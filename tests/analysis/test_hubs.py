@@ -239,3 +239,31 @@ def test_the_demo_has_a_year_of_hub_returns_with_every_status(session: Session) 
     assert table.totals[HubStatus.GREEN] == 31 - 9
     groups = next(r for r in table.rows if r.hub.ref == "VAC").cell("groups_supported")
     assert groups is not None and groups.previous is not None  # the comparison has figures
+
+
+def test_a_table_kept_as_json_renders_as_it_was(table_three) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from analysis.hubs import table_from_json, table_to_json
+
+    kept = table_from_json(json.loads(json.dumps(table_to_json(table_three))))
+    assert kept.totals == table_three.totals
+    assert hubs_section(kept) == hubs_section(table_three)
+    assert hubs_html(kept) == hubs_html(table_three)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "quarter"),
+    [
+        (date(2026, 4, 1), date(2026, 9, 30), date(2026, 7, 1)),  # H1: its second quarter
+        (date(2026, 10, 1), date(2027, 3, 31), date(2027, 1, 1)),  # H2: Q4
+        (date(2025, 11, 16), date(2026, 11, 15), date(2026, 7, 1)),  # the last complete one
+        (date(2026, 10, 20), date(2026, 11, 15), date(2026, 10, 1)),  # shorter than a quarter
+    ],
+)
+def test_a_report_shows_the_last_quarter_of_its_period(
+    start: date, end: date, quarter: date
+) -> None:
+    from analysis.hubs import report_quarter
+
+    assert report_quarter(start, end) == quarter
