@@ -252,10 +252,9 @@ def _confirm(provider: ProviderRef, what: str) -> ResponseReturnValue:
     except hubs.CsvImportError:
         # Only a changed text (or a register changed since the preview) fails here.
         return _preview(provider, what, text, form)
-    flash(
-        f"Imported {len(plan.new) + len(plan.updated)} {IMPORTS[what]['title']}: "
-        f"{len(plan.new)} added, {len(plan.updated)} updated."
-    )
+    total = len(plan.new) + len(plan.updated)
+    noun = IMPORTS[what]["noun" if total == 1 else "title"]
+    flash(f"Imported {total} {noun}: {len(plan.new)} added, {len(plan.updated)} updated.")
     return redirect(url_for("console.hubs_page", provider_slug=provider.slug), 303)
 
 

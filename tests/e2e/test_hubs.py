@@ -108,7 +108,7 @@ def test_staff_correct_a_return_and_the_funder_reads_the_quarter(
     page.get_by_label("CSV file").set_input_files(str(fixed))
     page.get_by_role("button", name="Check the file").click()
     page.get_by_role("button", name="Import 1 returned figure").click()
-    expect(page.get_by_text("Imported 1 quarterly returns: 0 added, 1 updated.")).to_be_visible()
+    expect(page.get_by_text("Imported 1 returned figure: 0 added, 1 updated.")).to_be_visible()
     # VAM's amber enquiries are green now: the demo's latest quarter had one amber.
     expect(page.get_by_text(f"Of 31 variables across all localities in {quarter}")).to_be_visible()
     expect(page.get_by_text("0 (0%) amber")).to_be_visible()
