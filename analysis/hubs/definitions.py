@@ -93,13 +93,34 @@ class HubCheck:
         )
 
 
-def _load_yaml(text: str, name: str) -> Any:
+class _StrictLoader(yaml.SafeLoader):
+    """A SafeLoader that refuses duplicate keys (PyYAML would keep the last one silently)."""
+
+
+def _mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: set[object] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        if isinstance(key, str | int) and key in seen:
+            raise yaml.constructor.ConstructorError(
+                problem=f"duplicate key {key!r}", problem_mark=key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+
+
+def load_yaml(text: str, name: str) -> Any:
+    """Parse a check file's text, refusing duplicate keys; say where a problem is."""
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
-        raise HubCheckError([f"{name}: {where}not valid YAML"]) from None
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise HubCheckError([f"{name}: {where}{problem}"]) from None
 
 
 def check_from_data(data: object, source: str = "<data>") -> HubCheck:
@@ -203,7 +224,7 @@ def load_check(path: str | Path) -> HubCheck:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise HubCheckError([f"{path.name}: cannot read the file ({exc})"]) from None
-    loaded = check_from_data(_load_yaml(text, path.name), source=path.name)
+    loaded = check_from_data(load_yaml(text, path.name), source=path.name)
     if loaded.id != path.stem:
         raise HubCheckError([f"{path.name}: the file name must match the check id {loaded.id!r}"])
     return loaded

@@ -267,3 +267,12 @@ def test_a_report_shows_the_last_quarter_of_its_period(
     from analysis.hubs import report_quarter
 
     assert report_quarter(start, end) == quarter
+
+
+def test_a_check_file_with_a_key_twice_is_refused_with_its_line() -> None:
+    from analysis.hubs.definitions import load_yaml
+
+    text = "id: x\ntitle: X\nrag: {amber_from: 80%}\nvariables: []\nrag: {amber_from: 50%}\n"
+    with pytest.raises(HubCheckError) as raised:
+        load_yaml(text, "x.yaml")
+    assert raised.value.problems == ["x.yaml: line 5: duplicate key 'rag'"]
