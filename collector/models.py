@@ -844,3 +844,56 @@ class Milestone(Base):
 
     def __repr__(self) -> str:
         return f"<Milestone {self.framework}/{self.kpi_id} due {self.due_on}>"
+
+
+class Hub(Base):
+    """A Community Hub or a Local Resource Centre: a local organisation in one locality whose
+    quarterly temperature check the provider collects and reports (the VAL review's Table
+    Three). Not a VCS group on the list: hubs report figures, they are not surveyed."""
+
+    __tablename__ = "hubs"
+    __table_args__ = (UniqueConstraint("provider_id", "external_ref"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"), index=True)
+    external_ref: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    # "hub" (Community Hub) or "centre" (Local Resource Centre): which variables it reports.
+    kind: Mapped[str] = mapped_column(String(16))
+    locality: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    provider: Mapped[Provider] = relationship()
+    returns: Mapped[list[HubReturn]] = relationship(back_populates="hub", order_by="HubReturn.id")
+
+    def __repr__(self) -> str:
+        return f"<Hub {self.id} {self.external_ref} {self.kind}>"
+
+
+class HubReturn(Base):
+    """One variable of one hub's quarterly return: its figure, or (without one) why not.
+
+    No row for a variable, or a row without a figure, is "not reported"; `note` says why
+    ("not applicable", "target not agreed yet"). `target` is the hub's own target for the
+    quarter, where it differs from the framework's (or the framework sets none).
+    """
+
+    __tablename__ = "hub_returns"
+    __table_args__ = (UniqueConstraint("hub_id", "quarter", "variable"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hub_id: Mapped[int] = mapped_column(ForeignKey("hubs.id"), index=True)
+    # The quarter's first day (UK financial quarters: Q1 starts on 1 April).
+    quarter: Mapped[date] = mapped_column(Date, index=True)
+    variable: Mapped[str] = mapped_column(String(64))
+    value: Mapped[int | None] = mapped_column(Integer)
+    target: Mapped[int | None] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    hub: Mapped[Hub] = relationship(back_populates="returns")
+
+    def __repr__(self) -> str:
+        return f"<HubReturn {self.id} hub {self.hub_id} {self.quarter} {self.variable}>"

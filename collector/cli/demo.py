@@ -422,6 +422,7 @@ def build(
     logins.append(funder_login)
     _kent(rng, session, now, summary, logins, published, open_tokens, publish, progress)
     _leicestershire(rng, session, summary, logins)
+    _community_hubs(random.Random(seed + 17), session, now)
     progress(f"{LEICESTERSHIRE[1]}: groups, partners, commissioners and representatives")
     summary.report_emails = sum(reports.emails_queued(session, s.id) for s in published)
     summary.reports = tuple(
@@ -542,6 +543,77 @@ def _leicestershire(
     logins.append(_login(session, "funder", email, funder_name, funded=[provider]))
     summary.providers += 1
     summary.organisations += len(organisations)
+
+
+# Leicestershire's Community Hubs and Local Resource Centres (the VAL review's Table Three):
+# reference, name, kind and locality. Demo names in the demo's districts, not the real ones.
+LEICESTERSHIRE_HUBS = (
+    ("SYSLRC", "Syston Local Resource Centre", "centre", "Charnwood"),
+    ("LUTLRC", "Lutterworth Local Resource Centre", "centre", "Harborough"),
+    ("CDLRC", "Castle Donington Volunteer Centre and LRC", "centre", "North West Leicestershire"),
+    ("VAC", "Voluntary Action Charnwood", "hub", "Charnwood"),
+    ("VAHB", "Voluntary Action Hinckley and Bosworth", "hub", "Hinckley and Bosworth"),
+    ("VAM", "Voluntary Action Melton", "hub", "Melton"),
+    ("CANWL", "Community Action North West Leicestershire", "hub", "North West Leicestershire"),
+    ("VASL", "Voluntary Action South Leicestershire", "hub", "Harborough"),
+)
+# In the latest quarter: (hub, variable) -> a share of the target (amber, red), or None for a
+# return that says it does not apply; "gone": no row at all. Earlier quarters have a few more.
+LATEST_QUARTER = {
+    ("VAM", "volunteer_enquiries"): 0.85,
+    ("CANWL", "groups_supported"): 0.7,
+    ("CDLRC", "groups_supported"): None,
+    ("VAHB", "opportunities_developed"): "gone",
+    ("VASL", "volunteers_placed"): "gone",
+}
+
+
+def _community_hubs(rng: random.Random, session: Session, now: datetime) -> None:
+    """Add VAL's Community Hubs and Local Resource Centres and a year of their quarterly
+    returns (the last four quarters), with some cells amber, red and not reported."""
+    from analysis.hubs import check
+    from collector import hubs
+
+    provider = session.scalars(
+        select(models.Provider).where(models.Provider.slug == LEICESTERSHIRE[0])
+    ).one()
+    hub_check = check()
+    latest = hubs.previous_quarter(hubs.quarter_of(localtime.uk(now).date()))
+    quarters = [latest]
+    for _ in range(3):
+        quarters.insert(0, hubs.previous_quarter(quarters[0]))
+    for ref, name, kind, locality in LEICESTERSHIRE_HUBS:
+        hub = models.Hub(
+            provider_id=provider.id, external_ref=ref, name=name, kind=kind, locality=locality
+        )
+        session.add(hub)
+        session.flush()
+        for number, quarter in enumerate(quarters):
+            for variable in hub_check.variables_for(kind):
+                target = variable.targets[kind]
+                own = 12 if target is None and ref == "VAC" else None
+                aim = target if target is not None else (own or 10)
+                # Most hubs meet their targets, a little better each quarter.
+                share: float | str | None = rng.uniform(0.95, 1.3) + 0.03 * number
+                if quarter == latest:
+                    share = LATEST_QUARTER.get((ref, variable.id), share)
+                elif rng.random() < 0.1:
+                    share = "gone"
+                if share == "gone":
+                    continue
+                note = "not applicable this quarter" if share is None else None
+                value = None if not isinstance(share, float) else round(aim * share)
+                session.add(
+                    models.HubReturn(
+                        hub_id=hub.id,
+                        quarter=quarter,
+                        variable=variable.id,
+                        value=value,
+                        target=own,
+                        note=note,
+                    )
+                )
+    session.flush()
 
 
 def _kent(

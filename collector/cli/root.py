@@ -548,6 +548,7 @@ def _add_command_groups() -> None:
         dispatch,
         export,
         followups,
+        hubs,
         providers,
         report,
         rounds,
@@ -574,6 +575,7 @@ def _add_command_groups() -> None:
     main.add_command(followups.followups_group)
     main.add_command(export.group)
     main.add_command(api.group)
+    main.add_command(hubs.group)
 
 
 _add_command_groups()

@@ -11,7 +11,7 @@ from flask import redirect, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from collector import models, users
+from collector import hubs, models, users
 from forms.auth import Account
 from forms.console import funder_bp
 from forms.console.access import ProviderRef, funder_required, signed_in_required
@@ -49,6 +49,7 @@ def provider(provider: ProviderRef) -> ResponseReturnValue:
         rows = [(r, r.survey.title) for r in found]
         rates = response_counts(session, provider.id)
         reports = snapshots_of(session, provider.id)
+        hub_count = len(hubs.hubs_of(session, provider.id))
         page = render(
             "funder/provider.html",
             area="funder",
@@ -56,5 +57,6 @@ def provider(provider: ProviderRef) -> ResponseReturnValue:
             rates=rates,
             reports=reports,
             replaced=replaced(reports),
+            hub_count=hub_count,
         )
     return page

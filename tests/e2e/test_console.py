@@ -370,6 +370,7 @@ OPENED_BY = {
     "funder.index": "funder",
     "funder.provider": "funder",
     "funder.report": "funder",
+    "funder.hubs_view": "funder",
 }
 
 

@@ -77,6 +77,16 @@ EXPECTED = {
         for kind in ("volunteers", "enquiries", "placements")
         for page in ("import", "import_confirm", "template")
     },
+    "console.hubs_page": "staff",
+    "console.hubs_import": "staff",
+    "console.hubs_import_confirm": "staff",
+    "console.hubs_template": "staff",
+    "console.hub_returns_import": "staff",
+    "console.hub_returns_import_confirm": "staff",
+    "console.hub_returns_template": "staff",
+    "funder.hubs_view": "funder",
+    "funder.hubs_pdf_download": "reader",
+    "funder.hubs_xlsx_download": "reader",
     "console.telegram": "signed_in",
     "funder.index": "signed_in",
     "funder.provider": "funder",
