@@ -704,6 +704,8 @@ class SelfEvaluation(Base):
     previous_round_id: Mapped[int | None] = mapped_column(ForeignKey("rounds.id"))
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     published_by: Mapped[str | None] = mapped_column(String(254))
+    # The report's PDF as published (for the funders), made by whoever published it.
+    pdf: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     round: Mapped[Round] = relationship(foreign_keys=[round_id])

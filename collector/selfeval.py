@@ -472,9 +472,15 @@ def is_overdue(action: models.EvaluationAction, today: date) -> bool:
 
 
 def publish(
-    session: Session, round_: models.Round, *, by: str, now: datetime | None = None
+    session: Session,
+    round_: models.Round,
+    *,
+    by: str,
+    pdf: bytes | None = None,
+    now: datetime | None = None,
 ) -> models.SelfEvaluation:
-    """Publish a closed self-evaluation's perception-gap report: its funders may read it."""
+    """Publish a closed self-evaluation's perception-gap report: its funders may read it, and
+    download `pdf` (rendered by the caller, as published)."""
     evaluation = require(session, round_.id)
     if round_.status != "closed":
         raise SelfEvaluationError(
@@ -482,5 +488,6 @@ def publish(
         )
     evaluation.published_at = now or utcnow()
     evaluation.published_by = by[:254]
+    evaluation.pdf = pdf
     session.flush()
     return evaluation

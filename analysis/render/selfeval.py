@@ -115,7 +115,18 @@ def _png_uri(png: bytes) -> str:
 
 def gap_chart(report: GapReport) -> bytes:
     """Draw each side's rating of each question side by side (1-3), as a PNG."""
-    questions = report.questions
+    # The chart depends on the scores alone; the page, the PDF and the workbook of one report
+    # (and a page opened again) draw the same one, so it is drawn once.
+    scores = tuple(
+        (q.title, *((q.sides[side].score, q.sides[side].agreed is not None) for side in SIDES))
+        for q in report.questions
+    )
+    return _chart(scores)
+
+
+@functools.lru_cache(maxsize=32)
+def _chart(scores: tuple[tuple[Any, ...], ...]) -> bytes:
+    questions = [(title, {LA: la, VCS: vcs}) for title, la, vcs in scores]
     height = 1.6 + 0.42 * len(questions)
     figure = Figure(figsize=(8.0, height), dpi=100)
     FigureCanvasAgg(figure)
@@ -123,23 +134,31 @@ def gap_chart(report: GapReport) -> bytes:
     for spine in ("top", "right"):
         axes.spines[spine].set_visible(False)
     bar = 0.38
+    labelled: set[str] = set()
     for offset, side in ((-bar / 2, LA), (bar / 2, VCS)):
         colour, hatch = COLOURS[side]
-        for index, question in enumerate(questions):
-            score = question.sides[side].score
+        for index, (_, by_side) in enumerate(questions):
+            score, agreed_rating = by_side[side]
             y = index + offset
             if score is None:
                 axes.text(0.05, y, "no rating", va="center", fontsize=7, color="#505a5f")
                 continue
             axes.barh(
-                y, score, height=bar, color=colour, hatch=hatch, edgecolor="#0B0C0C",
-                linewidth=0.4, label=SIDES[side] if index == 0 else None,
+                y,
+                score,
+                height=bar,
+                color=colour,
+                hatch=hatch,
+                edgecolor="#0B0C0C",
+                linewidth=0.4,
+                label=None if side in labelled else SIDES[side],
             )
-            agreed = " (agreed)" if question.sides[side].agreed is not None else ""
+            labelled.add(side)
+            agreed = " (agreed)" if agreed_rating else ""
             axes.text(score + 0.04, y, f"{score:.1f}{agreed}", va="center", fontsize=7)
     axes.set_yticks(
         range(len(questions)),
-        ["\n".join(textwrap.wrap(q.title, 34)) for q in questions],
+        ["\n".join(textwrap.wrap(title, 34)) for title, _ in questions],
         fontsize=8,
     )
     axes.invert_yaxis()
@@ -150,10 +169,18 @@ def gap_chart(report: GapReport) -> bytes:
     axes.set_axisbelow(True)
     handles, labels = axes.get_legend_handles_labels()
     if handles:
-        axes.legend(handles, labels, loc="lower right", fontsize=7, frameon=False,
-                    bbox_to_anchor=(1.0, 1.0), ncols=2)
-    figure.text(0.02, 1 - 0.35 / height, "Each side's rating of each question", fontsize=11,
-                weight="bold")
+        axes.legend(
+            handles,
+            labels,
+            loc="lower right",
+            fontsize=7,
+            frameon=False,
+            bbox_to_anchor=(1.0, 1.0),
+            ncols=2,
+        )
+    figure.text(
+        0.02, 1 - 0.35 / height, "Each side's rating of each question", fontsize=11, weight="bold"
+    )
     out = io.BytesIO()
     figure.savefig(out, format="png", dpi=100, metadata={"Software": None})
     return out.getvalue()
@@ -320,11 +347,23 @@ def gap_xlsx(report: GapReport) -> bytes:
         book,
         "By heading",
         f"{report.title}: the overall picture by heading",
-        ["Heading", f"{side_names[0]}: mean", f"{side_names[1]}: mean", "Gap",
-         f"{side_names[0]}: don't know", f"{side_names[1]}: don't know"],
         [
-            [h.title, h.scores[LA], h.scores[VCS], h.gap, share(h.dont_know_share[LA]),
-             share(h.dont_know_share[VCS])]
+            "Heading",
+            f"{side_names[0]}: mean",
+            f"{side_names[1]}: mean",
+            "Gap",
+            f"{side_names[0]}: don't know",
+            f"{side_names[1]}: don't know",
+        ],
+        [
+            [
+                h.title,
+                h.scores[LA],
+                h.scores[VCS],
+                h.gap,
+                share(h.dont_know_share[LA]),
+                share(h.dont_know_share[VCS]),
+            ]
             for h in report.headings
         ],
     )
@@ -334,17 +373,27 @@ def gap_xlsx(report: GapReport) -> bytes:
             rating = q.sides[side]
             agreed = rating.agreed
             count_rows.append(
-                [q.title, SIDES[side], *(rating.counts.get(v, 0) for v in CHOICES),
-                 rating.prioritised,
-                 CHOICES[agreed.level] if agreed else "",
-                 (agreed.evidence or "") if agreed else ""]
+                [
+                    q.title,
+                    SIDES[side],
+                    *(rating.counts.get(v, 0) for v in CHOICES),
+                    rating.prioritised,
+                    CHOICES[agreed.level] if agreed else "",
+                    (agreed.evidence or "") if agreed else "",
+                ]
             )
     _sheet(
         book,
         "Ratings",
         f"{report.title}: how many chose each level (counts), and agreed ratings",
-        ["Question", "Side", *CHOICES.values(), "Prioritised (members)", "Agreed level",
-         "Agreed evidence"],
+        [
+            "Question",
+            "Side",
+            *CHOICES.values(),
+            "Prioritised (members)",
+            "Agreed level",
+            "Agreed evidence",
+        ],
         count_rows,
     )
     _add_action_plan(book, report)

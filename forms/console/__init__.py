@@ -39,6 +39,7 @@ from forms.console import (  # noqa: E402 - the views register themselves on bp 
     outbox,
     reports,
     rounds,
+    selfeval,
     telegram,
     volunteers,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "outbox",
     "reports",
     "rounds",
+    "selfeval",
     "telegram",
     "volunteers",
 ]

@@ -18,6 +18,7 @@ from forms.console.access import ProviderRef, funder_required, signed_in_require
 from forms.console.pages import reading, render
 from forms.console.reports import replaced, snapshots_of
 from forms.console.rounds import response_counts
+from forms.console.selfeval import published_of
 
 
 @funder_bp.get("/")
@@ -49,6 +50,7 @@ def provider(provider: ProviderRef) -> ResponseReturnValue:
         rows = [(r, r.survey.title) for r in found]
         rates = response_counts(session, provider.id)
         reports = snapshots_of(session, provider.id)
+        self_evaluations = published_of(session, provider.id)
         page = render(
             "funder/provider.html",
             area="funder",
@@ -56,5 +58,6 @@ def provider(provider: ProviderRef) -> ResponseReturnValue:
             rates=rates,
             reports=reports,
             replaced=replaced(reports),
+            self_evaluations=self_evaluations,
         )
     return page

@@ -63,7 +63,9 @@ def test_a_side_with_only_dont_know_has_no_level_and_no_score() -> None:
     assert ratings["vcs"].dont_know_share == 1
 
 
-def _evaluation(session: Session, provider: models.Provider, label: str, start: int) -> models.Round:
+def _evaluation(
+    session: Session, provider: models.Provider, label: str, start: int
+) -> models.Round:
     now = utcnow()
     round_ = selfeval.create(
         session,
@@ -84,7 +86,10 @@ def _answer_all(
         invitations = [i for i in round_.invitations if i.contact.audience == audience]
         for invitation, ratings in zip(invitations, people, strict=False):
             answer_self_evaluation(
-                session, invitation, ratings, now=moment,
+                session,
+                invitation,
+                ratings,
+                now=moment,
                 prioritise=("str_communication",) if audience == "representative" else (),
                 evidence="Minutes <b>& notes</b>",
             )
@@ -136,8 +141,13 @@ def _build_two_evaluations(sessions: sessionmaker[Session]) -> tuple[int, int]:
             when=29,
         )
         selfeval.record_agreed(
-            session, second, side="la", question_id="gov_board", level="minimum",
-            evidence="Agreed at the away day", by="facilitator@example.org",
+            session,
+            second,
+            side="la",
+            question_id="gov_board",
+            level="minimum",
+            evidence="Agreed at the away day",
+            by="facilitator@example.org",
         )
         session.commit()
         return first.id, second.id
@@ -226,20 +236,27 @@ def test_the_workbook_has_the_gap_headings_ratings_chart_and_plan_sheets(
         session,
         second,
         ActionInput(
-            question_id="gov_board", text="=HYPERLINK(\"http://x\")", owner="@owner\x0b",
+            question_id="gov_board",
+            text='=HYPERLINK("http://x")',
+            owner="@owner\x0b",
             due_on=utcnow().date() + timedelta(days=5),
         ),
         by="staff@example.org",
     )
     book = load_workbook(io.BytesIO(gap_xlsx(build_gap_report(session, second))))
     assert book.sheetnames == [
-        "Perception gap", "By heading", "Ratings", "Action plan", "Previous actions", "Chart",
+        "Perception gap",
+        "By heading",
+        "Ratings",
+        "Action plan",
+        "Previous actions",
+        "Chart",
     ]
     gap = book["Perception gap"]
     assert gap["A4"].value == "1. A place on the partnership board"
     assert gap["C4"].value == "Meets minimum standards (agreed)"
     plan = book["Action plan"]
-    assert plan["B4"].value == "=HYPERLINK(\"http://x\")" and plan["B4"].data_type == "s"
+    assert plan["B4"].value == '=HYPERLINK("http://x")' and plan["B4"].data_type == "s"
     assert plan["C4"].value == "@owner" and plan["C4"].quotePrefix  # the \x0b dropped on entry
     previous = book["Previous actions"]
     assert previous["G4"].value == "Overdue"

@@ -47,11 +47,14 @@ def test_a_separate_round_invites_both_sides_and_each_response_knows_its_side(
     representative = next(i for i in round_.invitations if i.contact.audience == "representative")
     response = answer_self_evaluation(session, representative, {"gov_board": "improve"})
     assert selfeval.side_of(response.audience) == "vcs"
-    assert session.scalar(
-        select(models.Answer.value).where(
-            models.Answer.response_id == response.id, models.Answer.question_id == "gov_board"
+    assert (
+        session.scalar(
+            select(models.Answer.value).where(
+                models.Answer.response_id == response.id, models.Answer.question_id == "gov_board"
+            )
         )
-    ) == "improve"
+        == "improve"
+    )
     messages = session.scalars(
         select(models.OutboxMessage).where(models.OutboxMessage.round_id == round_.id)
     ).all()
@@ -78,8 +81,13 @@ def test_a_reviewed_round_asks_the_first_side_then_shows_its_ratings_to_the_othe
     assert view.beside == ("Local authority's ratings: 2 good to best practice.",)
     # An agreed rating, once entered, is what the reviewers see instead.
     selfeval.record_agreed(
-        session, round_, side="la", question_id="gov_board", level="minimum",
-        evidence="Board minutes, May", by="staff@example.org",
+        session,
+        round_,
+        side="la",
+        question_id="gov_board",
+        level="minimum",
+        evidence="Board minutes, May",
+        by="staff@example.org",
     )
     view = flow.view(session, response)
     assert isinstance(view, flow.QuestionView)
@@ -99,8 +107,12 @@ def test_a_reviewed_round_needs_a_first_side(session: Session) -> None:
     provider = make_provider(session)
     with pytest.raises(SelfEvaluationError) as error:
         selfeval.create(
-            session, provider=provider, period_label="x", opens_at=utcnow(),
-            closes_at=utcnow() + timedelta(days=3), mode="reviewed",
+            session,
+            provider=provider,
+            period_label="x",
+            opens_at=utcnow(),
+            closes_at=utcnow() + timedelta(days=3),
+            mode="reviewed",
         )
     assert "first_side" in error.value.errors
 
@@ -112,16 +124,29 @@ def test_a_facilitated_entry_is_stored_apart_from_answers_and_replaced_when_ente
     _people(session, provider)
     round_ = _open(session, provider)
     selfeval.record_agreed(
-        session, round_, side="vcs", question_id="str_communication", level="improve",
-        evidence="Network survey", prioritise=True, by="facilitator@example.org",
+        session,
+        round_,
+        side="vcs",
+        question_id="str_communication",
+        level="improve",
+        evidence="Network survey",
+        prioritise=True,
+        by="facilitator@example.org",
     )
     selfeval.record_agreed(
-        session, round_, side="vcs", question_id="str_communication", level="minimum",
-        evidence="Network survey, revised", by="facilitator@example.org",
+        session,
+        round_,
+        side="vcs",
+        question_id="str_communication",
+        level="minimum",
+        evidence="Network survey, revised",
+        by="facilitator@example.org",
     )
     (agreed,) = selfeval.agreed_ratings(session, round_.id)
     assert (agreed.level, agreed.evidence, agreed.prioritise) == (
-        "minimum", "Network survey, revised", False,
+        "minimum",
+        "Network survey, revised",
+        False,
     )
     assert session.scalar(select(models.Response.id)) is None
 
@@ -177,7 +202,9 @@ def test_an_action_is_added_and_changed(session: Session) -> None:
     round_ = _open(session, provider)
     action = selfeval.add_action(session, round_, _action(), by="staff@example.org")
     assert (action.owner, action.status, action.provider_id) == (
-        "Head of Partnerships", "planned", provider.id,
+        "Head of Partnerships",
+        "planned",
+        provider.id,
     )
     selfeval.update_action(
         session, action, _action(status="in_progress", review_on="2030-01-31"), by="s@example.org"
@@ -246,8 +273,11 @@ def test_the_next_evaluation_follows_the_last_and_only_a_closed_one_publishes(
     selfeval.publish(session, first, by="staff@example.org")
     now = utcnow()
     second = selfeval.create(
-        session, provider=provider, period_label="2027/28",
-        opens_at=now + timedelta(days=365), closes_at=now + timedelta(days=395),
+        session,
+        provider=provider,
+        period_label="2027/28",
+        opens_at=now + timedelta(days=365),
+        closes_at=now + timedelta(days=395),
     )
     assert selfeval.require(session, second.id).previous_round_id == first.id
     assert selfeval.evaluations_of(session, provider.id)[0].round_id == second.id

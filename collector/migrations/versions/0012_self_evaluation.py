@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column("previous_round_id", sa.Integer(), nullable=True),
         sa.Column("published_at", sa.DateTime(), nullable=True),
         sa.Column("published_by", sa.String(length=254), nullable=True),
+        sa.Column("pdf", sa.LargeBinary(), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["round_id"], ["rounds.id"], name=op.f("fk_self_evaluations_round_id_rounds")
