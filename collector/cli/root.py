@@ -481,6 +481,7 @@ def _add_command_groups() -> None:
         providers,
         report,
         rounds,
+        selfeval,
         up,
         users,
         volunteers,
@@ -499,6 +500,7 @@ def _add_command_groups() -> None:
     main.add_command(volunteers.placements)
     main.add_command(volunteers.enquiries)
     main.add_command(followups.followups_group)
+    main.add_command(selfeval.group)
 
 
 _add_command_groups()
