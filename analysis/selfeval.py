@@ -5,11 +5,12 @@ model the renderers (`analysis.render.selfeval`) draw.
 Per question and side: how many rated it at each level (and "don't know"), the modal level,
 the mean on a 1-3 scale (needs significant improvement 1, meets minimum standards 2, good to
 best practice 3; "don't know" counts in none), the "don't know" share, how many prioritised it,
-and the side's agreed rating when a facilitator entered one. A side's rating of a question is
-its agreed rating where there is one, else its members' mean; the gap is the local authority's
-rating minus the sector's (positive: the authority rates the partnership higher, as the pilots
-found). The previous evaluation's ratings give each side's change, beside the actions planned
-on each question then.
+and the side's agreed rating when a facilitator entered one. A side prioritises a question when
+its agreed rating does, or (without one) when a third or more of its members who answered did.
+A side's rating of a question is its agreed rating where there is one, else its members'
+mean; the gap is the local authority's rating minus the sector's (positive: the authority
+rates the partnership higher, as the pilots found). The previous evaluation's ratings give
+each side's change, beside the actions planned on each question then.
 
 Small numbers stay counts: a side of three shows its three ratings, never percentages (see
 `SideRating.small`).
@@ -39,6 +40,10 @@ __all__ = [
     "SideRating",
     "build_gap_report",
 ]
+
+# A side prioritises a question when at least this share of its members who answered it
+# marked it for follow-up (one of three, two of six), unless its agreed rating says otherwise.
+PRIORITY_SHARE = 1 / 3
 
 # Column names of the loaded ratings (one row per completed response and question).
 RESPONSE, SIDE, QUESTION, LEVEL, PRIORITY, EVIDENCE, COMMENT = (
@@ -123,8 +128,11 @@ class SideRating:
 
     @property
     def prioritises(self) -> bool:
-        """Tell whether the side prioritised the question (a member, or the agreed rating)."""
-        return self.prioritised > 0 or (self.agreed is not None and self.agreed.prioritise)
+        """Tell whether the side prioritised the question: its agreed rating says so, or
+        (with none) at least a third of the members who answered it marked it."""
+        if self.agreed is not None:
+            return self.agreed.prioritise
+        return bool(self.answered) and self.prioritised >= PRIORITY_SHARE * self.answered
 
 
 @dataclass(frozen=True)

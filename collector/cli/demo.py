@@ -610,7 +610,7 @@ def _self_evaluations(
     first = selfeval.create(
         session,
         provider=provider,
-        period_label="2025/26 self-evaluation",
+        period_label="2025/26",
         opens_at=first_opens,
         closes_at=first_opens + timedelta(days=35),
         mode="reviewed",
@@ -653,7 +653,7 @@ def _self_evaluations(
     second = selfeval.create(
         session,
         provider=provider,
-        period_label="2026/27 self-evaluation",
+        period_label="2026/27",
         opens_at=second_opens,
         closes_at=second_opens + timedelta(days=28),
     )

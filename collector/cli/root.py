@@ -236,7 +236,7 @@ def demo_data(context: Context, reset: bool, seed: int) -> None:
     click.echo(
         f"  rounds:          {summary.rounds} surveys (per Essex and Kent provider: two closed and "
         "one open of cvs-support or kent-support, and in Essex two closed of each partnership "
-        "survey), "
+        "survey; Voluntary Action LeicesterShire's two self-evaluations), "
         f"{rolling} placement follow-up rounds"
     )
     click.echo(

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from analysis.render.selfeval import gap_html, gap_pdf, gap_xlsx, ratings_text
 from analysis.selfeval import (
+    Agreed,
     GapReport,
     QuestionGap,
     SideRating,
@@ -49,7 +50,11 @@ def test_side_ratings_give_counts_modal_levels_mean_and_dont_know_share() -> Non
     assert vcs.modal == ("minimum", "improve")  # a tie shows both, best first
     assert vcs.mean == pytest.approx(1.5)
     assert vcs.dont_know_share == pytest.approx(0.5)
-    assert (vcs.prioritised, vcs.prioritises, la.prioritises) == (1, True, False)
+    # One of the sector's four marked it: under a third, so the side does not prioritise it.
+    assert (vcs.prioritised, vcs.prioritises, la.prioritises) == (1, False, False)
+    assert SideRating("vcs", {"improve": 3}, prioritised=1).prioritises
+    agreed = Agreed("improve", None, None, prioritise=False)
+    assert not SideRating("vcs", {"improve": 3}, prioritised=3, agreed=agreed).prioritises
     assert vcs.evidence == ("=1+1",)
     # Few answers: counts, not percentages.
     assert ratings_text(la) == "2 good to best practice, 1 meets minimum standards"

@@ -116,6 +116,7 @@ def test_both_sides_answer_staff_plan_and_publish_and_the_funder_reads_it(
         choose(page, "Don't know")
         page.get_by_role("button", name="Continue").click()  # no comment
         choose(page, "No")
+    page.get_by_role("button", name="Continue").click()  # anything else: nothing
     page.get_by_role("button", name="Send answers").click()
     expect(page.locator(".govuk-panel")).to_contain_text("Your answers have been sent")
     context.close()
@@ -135,10 +136,10 @@ def test_both_sides_answer_staff_plan_and_publish_and_the_funder_reads_it(
     _sign_in(page, live_server, STAFF)
     base = f"{live_server.url}/console/{PROVIDER}/self-evaluations"
     page.goto(base)
-    page.get_by_role("link", name="2026/27 self-evaluation perception-gap report").click()
+    page.get_by_role("link", name="2026/27 perception-gap report").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("rate their partnership")
     expect(page.locator("#change-heading")).to_have_text(
-        "What changed since 2025/26 self-evaluation, and the actions taken"
+        "What changed since 2025/26, and the actions taken"
     )
     expect(page.locator("#change")).to_contain_text("Agree a communication strategy")
     _check(page, "report", screenshots)
@@ -176,7 +177,7 @@ def test_both_sides_answer_staff_plan_and_publish_and_the_funder_reads_it(
     page = watch(context.new_page(), problems)
     _sign_in(page, live_server, FUNDER)
     page.goto(f"{live_server.url}/funder/{PROVIDER}")
-    page.get_by_role("link", name="2026/27 self-evaluation: perception-gap report").click()
+    page.get_by_role("link", name="2026/27: perception-gap report").click()
     expect(page.locator("#summary-heading")).to_be_visible()
     expect(page.get_by_text("What each member wrote is kept")).to_be_visible()
     _check(page, "funder", screenshots)
