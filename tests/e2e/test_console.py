@@ -435,8 +435,8 @@ def _every_page(server: LiveServer) -> dict[str, str]:
     for rule in server.app.url_map.iter_rules():
         if not rule.rule.startswith(("/console", "/funder")) or "GET" not in (rule.methods or ()):
             continue
-        if rule.rule.endswith(FILES):
-            continue
+        if rule.rule.endswith(FILES) or "kind" in rule.arguments:
+            continue  # a file (`kind`: its extension)
         filled = {**values, "round_id": round_of.get(rule.endpoint, open_round)}
         if rule.endpoint in SELF_EVALUATION_PAGES:
             filled["provider_slug"] = SELF_EVALUATION_PROVIDER
