@@ -247,10 +247,40 @@ def answer_self_evaluation(
     """Answer a self-evaluation invitation through the flow and submit it: `ratings` by
     question id (others get `default`), the questions in `prioritise` marked for follow-up."""
     from collector import flow
+
+    response = flow.start(session, invitation, channel=channel, now=now)
+    fill_self_evaluation(
+        session,
+        response,
+        ratings,
+        default=default,
+        prioritise=prioritise,
+        evidence=evidence,
+        comment=comment,
+        now=now,
+    )
+    done = flow.complete(session, response, now=now)
+    assert isinstance(done, flow.DoneView), done
+    return response
+
+
+def fill_self_evaluation(
+    session: Session,
+    response: models.Response,
+    ratings: dict[str, str] | None = None,
+    *,
+    default: str = "minimum",
+    prioritise: tuple[str, ...] = (),
+    evidence: str | None = None,
+    comment: str | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Answer a started self-evaluation's remaining questions through the flow, up to "check
+    your answers" (see `answer_self_evaluation`)."""
+    from collector import flow
     from collector.selfeval import COMMENT, EVIDENCE, PRIORITY, QUESTIONS
 
     ratings = ratings or {}
-    response = flow.start(session, invitation, channel=channel, now=now)
     for _ in range(200):
         view = flow.view(session, response)
         if not isinstance(view, flow.QuestionView):
@@ -266,6 +296,3 @@ def answer_self_evaluation(
         elif qid.endswith(PRIORITY):
             raw = "yes" if qid.removesuffix(PRIORITY) in prioritise else "no"
         flow.answer(session, response, qid, raw, now=now)
-    done = flow.complete(session, response, now=now)
-    assert isinstance(done, flow.DoneView), done
-    return response
