@@ -186,6 +186,8 @@ def question(
     lines.append(label)
     if view.hint:
         lines.append(e(view.hint))
+    for line in view.beside:
+        lines.append(f"<i>{e(line)}</i>")
     if view.error:
         lines += ["", f"{WARNING} {e(view.error)}"]
     rows: list[list[InlineKeyboardButton]] = []

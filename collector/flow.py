@@ -19,10 +19,10 @@ from typing import Any, NoReturn, TypeVar, cast
 
 from sqlalchemy import CursorResult, Select, delete, event, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import QueryContext, Session
+from sqlalchemy.orm import QueryContext, Session, object_session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from collector import models
+from collector import models, selfeval
 from collector.db import upsert
 from collector.delivery import webhooks
 from collector.errors import CollectorError, Conflict, NotFound
@@ -143,6 +143,9 @@ class QuestionView:
     languages: tuple[str, ...]
     can_go_back: bool
     kind: str = "question"
+    # Shown beside the question: in a self-evaluation reviewed by the other side, the first
+    # side's ratings of it (collector.selfeval.beside).
+    beside: tuple[str, ...] = ()
 
     @property
     def progress(self) -> str:
@@ -758,6 +761,10 @@ def _question_view(
     position = sum(1 for q in steps[:here] if q.answerable) + (1 if question.answerable else 0)
     value = stored.get(question.id)
     selected = set(value.split()) if value and question.type == QuestionType.MULTIPLE else {value}
+    beside: tuple[str, ...] = ()
+    session = object_session(response)
+    if survey.id == selfeval.SURVEY_ID and session is not None:
+        beside = selfeval.beside(session, response, question.id)
     return QuestionView(
         response_id=response.id,
         question_id=question.id,
@@ -776,6 +783,7 @@ def _question_view(
         language=lang,
         languages=tuple(survey.languages),
         can_go_back=here > 0,
+        beside=beside,
     )
 
 

@@ -897,3 +897,82 @@ class HubReturn(Base):
 
     def __repr__(self) -> str:
         return f"<HubReturn {self.id} hub {self.hub_id} {self.quarter} {self.variable}>"
+
+
+class SelfEvaluation(Base):
+    """A round of the two-way self-evaluation (issue 16): how its two sides answer, which
+    evaluation it follows, and whether its perception-gap report is published.
+
+    `mode` "separate": both sides are invited at once and rate independently. "reviewed": the
+    first side (`first_side`) is invited first; when staff hand over, the other side is
+    invited and sees the first side's ratings beside each question.
+    """
+
+    __tablename__ = "self_evaluations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), unique=True)
+    mode: Mapped[str] = mapped_column(String(16), default="separate")
+    first_side: Mapped[str | None] = mapped_column(String(8))  # la or vcs; "reviewed" only
+    handed_over_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The evaluation this one follows (a year before, usually): its ratings and actions are
+    # compared with this one's in the report.
+    previous_round_id: Mapped[int | None] = mapped_column(ForeignKey("rounds.id"))
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    published_by: Mapped[str | None] = mapped_column(String(254))
+    # The report's PDF as published (for the funders), made by whoever published it.
+    pdf: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    round: Mapped[Round] = relationship(foreign_keys=[round_id])
+    previous_round: Mapped[Round | None] = relationship(foreign_keys=[previous_round_id])
+
+    def __repr__(self) -> str:
+        return f"<SelfEvaluation round={self.round_id} {self.mode}>"
+
+
+class AgreedRating(Base):
+    """One side's agreed rating of one question, entered by a facilitator after a meeting:
+    kept apart from individual answers, so the report can tell the two apart."""
+
+    __tablename__ = "agreed_ratings"
+    __table_args__ = (UniqueConstraint("round_id", "side", "question_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), index=True)
+    side: Mapped[str] = mapped_column(String(8))  # la, vcs
+    question_id: Mapped[str] = mapped_column(String(64))
+    level: Mapped[str] = mapped_column(String(16))  # good, minimum, improve, dont_know
+    evidence: Mapped[str | None] = mapped_column(Text)
+    comment: Mapped[str | None] = mapped_column(Text)
+    prioritise: Mapped[bool] = mapped_column(Boolean, default=False)
+    entered_by: Mapped[str] = mapped_column(String(254))
+    entered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<AgreedRating round={self.round_id} {self.side} {self.question_id}={self.level}>"
+
+
+class EvaluationAction(Base):
+    """One action of a self-evaluation's action plan: what will be done about a question, by
+    whom, by when, and when it is reviewed."""
+
+    __tablename__ = "evaluation_actions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), index=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"), index=True)
+    question_id: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    owner: Mapped[str] = mapped_column(String(200))
+    due_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="planned")
+    review_on: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    updated_by: Mapped[str | None] = mapped_column(String(254))
+
+    round: Mapped[Round] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<EvaluationAction {self.id} round={self.round_id} {self.status}>"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -230,3 +230,69 @@ def make_contact(session: Session, provider: models.Provider, **overrides: Any) 
     session.add(contact)
     session.flush()
     return contact
+
+
+def answer_self_evaluation(
+    session: Session,
+    invitation: models.Invitation,
+    ratings: dict[str, str] | None = None,
+    *,
+    default: str = "minimum",
+    prioritise: tuple[str, ...] = (),
+    evidence: str | None = None,
+    comment: str | None = None,
+    channel: str = "web",
+    now: datetime | None = None,
+) -> models.Response:
+    """Answer a self-evaluation invitation through the flow and submit it: `ratings` by
+    question id (others get `default`), the questions in `prioritise` marked for follow-up."""
+    from collector import flow
+
+    response = flow.start(session, invitation, channel=channel, now=now)
+    fill_self_evaluation(
+        session,
+        response,
+        ratings,
+        default=default,
+        prioritise=prioritise,
+        evidence=evidence,
+        comment=comment,
+        now=now,
+    )
+    done = flow.complete(session, response, now=now)
+    assert isinstance(done, flow.DoneView), done
+    return response
+
+
+def fill_self_evaluation(
+    session: Session,
+    response: models.Response,
+    ratings: dict[str, str] | None = None,
+    *,
+    default: str = "minimum",
+    prioritise: tuple[str, ...] = (),
+    evidence: str | None = None,
+    comment: str | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Answer a started self-evaluation's remaining questions through the flow, up to "check
+    your answers" (see `answer_self_evaluation`)."""
+    from collector import flow
+    from collector.selfeval import COMMENT, EVIDENCE, PRIORITY, QUESTIONS
+
+    ratings = ratings or {}
+    for _ in range(200):
+        view = flow.view(session, response)
+        if not isinstance(view, flow.QuestionView):
+            break
+        qid = view.question_id
+        raw: str | None = None
+        if qid in QUESTIONS:
+            raw = ratings.get(qid, default)
+        elif qid.endswith(EVIDENCE):
+            raw = evidence
+        elif qid.endswith(COMMENT):
+            raw = comment
+        elif qid.endswith(PRIORITY):
+            raw = "yes" if qid.removesuffix(PRIORITY) in prioritise else "no"
+        flow.answer(session, response, qid, raw, now=now)

@@ -527,7 +527,7 @@ def _leicestershire(
 ) -> None:
     """Add Voluntary Action LeicesterShire: its groups across the county's districts, its
     partners, commissioners and representatives, its staff member and the county council
-    as its funder. It has no rounds of its own yet."""
+    as its funder, and its two-way self-evaluations."""
     slug, name, district, localities = LEICESTERSHIRE
     provider = models.Provider(slug=slug, name=name, kind="cvs", district=district)
     session.add(provider)
@@ -543,6 +543,204 @@ def _leicestershire(
     logins.append(_login(session, "funder", email, funder_name, funded=[provider]))
     summary.providers += 1
     summary.organisations += len(organisations)
+    # Issue 16: two self-evaluations a year apart (the first closed, published and with an
+    # action plan; the second closed, showing change per question).
+    _self_evaluations(rng, session, provider, summary)
+
+
+# The two-way self-evaluation (issue 16): how likely each side is to choose each level (good,
+# minimum, improve, don't know), as the VCS Engage pilots found: the authority rates the
+# partnership higher than the sector, and the sector answers "don't know" where information
+# does not reach it (communication, workforce development).
+SELF_EVALUATION_LEANINGS = {
+    "la": (0.4, 0.42, 0.12, 0.06),
+    "vcs": (0.12, 0.38, 0.35, 0.15),
+}
+SELF_EVALUATION_UNKNOWN = ("str_communication", "del_workforce", "gov_safeguarding")
+SELF_EVALUATION_EVIDENCE = (
+    "Partnership board minutes",
+    "The children and young people's plan",
+    "Our network's survey of members",
+    "Commissioning workshop notes",
+    "What we have seen at meetings",
+)
+SELF_EVALUATION_ACTIONS = (
+    # question, action, owner, days after the round opened it is due, status
+    (
+        "str_communication",
+        "Agree a communication strategy with the VCS network: one bulletin, "
+        "plain language, no acronyms",
+        "Head of Partnerships",
+        120,
+        "done",
+    ),
+    (
+        "gov_safeguarding",
+        "Offer the Safeguarding Children Board's training to VCS groups and "
+        "report its decisions to the network",
+        "LSCB business manager",
+        90,
+        "in_progress",
+    ),
+    (
+        "pro_assets",
+        "Publish a register of rooms and buildings the sector can share",
+        "Property services",
+        180,
+        "planned",
+    ),
+    (
+        "del_workforce",
+        "Open the joint workforce development calendar to VCS staff and volunteers",
+        "Workforce development lead",
+        150,
+        "done",
+    ),
+)
+
+
+def _self_evaluations(
+    rng: random.Random, session: Session, provider: models.Provider, summary: DemoSummary
+) -> None:
+    """Run the provider's two self-evaluations a year apart: the first one side first (the
+    local authority, then the sector reviewing), closed, with agreed ratings from a
+    facilitated meeting, published and with an action plan; the second both sides
+    separately, closed, a year on. Answers are written as rows (not walked through the
+    flow, to keep the demo quick): tens of respondents."""
+    from collector import selfeval
+
+    staff = session.scalar(select(models.User).where(models.User.provider_id == provider.id))
+    now = utcnow()
+    first_opens = now - timedelta(days=400)
+    first = selfeval.create(
+        session,
+        provider=provider,
+        period_label="2025/26",
+        opens_at=first_opens,
+        closes_at=first_opens + timedelta(days=35),
+        mode="reviewed",
+        first_side="la",
+    )
+    rounds.open_round(session, first, now=first_opens)
+    _mark_sent(session, first, first_opens + timedelta(minutes=5))
+    summary.completed += _rate_partnership(rng, session, first, first_opens, 14, improved=())
+    handed = first_opens + timedelta(days=15)
+    selfeval.hand_over(session, first, now=handed)
+    _mark_sent(session, first, handed + timedelta(minutes=5))
+    summary.completed += _rate_partnership(rng, session, first, handed, 14, improved=())
+    rounds.close_round(session, first, now=first_opens + timedelta(days=35), reports=False)
+    by = staff.email if staff is not None else "demo"
+    for question, level in (
+        ("str_communication", "improve"),
+        ("gov_safeguarding", "improve"),
+        ("pro_assets", "improve"),
+    ):
+        selfeval.record_agreed(
+            session,
+            first,
+            side="vcs",
+            question_id=question,
+            level=level,
+            evidence="Agreed at the network's facilitated meeting",
+            prioritise=True,
+            by=by,
+        )
+    selfeval.publish(session, first, by=by, now=first_opens + timedelta(days=40))
+    for question, text, owner, days, status in SELF_EVALUATION_ACTIONS:
+        due = (first_opens + timedelta(days=days)).date()
+        selfeval.add_action(
+            session,
+            first,
+            selfeval.ActionInput(question, text, owner, due, status, due + timedelta(days=28)),
+            by=by,
+        )
+    second_opens = now - timedelta(days=35)
+    second = selfeval.create(
+        session,
+        provider=provider,
+        period_label="2026/27",
+        opens_at=second_opens,
+        closes_at=second_opens + timedelta(days=28),
+    )
+    rounds.open_round(session, second, now=second_opens)
+    _mark_sent(session, second, second_opens + timedelta(minutes=5))
+    done = tuple(q for q, *_, status in SELF_EVALUATION_ACTIONS if status == "done")
+    summary.completed += _rate_partnership(rng, session, second, second_opens, 24, improved=done)
+    rounds.close_round(session, second, now=second_opens + timedelta(days=28), reports=False)
+    summary.rounds += 2
+
+
+def _rate_partnership(
+    rng: random.Random,
+    session: Session,
+    round_: models.Round,
+    opens: datetime,
+    days: int,
+    *,
+    improved: tuple[str, ...],
+) -> int:
+    """Complete about two thirds of a self-evaluation's unanswered invitations as rows: each
+    question rated by the respondent's side's leaning (better on `improved` questions), with
+    evidence now and then and a few questions prioritised. Give how many answered."""
+    from collector import selfeval
+
+    answered = set(
+        session.scalars(
+            select(models.Response.invitation_id).where(models.Response.round_id == round_.id)
+        )
+    )
+    levels = ("good", "minimum", "improve", "dont_know")
+    count = 0
+    for invitation in round_.invitations:
+        contact = invitation.contact
+        if contact is None or invitation.id in answered or rng.random() > 0.65:
+            continue
+        side = selfeval.side_of(contact.audience) or "la"
+        when = opens + timedelta(days=rng.uniform(0, days * 0.9))
+        response = models.Response(
+            round_id=round_.id,
+            invitation_id=invitation.id,
+            status="completed",
+            started_at=when,
+            updated_at=when + timedelta(minutes=25),
+            completed_at=when + timedelta(minutes=25),
+            channel=rng.choices(["web", "telegram"], weights=[80, 20])[0],
+            cursor=None,
+            reached_review=True,
+            audience=contact.audience,
+            contact_org=contact.organisation,
+        )
+        answers = []
+        for question in selfeval.QUESTIONS:
+            weights = list(SELF_EVALUATION_LEANINGS[side])
+            if side == "vcs" and question in SELF_EVALUATION_UNKNOWN and question not in improved:
+                weights[3] += 0.3
+            if question in improved:
+                weights[0] += 0.25
+                weights[2] = max(weights[2] - 0.2, 0.02)
+            level = rng.choices(levels, weights=weights)[0]
+            answers.append(models.Answer(question_id=question, value=level, answered_at=when))
+            if level != "dont_know" and rng.random() < 0.25:
+                answers.append(
+                    models.Answer(
+                        question_id=question + selfeval.EVIDENCE,
+                        value=rng.choice(SELF_EVALUATION_EVIDENCE),
+                        answered_at=when,
+                    )
+                )
+            prioritise = (
+                "yes" if level in ("improve", "dont_know") and rng.random() < 0.25 else "no"
+            )
+            answers.append(
+                models.Answer(
+                    question_id=question + selfeval.PRIORITY, value=prioritise, answered_at=when
+                )
+            )
+        response.answers = answers
+        session.add(response)
+        count += 1
+    session.flush()
+    return count
 
 
 # Leicestershire's Community Hubs and Local Resource Centres (the VAL review's Table Three):

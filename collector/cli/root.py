@@ -303,7 +303,7 @@ def demo_data(context: Context, reset: bool, seed: int) -> None:
     click.echo(
         f"  rounds:          {summary.rounds} surveys (per Essex and Kent provider: two closed and "
         "one open of cvs-support or kent-support, and in Essex two closed of each partnership "
-        "survey), "
+        "survey; Voluntary Action LeicesterShire's two self-evaluations), "
         f"{rolling} placement follow-up rounds"
     )
     click.echo(
@@ -552,6 +552,7 @@ def _add_command_groups() -> None:
         providers,
         report,
         rounds,
+        selfeval,
         up,
         users,
         volunteers,
@@ -576,6 +577,7 @@ def _add_command_groups() -> None:
     main.add_command(export.group)
     main.add_command(api.group)
     main.add_command(hubs.group)
+    main.add_command(selfeval.group)
 
 
 _add_command_groups()

@@ -18,6 +18,7 @@ from forms.console.access import ProviderRef, funder_required, signed_in_require
 from forms.console.pages import reading, render
 from forms.console.reports import replaced, snapshots_of
 from forms.console.rounds import response_counts
+from forms.console.selfeval import published_of
 
 
 @funder_bp.get("/")
@@ -50,6 +51,7 @@ def provider(provider: ProviderRef) -> ResponseReturnValue:
         rates = response_counts(session, provider.id)
         reports = snapshots_of(session, provider.id)
         hub_count = len(hubs.hubs_of(session, provider.id))
+        self_evaluations = published_of(session, provider.id)
         page = render(
             "funder/provider.html",
             area="funder",
@@ -58,5 +60,6 @@ def provider(provider: ProviderRef) -> ResponseReturnValue:
             reports=reports,
             replaced=replaced(reports),
             hub_count=hub_count,
+            self_evaluations=self_evaluations,
         )
     return page

@@ -33,6 +33,7 @@ Row = TypeVar(
     models.Volunteer,
     models.Placement,
     models.Contact,
+    models.EvaluationAction,
 )
 
 

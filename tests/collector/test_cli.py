@@ -135,16 +135,17 @@ def test_demo_data_then_answer_a_survey_in_the_terminal(  # noqa: ANN001
 ) -> None:
     made = demo_data_output
     assert (
-        "36 surveys (per Essex and Kent provider: two closed and one open of cvs-support or "
-        "kent-support, and in Essex two closed of each partnership survey), 12 placement follow-up"
+        "38 surveys (per Essex and Kent provider: two closed and one open of cvs-support or "
+        "kent-support, and in Essex two closed of each partnership survey; Voluntary Action "
+        "LeicesterShire's two self-evaluations), 12 placement follow-up"
     ) in made
     # Essex's three providers, Kent's alliance of three and Voluntary Action LeicesterShire.
     assert "providers:       7" in made
     assert "contacts:        144 partners, commissioners and representatives" in made
     # Three rounds per provider; in Essex, six of sector-voice, funder-satisfaction and
     # representative-views (two periods); and two volunteer centres' rolling rounds: two
-    # surveys, three periods.
-    assert _count(session_factory, models.Round) == 18 + 18 + 2 * 2 * 3
+    # surveys, three periods; and Leicestershire's two self-evaluations.
+    assert _count(session_factory, models.Round) == 18 + 18 + 2 * 2 * 3 + 2
     assert "volunteering:" in made and "follow-ups answered" in made
     assert 140 + 4 * 44 <= _count(session_factory, models.Organisation) <= 165 + 4 * 52
     again = run("demo-data")

@@ -22,7 +22,7 @@ from sqlalchemy import Select, func, select
 
 from analysis.publish import publish
 from collector import audit as log
-from collector import db, flow, models, reports, rounds, users
+from collector import db, flow, models, reports, rounds, selfeval, users
 from collector.models import utcnow
 from tests.e2e.conftest import DESKTOP, PHONE, LiveServer
 from tests.factories import cvs_support, make_round
@@ -363,6 +363,15 @@ def test_forms_with_errors_and_the_admin_and_funder_pages_pass_axe(
 
 # Console and funder addresses that give a file, not a page.
 FILES = (".json", ".csv", ".pdf", ".xlsx")
+SELF_EVALUATION_PROVIDER = "val-leicestershire"
+SELF_EVALUATION_PAGES = (
+    "console.selfeval_list",
+    "console.selfeval_report",
+    "console.selfeval_agreed",
+    "console.selfeval_actions",
+    "console.selfeval_action_edit",
+    "funder.selfeval",
+)
 # Who opens each page: the provider's staff, unless named here.
 OPENED_BY = {
     "console.index": "admin",
@@ -371,6 +380,9 @@ OPENED_BY = {
     "funder.provider": "funder",
     "funder.report": "funder",
     "funder.hubs_view": "funder",
+    # Leicestershire's self-evaluation pages, which an admin reads (the personas are
+    # another provider's).
+    **{endpoint: "admin" for endpoint in SELF_EVALUATION_PAGES},
 }
 
 
@@ -410,6 +422,13 @@ def _every_page(server: LiveServer) -> dict[str, str]:
                 )
             ),
         }
+        # The self-evaluation pages (issue 16): Leicestershire's published evaluation.
+        leicestershire = session.scalars(
+            select(models.Provider).where(models.Provider.slug == SELF_EVALUATION_PROVIDER)
+        ).one()
+        evaluation = selfeval.evaluations_of(session, leicestershire.id)[-1]
+        values["evaluation_id"] = evaluation.id
+        values["action_id"] = selfeval.actions_of(session, evaluation.round_id)[0].id
         # Each confirmation page needs a round in the state it acts on; the rest, an open one.
         round_of = {"console.round_open": draft.id, "console.report": closed}
         round_of["console.report_publish"] = closed
@@ -417,9 +436,11 @@ def _every_page(server: LiveServer) -> dict[str, str]:
     for rule in server.app.url_map.iter_rules():
         if not rule.rule.startswith(("/console", "/funder")) or "GET" not in (rule.methods or ()):
             continue
-        if rule.rule.endswith(FILES):
-            continue
+        if rule.rule.endswith(FILES) or "kind" in rule.arguments:
+            continue  # a file (`kind`: its extension)
         filled = {**values, "round_id": round_of.get(rule.endpoint, open_round)}
+        if rule.endpoint in SELF_EVALUATION_PAGES:
+            filled["provider_slug"] = SELF_EVALUATION_PROVIDER
         unknown = set(rule.arguments) - set(filled)
         assert not unknown, f"give this test a value of {unknown} for {rule.rule}"
         pages[rule.endpoint] = rule.build({k: filled[k] for k in rule.arguments})[1]

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import db, models, users
+from collector import db, models, selfeval, users
+from collector.models import utcnow
 from tests.factories import (
     make_contact,
     make_enquiry,
@@ -38,6 +40,8 @@ class Side:
     volunteer: int = 0
     placement: int = 0
     contact: int = 0
+    evaluation: int = 0  # a closed, published self-evaluation (issue 16)
+    action: int = 0  # an action of its plan
 
 
 @dataclass
@@ -79,6 +83,7 @@ def _side(session: Session, slug: str, name: str) -> Side:
     placement = make_placement(session, provider, organisation=organisation)
     make_enquiry(session, provider, volunteer=placement.volunteer)
     contact = make_contact(session, provider)
+    evaluation, action = _self_evaluation(session, provider)
     return Side(
         provider.id,
         slug,
@@ -89,7 +94,42 @@ def _side(session: Session, slug: str, name: str) -> Side:
         placement.volunteer_id,
         placement.id,
         contact.id,
+        evaluation,
+        action,
     )
+
+
+def _self_evaluation(session: Session, provider: models.Provider) -> tuple[int, int]:
+    """Add a closed and published self-evaluation with one action: no invitations, so the
+    other rows (rounds' messages, answers) stay as they were."""
+    opens = utcnow() - timedelta(days=60)
+    round_ = selfeval.create(
+        session,
+        provider=provider,
+        period_label="2025/26 self-evaluation",
+        opens_at=opens,
+        closes_at=opens + timedelta(days=30),
+    )
+    round_.status, round_.opened_at, round_.closed_at = "closed", opens, opens + timedelta(days=30)
+    selfeval.publish(
+        session,
+        round_,
+        by="staff@example.org",
+        pdf=b"%PDF-1.7 a report",
+        now=opens + timedelta(days=31),
+    )
+    action = selfeval.add_action(
+        session,
+        round_,
+        selfeval.ActionInput(
+            question_id="str_communication",
+            text="Agree a communication strategy",
+            owner="Head of Partnerships",
+            due_on=(opens + timedelta(days=90)).date(),
+        ),
+        by="staff@example.org",
+    )
+    return selfeval.require(session, round_.id).id, action.id
 
 
 def build_world(sessions: sessionmaker[Session]) -> World:

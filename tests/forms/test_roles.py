@@ -93,6 +93,18 @@ EXPECTED = {
     "funder.report": "reader",
     "funder.report_pdf": "reader",
     "funder.report_xlsx": "reader",
+    "console.selfeval_list": "staff",
+    "console.selfeval_report": "staff",
+    "console.selfeval_download": "staff",
+    "console.selfeval_publish": "staff",
+    "console.selfeval_hand_over": "staff",
+    "console.selfeval_agreed": "staff",
+    "console.selfeval_actions": "staff",
+    "console.selfeval_action_add": "staff",
+    "console.selfeval_action_edit": "staff",
+    "console.selfeval_actions_xlsx": "staff",
+    "funder.selfeval": "reader",
+    "funder.selfeval_pdf": "reader",
 }
 
 # Who may use each kind of page about provider A, or B ("in"), or is refused and how: 404
@@ -170,6 +182,9 @@ def _fill(rule: Any, provider: Side, rows: Side, snapshots: dict[int, int]) -> s
         "placement_id": rows.placement,
         "contact_id": rows.contact,
         "survey_id": "cvs-support",
+        "evaluation_id": rows.evaluation,
+        "action_id": rows.action,
+        "kind": "xlsx",
     }
     unknown = set(rule.arguments) - set(values)
     assert not unknown, f"fill {unknown} for {rule.rule} in this test"
@@ -190,7 +205,7 @@ def _expected(kind: str, persona: str, target: str, crossed: bool) -> object:
 def _outcome(status: int, location: str) -> object:
     if status in (301, 302, 303, 307, 308) and location.startswith("/login"):
         return "login"
-    if status in (200, 302, 303, 409):
+    if status in (200, 302, 303, 409, 422):  # 422: in, and the empty form refused
         return "in"
     return status
 
@@ -213,6 +228,13 @@ def _state(sessions: sessionmaker[Session]) -> tuple[Any, ...]:
             ).all(),
             session.scalar(select(models.Enquiry.id).order_by(models.Enquiry.id.desc())),
             session.execute(select(models.Provider.id, models.Provider.followup_days)).all(),
+            session.execute(
+                select(models.SelfEvaluation.id, models.SelfEvaluation.published_at)
+            ).all(),
+            session.execute(
+                select(models.EvaluationAction.id, models.EvaluationAction.owner)
+            ).all(),
+            session.execute(select(models.AgreedRating.id)).all(),
         )
 
 
