@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import click
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from collector import apitokens, audit, models
 from collector.cli.base import Context, local_time, pass_context, provider_by_slug, stop, table
@@ -16,6 +17,21 @@ from collector.cli.base import Context, local_time, pass_context, provider_by_sl
 @click.group("api")
 def group() -> None:
     """Tokens for the read-only JSON API (/api/v1)."""
+
+
+def _whose(
+    session: Session, provider_slug: str | None, funder_email: str | None
+) -> tuple[models.Provider | None, models.User | None]:
+    """Give the provider or the funder's account a token or webhook is for (stop if unknown)."""
+    provider = provider_by_slug(session, provider_slug) if provider_slug else None
+    funder = None
+    if funder_email:
+        funder = session.scalar(
+            select(models.User).where(models.User.email == funder_email.strip().lower())
+        )
+        if funder is None:
+            stop(f"No account {funder_email} (see `tempcheck users list`)")
+    return provider, funder
 
 
 @group.command("create-token")
@@ -30,14 +46,7 @@ def create_token(
     if (provider_slug is None) == (funder_email is None):
         stop("Give one of --provider SLUG (a staff token) or --funder EMAIL (a funder token)")
     with context.sessions() as session:
-        provider = provider_by_slug(session, provider_slug) if provider_slug else None
-        funder = None
-        if funder_email:
-            funder = session.scalar(
-                select(models.User).where(models.User.email == funder_email.strip().lower())
-            )
-            if funder is None:
-                stop(f"No account {funder_email} (see `tempcheck users list`)")
+        provider, funder = _whose(session, provider_slug, funder_email)
         try:
             row, token = apitokens.create_token(
                 session,
@@ -125,14 +134,7 @@ def add_webhook(
     if (provider_slug is None) == (funder_email is None):
         stop("Give one of --provider SLUG or --funder EMAIL")
     with context.sessions() as session:
-        provider = provider_by_slug(session, provider_slug) if provider_slug else None
-        funder = None
-        if funder_email:
-            funder = session.scalar(
-                select(models.User).where(models.User.email == funder_email.strip().lower())
-            )
-            if funder is None:
-                stop(f"No account {funder_email} (see `tempcheck users list`)")
+        provider, funder = _whose(session, provider_slug, funder_email)
         try:
             row, secret = webhooks.add_webhook(
                 session,
