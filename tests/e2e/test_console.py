@@ -363,6 +363,9 @@ def test_forms_with_errors_and_the_admin_and_funder_pages_pass_axe(
 
 # Console and funder addresses that give a file, not a page.
 FILES = (".json", ".csv", ".pdf", ".xlsx")
+# Views that give a file whatever their address ends with (a round's responses, in the format
+# asked).
+FILE_VIEWS = frozenset({"console.round_responses"})
 SELF_EVALUATION_PROVIDER = "val-leicestershire"
 SELF_EVALUATION_PAGES = (
     "console.selfeval_list",
@@ -436,7 +439,7 @@ def _every_page(server: LiveServer) -> dict[str, str]:
     for rule in server.app.url_map.iter_rules():
         if not rule.rule.startswith(("/console", "/funder")) or "GET" not in (rule.methods or ()):
             continue
-        if rule.rule.endswith(FILES) or "kind" in rule.arguments:
+        if rule.rule.endswith(FILES) or "kind" in rule.arguments or rule.endpoint in FILE_VIEWS:
             continue  # a file (`kind`: its extension)
         filled = {**values, "round_id": round_of.get(rule.endpoint, open_round)}
         if rule.endpoint in SELF_EVALUATION_PAGES:

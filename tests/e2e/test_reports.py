@@ -165,7 +165,7 @@ def test_staff_explain_and_publish_a_report_and_the_funder_reads_it(
 
     # A narrative too long: the error, and the text still there to shorten.
     page.locator("#narrative-x").fill("So long. " * 450)
-    page.get_by_role("button", name="Save the narrative for x").click()
+    page.get_by_role("button", name="Save the narrative for x", exact=True).click()
     expect(page.locator(".govuk-error-summary")).to_contain_text("4,000 characters or fewer")
     expect(page.locator("#narrative-x")).to_have_value(re.compile(r"^(So long\. )+So long\.$"))
     shots.audit(page, "staff-narrative-error")
