@@ -10,7 +10,14 @@ import click
 
 from collector import activities as acts
 from collector import audit, db
-from collector.cli.base import Context, pass_context, provider_by_slug, stop, table
+from collector.cli.base import (
+    Context,
+    import_csv_file,
+    pass_context,
+    provider_by_slug,
+    stop,
+    table,
+)
 from collector.errors import CollectorError
 from collector.volunteering.volunteers import parse_date
 
@@ -62,32 +69,15 @@ def activities_import(context: Context, file: Path, provider_slug: str, dry_run:
     Columns: external_ref, kind, date; optionally organisation_ref, description,
     amount_applied, amount_obtained (pounds) and beneficiaries.
     """
-    try:
-        text = file.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        stop(f"{file} is not UTF-8 text: save it as 'CSV UTF-8' and try again")
-    with db.transaction(context.sessions) as session:
-        provider = provider_by_slug(session, provider_slug)
-        try:
-            if dry_run:
-                plan = acts.plan_activities(session, provider, text)
-            else:
-                plan = acts.import_activities(session, provider, text)
-        except acts.CsvImportError as error:
-            stop(str(error), [str(p) for p in error.problems])
-        if not dry_run:
-            audit.record(
-                session,
-                "activities.import",
-                actor=audit.command_line_actor(),
-                provider_id=provider.id,
-                subject=file.name,
-                details={"added": len(plan.new), "updated": len(plan.updated)},
-            )
-    verb, again = ("Would add", "would update") if dry_run else ("Added", "updated")
-    click.secho(
-        f"{verb} {len(plan.new)} and {again} {len(plan.updated)} activities for {provider_slug}.",
-        fg="green",
+    import_csv_file(
+        context,
+        file,
+        provider_slug,
+        plan=acts.plan_activities,
+        apply=acts.import_activities,
+        dry_run=dry_run,
+        action="activities.import",
+        noun="activities",
     )
 
 

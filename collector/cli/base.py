@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import NoReturn
+from pathlib import Path
+from typing import Any, NoReturn
 
 import click
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import db, models
+from collector import audit, db, models
 from collector.config import Settings
 from collector.localtime import LONDON
 
@@ -113,3 +114,48 @@ MOST_DEFAULT_WORKERS = 4
 def default_workers() -> int:
     """One web worker per core, up to MOST_DEFAULT_WORKERS."""
     return max(1, min(os.cpu_count() or 1, MOST_DEFAULT_WORKERS))
+
+
+ImportStep = Callable[[Session, models.Provider, str], Any]
+
+
+def import_csv_file(
+    context: Context,
+    file: Path,
+    provider_slug: str,
+    *,
+    plan: ImportStep,
+    apply: ImportStep,
+    dry_run: bool,
+    action: str,
+    noun: str,
+) -> None:
+    """Run a provider's all-or-nothing CSV import from the command line: read the file as UTF-8,
+    plan it (`--dry-run`) or apply it and audit it as `action`, list every problem or say how
+    many `noun` were (or would be) added and updated."""
+    from collector.organisations import CsvImportError
+
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        stop(f"{file} is not UTF-8 text: save it as 'CSV UTF-8' and try again")
+    with db.transaction(context.sessions) as session:
+        provider = provider_by_slug(session, provider_slug)
+        try:
+            done = plan(session, provider, text) if dry_run else apply(session, provider, text)
+        except CsvImportError as error:
+            stop(str(error), [str(p) for p in error.problems])
+        if not dry_run:
+            audit.record(
+                session,
+                action,
+                actor=audit.command_line_actor(),
+                provider_id=provider.id,
+                subject=file.name,
+                details={"added": len(done.new), "updated": len(done.updated)},
+            )
+    verb, again = ("Would add", "would update") if dry_run else ("Added", "updated")
+    click.secho(
+        f"{verb} {len(done.new)} and {again} {len(done.updated)} {noun} for {provider_slug}.",
+        fg="green",
+    )

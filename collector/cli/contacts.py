@@ -9,7 +9,15 @@ import click
 from sqlalchemy.orm import Session
 
 from collector import audit, contacts, db, models
-from collector.cli.base import Context, local_time, pass_context, provider_by_slug, stop, table
+from collector.cli.base import (
+    Context,
+    import_csv_file,
+    local_time,
+    pass_context,
+    provider_by_slug,
+    stop,
+    table,
+)
 from collector.segments import CONTACT_AUDIENCES
 
 
@@ -26,32 +34,15 @@ def group() -> None:
 def contacts_import(context: Context, file: Path, provider_slug: str, dry_run: bool) -> None:
     """Import contacts from CSV (a known reference is updated): every row, or none if any is
     bad."""
-    try:
-        text = file.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        stop(f"{file} is not UTF-8 text: save it as 'CSV UTF-8' and try again")
-    with db.transaction(context.sessions) as session:
-        provider = provider_by_slug(session, provider_slug)
-        try:
-            if dry_run:
-                plan = contacts.plan_import(session, provider, text)
-            else:
-                plan = contacts.import_csv(session, provider, text)
-        except contacts.CsvImportError as error:
-            stop(str(error), [str(p) for p in error.problems])
-        if not dry_run:
-            audit.record(
-                session,
-                "contacts.import",
-                actor=audit.command_line_actor(),
-                provider_id=provider.id,
-                subject=file.name,
-                details={"added": len(plan.new), "updated": len(plan.updated)},
-            )
-    verb, again = ("Would add", "would update") if dry_run else ("Added", "updated")
-    click.secho(
-        f"{verb} {len(plan.new)} and {again} {len(plan.updated)} contacts for {provider_slug}.",
-        fg="green",
+    import_csv_file(
+        context,
+        file,
+        provider_slug,
+        plan=contacts.plan_import,
+        apply=contacts.import_csv,
+        dry_run=dry_run,
+        action="contacts.import",
+        noun="contacts",
     )
 
 
