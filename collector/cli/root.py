@@ -61,7 +61,7 @@ def surveys_list() -> None:
             str(s.version),
             s.title.get("en"),
             str(len(s.answerable_questions())),
-            ", ".join(s.languages),
+            ", ".join(s.language_names()),
             f"~{s.minutes} min",
         )
         for s in library_surveys().values()
@@ -110,7 +110,8 @@ def surveys_validate(file: Path) -> None:
         return
     click.secho(
         f"{file}: OK, {survey.id} v{survey.version}, "
-        f"{len(survey.answerable_questions())} questions",
+        f"{len(survey.answerable_questions())} questions, "
+        f"languages {', '.join(survey.language_names())}",
         fg="green",
     )
 
@@ -137,7 +138,7 @@ def surveys_import(context: Context, file: Path, version: int | None, dry_run: b
             click.echo(f"  {note}")
     summary = (
         f"{survey.id} v{survey.version}, {len(survey.answerable_questions())} questions, "
-        f"languages {', '.join(survey.languages)}"
+        f"languages {', '.join(survey.language_names())}"
     )
     if dry_run:
         click.secho(f"{file}: OK ({summary}); nothing stored (--dry-run)", fg="green")

@@ -37,6 +37,7 @@ SURVEY_KEYS = (
     "description",
     "minutes",
     "languages",
+    "drafts",
     "choices",
     "questions",
 )
@@ -198,6 +199,7 @@ class _Checker:
         title = self.labels_of("", "title", data.get("title"), required=True)
         description = self.labels_of("", "description", data.get("description"), required=False)
         languages = self.languages(data.get("languages", [ENGLISH]))
+        drafts = self.drafts(data.get("drafts", []), languages)
         lists = self.choice_lists(data.get("choices", {}))
         questions = self.questions(data.get("questions"), lists)
         self.check_languages(languages)
@@ -212,6 +214,7 @@ class _Checker:
             description=description,
             minutes=minutes,
             languages=languages,
+            drafts=drafts,
             questions=questions,
         )
 
@@ -256,6 +259,24 @@ class _Checker:
             self.problem("", "languages must include 'en'")
         # English first: it is the fallback and the language of the definition's source.
         return (ENGLISH, *(c for c in codes if c != ENGLISH))
+
+    def drafts(self, value: object, languages: tuple[str, ...]) -> tuple[str, ...]:
+        """Read `drafts:`, the languages whose text was machine-drafted and awaits review."""
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.problem("", "drafts must be a list of language codes, like [cy]")
+            return ()
+        codes: list[str] = []
+        for code in value:
+            if code not in languages:
+                listed = ", ".join(languages)
+                self.problem(
+                    "", f"drafts: {code!r} is not one of the survey's languages ({listed})"
+                )
+            elif code in codes:
+                self.problem("", f"drafts: {code!r} is listed twice")
+            else:
+                codes.append(code)
+        return tuple(codes)
 
     def check_languages(self, languages: tuple[str, ...]) -> None:
         for lang in languages[1:]:

@@ -410,15 +410,25 @@ class Survey:
     questions: tuple[Question, ...]
     description: Labels | None = None
     languages: tuple[str, ...] = (ENGLISH,)
+    # Languages whose text was machine-drafted and awaits review by a fluent speaker.
+    drafts: tuple[str, ...] = ()
     _index: dict[str, Question] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "questions", tuple(self.questions))
         object.__setattr__(self, "languages", tuple(self.languages))
+        object.__setattr__(self, "drafts", tuple(self.drafts))
+        unknown = [lang for lang in self.drafts if lang not in self.languages]
+        if unknown:
+            raise ValueError(f"survey {self.id!r}: drafts {unknown} are not among its languages")
         index = {q.id: q for q in self.questions}
         if len(index) != len(self.questions):
             raise ValueError(f"survey {self.id!r} has duplicate question ids")
         object.__setattr__(self, "_index", index)
+
+    def language_names(self) -> list[str]:
+        """Return the language codes, each machine-drafted one marked "(draft)"."""
+        return language_names(self.languages, self.drafts)
 
     def question(self, question_id: str) -> Question:
         """Return the question with this id."""
@@ -452,6 +462,8 @@ class Survey:
             "minutes": self.minutes,
             "languages": list(self.languages),
         }
+        if self.drafts:  # only when set, so that other definitions keep their fingerprints
+            data["drafts"] = list(self.drafts)
         if self.description is not None:
             data["description"] = self.description.to_dict()
         if lists:
@@ -465,6 +477,11 @@ class Survey:
             self.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False
         )
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def language_names(languages: Sequence[str], drafts: Sequence[str] = ()) -> list[str]:
+    """Return language codes, each machine-drafted one (awaiting review) marked "(draft)"."""
+    return [f"{lang} (draft)" if lang in drafts else lang for lang in languages]
 
 
 def _show_number(number: int | float | None) -> str:

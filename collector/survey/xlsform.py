@@ -14,7 +14,9 @@ readers, `.xlsx` and `.xls`, so row numbers are the sheet's) become a survey def
 - languages: a plain `label` is the settings' `default_language` (English where unset);
   `label::Welsh (cy)` and `label:cy` columns are languages; tempcheck needs English text;
 - settings: `form_title`, `form_id` (the survey's id), `version` (a whole number), tempcheck's
-  own `minutes` and `description` (estimated and empty where absent, with a note).
+  own `minutes`, `tempcheck_title::Welsh (cy)` (the title in other languages: pyxform's `title`
+  takes one) and `description` (estimated and empty where absent, with a note) and `drafts`
+  (the codes of machine-drafted languages awaiting review, space-separated, like `cy ur`).
 
 Whatever tempcheck cannot hold is named in the import's notes by sheet and row, never dropped
 silently: repeats, calculations, date, geo and media questions, metadata rows (start, end,
@@ -68,6 +70,8 @@ LANGUAGE_NAMES = {
     "fr": "French",
     "es": "Spanish",
 }
+# The settings column of the title in other languages (pyxform's own `title` takes only one).
+TITLE_COLUMN = "tempcheck_title"
 _CODES_BY_NAME = {name.lower(): code for code, name in LANGUAGE_NAMES.items()}
 METADATA = frozenset(
     {
@@ -499,7 +503,7 @@ class _Reader:
                 f"minute{'s' if minutes != 1 else ''} assumed for {answerable} questions"
             )
         title = {
-            **(self.texts(settings, "title", "settings", english=False) or {}),
+            **(self.texts(settings, TITLE_COLUMN, "settings", english=False) or {}),
             ENGLISH: (settings.get("form_title") or stored_id).strip(),
         }
         description = self.texts(settings, "description", "settings")
@@ -519,7 +523,21 @@ class _Reader:
         }
         if description:
             data["description"] = description
+        drafts = self.drafts(languages)
+        if drafts:
+            data["drafts"] = drafts
         return survey_from_data(data, source=self.filename)
+
+    def drafts(self, languages: set[str]) -> list[str]:
+        """Give the settings' `drafts` (machine-drafted languages), those the survey has."""
+        codes = list(dict.fromkeys(re.split(r"[\s,]+", self.settings.get("drafts") or "")))
+        kept = [code for code in codes if code in languages]
+        for code in codes:
+            if code and code not in kept:
+                self.notes.append(
+                    f"settings: drafts {code!r} is not one of the survey's languages: left out"
+                )
+        return kept
 
 
 def _number(text: str | None) -> int | float | None:
@@ -665,11 +683,14 @@ def write_xlsform(survey: Survey) -> bytes:
         "default_language": f"{LANGUAGE_NAMES[ENGLISH]} ({ENGLISH})",
         "minutes": survey.minutes,
     }
-    # pyxform takes one form_title (English here); the others are tempcheck's own columns.
+    # pyxform takes one form_title (English here), and refuses a `title::Welsh (cy)` column;
+    # the others are tempcheck's own columns.
     for language, text in survey.title.to_dict().items():
-        setting["form_title" if language == ENGLISH else _heading("title", language)] = text
+        setting["form_title" if language == ENGLISH else _heading(TITLE_COLUMN, language)] = text
     for language, text in (survey.description.to_dict() if survey.description else {}).items():
         setting["description" if language == ENGLISH else _heading("description", language)] = text
+    if survey.drafts:
+        setting["drafts"] = " ".join(survey.drafts)
     settings.append(list(setting))
     settings.append([_cell(v) for v in setting.values()])
     out = io.BytesIO()

@@ -32,6 +32,7 @@ from collector.segments import (
     status_order,
 )
 from collector.survey.loader import library_surveys
+from collector.survey.model import language_names
 from collector.survey.store import SurveyChanged, register
 from collector.volunteering.followups import asks_volunteers
 from forms import services
@@ -72,17 +73,28 @@ class SurveyChoice:
     title: str
     version: int
     minutes: int | None = None
+    languages: tuple[str, ...] = ("en",)  # codes, machine-drafted ones marked "(draft)"
 
 
 def survey_choices(session: Session) -> list[SurveyChoice]:
     """List the surveys a round can use: the library's, then others stored (newest version)."""
     found: dict[str, SurveyChoice] = {
-        slug: SurveyChoice(slug, survey.title.get("en"), survey.version, survey.minutes)
+        slug: SurveyChoice(
+            slug,
+            survey.title.get("en"),
+            survey.version,
+            survey.minutes,
+            tuple(survey.language_names()),
+        )
         for slug, survey in library_surveys().items()
     }
     for row in session.scalars(select(models.Survey).order_by(models.Survey.version)):
         if row.slug not in found or found[row.slug].minutes is None:
-            found[row.slug] = SurveyChoice(row.slug, row.title, row.version)
+            definition = row.definition or {}
+            languages = language_names(
+                definition.get("languages", ["en"]), definition.get("drafts", [])
+            )
+            found[row.slug] = SurveyChoice(row.slug, row.title, row.version, None, tuple(languages))
     return sorted(found.values(), key=lambda s: s.title.lower())
 
 

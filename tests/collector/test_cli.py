@@ -46,6 +46,8 @@ def test_surveys_list_and_show(run) -> None:  # noqa: ANN001
         "funder-satisfaction",
     ):
         assert survey_id in listed.output
+    # Machine-drafted translations are marked as drafts awaiting review.
+    assert "en, cy (draft), ur (draft)" in listed.output
     shown = run("surveys", "show", "cvs-support")
     assert "ease_of_access" in shown.output
     assert "only if ${used_support} = 'yes'" in shown.output
@@ -58,7 +60,8 @@ def test_surveys_validate_accepts_the_library_and_lists_every_problem(
     tmp_path: Path,  # noqa: ANN001
 ) -> None:
     good = run("surveys", "validate", str(library_path() / "cvs-support.yaml"))
-    assert good.exit_code == 0 and "OK, cvs-support v1" in good.output
+    assert good.exit_code == 0 and "OK, cvs-support v2" in good.output
+    assert "languages en, cy (draft), ur (draft)" in good.output
     bad = tmp_path / "bad.yaml"
     bad.write_text(
         "id: bad\nversion: 1\ntitle: Bad\nminutes: 1\nquestions:\n"

@@ -94,7 +94,7 @@ def test_a_round_from_create_to_close(
 ) -> None:
     created = _create(run, "--open-link", "--remind-days", "7,14")
     assert created.exit_code == 0, created.output
-    assert "Created round 1 (draft): Harlow CVS, cvs-support v1, 2026/27 H1" in created.output
+    assert "Created round 1 (draft): Harlow CVS, cvs-support v2, 2026/27 H1" in created.output
     assert "5 organisations today" in created.output  # the opted-out group is left out
     assert "Open it with `tempcheck rounds open 1`." in created.output
     with session_factory() as session:
@@ -163,7 +163,7 @@ def test_a_round_from_create_to_close(
     status = run("rounds", "status", "1", "--non-responders")
     assert status.exit_code == 0, status.output
     lines = status.output.splitlines()
-    assert lines[0] == "Round 1: Harlow CVS, cvs-support v1, 2026/27 H1 (open)"
+    assert lines[0] == "Round 1: Harlow CVS, cvs-support v2, 2026/27 H1 (open)"
     totals = lines.index("invited  started  completed  response rate")
     assert lines[totals + 1].split() == ["5", "1", "1", "20%"]
     assert any(line.split() == ["community_group", "3", "1", "1", "33%"] for line in lines)
@@ -209,7 +209,7 @@ def test_a_round_from_create_to_close(
     ]
     assert "Published 2 reports; no funder of this provider has an account" in closed.output
     row = run("rounds", "list").output.splitlines()[1].split()
-    assert row[:7] == ["1", "harlow-cvs", "cvs-support", "v1", "2026/27", "H1", "closed"]
+    assert row[:7] == ["1", "harlow-cvs", "cvs-support", "v2", "2026/27", "H1", "closed"]
     assert row[-3:] == ["5", "1", "20%"]
     # Closed before its close date: the day it closed, said to be early (issue 12, item 14).
     assert row[7:10] == [_today().isoformat(), _today().isoformat(), "(early)"]
@@ -224,7 +224,7 @@ def test_dates_are_uk_days_stored_in_utc(
 ) -> None:
     # 1 July is in British Summer Time (UTC+1), 16 December in GMT.
     result = run(
-        "rounds", "create", "--provider", "harlow-cvs", "--survey", "cvs-support:1",
+        "rounds", "create", "--provider", "harlow-cvs", "--survey", "cvs-support:2",
         "--period", "2030/31 H1", "--opens", "2030-07-01", "--closes", "2030-12-16",
     )  # fmt: skip
     assert result.exit_code == 0, result.output

@@ -221,7 +221,7 @@ def test_integers_round_trip(number: int) -> None:
     assert question.decode(str(number)) == number
 
 
-@given(st.decimals(allow_nan=False, allow_infinity=False, places=4, max_value=10**9))
+@given(st.decimals(allow_nan=False, allow_infinity=False, places=4, min_value=-1e9, max_value=1e9))
 def test_decimals_are_stored_canonically(number: Any) -> None:
     question = make_question("decimal")
     stored = question.coerce(format(number, "f"))
@@ -300,6 +300,19 @@ def test_a_welsh_survey_loads_with_english_first() -> None:
     assert survey.question("why_not").relevant_node is not None
     with pytest.raises(NotFound):
         survey.question("nope")
+
+
+def test_machine_drafted_languages_are_kept_and_marked() -> None:
+    drafted = load_survey_text(WELSH.replace("]\nchoices:", "]\ndrafts: [cy]\nchoices:"))
+    assert drafted.drafts == ("cy",)
+    assert drafted.language_names() == ["en", "cy (draft)"]
+    assert drafted.to_dict()["drafts"] == ["cy"]
+    assert survey_from_dict(drafted.to_dict()) == drafted
+    # A survey with no drafts keeps the definition (and fingerprint) it had before drafts.
+    plain = load_survey_text(WELSH)
+    assert plain.drafts == () and "drafts" not in plain.to_dict()
+    assert plain.language_names() == ["en", "cy"]
+    assert plain.fingerprint() != drafted.fingerprint()
 
 
 def test_a_plain_string_label_is_english() -> None:
@@ -534,6 +547,21 @@ BAD_DEFINITIONS = [
         WELSH.replace("languages: [cy, en]", "languages: [cy]"),
         "demo.yaml: languages must include 'en'",
         id="languages-without-english",
+    ),
+    pytest.param(
+        WELSH.replace("languages: [cy, en]", "languages: [cy, en]\ndrafts: [cy, ur]"),
+        "demo.yaml: drafts: 'ur' is not one of the survey's languages (en, cy)",
+        id="draft-language-not-in-languages",
+    ),
+    pytest.param(
+        WELSH.replace("languages: [cy, en]", "languages: [cy, en]\ndrafts: [cy, cy]"),
+        "demo.yaml: drafts: 'cy' is listed twice",
+        id="draft-language-twice",
+    ),
+    pytest.param(
+        WELSH.replace("languages: [cy, en]", "languages: [cy, en]\ndrafts: cy"),
+        "demo.yaml: drafts must be a list of language codes, like [cy]",
+        id="drafts-not-a-list",
     ),
     pytest.param(
         definition(Q + '- {id: why, type: text, label: Why, relevant: "${used} = "}'),

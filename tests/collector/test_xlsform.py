@@ -8,14 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from openpyxl import Workbook
+from openpyxl import Workbook, load_workbook
 from pyxform.xls2xform import convert
 from sqlalchemy import select
 
 from collector import models
 from collector.survey.loader import SurveyDefinitionError, library_surveys
 from collector.survey.model import QuestionType
-from collector.survey.xlsform import import_survey, read_xlsform, write_xlsform
+from collector.survey.xlsform import LANGUAGE_NAMES, import_survey, read_xlsform, write_xlsform
 from tests.factories import every_type_survey
 
 
@@ -47,6 +47,24 @@ def test_every_built_in_survey_round_trips_and_pyxform_converts_the_export(surve
     assert imported.notes == []
     assert imported.survey == survey
     assert imported.survey.fingerprint() == survey.fingerprint()
+    assert imported.survey.drafts == survey.drafts
+    for language in survey.languages[1:]:  # pyxform carries each language as a translation
+        assert f'lang="{LANGUAGE_NAMES[language]} ({language})"' in result.xform
+
+
+def test_drafts_naming_a_language_the_form_lacks_are_left_out_with_a_note() -> None:
+    survey = library_surveys()["sector-voice"]
+    book = load_workbook(io.BytesIO(write_xlsform(survey)))
+    settings = book["settings"]
+    column = [cell.value for cell in settings[1]].index("drafts") + 1
+    settings.cell(row=2, column=column, value="cy pl")
+    out = io.BytesIO()
+    book.save(out)
+    imported = read_xlsform(out.getvalue(), "sector-voice.xlsx")
+    assert imported.survey.drafts == ("cy",)
+    assert imported.notes == [
+        "settings: drafts 'pl' is not one of the survey's languages: left out"
+    ]
 
 
 # A form as a KoboToolbox user makes it: metadata, groups, a repeat, calculations, geo, a
@@ -385,13 +403,14 @@ def test_importing_over_a_built_in_survey_is_refused_unless_a_new_version() -> N
     survey = library_surveys()["cvs-support"]
     changed = write_xlsform(survey).replace(b"", b"")
     data = survey.to_dict()
-    data["questions"][1]["label"] = {"en": "Changed wording"}
+    data["questions"][1]["label"] = {"en": "Changed wording", "cy": "Geiriad", "ur": "نئے الفاظ"}
     from collector.survey.loader import survey_from_data
 
     edited = write_xlsform(survey_from_data(data))
     with pytest.raises(SurveyDefinitionError, match="is a built-in survey"):
         import_survey(edited, "cvs.xlsx")
-    assert import_survey(edited, "cvs.xlsx", version=2).survey.version == 2
+    newer = survey.version + 1
+    assert import_survey(edited, "cvs.xlsx", version=newer).survey.version == newer
     assert import_survey(changed, "cvs.xlsx").survey == survey  # the same: no harm
 
 

@@ -577,10 +577,11 @@ def test_staff_import_an_xlsform_and_download_surveys_as_xlsforms(
 
     page = staff.get("/console/alpha-cvs/surveys")
     assert page.status_code == 200 and "Support from your CVS" in staff.text
+    assert "en, cy (draft), ur (draft)" in staff.text  # machine-drafted languages marked
     download = staff.client.get("/console/alpha-cvs/surveys/cvs-support.xlsx")
     assert (
         download.status_code == 200
-        and "cvs-support-v1.xlsx" in download.headers["Content-Disposition"]
+        and "cvs-support-v2.xlsx" in download.headers["Content-Disposition"]
     )
     assert read_xlsform(download.get_data(), "cvs.xlsx").survey.id == "cvs-support"
 
