@@ -58,6 +58,10 @@ pdf-deps:
 		echo "Installing an emoji font for PDF reports (Debian package fonts-noto-color-emoji)..."; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-color-emoji >/dev/null; \
 	fi
+	@if ! dpkg -s fonts-noto-core >/dev/null 2>&1; then \
+		echo "Installing fonts for Welsh, Urdu and other scripts in reports and pages (Debian package fonts-noto-core)..."; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-core >/dev/null; \
+	fi
 
 # The web app signs sessions with SECRET_KEY: the demo makes a random one in .env once.
 # `tempcheck up` then runs the web server, the outbox dispatcher and a mail sink that saves
