@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install assets system-deps pdf-deps demo test lint bench clean
+.PHONY: install assets system-deps pdf-deps demo test lint bench translations clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,10 @@ pdf-deps:
 		echo "Installing an emoji font for PDF reports (Debian package fonts-noto-color-emoji)..."; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-color-emoji >/dev/null; \
 	fi
+	@if ! dpkg -s fonts-noto-core >/dev/null 2>&1; then \
+		echo "Installing fonts for Welsh, Urdu and other scripts in reports and pages (Debian package fonts-noto-core)..."; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-core >/dev/null; \
+	fi
 
 # The web app signs sessions with SECRET_KEY: the demo makes a random one in .env once.
 # `tempcheck up` then runs the web server, the outbox dispatcher and a mail sink that saves
@@ -95,6 +99,17 @@ bench: install
 	done; \
 	echo; echo "make bench took $$(( ($$(date +%s) - start + 30) / 60 )) minutes"; \
 	if [ -n "$$failed" ]; then echo "failed:$$failed"; exit 1; fi
+
+# The interface's words for translators: gather the English ones marked N_(...) in the code into
+# the template, then bring each language's catalog up to date with it (new words untranslated,
+# changed ones marked fuzzy, both shown in English until a translator fills them in). A new
+# language: `.venv/bin/pybabel init -i collector/locale/messages.pot -d collector/locale -l pl`.
+translations: install
+	$(BIN)/pybabel extract -F babel.cfg -o collector/locale/messages.pot --no-location \
+		--sort-output --project tempcheck --copyright-holder "tempcheck contributors" \
+		--msgid-bugs-address "" -c "TRANSLATORS:" .
+	$(BIN)/pybabel update -i collector/locale/messages.pot -d collector/locale \
+		--width 100 --ignore-obsolete
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache node_modules build artifacts

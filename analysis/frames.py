@@ -56,6 +56,7 @@ OUTCOMES = "@outcomes"  # space-separated outcome slugs, as on the organisation
 IS_MEMBER = "@is_member"
 AUDIENCE = "@audience"  # who answered: group, volunteer, partner, commissioner, representative
 CONTACT_ORG = "@contact_org"  # a contact's organisation (partners, commissioners)
+LANGUAGE = "@language"  # the language the survey was answered in (answers are codes in any)
 
 # The segments a result can be broken down by: the name people type -> the frame column.
 SEGMENTS: dict[str, str] = {
@@ -67,11 +68,12 @@ SEGMENTS: dict[str, str] = {
     "is_member": IS_MEMBER,
 }
 # Segments a KPI may name in its `breakdowns` (and `tempcheck kpi --by` may ask for), but that
-# are not computed for every KPI by default: who answered, and a contact's organisation.
+# are not computed for every KPI by default: who answered, a contact's organisation, the language.
 ALL_SEGMENTS: dict[str, str] = {
     **SEGMENTS,
     "audience": AUDIENCE,
     "contact_org": CONTACT_ORG,
+    "language": LANGUAGE,
 }
 # Segments whose value is a set (a response counts in each of its values), not one value.
 MULTI_VALUED_SEGMENTS = frozenset({"outcomes"})
@@ -236,6 +238,7 @@ def _response_query(
             resp.is_member,
             resp.audience,
             resp.contact_org,
+            resp.language,
             *answers,
         )
         .select_from(joined)
@@ -243,7 +246,7 @@ def _response_query(
     )
 
 
-_RESPONSE_FIELDS = 11  # the columns of _response_query, in order
+_RESPONSE_FIELDS = 12  # the columns of _response_query, in order
 
 
 def _provider_slugs(connection: Connection, round_ids: Collection[int]) -> dict[int, str]:
@@ -318,7 +321,7 @@ def load_kpi_frame(
     organisations: list[npt.NDArray[np.float64]] = []
     members: list[npt.NDArray[np.float64]] = []
     strings = {column: _Codes() for column in (CHANNEL, ORG_TYPE, INCOME_BAND, DISTRICT, OUTCOMES)}
-    contact_strings = {column: _Codes() for column in (AUDIENCE, CONTACT_ORG)}
+    contact_strings = {column: _Codes() for column in (AUDIENCE, CONTACT_ORG, LANGUAGE)}
     answers = [_Codes() for _ in wanted]
     cursor = _raw_cursor(connection, query)
     while rows := cursor.fetchmany(FETCH_CHUNK):

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from collector import flow
+from collector import flow, i18n
+from collector.i18n import N_
 
 PREFIX = "r"
 NO_QUESTION = "-"
@@ -30,45 +31,30 @@ SUBMIT, LANGUAGE, CONSENT_YES, CONSENT_NO = "S", "L", "y", "x"
 MAX_MESSAGE = 4000  # Telegram allows 4,096 characters; leave room for the notice line.
 MAX_REVIEW_ANSWER = 300
 
-LANGUAGE_NAMES = {"en": "English", "cy": "Cymraeg"}
-
-# The bot's own words, per language; a missing word falls back to English.
-WORDS: dict[str, dict[str, str]] = {
-    "en": {
-        "progress": "Question {position} of {total}",
-        "optional": "(optional)",
-        "choose_one": "Choose one answer.",
-        "choose_some": "Tick every answer that applies, then press Done.",
-        "type_integer": "Reply with a whole number.",
-        "type_decimal": "Reply with a number.",
-        "type_text": "Reply with your answer.",
-        "note": "Press Continue when you are ready.",
-        "previous": "Your answer so far: {value}",
-        "done": "Done",
-        "continue": "Continue",
-        "keep": "Keep my answer",
-        "skip": "Skip",
-        "back": "« Back",
-        "check_heading": "Check your answers before sending them",
-        "send_body": "When you send your answers you cannot change them.",
-        "send": "Send answers",
-        "change": "Change {number}",
-        "not_answered": "Not answered",
-        "thanks": "Thank you. Your answers have been sent.",
-        "language": "Choose a language:",
-    },
-    "cy": {
-        "progress": "Cwestiwn {position} o {total}",
-        "optional": "(dewisol)",
-        "continue": "Parhau",
-        "back": "« Yn ôl",
-        "check_heading": "Gwiriwch eich atebion cyn eu hanfon",
-        "send": "Anfon atebion",
-        "change": "Newid {number}",
-        "not_answered": "Heb ateb",
-        "thanks": "Diolch. Mae eich atebion wedi cael eu hanfon.",
-        "language": "Dewiswch iaith:",
-    },
+# The bot's own words, in English, marked for the catalogs that translate them (collector.i18n);
+# `word(language, key)` gives one translated.
+WORDS: dict[str, str] = {
+    "progress": N_("Question %(position)s of %(total)s"),
+    "optional": N_("(optional)"),
+    "choose_one": N_("Choose one answer."),
+    "choose_some": N_("Tick every answer that applies, then press Done."),
+    "type_integer": N_("Reply with a whole number."),
+    "type_decimal": N_("Reply with a number."),
+    "type_text": N_("Reply with your answer."),
+    "note": N_("Press Continue when you are ready."),
+    "previous": N_("Your answer so far: %(value)s"),
+    "done": N_("Done"),
+    "continue": N_("Continue"),
+    "keep": N_("Keep my answer"),
+    "skip": N_("Skip"),
+    "back": N_("« Back"),
+    "check_heading": N_("Check your answers before sending them"),
+    "send_body": N_("When you send your answers you cannot change them."),
+    "send": N_("Send answers"),
+    "change": N_("Change %(number)s"),
+    "not_answered": N_("Not answered"),
+    "thanks": N_("Thank you. Your answers have been sent."),
+    "language": N_("Choose a language:"),
 }
 
 # Marks the reason a question's last answer was not taken, on the question's message.
@@ -77,8 +63,7 @@ WARNING = "⚠️"
 
 def word(language: str, key: str, **values: object) -> str:
     """Give one of the bot's words in `language` (English when it has no translation)."""
-    text = WORDS.get(language, {}).get(key) or WORDS["en"][key]
-    return text.format(**values) if values else text
+    return i18n.translate(language, WORDS[key], **values)
 
 
 @dataclass(frozen=True)
@@ -274,7 +259,7 @@ def languages(response_id: int, available: tuple[str, ...], current: str) -> Ren
     rows = [
         [
             InlineKeyboardButton(
-                ("✅ " if code == current else "") + LANGUAGE_NAMES.get(code, code),
+                ("✅ " if code == current else "") + i18n.name(code),
                 callback_data=data(response_id, None, LANGUAGE, code),
             )
         ]

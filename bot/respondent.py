@@ -30,7 +30,7 @@ from telegram.ext import (
 from bot import render
 from bot.render import Rendered
 from bot.storage import db
-from collector import flow, localtime, models
+from collector import flow, i18n, localtime, models
 from collector.delivery import chats, ratelimits
 from collector.errors import NotFound
 from collector.rounds import invitation_by_token
@@ -422,7 +422,7 @@ def _languages(session: Session, chat_id: int) -> Reply:
     assert response is not None
     available = tuple(_survey(response).languages)
     if len(available) < 2:
-        name = render.LANGUAGE_NAMES.get(available[0], available[0])
+        name = i18n.name(available[0])
         return Reply(notice=f"This survey is only in {name}.")
     return Reply(send=[render.languages(response.id, available, response.language)])
 
@@ -524,7 +524,7 @@ def _press(
             return Reply(notice=OLD_BUTTON, strip=True)
         view = flow.set_language(session, response, callback.argument)
         state.chat.language = callback.argument
-        name = render.LANGUAGE_NAMES.get(callback.argument, callback.argument)
+        name = i18n.name(callback.argument)
         return Reply(edit=render.plain(f"Language: {name}"), send=[_render(response, view)])
     if callback.action == render.SUBMIT:
         if response.cursor is not None:

@@ -34,10 +34,9 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, contains_eager, joinedload
 from werkzeug.wrappers import Response as HttpResponse
 
-from collector import db, flow, models
+from collector import db, flow, i18n, models
 from collector.delivery import ratelimits
 from collector.errors import CollectorError, NotFound
-from collector.localtime import long_date
 from collector.models import utcnow
 from collector.rounds import looks_like_token
 from collector.survey.model import Survey
@@ -52,7 +51,7 @@ from forms.errors import (
     render_message,
 )
 from forms.security import client_key, csp_nonce
-from forms.text import LANGUAGE_NAMES, Words
+from forms.text import Words
 
 bp = Blueprint("respond", __name__)
 
@@ -117,6 +116,7 @@ class Visit:
             language = self.response.language
         elif language not in survey.languages:
             language = survey.languages[0]
+        language = language or survey.languages[0]
         organisation = self.invitation.organisation if named and self.invitation else None
         return Frame(
             kind=self.kind,
@@ -126,9 +126,9 @@ class Visit:
             minutes=survey.minutes,
             provider=self.round.provider.name,
             organisation=organisation.name if organisation is not None else None,
-            opens=long_date(self.round.opens_at),
-            closes=long_date(self.round.ends_at),
-            language=language or survey.languages[0],
+            opens=i18n.long_date(self.round.opens_at, language),
+            closes=i18n.long_date(self.round.ends_at, language),
+            language=language,
             languages=tuple(survey.languages),
             started=self.response is not None,
         )
@@ -174,7 +174,7 @@ class Page:
             self.template,
             replace(frame, key=_KEY),
             *sorted(
-                (k, v) for k, v in self.context.items() if k not in ("frame", "t", "language_names")
+                (k, v) for k, v in self.context.items() if k not in ("frame", "t")
             ),
         )
         with _cache_lock:
@@ -370,7 +370,7 @@ def _told(response_id: int | None) -> str | None:
 def _page(template: str, frame: Frame, status: int = 200, **context: Any) -> Page:
     return Page(
         template,
-        {"frame": frame, "t": Words(frame.language), "language_names": LANGUAGE_NAMES, **context},
+        {"frame": frame, "t": Words(frame.language), **context},
         status,
     )
 

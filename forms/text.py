@@ -1,98 +1,86 @@
-"""The words on the pages around the questions, per language (questions bring their own)."""
+"""The words on the pages around the questions (questions bring their own, per language).
+
+The words are English here, marked with `N_` for the gettext catalogs that translate them
+(`collector.i18n`, `make translations`); `Words(language)` gives them translated.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-LANGUAGE_NAMES = {"en": "English", "cy": "Cymraeg"}
+from collector import i18n
+from collector.i18n import N_
 
-TEXT: dict[str, dict[str, str]] = {
-    "en": {
-        "service": "tempcheck",
-        "start": "Start now",
-        "continue": "Continue",
-        "back": "Back",
-        "progress": "Question {position} of {total}",
-        "optional": "(optional)",
-        "or": "or",
-        "problem": "There is a problem",
-        "error_prefix": "Error:",
-        "time_label": "Time it takes",
-        "time_value": "About {minutes} minutes",
-        "time_value_one": "About a minute",
-        "closes_label": "Survey closes",
-        "intro_who_heading": "Who is asking",
-        "intro_who": "{provider} is asking the groups it supports about the help they have had.",
-        "intro_who_org": "{provider} is asking {organisation} about the help it has had.",
-        "intro_use_heading": "How your answers are used",
-        "intro_use": (
-            "Staff at {provider} read your answers to improve their support. The people who "
-            "fund {provider} only see totals from at least 5 groups, never your own answers."
-        ),
-        "intro_anonymous": "This survey does not ask who you are.",
-        "intro_resume": (
-            "You can stop at any time. Your answers are saved as you go: open the same link "
-            "again, on this or another device, to carry on."
-        ),
-        "intro_resume_open": (
-            "You can stop at any time. Your answers are saved as you go: come back in this "
-            "browser to carry on."
-        ),
-        "started": "You have started this survey. Your answers so far are saved.",
-        "check_heading": "Check your answers before sending them",
-        "change": "Change",
-        "send_heading": "Now send your answers",
-        "send_body": "When you send your answers you cannot change them.",
-        "send": "Send answers",
-        "not_answered": "Not answered",
-        "done_title": "Thank you",
-        "done_body": "Your answers have been sent",
-        "done_next_heading": "What happens next",
-        "done_next": (
-            "{provider} will read your answers with those of other groups and use them to "
-            "improve its support. You can close this page."
-        ),
-        "footer": "tempcheck collects feedback for {provider}.",
-        "footer_plain": "tempcheck collects feedback for voluntary and community groups.",
-        "language": "Language",
-    },
-    "cy": {
-        "start": "Dechrau nawr",
-        "time_label": "Amser",
-        "time_value": "Tua {minutes} munud",
-        "closes_label": "Yr arolwg yn cau",
-        "continue": "Parhau",
-        "back": "Yn ôl",
-        "progress": "Cwestiwn {position} o {total}",
-        "optional": "(dewisol)",
-        "or": "neu",
-        "problem": "Mae problem wedi codi",
-        "error_prefix": "Gwall:",
-        "check_heading": "Gwiriwch eich atebion cyn eu hanfon",
-        "change": "Newid",
-        "send_heading": "Nawr anfonwch eich atebion",
-        "send": "Anfon atebion",
-        "not_answered": "Heb ateb",
-        "done_title": "Diolch",
-        "done_body": "Mae eich atebion wedi cael eu hanfon",
-        "language": "Iaith",
-        "footer": "Mae tempcheck yn casglu adborth ar gyfer {provider}.",
-    },
+WORDS: dict[str, str] = {
+    "service": "tempcheck",  # a name, not translated
+    "start": N_("Start now"),
+    "continue": N_("Continue"),
+    "back": N_("Back"),
+    "progress": N_("Question %(position)s of %(total)s"),
+    "optional": N_("(optional)"),
+    "or": N_("or"),
+    "problem": N_("There is a problem"),
+    "error_prefix": N_("Error:"),
+    "time_label": N_("Time it takes"),
+    "time_value": N_("About %(minutes)s minutes"),
+    "time_value_one": N_("About a minute"),
+    "closes_label": N_("Survey closes"),
+    "intro_who_heading": N_("Who is asking"),
+    "intro_who": N_("%(provider)s is asking the groups it supports about the help they have had."),
+    "intro_who_org": N_("%(provider)s is asking %(organisation)s about the help it has had."),
+    "intro_use_heading": N_("How your answers are used"),
+    "intro_use": N_(
+        "Staff at %(provider)s read your answers to improve their support. The people who "
+        "fund %(provider)s only see totals from at least 5 groups, never your own answers."
+    ),
+    "intro_anonymous": N_("This survey does not ask who you are."),
+    "intro_resume": N_(
+        "You can stop at any time. Your answers are saved as you go: open the same link "
+        "again, on this or another device, to carry on."
+    ),
+    "intro_resume_open": N_(
+        "You can stop at any time. Your answers are saved as you go: come back in this "
+        "browser to carry on."
+    ),
+    "started": N_("You have started this survey. Your answers so far are saved."),
+    "check_heading": N_("Check your answers before sending them"),
+    "change": N_("Change"),
+    "send_heading": N_("Now send your answers"),
+    "send_body": N_("When you send your answers you cannot change them."),
+    "send": N_("Send answers"),
+    "not_answered": N_("Not answered"),
+    "done_title": N_("Thank you"),
+    "done_body": N_("Your answers have been sent"),
+    "done_next_heading": N_("What happens next"),
+    "done_next": N_(
+        "%(provider)s will read your answers with those of other groups and use them to "
+        "improve its support. You can close this page."
+    ),
+    "footer": N_("tempcheck collects feedback for %(provider)s."),
+    "footer_plain": N_("tempcheck collects feedback for voluntary and community groups."),
+    "language": N_("Language"),
 }
 
 
 class Words:
-    """The page words in one language, falling back to English: `t.start`, `t('progress', ...)`."""
+    """The page words in one language, falling back to English: `t.start`, `t('progress', ...)`.
+
+    `t.code` is the language's code and `t.dir` its direction, for the page's `lang` and `dir`.
+    """
 
     def __init__(self, language: str) -> None:
-        self.language = language
-        self._table = {**TEXT["en"], **TEXT.get(language, {})}
+        self.code = language
+        self.dir = i18n.direction(language)
 
     def __getattr__(self, key: str) -> str:
         try:
-            return self._table[key]
+            return i18n.translate(self.code, WORDS[key])
         except KeyError:
             raise AttributeError(key) from None
 
     def __call__(self, key: str, **values: Any) -> str:
-        return self._table[key].format(**values)
+        return i18n.translate(self.code, WORDS[key], **values)
+
+    def name(self, code: str) -> str:
+        """Give a language's name in itself, for the language choice."""
+        return i18n.name(code)

@@ -477,6 +477,7 @@ def answer(context: Context, token: str, language: str | None) -> None:
             "is_member",
             "audience",
             "contact_org",
+            "language",
         ]
     ),
     help="Also break every KPI down by this segment.",

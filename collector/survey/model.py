@@ -12,7 +12,9 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
+from collector import i18n
 from collector.errors import CollectorError, NotFound
+from collector.i18n import N_
 from collector.survey.expr import Node, evaluate, parse
 
 ENGLISH = "en"
@@ -80,25 +82,24 @@ class Labels:
         return dict(self.texts)
 
 
-# Message templates per language, keyed by message id; add a "cy" table to translate them.
-ANSWER_MESSAGES: dict[str, dict[str, str]] = {
-    ENGLISH: {
-        "select_one": "Select an answer",
-        "select_some": "Select at least one answer",
-        "enter_number": "Enter a number",
-        "enter_text": "Enter an answer",
-        "not_a_choice": "Select one of the options shown",
-        "only_one_choice": "Select only one answer",
-        "only_one_answer": "Enter one answer",
-        "not_an_integer": "Enter a whole number, like 12",
-        "not_a_number": "Enter a number, like 2.5",
-        "too_small": "Enter a number of {min} or more",
-        "too_large": "Enter a number of {max} or less",
-        "out_of_range": "Enter a number from {min} to {max}",
-        "too_long": "Enter {max} characters or fewer",
-        "constraint": "Check your answer",
-        "exclusive": "Select '{choice}' on its own, or only the ones that apply",
-    }
+# The messages for an answer that cannot be stored, in English, keyed by message id; the
+# gettext catalogs translate them (collector.i18n).
+ANSWER_MESSAGES: dict[str, str] = {
+    "select_one": N_("Select an answer"),
+    "select_some": N_("Select at least one answer"),
+    "enter_number": N_("Enter a number"),
+    "enter_text": N_("Enter an answer"),
+    "not_a_choice": N_("Select one of the options shown"),
+    "only_one_choice": N_("Select only one answer"),
+    "only_one_answer": N_("Enter one answer"),
+    "not_an_integer": N_("Enter a whole number, like 12"),
+    "not_a_number": N_("Enter a number, like 2.5"),
+    "too_small": N_("Enter a number of %(min)s or more"),
+    "too_large": N_("Enter a number of %(max)s or less"),
+    "out_of_range": N_("Enter a number from %(min)s to %(max)s"),
+    "too_long": N_("Enter %(max)s characters or fewer"),
+    "constraint": N_("Check your answer"),
+    "exclusive": N_("Select '%(choice)s' on its own, or only the ones that apply"),
 }
 
 
@@ -125,9 +126,11 @@ class AnswerError(CollectorError):
         """Return the message in a language, falling back to English."""
         if self.custom is not None:
             return self.custom.get(lang)
-        table = ANSWER_MESSAGES.get(lang or ENGLISH, ANSWER_MESSAGES[ENGLISH])
-        template = table.get(self.message_id, ANSWER_MESSAGES[ENGLISH][self.message_id])
-        return template.format(**self.params)
+        values = {
+            key: value.get(lang) if isinstance(value, Labels) else value
+            for key, value in self.params.items()
+        }
+        return i18n.translate(lang, ANSWER_MESSAGES[self.message_id], **values)
 
 
 @dataclass(frozen=True)
@@ -253,7 +256,7 @@ class Question:
                     raise AnswerError(
                         "constraint",
                         "exclusive",
-                        params={"choice": choice.label.get(ENGLISH)},
+                        params={"choice": choice.label},
                         custom=self.constraint_message,
                     )
         if self.constraint_node is None:

@@ -334,11 +334,12 @@ def test_the_language_switch_shows_the_survey_in_welsh(
 ) -> None:
     token = invite(session_factory, survey=None)  # the every-type survey has en and cy
     browser.get(f"/r/{token}")
-    assert 'aria-current="true">English' in browser.text
+    assert 'aria-current="true" lang="en" dir="auto">English' in browser.text
 
     browser.post(f"/r/{token}/language", {"language": "cy", "page": "start"})
     assert browser.path == f"/r/{token}"
     assert '<html lang="cy"' in browser.text
+    assert 'dir="ltr"' in browser.text.split("<body", 1)[1].split(">", 1)[0]
     assert "Dechrau nawr" in browser.text
     browser.post(f"/r/{token}/start", {"language": "cy"})
     walk(browser, [("intro", None)])
