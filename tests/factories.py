@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from collector import models, rounds
 from collector.models import utcnow
-from collector.survey.loader import library_survey, load_survey_text
+from collector.survey.loader import library_survey, load_survey_text, survey_from_dict
 from collector.survey.model import Survey
 from collector.survey.store import register
 
@@ -146,6 +146,27 @@ def make_invitation(session: Session, **overrides: Any) -> models.Invitation:
 def cvs_support() -> Survey:
     """Give the built-in cvs-support survey."""
     return library_survey("cvs-support")
+
+
+def english_only(survey: Survey) -> Survey:
+    """Give a copy of a survey with its English text only (the built-in ones are in Welsh and
+    Urdu too), under its own id, so that it is never taken for the survey it copies."""
+
+    def strip(value: Any) -> Any:
+        texts = isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+        if texts and "en" in value:
+            return {"en": value["en"]}
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+
+    data = strip(survey.to_dict())
+    data["id"] = f"{survey.id}-english"
+    data["languages"] = ["en"]
+    data.pop("drafts", None)
+    return survey_from_dict(data)
 
 
 def make_volunteer(

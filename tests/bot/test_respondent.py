@@ -360,10 +360,31 @@ def test_language_switch_shows_the_survey_in_welsh(harness: BotHarness) -> None:
     assert response is not None and response.language == "cy"
 
 
-def test_a_survey_in_one_language_says_so(harness: BotHarness) -> None:
+def test_the_built_in_survey_in_urdu(harness: BotHarness) -> None:
     from tests.factories import cvs_support
 
     invited = invite(harness.sessions, survey=cvs_support())
+    chat = harness.chat(113)
+    chat.send(f"/start {invited.token}")
+    calls = chat.send("/language")
+    assert [b["text"] for b in calls[0].flat_buttons] == ["✅ English", "Cymraeg", "اردو"]
+    chat.press_label("اردو")
+    chat.press_label("جاری رکھیں")  # the note: Continue, in Urdu from the catalog
+
+    question = chat.last_message()
+    assert "پچھلے 6 مہینوں میں، کیا آپ کے گروپ کو ہماری طرف سے کوئی مدد ملی ہے؟" in question.text
+    assert "11 میں سے سوال 1" in question.text
+    assert [b["text"] for b in question.flat_buttons][:2] == ["جی ہاں", "جی نہیں"]
+    chat.press_label("جی ہاں")
+    assert stored_answers(harness.sessions, invited.invitation_id) == {"used_support": "yes"}
+    response = response_row(harness.sessions, invited.invitation_id)
+    assert response is not None and response.language == "ur"
+
+
+def test_a_survey_in_one_language_says_so(harness: BotHarness) -> None:
+    from tests.factories import cvs_support, english_only
+
+    invited = invite(harness.sessions, survey=english_only(cvs_support()))
     chat = harness.chat(111)
     chat.send(f"/start {invited.token}")
 
