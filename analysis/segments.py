@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collector import i18n
 from collector.segments import AUDIENCES, INCOME_BANDS, ORGANISATION_TYPES, OUTCOMES
 
 __all__ = ["NOT_RECORDED", "SEGMENT_TITLES", "order_keys", "value_label"]
@@ -17,6 +18,7 @@ SEGMENT_TITLES: dict[str, str] = {
     "is_member": "Membership",
     "audience": "Audience",
     "contact_org": "Organisation",
+    "language": "Language answered in",
     "provider": "Provider",  # an alliance's report: each of its providers
 }
 
@@ -42,6 +44,8 @@ def value_label(segment: str, key: str | None) -> str:
     """Name a segment value for people: 'Registered charity', 'Under £10k', 'Not recorded'."""
     if key is None:
         return NOT_RECORDED
+    if segment == "language":
+        return i18n.english_name(key)
     return _LABELS.get(segment, {}).get(key, key)
 
 

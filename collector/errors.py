@@ -2,22 +2,43 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from collector import i18n
 from collector.controls import CONTROL
 
 
 class CollectorError(Exception):
-    """An error with a stable code, a human message and the HTTP status a web caller should use."""
+    """An error with a stable code, a human message and the HTTP status a web caller should use.
+
+    The message is English. One a respondent may read is written as a template marked for the
+    catalogs, `N_("This survey opens on %(opens)s.")`, with its `values` apart (dates as
+    datetimes), so that `message_in(language)` can give it in the respondent's language.
+    """
 
     code: str = "collector_error"
     status: int = 400
 
-    def __init__(self, message: str, *, code: str | None = None, status: int | None = None) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+        values: Mapping[str, object] | None = None,
+    ) -> None:
+        self.template = message
+        self.values = dict(values or {})
+        self.message = self.message_in(i18n.ENGLISH)
+        super().__init__(self.message)
         if code is not None:
             self.code = code
         if status is not None:
             self.status = status
+
+    def message_in(self, language: str | None) -> str:
+        """Give the message in `language`, or in English where the catalogs have no words."""
+        return i18n.translate(language, self.template, **self.values)
 
     def __str__(self) -> str:
         return self.message

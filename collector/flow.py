@@ -26,7 +26,7 @@ from collector import models, selfeval
 from collector.db import upsert
 from collector.delivery import webhooks
 from collector.errors import CollectorError, Conflict, NotFound
-from collector.localtime import long_date
+from collector.i18n import N_
 from collector.models import utcnow
 from collector.segments import SEGMENT_ATTRIBUTES
 from collector.survey import expr
@@ -37,7 +37,7 @@ SelectT = TypeVar("SelectT", bound=Select[Any])
 
 CHANNELS = ("web", "telegram", "terminal", "open_link")
 NOT_ANSWERED = "Not answered"
-MOVED_ON = "That question has moved on. Here is where you are now."
+MOVED_ON = N_("That question has moved on. Here is where you are now.")
 ANSWER_BEFORE_SUBMITTING = "Answer this question before you submit your answers"
 
 
@@ -47,7 +47,7 @@ class AlreadyCompleted(Conflict):
     code = "already_completed"
 
     def __init__(self) -> None:
-        super().__init__("You have already answered this survey. Thank you.")
+        super().__init__(N_("You have already answered this survey. Thank you."))
 
 
 class StaleQuestion(Conflict):
@@ -93,12 +93,12 @@ class RoundNotOpen(CollectorError):
     def __init__(self, round_: models.Round, now: datetime) -> None:
         if round_.status == "draft" or now < round_.opens_at:
             code = "round_not_open_yet"
-            message = f"This survey opens on {long_date(round_.opens_at)}."
+            message = N_("This survey opens on %(opens)s.")
         else:
             code = "round_closed"
-            closed = long_date(round_.ends_at)
-            message = f"This survey closed on {closed}. Thank you for your interest."
-        super().__init__(message, code=code)
+            message = N_("This survey closed on %(closed)s. Thank you for your interest.")
+        values = {"opens": round_.opens_at, "closed": round_.ends_at}
+        super().__init__(message, code=code, values=values)
         self.round = round_
 
 
@@ -110,7 +110,10 @@ class OptedOut(CollectorError):
 
     def __init__(self) -> None:
         super().__init__(
-            "Your organisation has asked not to receive these surveys, so we will not ask again."
+            N_(
+                "Your organisation has asked not to receive these surveys, so we will not ask "
+                "again."
+            )
         )
 
 

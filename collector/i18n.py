@@ -92,9 +92,16 @@ def languages() -> tuple[str, ...]:
 
 
 def translate(code: str | None, message: str, **values: object) -> str:
-    """Give `message` in the language `code`, with its placeholders filled from `values`."""
+    """Give `message` in the language `code`, with its placeholders filled from `values` (a
+    datetime as a long UK date in that language)."""
     text = translations(code or ENGLISH).gettext(message)
-    return text % values if values else text
+    if not values:
+        return text
+    shown = {
+        key: long_date(value, code) if isinstance(value, datetime) else value
+        for key, value in values.items()
+    }
+    return text % shown
 
 
 def long_date(moment: datetime, code: str | None = None) -> str:

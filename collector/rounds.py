@@ -646,6 +646,8 @@ class RoundStatus:
     anonymous_completed: int
     by_segment: dict[str, dict[str, Counts]] = field(default_factory=dict)
     by_channel: dict[str, int] = field(default_factory=dict)
+    # Completed responses by the language they were answered in (open-link ones too).
+    by_language: dict[str, int] = field(default_factory=dict)
     messages: dict[str, int] = field(default_factory=dict)
     non_responders: list[NonResponder] = field(default_factory=list)
 
@@ -776,6 +778,15 @@ def round_status(session: Session, round_: models.Round) -> RoundStatus:
         status.by_channel["open_link"] = (
             status.by_channel.get("open_link", 0) + status.anonymous_completed
         )
+    status.by_language = {
+        language: int(count)
+        for language, count in session.execute(
+            select(resp.language, func.count(resp.id))
+            .where(resp.round_id == round_.id, resp.status == "completed")
+            .group_by(resp.language)
+            .order_by(resp.language)
+        ).all()
+    }
     status.messages = {
         message_status: int(count)
         for message_status, count in session.execute(

@@ -37,6 +37,7 @@ from werkzeug.wrappers import Response as HttpResponse
 from collector import db, flow, i18n, models
 from collector.delivery import ratelimits
 from collector.errors import CollectorError, NotFound
+from collector.i18n import N_
 from collector.models import utcnow
 from collector.rounds import looks_like_token
 from collector.survey.model import Survey
@@ -48,6 +49,7 @@ from forms.errors import (
     TooManyAttempts,
     already_answered,
     message_for,
+    remember_language,
     render_message,
 )
 from forms.security import client_key, csp_nonce
@@ -398,8 +400,11 @@ def _see_other(url: str) -> HttpResponse:
 
 def start(kind: str, key: str) -> ResponseReturnValue:
     """Show the start page: who is asking and why, how long it takes, who sees the answers."""
-    language = request.args.get("lang")
     with _visit(kind, key, read_only=True) as (session, visit):
+        # The language asked for, else the best of the survey's for the browser's settings.
+        language = request.args.get("lang") or request.accept_languages.best_match(
+            visit.survey().languages
+        )
         if visit.response is not None and visit.response.status == "completed":
             page = _message(visit, already_answered())
         else:
@@ -415,6 +420,8 @@ def start(kind: str, key: str) -> ResponseReturnValue:
 def begin(kind: str, key: str) -> ResponseReturnValue:
     """Start the response (or carry on with the one already started) and go to its page."""
     language = request.form.get("language")
+    if language:
+        remember_language(language)
     with _visit(kind, key, hold=False) as (session, visit):
         if visit.invitation is not None:
             visit.response = flow.start(session, visit.invitation, channel="web", language=language)
@@ -548,6 +555,9 @@ def language(kind: str, key: str) -> ResponseReturnValue:
     back_to_start = request.form.get("page") == "start"
     with _visit(kind, key) as (session, visit):
         response = visit.response
+        if chosen not in visit.survey().languages:
+            raise CollectorError(N_("This survey is not available in that language"), status=400)
+        remember_language(chosen)
         start_url = visit.url("start", lang=chosen)
         if response is None or response.status == "completed":
             return _see_other(start_url)

@@ -81,6 +81,11 @@ class Words:
     def __call__(self, key: str, **values: Any) -> str:
         return i18n.translate(self.code, WORDS[key], **values)
 
+    def say(self, text: str, **values: Any) -> str:
+        """Give a text that is not in the table (a message's) in the language, if the catalogs
+        have it, with its placeholders filled from `values`."""
+        return i18n.translate(self.code, text, **values)
+
     def name(self, code: str) -> str:
         """Give a language's name in itself, for the language choice."""
         return i18n.name(code)

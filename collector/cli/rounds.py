@@ -18,7 +18,7 @@ import click
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from collector import audit, db, models, rounds, schedules
+from collector import audit, db, i18n, models, rounds, schedules
 from collector.cli.base import (
     Context,
     local_time,
@@ -439,6 +439,15 @@ def rounds_status(context: Context, round_id: int, non_responders: bool) -> None
         ("completed by channel", "responses"),
         [(channel, n) for channel, n in sorted(status.by_channel.items())],
     )
+    if status.by_language:
+        click.echo()
+        table(
+            ("completed in language", "responses"),
+            [
+                (f"{i18n.english_name(code)} ({code})", n)
+                for code, n in sorted(status.by_language.items())
+            ],
+        )
     click.echo()
     order = {s: n for n, s in enumerate(MESSAGE_STATUSES)}
     table(

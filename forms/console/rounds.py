@@ -19,7 +19,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, defer
 
 from analysis.publish import frameworks_for
-from collector import audit, models, organisations, reports, rounds
+from collector import audit, i18n, models, organisations, reports, rounds
 from collector.localtime import LONDON, day_ends, day_starts
 from collector.models import utcnow
 from collector.rounds import Reach, RoundError
@@ -479,6 +479,11 @@ def invitation_url(token: str) -> str:
     return base + url_for("respond.r_start", key=token)
 
 
+def _language_name(code: str) -> tuple[str, str]:
+    """Name a language for staff: in English, and in itself (Urdu, اردو)."""
+    return i18n.english_name(code), i18n.name(code)
+
+
 def segment_tables(status: rounds.RoundStatus) -> list[tuple[str, str, list[tuple[str, Any]]]]:
     """Give the status breakdowns as (key, heading, [(label, counts)]), rows in a sensible order:
     the vocabulary's for types and bands, members first, districts alphabetically, and the
@@ -534,6 +539,7 @@ def round_page(provider: ProviderRef, round_id: int) -> ResponseReturnValue:
             who=_who(found),
             snapshots=_published_reports(session, found),
             channel_names=CHANNEL_NAMES,
+            language_name=_language_name,
             shown=SHOWN_NON_RESPONDERS,
             poll_seconds=POLL_SECONDS,
         )

@@ -406,7 +406,9 @@ def test_an_unknown_language_is_refused_with_a_plain_page(
     )
 
     assert page.status_code == 400
-    assert "not available in &#39;xx&#39;" in page.get_data(as_text=True)
+    assert "This survey is not available in that language" in page.get_data(as_text=True)
+    response = response_of(session_factory, token)
+    assert response is not None and response.language == "en"  # the choice was not kept
 
 
 def test_an_answer_another_device_already_gave_is_not_dropped_silently(
