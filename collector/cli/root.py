@@ -505,16 +505,23 @@ def kpi(
     from analysis.alliance import build_alliance_report
     from analysis.build import build_reports
     from analysis.drift import published_changes
+    from analysis.frames import SEGMENTS
     from analysis.kpis.definitions import frameworks
     from analysis.render import to_csv, to_json, to_table
 
     if as_json and as_csv:
         _fail("Choose one of --json and --csv")
     context.sessions  # noqa: B018 - upgrades the schema first if it is behind
+    # The usual breakdowns, and the one asked for where it is not one of them (the language).
+    segments = [*SEGMENTS, *([by] if by and by not in SEGMENTS else [])]
     try:
         with context.engine.connect() as connection:
             reports = build_reports(
-                connection, framework=framework, provider=provider_slug, round_id=round_id
+                connection,
+                framework=framework,
+                provider=provider_slug,
+                round_id=round_id,
+                segments=segments,
             )
             if alliance:
                 named = [
