@@ -26,6 +26,9 @@ NO_QUESTION = "-"
 # submit, language, consent yes / no.
 CHOOSE, TOGGLE, DONE, NEXT, KEEP, SKIP, BACK, EDIT = "c", "t", "d", "n", "k", "s", "b", "e"
 SUBMIT, LANGUAGE, CONSENT_YES, CONSENT_NO = "S", "L", "y", "x"
+# Open one of the surveys a linked chat's group has open (the invitation's id as argument),
+# from a list that belongs to no response yet (response id 0).
+OPEN = "o"
 
 MAX_MESSAGE = 4000  # Telegram allows 4,096 characters; leave room for the notice line.
 MAX_REVIEW_ANSWER = 300
@@ -56,6 +59,21 @@ WORDS: dict[str, dict[str, str]] = {
         "not_answered": "Not answered",
         "thanks": "Thank you. Your answers have been sent.",
         "language": "Choose a language:",
+        "choose_survey_group": "Your group has {count} surveys open. Which one would you "
+        "like to answer now?",
+        "choose_survey_you": "You have {count} surveys open. Which one would you like to "
+        "answer now?",
+        "survey_option": "{title} ({period}), closes {closes}",
+        "chosen": "Answering: {title} ({period})",
+        "finished_elsewhere": "This survey was finished {where}, so your answers have been "
+        "sent. Thank you.",
+        "kept_answer": "{who} answered {answer} {where}, so that answer was kept.",
+        "who_group": "Your group",
+        "who_you": "You",
+        "where_web": "on the web",
+        "where_telegram": "in Telegram",
+        "where_terminal": "by the command line",
+        "where_unknown": "already",
     },
     "cy": {
         "progress": "Cwestiwn {position} o {total}",
@@ -314,3 +332,54 @@ def _fit(text: str) -> str:
     if amp != -1 and ";" not in flat[amp:]:
         flat = flat[:amp]
     return flat + "…"
+
+
+def where(language: str, channel: str | None) -> str:
+    """Say where an answer was given or a survey finished: "on the web", "in Telegram"."""
+    key = {"web": "where_web", "open_link": "where_web", "telegram": "where_telegram"}.get(
+        channel or "", "where_terminal" if channel == "terminal" else "where_unknown"
+    )
+    return word(language, key)
+
+
+def finished_elsewhere(language: str, channel: str) -> str:
+    """The one line a chat gets when the survey it was answering was sent from elsewhere."""
+    return word(language, "finished_elsewhere", where=where(language, channel))
+
+
+def kept_answer(language: str, answer: str, channel: str | None, *, group: bool) -> str:
+    """Say which answer was kept when another channel answered a question first."""
+    who = word(language, "who_group" if group else "who_you")
+    return word(language, "kept_answer", who=who, answer=answer, where=where(language, channel))
+
+
+@dataclass(frozen=True)
+class SurveyOption:
+    """One open survey a linked chat may choose to answer."""
+
+    invitation_id: int
+    title: str
+    period: str
+    closes: str
+
+
+def choose_survey(language: str, options: Sequence[SurveyOption], *, group: bool) -> Rendered:
+    """Ask which of several open surveys to answer: one button each."""
+    key = "choose_survey_group" if group else "choose_survey_you"
+    text = e(word(language, key, count=len(options)))
+    rows = [
+        [
+            InlineKeyboardButton(
+                word(
+                    language,
+                    "survey_option",
+                    title=option.title,
+                    period=option.period,
+                    closes=option.closes,
+                ),
+                callback_data=data(0, None, OPEN, str(option.invitation_id)),
+            )
+        ]
+        for option in options
+    ]
+    return Rendered(text, InlineKeyboardMarkup(rows))

@@ -134,6 +134,11 @@ class Visit:
         )
 
     @property
+    def channel(self) -> str:
+        """Give the channel this visit answers through: the web, or a round's open link."""
+        return "web" if self.invitation is not None else "open_link"
+
+    @property
     def response_id(self) -> int | None:
         """Give the id of the visit's response, if it has one yet."""
         return self.response.id if self.response is not None else None
@@ -473,7 +478,7 @@ def answer(kind: str, key: str, qid: str) -> ResponseReturnValue:
         if response is None:
             return _see_other(visit.url("start"))
         try:
-            view = flow.answer(session, response, qid, raw)
+            view = flow.answer(session, response, qid, raw, channel=visit.channel)
         except flow.AnsweredElsewhere as conflict:
             # Another device or tab moved on first: this answer was not saved, so say so.
             _tell(response, conflict.message)
@@ -522,7 +527,7 @@ def submit(kind: str, key: str) -> ResponseReturnValue:
         response = visit.response
         if response is None:
             return _see_other(visit.url("start"))
-        view = flow.complete(session, response)
+        view = flow.complete(session, response, channel=visit.channel)
         if not (isinstance(view, flow.QuestionView) and view.error):
             return _see_other(visit.here())
         # A required answer is missing: its question, with why, for this browser only.

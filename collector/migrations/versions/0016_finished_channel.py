@@ -1,0 +1,46 @@
+"""finished channel
+
+Where a response finished, beside where it started (`channel`), so that the response-rate
+views count the channel a group finished in and the switches between channels; and the
+channel each answer was given in, so that the chat can say which answer was kept when the
+web won a clash (issue 20). Completed responses finished where they started, as far as
+anyone knew until now; the channel of answers given before this revision is not known.
+
+Revision ID: 0016
+Revises: 0015
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0016"
+down_revision = "0015"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("responses", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("finished_channel", sa.String(length=16), nullable=True))
+    with op.batch_alter_table("answers", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("channel", sa.String(length=16), nullable=True))
+    responses = sa.table(
+        "responses",
+        sa.column("status", sa.String),
+        sa.column("channel", sa.String),
+        sa.column("finished_channel", sa.String),
+    )
+    op.execute(
+        responses.update()
+        .where(responses.c.status == "completed")
+        .values(finished_channel=responses.c.channel)
+    )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("answers", schema=None) as batch_op:
+        batch_op.drop_column("channel")
+    with op.batch_alter_table("responses", schema=None) as batch_op:
+        batch_op.drop_column("finished_channel")
