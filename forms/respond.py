@@ -36,6 +36,7 @@ from werkzeug.wrappers import Response as HttpResponse
 
 from collector import db, flow, models
 from collector.delivery import ratelimits
+from collector.delivery.chats import telegram_link
 from collector.errors import CollectorError, NotFound
 from collector.localtime import long_date
 from collector.models import utcnow
@@ -51,6 +52,7 @@ from forms.errors import (
     message_for,
     render_message,
 )
+from forms.qr import qr_image
 from forms.security import client_key, csp_nonce
 from forms.text import LANGUAGE_NAMES, Words
 
@@ -394,6 +396,23 @@ def _render(page: Page, response_id: int | None) -> ResponseReturnValue:
     return page.render(), page.status
 
 
+@dataclass(frozen=True)
+class TelegramOffer:
+    """ "Answer in Telegram instead": the invitation's deep link, and its QR code (a data URI)."""
+
+    link: str
+    qr: str
+
+
+def _telegram(visit: Visit) -> TelegramOffer | None:
+    """Offer the invitation in Telegram, where the bot is configured (never for an open link,
+    which has no invitation for the bot to carry on with)."""
+    if visit.invitation is None:
+        return None
+    link = telegram_link(services(current_app).settings, visit.invitation.token)
+    return TelegramOffer(link, qr_image(link)) if link else None
+
+
 def _see_other(url: str) -> HttpResponse:
     return redirect(url, 303)
 
@@ -412,7 +431,12 @@ def start(kind: str, key: str) -> ResponseReturnValue:
                 flow.ensure_invited(visit.invitation)
             else:
                 flow.ensure_open(visit.round)
-            page = _page("respond/start.html", visit.frame(language, named=True), page="start")
+            page = _page(
+                "respond/start.html",
+                visit.frame(language, named=True),
+                page="start",
+                telegram=_telegram(visit),
+            )
         response_id = visit.response_id
     return _render(page, response_id)
 
@@ -543,7 +567,7 @@ def done(kind: str, key: str) -> ResponseReturnValue:
             return _see_other(visit.url("start"))
         if response.status != "completed":
             return _see_other(visit.here())
-        page = _page("respond/done.html", visit.frame())
+        page = _page("respond/done.html", visit.frame(), telegram=_telegram(visit))
     return _render(page, response.id)
 
 

@@ -55,6 +55,19 @@ TEXT: dict[str, dict[str, str]] = {
         "footer": "tempcheck collects feedback for {provider}.",
         "footer_plain": "tempcheck collects feedback for voluntary and community groups.",
         "language": "Language",
+        "telegram_heading": "Answer in Telegram instead",
+        "telegram_body": (
+            "If you would rather answer in the Telegram app, open the survey there, or scan "
+            "the code with your phone's camera. Answers you have already given here are kept."
+        ),
+        "telegram_link": "Open the survey in Telegram",
+        "telegram_qr_alt": "QR code that opens the survey in Telegram",
+        "telegram_next_heading": "Answer in Telegram next time",
+        "telegram_next_body": (
+            "{provider} can send you its next surveys in the Telegram app. Open this survey "
+            "in Telegram, or scan the code with your phone's camera, and answer “Yes, send "
+            "them here”."
+        ),
     },
     "cy": {
         "start": "Dechrau nawr",

@@ -16,6 +16,7 @@ from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.orm import Session
 
 from collector import models
+from collector.config import Settings
 from collector.delivery import outbox
 from collector.models import utcnow
 
@@ -31,6 +32,13 @@ FINISHED_ELSEWHERE = "finished_elsewhere"
 def deep_link(username: str, token: str) -> str:
     """Give the t.me link that opens the bot and sends it `/start <token>`."""
     return f"https://t.me/{username.lstrip('@')}?start={token}"
+
+
+def telegram_link(settings: Settings, token: str) -> str | None:
+    """Give an invitation's deep link, where the bot is configured (TELEGRAM_BOT_USERNAME);
+    None where it is not, and then nothing offers "answer in Telegram instead"."""
+    username = (settings.telegram_bot_username or "").lstrip("@")
+    return deep_link(username, token) if username else None
 
 
 def chat_for(session: Session, chat_id: int) -> models.TelegramChat | None:

@@ -522,6 +522,7 @@ def round_page(provider: ProviderRef, round_id: int) -> ResponseReturnValue:
             who=_who(found),
             snapshots=_published_reports(session, found),
             channel_names=CHANNEL_NAMES,
+            describe_switch=rounds.describe_switch,
             shown=SHOWN_NON_RESPONDERS,
             poll_seconds=POLL_SECONDS,
         )
