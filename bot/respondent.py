@@ -430,8 +430,12 @@ def _start(session: Session, chat_id: int, token: str) -> Reply:
         )
     existing = flow.response_for(session, invitation)
     if existing is not None and existing.status == "completed":
-        # Opened from the thank-you page, say, to answer in Telegram next time: the chat
-        # may be linked for future surveys.
+        try:
+            flow.ensure_invited(invitation)
+        except (flow.RoundNotOpen, flow.OptedOut):
+            return Reply(notice=flow.AlreadyCompleted().message)
+        # Opened from the thank-you page, say, to answer in Telegram next time: while the
+        # round is open, the chat may be linked for future surveys.
         chat = chats.attach_invitation(session, chat_id, invitation)
         state = State(chat, invitation, existing)
         already = render.plain(flow.AlreadyCompleted().message)

@@ -709,7 +709,7 @@ class TelegramChat(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     chat_id: Mapped[int] = mapped_column(BigInteger, unique=True)
     language: Mapped[str | None] = mapped_column(String(8))
-    invitation_id: Mapped[int | None] = mapped_column(ForeignKey("invitations.id"))
+    invitation_id: Mapped[int | None] = mapped_column(ForeignKey("invitations.id"), index=True)
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
     volunteer_id: Mapped[int | None] = mapped_column(ForeignKey("volunteers.id"), index=True)
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), index=True)

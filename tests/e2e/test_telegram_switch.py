@@ -211,7 +211,8 @@ def chat_page(messages: list[tuple[str, str, list[str]]], title: str) -> str:
         keys = "".join(f"<div class=k>{html.escape(b)}</div>" for b in buttons)
         bubbles.append(f"<div class='m {who}'><div class=t>{body}</div>{keys}</div>")
     return (
-        "<!doctype html><meta charset=utf-8><style>"
+        "<!doctype html><meta charset=utf-8>"
+        "<meta name=viewport content=\"width=device-width, initial-scale=1\"><style>"
         "body{margin:0;background:#c8d8e4;font:15px/1.4 Arial,sans-serif}"
         "h1{margin:0;padding:12px 16px;background:#2b5278;color:#fff;font-size:17px}"
         ".c{padding:12px;display:flex;flex-direction:column;gap:8px}"
