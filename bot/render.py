@@ -72,7 +72,7 @@ WORDS: dict[str, dict[str, str]] = {
         "who_you": "You",
         "where_web": "on the web",
         "where_telegram": "in Telegram",
-        "where_terminal": "by the command line",
+        "where_terminal": "on another device",
         "where_unknown": "already",
     },
     "cy": {

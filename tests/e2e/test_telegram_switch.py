@@ -1,6 +1,7 @@
 """Issue 20: a group carries on between the web and Telegram with the same invitation, through
-the real parts: `tempcheck bot` and `tempcheck dispatch` (real processes) against the Bot API
-emulator and a mail sink, the web pages in Chromium, on SQLite and (a smoke run) PostgreSQL.
+the real parts: `tempcheck bot` (a real process) and the outbox's dispatcher against the Bot
+API emulator and a mail sink, the web pages in Chromium, on SQLite and (a smoke run)
+PostgreSQL.
 
 One round of the every-type survey invites two groups. The Emailed group has no chat: its
 invitation email offers "answer in Telegram instead" (the deep link and a QR code that decodes
@@ -19,26 +20,30 @@ import base64
 import html
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-import cv2
-import numpy as np
 import pytest
+from click.testing import CliRunner
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
+from bot.transport import TelegramTransport
 from collector import db, flow, models, rounds
-from collector.cli import mailsink
+from collector.cli import mailsink, main
 from collector.config import Settings
+from collector.delivery import mailer
 from collector.delivery.chats import deep_link
+from collector.delivery.dispatcher import Dispatcher, Transport
 from tests.conftest import _free_port, create_database, drop_database
 from tests.e2e.conftest import DESKTOP, PHONE, LiveServer, serving
 from tests.e2e.telegram.client import BotMessage, TgUser, one, wait_changed
-from tests.e2e.telegram.harness import USERNAME, Emulator, bot_running, environment, start
+from tests.e2e.telegram.harness import TOKEN, USERNAME, Emulator, bot_running, environment
 from tests.factories import make_organisation, make_provider, make_round
+from tests.qr import decode_qr
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -144,11 +149,35 @@ def sink() -> Iterator[tuple[mailsink.Sink, int]]:
     controller.stop()
 
 
-def dispatch(env: dict[str, str], folder: Path, name: str) -> str:
-    """Run `tempcheck dispatch --until-idle` (email to the sink, Telegram to the emulator)."""
-    process = start(["dispatch", "--until-idle"], env, folder, name)
-    assert process.process.wait(timeout=60) == 0, process.output()
-    return process.output()
+def dispatch(world: World, emulator: Emulator, smtp_port: int | None = None) -> int:
+    """Deliver what the outbox holds, as `tempcheck dispatch --until-idle` composes it (email
+    to the sink, or printed without one; Telegram to the emulator); give how many were sent.
+
+    In this process, to spare the suite a process start; on a thread of its own, because the
+    Telegram transport runs its own event loop and Playwright's keeps this thread's busy.
+    """
+    settings = Settings(
+        database_url=world.url,
+        base_url="http://127.0.0.1:5000",
+        telegram_bot_token=TOKEN,
+        telegram_bot_username=USERNAME,
+        telegram_api_url=emulator.api_url,
+        smtp_host="127.0.0.1" if smtp_port else "",
+        smtp_port=smtp_port or 25,
+        smtp_tls=False,
+    )
+    engine = db.make_engine(settings)
+    sessions = db.make_sessionmaker(engine)
+    transports: dict[str, Transport] = {
+        "email": mailer.email_transport(settings, sessions),
+        "telegram": TelegramTransport(settings),
+    }
+    dispatcher = Dispatcher(settings, sessions, transports, "e2e", rates={"telegram": 25.0})
+    try:
+        with ThreadPoolExecutor(max_workers=1) as thread:
+            return thread.submit(dispatcher.run, until_idle=True).result().sent
+    finally:
+        engine.dispose()
 
 
 def response_rows(world: World, token: str) -> tuple[list[tuple[Any, ...]], dict[str, Any]]:
@@ -172,15 +201,6 @@ def response_rows(world: World, token: str) -> tuple[list[tuple[Any, ...]], dict
             return rows, answers
     finally:
         engine.dispose()
-
-
-def decode_qr(png: bytes) -> str:
-    """Read a QR code from a PNG, as a phone's camera would (OpenCV's detector)."""
-    image = cv2.imdecode(np.frombuffer(png, dtype=np.uint8), cv2.IMREAD_COLOR)
-    # A margin, as a code has on a page, helps the detector find the finder patterns.
-    image = cv2.copyMakeBorder(image, 40, 40, 40, 40, cv2.BORDER_CONSTANT, value=(255, 255, 255))
-    text, _points, _ = cv2.QRCodeDetector().detectAndDecode(image)
-    return str(text)
 
 
 def plain(email: EmailMessage) -> str:
@@ -258,21 +278,14 @@ def test_started_in_telegram_finished_on_the_web(
     chromium: Browser,
     sink: tuple[mailsink.Sink, int],
     tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     kept, port = sink
-    env = environment(
-        world.url,
-        emulator,
-        tmp_path,
-        TELEGRAM_BOT_USERNAME=USERNAME,
-        SMTP_HOST="127.0.0.1",
-        SMTP_PORT=str(port),
-        SMTP_TLS="false",
-    )
+    env = environment(world.url, emulator, tmp_path, TELEGRAM_BOT_USERNAME=USERNAME)
     link = deep_link(USERNAME, world.emailed)
 
     # The invitation email offers Telegram: the deep link, and a QR code that decodes to it.
-    dispatch(env, tmp_path / "dispatch", "dispatch-1")
+    assert dispatch(world, emulator, port) == 2  # one email, one Telegram invitation
     (email,) = [m for m in kept.snapshot() if world.emailed in plain(m)]
     assert "Or answer in Telegram instead" in plain(email) and link in plain(email)
     page_html = email_as_page(email)
@@ -332,7 +345,7 @@ def test_started_in_telegram_finished_on_the_web(
         context.close()
 
         # The chat is told, through the outbox (once: tests/collector/test_channels.py).
-        dispatch(env, tmp_path / "dispatch", "dispatch-2")
+        assert dispatch(world, emulator) == 1
         told = one(user)
         assert told.text == (
             "This survey was finished on the web, so your answers have been sent. Thank you."
@@ -352,10 +365,15 @@ def test_started_in_telegram_finished_on_the_web(
         "comments": ("Moved to the web <b>at lunch</b>", "web"),
     }
 
-    status = start(["rounds", "status", str(world.round_id)], env, tmp_path / "cli", "status")
-    assert status.process.wait(timeout=60) == 0, status.output()
-    assert "completed, by the channel finished in" in status.output()
-    assert "started in Telegram, finished on the web: 1" in status.output()
+    monkeypatch.chdir(tmp_path)  # no .env of the checkout
+    status = CliRunner().invoke(
+        main,
+        ["rounds", "status", str(world.round_id)],
+        env={"DATABASE_URL": world.url, "TEMPCHECK_INSTANCE": str(tmp_path / "instance")},
+    )
+    assert status.exit_code == 0, status.output
+    assert "completed, by the channel finished in" in status.output
+    assert "started in Telegram, finished on the web: 1" in status.output
 
 
 @ALSO_ON_POSTGRESQL
@@ -371,7 +389,7 @@ def test_started_on_the_web_finished_in_the_linked_chat(
 
     # The new round's invitation reaches the linked chat (the email group's goes nowhere:
     # no SMTP server here, so it is printed, without its address or link).
-    dispatch(env, tmp_path / "dispatch", "dispatch")
+    assert dispatch(world, emulator) == 2
     invitation = one(user)
     assert invitation.button("Answer here")["url"] == deep_link(USERNAME, world.linked)
 

@@ -48,7 +48,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("telegram_chats", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_telegram_chats_invitation_id"))
-    with op.batch_alter_table("answers", schema=None) as batch_op:
-        batch_op.drop_column("channel")
-    with op.batch_alter_table("responses", schema=None) as batch_op:
-        batch_op.drop_column("finished_channel")
+    # Dropped in place (SQLite 3.35 and later, and PostgreSQL), not by batch mode: on SQLite
+    # that copies `responses` to a new table and drops the old one, and with foreign keys on
+    # dropping it deletes every answer (ON DELETE CASCADE).
+    op.execute("ALTER TABLE answers DROP COLUMN channel")
+    op.execute("ALTER TABLE responses DROP COLUMN finished_channel")
