@@ -49,7 +49,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 EMAILED_CHAT = 727_001
 LINKED_CHAT = 727_002
-SHOTS = Path(__file__).parents[2] / ".shots"
 
 # Both switch tests also run on PostgreSQL (one smoke run each).
 ALSO_ON_POSTGRESQL = pytest.mark.parametrize(
@@ -236,7 +235,8 @@ def chat_page(messages: list[tuple[str, str, list[str]]], title: str) -> str:
         "body{margin:0;background:#c8d8e4;font:15px/1.4 Arial,sans-serif}"
         "h1{margin:0;padding:12px 16px;background:#2b5278;color:#fff;font-size:17px}"
         ".c{padding:12px;display:flex;flex-direction:column;gap:8px}"
-        ".m{max-width:82%;padding:8px 12px;border-radius:12px;white-space:pre-wrap}"
+        ".m{max-width:82%;padding:8px 12px;border-radius:12px;white-space:pre-wrap;"
+        "overflow-wrap:anywhere}"
         ".bot{background:#fff;align-self:flex-start}.user{background:#effdde;align-self:flex-end}"
         ".k{margin-top:6px;padding:6px;border-radius:8px;background:#e8eef3;text-align:center;"
         "color:#2b5278}</style>"
@@ -264,10 +264,9 @@ def transcript(user: TgUser) -> list[tuple[str, str, list[str]]]:
     return lines
 
 
-def screenshot(page: Page, name: str, **options: Any) -> bytes:
-    """Save a screenshot under the worktree's .shots/ (not in git) and give it."""
-    SHOTS.mkdir(exist_ok=True)
-    return page.screenshot(path=str(SHOTS / name), **options)
+def screenshot(page: Page, folder: Path, name: str) -> None:
+    """Save a whole-page screenshot in the (git-ignored) screenshots folder, to look at."""
+    page.screenshot(path=str(folder / name), full_page=True)
 
 
 @ALSO_ON_POSTGRESQL
@@ -277,6 +276,7 @@ def test_started_in_telegram_finished_on_the_web(
     web: LiveServer,
     chromium: Browser,
     sink: tuple[mailsink.Sink, int],
+    screenshots: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -297,7 +297,7 @@ def test_started_in_telegram_finished_on_the_web(
     context = chromium.new_context(viewport=PHONE, is_mobile=True, has_touch=True)  # type: ignore[arg-type]
     page = context.new_page()
     page.set_content(page_html)
-    screenshot(page, "email-telegram-phone.png", full_page=True)
+    screenshot(page, screenshots, "email-telegram-phone.png")
 
     with bot_running(env, tmp_path / "bot") as bot:
         # The group opens the email's Telegram link: the survey starts in the chat.
@@ -318,7 +318,7 @@ def test_started_in_telegram_finished_on_the_web(
             "href", link
         )
         assert decode_qr(offer.get_by_role("img").screenshot()) == link
-        screenshot(page, "start-telegram-phone.png", full_page=True)
+        screenshot(page, screenshots, "start-telegram-phone.png")
         page.get_by_role("button", name="Continue").click()
         expect(page.get_by_label("Easy", exact=True)).to_be_visible()
         page.get_by_label("Easy", exact=True).check()
@@ -341,7 +341,7 @@ def test_started_in_telegram_finished_on_the_web(
         page.get_by_role("button", name="Continue").click()
         page.get_by_role("button", name="Send answers").click()
         expect(page.get_by_role("heading", name="Answer in Telegram next time")).to_be_visible()
-        screenshot(page, "done-telegram-phone.png", full_page=True)
+        screenshot(page, screenshots, "done-telegram-phone.png")
         context.close()
 
         # The chat is told, through the outbox (once: tests/collector/test_channels.py).
@@ -382,6 +382,7 @@ def test_started_on_the_web_finished_in_the_linked_chat(
     world: World,
     web: LiveServer,
     chromium: Browser,
+    screenshots: Path,
     tmp_path: Path,
 ) -> None:
     env = environment(world.url, emulator, tmp_path, TELEGRAM_BOT_USERNAME=USERNAME)
@@ -397,6 +398,8 @@ def test_started_on_the_web_finished_in_the_linked_chat(
     context = chromium.new_context(viewport=DESKTOP)  # type: ignore[arg-type]
     page = context.new_page()
     page.goto(f"{web.url}/r/{world.linked}")
+    expect(page.get_by_role("heading", name="Answer in Telegram instead")).to_be_visible()
+    screenshot(page, screenshots, "start-telegram-desktop.png")
     page.get_by_role("button", name="Start now").click()
     page.get_by_role("button", name="Continue").click()  # the note
     page.get_by_label("No", exact=True).check()
@@ -439,5 +442,5 @@ def test_started_on_the_web_finished_in_the_linked_chat(
     context = chromium.new_context(viewport=PHONE, is_mobile=True, has_touch=True)  # type: ignore[arg-type]
     page = context.new_page()
     page.set_content(chat_page(transcript(user), "Harlow CVS surveys"))
-    screenshot(page, "chat-after-switch-phone.png", full_page=True)
+    screenshot(page, screenshots, "chat-after-switch-phone.png")
     context.close()

@@ -69,24 +69,27 @@ def test_the_round_page_counts_the_channel_finished_in_and_the_switches(
     app: Flask, world: World, session_factory: sessionmaker[Session]
 ) -> None:
     with db.transaction(session_factory) as session:
-        round_ = session.get(models.Round, world.a.open_round)
-        assert round_ is not None
-        invitation = round_.invitations[0]
-        response = flow.start(session, invitation, channel="telegram")
-        view = flow.view(session, response)
-        while isinstance(view, flow.QuestionView):
-            raw = view.choices[-1].value if view.choices else None
-            if view.type == "multiple":
-                raw = [view.choices[-1].value]
-            view = flow.answer(session, response, view.question_id, raw, channel="web")
+        provider = session.get(models.Provider, world.a.id)
+        assert provider is not None
+        round_ = make_round(session, provider, audience={}, period_label="Switches")
+        round_id = round_.id
+        response = flow.start(session, round_.invitations[0], channel="telegram")
+        for question, raw in (
+            ("intro", None),
+            ("used", "no"),
+            ("volunteers", "3"),
+            ("share", None),
+            ("comments", None),
+        ):
+            flow.answer(session, response, question, raw, channel="web")
         assert isinstance(flow.complete(session, response, channel="web"), flow.DoneView)
     staff = as_persona(Browser(app.test_client()), world, "staff_a")
-    staff.get(f"/console/alpha-cvs/rounds/{world.a.open_round}")
+    staff.get(f"/console/alpha-cvs/rounds/{round_id}")
     assert "Completed, by the channel they finished in" in staff.text
     assert "started in Telegram, finished on the web: 1" in staff.text
 
     with_bot(app)
-    page = staff.client.get(f"/console/alpha-cvs/rounds/{world.a.open_round}/links.csv")
+    page = staff.client.get(f"/console/alpha-cvs/rounds/{round_id}/links.csv")
     rows = list(csv.DictReader(io.StringIO(page.get_data(as_text=True))))
     assert rows and all(
         r["telegram_link"] == f"https://t.me/{BOT}?start={r['link'].rsplit('/', 1)[1]}"
