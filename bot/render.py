@@ -27,6 +27,9 @@ NO_QUESTION = "-"
 # submit, language, consent yes / no.
 CHOOSE, TOGGLE, DONE, NEXT, KEEP, SKIP, BACK, EDIT = "c", "t", "d", "n", "k", "s", "b", "e"
 SUBMIT, LANGUAGE, CONSENT_YES, CONSENT_NO = "S", "L", "y", "x"
+# Open one of the surveys a linked chat's group has open (the invitation's id as argument),
+# from a list that belongs to no response yet (response id 0).
+OPEN = "o"
 
 MAX_MESSAGE = 4000  # Telegram allows 4,096 characters; leave room for the notice line.
 MAX_REVIEW_ANSWER = 300
@@ -55,6 +58,30 @@ WORDS: dict[str, str] = {
     "not_answered": N_("Not answered"),
     "thanks": N_("Thank you. Your answers have been sent."),
     "language": N_("Choose a language:"),
+    "choose_survey_group": N_(
+        "Your group has %(count)s surveys open. Which one would you like to answer now?"
+    ),
+    "choose_survey_you": N_(
+        "You have %(count)s surveys open. Which one would you like to answer now?"
+    ),
+    "survey_option": N_("%(title)s (%(period)s), closes %(closes)s"),
+    "chosen": N_("Answering: %(title)s (%(period)s)"),
+    "finished_elsewhere": N_(
+        "This survey was finished %(where)s, so your answers have been sent. Thank you."
+    ),
+    "kept_answer": N_("%(who)s answered %(answer)s %(where)s, so that answer was kept."),
+    "who_group": N_("Your group"),
+    "who_you": N_("You"),
+    "where_web": N_("on the web"),
+    "where_telegram": N_("in Telegram"),
+    "where_terminal": N_("on another device"),
+    "where_unknown": N_("already"),
+    "consent": N_(
+        "Would you like %(provider)s to send you future surveys here in Telegram? "
+        "You can stop them at any time with /stop."
+    ),
+    "consent_yes": N_("Yes, send them here"),
+    "consent_no": N_("No, thanks"),
 }
 
 # Marks the reason a question's last answer was not taken, on the question's message.
@@ -268,18 +295,17 @@ def languages(response_id: int, available: tuple[str, ...], current: str) -> Ren
     return Rendered(e(word(current, "language")), InlineKeyboardMarkup(rows))
 
 
-def consent(response_id: int, provider: str) -> Rendered:
+def consent(response_id: int, provider: str, language: str = "en") -> Rendered:
     """Ask whether future surveys may come to this chat."""
-    text = (
-        f"Would you like {e(provider)} to send you future surveys here in Telegram? "
-        "You can stop them at any time with /stop."
-    )
+    text = e(word(language, "consent", provider=provider))
     rows = [
         [
             InlineKeyboardButton(
-                "Yes, send them here", callback_data=data(response_id, None, CONSENT_YES)
+                word(language, "consent_yes"), callback_data=data(response_id, None, CONSENT_YES)
             ),
-            InlineKeyboardButton("No, thanks", callback_data=data(response_id, None, CONSENT_NO)),
+            InlineKeyboardButton(
+                word(language, "consent_no"), callback_data=data(response_id, None, CONSENT_NO)
+            ),
         ]
     ]
     return Rendered(text, InlineKeyboardMarkup(rows))
@@ -299,3 +325,54 @@ def _fit(text: str) -> str:
     if amp != -1 and ";" not in flat[amp:]:
         flat = flat[:amp]
     return flat + "…"
+
+
+def where(language: str, channel: str | None) -> str:
+    """Say where an answer was given or a survey finished: "on the web", "in Telegram"."""
+    key = {"web": "where_web", "open_link": "where_web", "telegram": "where_telegram"}.get(
+        channel or "", "where_terminal" if channel == "terminal" else "where_unknown"
+    )
+    return word(language, key)
+
+
+def finished_elsewhere(language: str, channel: str) -> str:
+    """The one line a chat gets when the survey it was answering was sent from elsewhere."""
+    return word(language, "finished_elsewhere", where=where(language, channel))
+
+
+def kept_answer(language: str, answer: str, channel: str | None, *, group: bool) -> str:
+    """Say which answer was kept when another channel answered a question first."""
+    who = word(language, "who_group" if group else "who_you")
+    return word(language, "kept_answer", who=who, answer=answer, where=where(language, channel))
+
+
+@dataclass(frozen=True)
+class SurveyOption:
+    """One open survey a linked chat may choose to answer."""
+
+    invitation_id: int
+    title: str
+    period: str
+    closes: str
+
+
+def choose_survey(language: str, options: Sequence[SurveyOption], *, group: bool) -> Rendered:
+    """Ask which of several open surveys to answer: one button each."""
+    key = "choose_survey_group" if group else "choose_survey_you"
+    text = e(word(language, key, count=len(options)))
+    rows = [
+        [
+            InlineKeyboardButton(
+                word(
+                    language,
+                    "survey_option",
+                    title=option.title,
+                    period=option.period,
+                    closes=option.closes,
+                ),
+                callback_data=data(0, None, OPEN, str(option.invitation_id)),
+            )
+        ]
+        for option in options
+    ]
+    return Rendered(text, InlineKeyboardMarkup(rows))

@@ -42,9 +42,12 @@ log = logging.getLogger(__name__)
 # Tokens have 192 bits: this limit does not keep them safe, it stops a chat hammering.
 BAD_STARTS = ratelimits.Limit("telegram_bad_start", limit=20, window=timedelta(minutes=10))
 
+# Said to a chat with no survey to answer. An invitation by email offers the Telegram link
+# only where the bot is configured, so this does not take for granted that one has it.
 NOT_LINKED = (
-    "To answer a survey here, open the Telegram link in your invitation: it starts this chat "
-    "with the survey's code. Send /help to see what I can do."
+    "There is no survey waiting for this chat. When you are invited to one, its invitation "
+    "(or the survey's web page) has an “Answer in Telegram” link that starts it here. Send "
+    "/help to see what I can do."
 )
 MOVED_ON = "That question has moved on, so that button does nothing now."
 USE_BUTTONS = "Please answer this one with the buttons under the question."
@@ -70,6 +73,9 @@ HELP = (
 )
 
 BotApp = Application[Any, Any, Any, Any, Any, Any]
+CHANNEL = "telegram"
+# The most open surveys a linked chat is offered to choose from at once (one button each).
+MOST_CHOICES = 8
 
 
 @dataclass
@@ -177,7 +183,7 @@ async def _on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         return
     # Errors are never stored: whether the message shows one is on the message itself.
     warned = isinstance(query.message, Message) and render.WARNING in (query.message.text or "")
-    await _run(update, context, _press, callback, warned)
+    await _run(update, context, _press, callback, warned, pressed=callback.question)
 
 
 async def _on_other_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -198,11 +204,18 @@ async def _on_anything_else(update: Update, context: ContextTypes.DEFAULT_TYPE) 
     await _run(update, context, _other_message)
 
 
-async def _run(update: Update, context: ContextTypes.DEFAULT_TYPE, work: Any, *args: Any) -> None:
+async def _run(
+    update: Update,
+    context: ContextTypes.DEFAULT_TYPE,
+    work: Any,
+    *args: Any,
+    pressed: int | None = None,
+) -> None:
     """Do `work(session, chat_id, *args)` in a transaction, then say what it decided.
 
     The flow's refusals (a closed round, an opted-out group, a response already sent) roll
-    the transaction back and are said as they are; a stale question shows where things are.
+    the transaction back and are said as they are; a stale question shows where things are
+    (and, for the button of question number `pressed`, which answer was kept).
     """
     chat = update.effective_chat
     if chat is None or chat.type != ChatType.PRIVATE:
@@ -210,7 +223,7 @@ async def _run(update: Update, context: ContextTypes.DEFAULT_TYPE, work: Any, *a
     try:
         reply: Reply = await db(context, work, chat.id, *args)
     except flow.StaleQuestion:
-        reply = await db(context, _moved_on, chat.id)
+        reply = await db(context, _moved_on, chat.id, pressed)
     except (flow.AlreadyCompleted, flow.RoundNotOpen, flow.OptedOut) as error:
         reply = Reply(notice=error.message, strip=True)
     await _deliver(update, context, reply)
@@ -292,10 +305,11 @@ def _render(
     return render.done(view.language, notice=notice)
 
 
-def _after_done(session: Session, state: State) -> list[Rendered]:
-    """The thank-you message, and the question about future surveys when not yet asked."""
+def _after_done(session: Session, state: State, *, first: Rendered | None = None) -> list[Rendered]:
+    """The thank-you message (or `first`), and the question about future surveys when the
+    chat is not linked for them yet."""
     assert state.response is not None
-    messages = [render.done(state.response.language)]
+    messages = [first or render.done(state.response.language)]
     recipient = state.invitation.recipient
     if recipient is None or recipient.opted_out_at is not None:
         return messages
@@ -310,19 +324,87 @@ def _after_done(session: Session, state: State) -> list[Rendered]:
     if linked and recipient.consent_telegram and state.chat.stopped_at is None:
         return messages
     provider = state.invitation.round.provider.name
-    messages.append(render.consent(state.response.id, provider))
+    messages.append(render.consent(state.response.id, provider, state.response.language))
     return messages
 
 
 def _resume(session: Session, chat_id: int) -> Reply:
-    """`/start` without a code: carry on with the survey this chat is answering, if any."""
-    state = _state(session, chat_id)
-    if state is None or state.response is None:
-        return Reply(notice=NOT_LINKED)
-    if state.response.status == "completed":
-        return Reply(notice=flow.AlreadyCompleted().message)
-    flow.ensure_invited(state.invitation)
+    """`/start` without a code: carry on with the survey this chat is answering, or with the
+    one its group has open."""
+    state = _answering(session, chat_id)
+    if isinstance(state, Reply):
+        return state
+    assert state.response is not None
     return Reply(send=[_show(session, state.response, notice="Here is where you are now.")])
+
+
+def _answerable(state: State) -> bool:
+    """Say whether the chat's survey takes answers now (started, not sent, round open)."""
+    if state.response is None or state.response.status != "in_progress":
+        return False
+    try:
+        flow.ensure_invited(state.invitation)
+    except (flow.RoundNotOpen, flow.OptedOut):
+        return False
+    return True
+
+
+def _open_elsewhere(session: Session, chat_id: int, state: State | None) -> Reply | None:
+    """A linked chat answering nothing it can answer now: carry on with the survey its group
+    has open, or list them when several are. None when it has none open."""
+    chat = state.chat if state is not None else chats.chat_for(session, chat_id)
+    if chat is None:
+        return None
+    waiting = chats.open_invitations(session, chat)
+    if not waiting:
+        return None
+    if len(waiting) == 1:
+        return _begin(session, chat_id, waiting[0])
+    language = chat.language or "en"
+    options = [
+        render.SurveyOption(
+            invitation.id,
+            definition(invitation.round.survey).title.get(language),
+            invitation.round.period_label,
+            localtime.long_date(invitation.round.closes_at),
+        )
+        for invitation in waiting[:MOST_CHOICES]
+    ]
+    group = chat.organisation_id is not None
+    return Reply(send=[render.choose_survey(language, options, group=group)])
+
+
+def _begin(
+    session: Session,
+    chat_id: int,
+    invitation: models.Invitation,
+    *,
+    edit: Rendered | None = None,
+) -> Reply:
+    """Start (or carry on with) an invitation's survey in this chat: welcome, and its question."""
+    existing = flow.response_for(session, invitation)
+    chat = chats.chat_for(session, chat_id)
+    language = chat.language if chat is not None else None
+    # Raises RoundNotOpen or OptedOut before anything is linked: the chat stays as it was.
+    response = flow.start(session, invitation, channel=CHANNEL, language=language)
+    chats.attach_invitation(session, chat_id, invitation)
+    welcome = _welcome(session, invitation, response, resumed=existing is not None)
+    return Reply(edit=edit, send=[welcome])
+
+
+def _open_chosen(session: Session, chat_id: int, argument: str) -> Reply:
+    """A survey chosen from the list of those open: start it, if it is still open."""
+    chat = chats.chat_for(session, chat_id)
+    if chat is None or not argument.isdigit():
+        return Reply(notice=OLD_BUTTON, strip=True)
+    chosen = next((i for i in chats.open_invitations(session, chat) if i.id == int(argument)), None)
+    if chosen is None:
+        # Sent, closed, or never this chat's group's: the list is out of date.
+        return Reply(notice=OLD_BUTTON, strip=True)
+    language = chat.language or "en"
+    title = definition(chosen.round.survey).title.get(language)
+    label = render.word(language, "chosen", title=title, period=chosen.round.period_label)
+    return _begin(session, chat_id, chosen, edit=render.plain(label))
 
 
 def _start(session: Session, chat_id: int, token: str) -> Reply:
@@ -343,13 +425,17 @@ def _start(session: Session, chat_id: int, token: str) -> Reply:
         )
     existing = flow.response_for(session, invitation)
     if existing is not None and existing.status == "completed":
-        return Reply(notice=flow.AlreadyCompleted().message)
-    chat = chats.chat_for(session, chat_id)
-    language = chat.language if chat is not None else None
-    # Raises RoundNotOpen or OptedOut before anything is linked: the chat stays as it was.
-    response = flow.start(session, invitation, channel="telegram", language=language)
-    chats.attach_invitation(session, chat_id, invitation)
-    return Reply(send=[_welcome(session, invitation, response, resumed=existing is not None)])
+        try:
+            flow.ensure_invited(invitation)
+        except (flow.RoundNotOpen, flow.OptedOut):
+            return Reply(notice=flow.AlreadyCompleted().message)
+        # Opened from the thank-you page, say, to answer in Telegram next time: while the
+        # round is open, the chat may be linked for future surveys.
+        chat = chats.attach_invitation(session, chat_id, invitation)
+        state = State(chat, invitation, existing)
+        already = render.plain(flow.AlreadyCompleted().message)
+        return Reply(send=_after_done(session, state, first=already))
+    return _begin(session, chat_id, invitation)
 
 
 def _welcome(
@@ -376,8 +462,16 @@ def _welcome(
 
 
 def _answering(session: Session, chat_id: int) -> State | Reply:
-    """Give the state of a chat answering a survey now, or the reply that says why not."""
+    """Give the state of a chat answering a survey now, or the reply that says why not.
+
+    A chat whose survey is sent or closed (or that has none) carries on with the one its
+    group has open, if it is linked to a group that has one: then the reply is its welcome.
+    """
     state = _state(session, chat_id)
+    if state is None or not _answerable(state):
+        carried = _open_elsewhere(session, chat_id, state)
+        if carried is not None:
+            return carried
     if state is None or state.response is None:
         return Reply(notice=NOT_LINKED)
     if state.response.status == "completed":
@@ -410,7 +504,8 @@ def _skip(session: Session, chat_id: int) -> Reply:
         return Reply(send=[_render(response, view, notice=USE_REVIEW_BUTTONS)])
     if view.required and view.type != "note":
         return Reply(send=[_render(response, view, notice=CANNOT_SKIP)])
-    return Reply(send=[_render(response, flow.answer(session, response, view.question_id, None))])
+    view = flow.answer(session, response, view.question_id, None, channel=CHANNEL)
+    return Reply(send=[_render(response, view)])
 
 
 def _languages(session: Session, chat_id: int) -> Reply:
@@ -472,7 +567,8 @@ def _typed(session: Session, chat_id: int, text: str) -> Reply:
         length = len(text.replace("\r\n", "\n").strip())
         if length > MAX_TEXT_LENGTH:
             return Reply(send=[_render(response, view, notice=too_long(length))])
-    return Reply(send=[_render(response, flow.answer(session, response, view.question_id, text))])
+    view = flow.answer(session, response, view.question_id, text, channel=CHANNEL)
+    return Reply(send=[_render(response, view)])
 
 
 def too_long(length: int) -> str:
@@ -488,6 +584,10 @@ def too_long(length: int) -> str:
 def _other_message(session: Session, chat_id: int) -> Reply:
     """A sticker, photo, voice note or anything else that is not text."""
     state = _state(session, chat_id)
+    if state is None or not _answerable(state):
+        carried = _open_elsewhere(session, chat_id, state)
+        if carried is not None:
+            return carried
     if state is None or state.response is None:
         return Reply(notice=NOT_LINKED)
     if state.response.status == "completed":
@@ -495,18 +595,51 @@ def _other_message(session: Session, chat_id: int) -> Reply:
     return Reply(send=[_show(session, state.response, notice=NO_FILES)])
 
 
-def _moved_on(session: Session, chat_id: int) -> Reply:
-    """An old button was pressed: say so, and show where the chat is now."""
+def _moved_on(session: Session, chat_id: int, pressed: int | None = None) -> Reply:
+    """An old button was pressed: say so, and show where the chat is now.
+
+    When it was a button of question number `pressed`, and that question was answered in
+    another channel, say which answer was kept there ("Your group answered No on the web"),
+    and show it on the pressed message.
+    """
     state = _state(session, chat_id)
     if state is None or state.response is None or state.response.status != "in_progress":
         return Reply(notice=MOVED_ON, strip=True)
-    return Reply(notice=MOVED_ON, strip=True, send=[_show(session, state.response)])
+    kept = _kept(session, state, pressed)
+    if kept is None:
+        return Reply(notice=MOVED_ON, strip=True, send=[_show(session, state.response)])
+    text, edit = kept
+    return Reply(notice=text, edit=edit, send=[_show(session, state.response, notice=text)])
+
+
+def _kept(session: Session, state: State, pressed: int | None) -> tuple[str, Rendered] | None:
+    """Say which answer another channel gave question number `pressed` (kept, as it came
+    first), with the question's message as answered; None when no other channel did."""
+    response = state.response
+    assert response is not None
+    survey = _survey(response)
+    if pressed is None or pressed >= len(survey.questions):
+        return None
+    question = survey.questions[pressed]
+    stored = session.execute(
+        select(models.Answer.value, models.Answer.channel).where(
+            models.Answer.response_id == response.id, models.Answer.question_id == question.id
+        )
+    ).first()
+    if stored is None or stored.channel == CHANNEL:
+        return None
+    answer = flow.display(question, stored.value, response.language)
+    group = state.invitation.organisation_id is not None
+    text = render.kept_answer(response.language, answer, stored.channel, group=group)
+    return text, _answered(session, response, question.id)
 
 
 def _press(
     session: Session, chat_id: int, callback: render.Callback, warned: bool = False
 ) -> Reply:
     """A respondent's button: act on it if it belongs to the question being asked now."""
+    if callback.action == render.OPEN:
+        return _open_chosen(session, chat_id, callback.argument)
     state = _state(session, chat_id)
     if state is None or state.response is None:
         return Reply(notice=NOT_LINKED, strip=True)
@@ -529,7 +662,7 @@ def _press(
     if callback.action == render.SUBMIT:
         if response.cursor is not None:
             return _moved_on(session, chat_id)
-        view = flow.complete(session, response)
+        view = flow.complete(session, response, channel=CHANNEL)
         if isinstance(view, flow.DoneView):
             return Reply(strip=True, send=_after_done(session, state))
         return Reply(strip=True, send=[_render(response, view)])
@@ -542,7 +675,7 @@ def _press(
         view = flow.change(session, response, question.id)
         return Reply(strip=True, send=[_render(response, view)])
     if response.cursor != question.id:
-        return _moved_on(session, chat_id)
+        return _moved_on(session, chat_id, callback.question)
     current = flow.view(session, response)
     assert isinstance(current, flow.QuestionView)
     return _question_button(session, state, question.id, current, callback, warned=warned)
@@ -591,7 +724,7 @@ def _question_button(
         raw = None
     else:
         return Reply(notice=OLD_BUTTON)
-    view = flow.answer(session, response, question_id, raw)
+    view = flow.answer(session, response, question_id, raw, channel=CHANNEL)
     if isinstance(view, flow.QuestionView) and view.question_id == question_id and view.error:
         # Not taken: show the question again in place, with the reason and the ticks as sent.
         return Reply(edit=_render(response, view, ticks=ticks))

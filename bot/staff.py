@@ -397,7 +397,9 @@ def _round_text(session: Session, chat_id: int, round_id: int | None) -> str:
         channels = ", ".join(
             f"{value_label('channel', k)} {v}" for k, v in sorted(status.by_channel.items())
         )
-        lines += ["", f"Answered by: {channels}"]
+        lines += ["", f"Completed, by the channel finished in: {channels}"]
+        for (started_in, finished_in), n in sorted(status.switches.items()):
+            lines.append(rounds.describe_switch(started_in, finished_in, n).capitalize())
     if status.messages:
         messages = ", ".join(f"{v} {k}" for k, v in sorted(status.messages.items()))
         lines.append(f"Messages: {messages}")

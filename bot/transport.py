@@ -47,8 +47,10 @@ from telegram.error import (  # noqa: E402
 )
 from telegram.request import BaseRequest  # noqa: E402
 
+from bot import render as chat_render  # noqa: E402
 from collector import reports  # noqa: E402
 from collector.config import Settings  # noqa: E402
+from collector.delivery.chats import FINISHED_ELSEWHERE, deep_link  # noqa: E402
 from collector.delivery.outbox import DeliveryError, Outgoing  # noqa: E402
 from collector.localtime import long_date  # noqa: E402
 
@@ -56,7 +58,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-TEMPLATES = ("invite", "reminder", reports.TEMPLATE)
+TEMPLATES = ("invite", "reminder", reports.TEMPLATE, FINISHED_ELSEWHERE)
 # Telegram allows about one message a second to one chat.
 PER_CHAT_SECONDS = 1.0
 # A longer flood wait than this is not waited out in the dispatcher: the message goes back to
@@ -78,11 +80,6 @@ class TelegramMessage:
         return InlineKeyboardMarkup(
             [[InlineKeyboardButton(label, url=url)] for label, url in self.buttons]
         )
-
-
-def deep_link(username: str, token: str) -> str:
-    """Give the t.me link that opens the bot and sends it `/start <token>`."""
-    return f"https://t.me/{username.lstrip('@')}?start={token}"
 
 
 def _closes(value: Any) -> str:
@@ -246,6 +243,12 @@ class TelegramTransport:
         try:
             if message.template == reports.TEMPLATE:
                 return TelegramMessage(_shorten(report_text(self.settings, data)))
+            if message.template == FINISHED_ELSEWHERE:
+                return TelegramMessage(
+                    chat_render.finished_elsewhere(
+                        str(data.get("language") or "en"), str(data["finished_channel"])
+                    )
+                )
             text = _shorten(invitation_text(self.settings, message.template, data))
             token = str(data["token"])
         except (KeyError, ValueError, TypeError) as error:

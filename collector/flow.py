@@ -24,7 +24,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from collector import models, selfeval
 from collector.db import upsert
-from collector.delivery import webhooks
+from collector.delivery import chats, webhooks
 from collector.errors import CollectorError, Conflict, NotFound
 from collector.i18n import N_
 from collector.models import utcnow
@@ -432,8 +432,12 @@ def answer(
     raw: str | Sequence[str] | None,
     *,
     now: datetime | None = None,
+    channel: str | None = None,
 ) -> View:
-    """Record the answer to the current question and move on, or show why it was not taken."""
+    """Record the answer to the current question and move on, or show why it was not taken.
+
+    `channel`: where it was given (the response's starting channel when not said).
+    """
     now = now or utcnow()
     _hold(session, response)
     _check_open(response.round, now)
@@ -451,7 +455,7 @@ def answer(
         return view(session, response, _known=stored, _error=said)
     value = stored.get(question_id)
     if question.answerable and (value is not None or before is not None):
-        _store(session, response, question_id, value, now)
+        _store(session, response, question_id, value, now, _channel(channel or response.channel))
     cursor = _next_step(survey, steps, question, stored, response.reached_review)
     _save(
         session,
@@ -514,9 +518,20 @@ def go_to(session: Session, response: models.Response, question_id: str) -> View
     return change(session, response, question_id)
 
 
-def complete(session: Session, response: models.Response, *, now: datetime | None = None) -> View:
-    """Submit the response: exactly once, however many tabs, channels or threads try."""
+def complete(
+    session: Session,
+    response: models.Response,
+    *,
+    now: datetime | None = None,
+    channel: str | None = None,
+) -> View:
+    """Submit the response: exactly once, however many tabs, channels or threads try.
+
+    `channel`: where it is sent from (the response's starting channel when not said). A chat
+    that was answering it in Telegram and did not send it is told where it was finished.
+    """
     now = now or utcnow()
+    finished = _channel(channel or response.channel)
     _check_open(response.round, now)
     _hold(session, response)
     survey = _survey(response)
@@ -528,7 +543,17 @@ def complete(session: Session, response: models.Response, *, now: datetime | Non
         return _view(response, survey, steps, effective, stored, ANSWER_BEFORE_SUBMITTING)
     # Held, so no other tab, channel or thread can be submitting it too: the second to come
     # finds it completed (`_hold` refuses it).
-    _save(session, response, now, status="completed", completed_at=now, cursor=None)
+    _save(
+        session,
+        response,
+        now,
+        status="completed",
+        completed_at=now,
+        cursor=None,
+        finished_channel=finished,
+    )
+    if finished != "telegram" and response.invitation_id is not None:
+        chats.tell_finished_elsewhere(session, response)
     webhooks.emit(
         session,
         "response.completed",
@@ -539,6 +564,7 @@ def complete(session: Session, response: models.Response, *, now: datetime | Non
                 "id": response.id,
                 "round_id": response.round_id,
                 "channel": response.channel,
+                "finished_channel": finished,
                 "completed_at": now.isoformat(),
             }
         },
@@ -616,7 +642,12 @@ def _stored(session: Session, response: models.Response) -> dict[str, str]:
 
 
 def _store(
-    session: Session, response: models.Response, question_id: str, value: str | None, now: datetime
+    session: Session,
+    response: models.Response,
+    question_id: str,
+    value: str | None,
+    now: datetime,
+    channel: str,
 ) -> None:
     if value is None:
         session.execute(
@@ -633,9 +664,10 @@ def _store(
             "question_id": question_id,
             "value": value,
             "answered_at": now,
+            "channel": channel,
         },
         ["response_id", "question_id"],
-        update={"value": value, "answered_at": now},
+        update={"value": value, "answered_at": now, "channel": channel},
     )
 
 

@@ -306,7 +306,11 @@ class Response(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    channel: Mapped[str] = mapped_column(String(16))  # web, telegram, terminal, open_link
+    # Where it started: web, telegram, terminal, open_link.
+    channel: Mapped[str] = mapped_column(String(16))
+    # Where it was sent from (the channel it finished in), once completed: a group may start
+    # in one channel and finish in another with the same invitation.
+    finished_channel: Mapped[str | None] = mapped_column(String(16))
     language: Mapped[str] = mapped_column(String(8), default="en")
     # Where the respondent is: a question id, or None for the check-your-answers step.
     cursor: Mapped[str | None] = mapped_column(String(64))
@@ -343,6 +347,8 @@ class Answer(Base):
     question_id: Mapped[str] = mapped_column(String(64))
     value: Mapped[str] = mapped_column(Text)
     answered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # The channel it was given in (None: given before channels were recorded per answer).
+    channel: Mapped[str | None] = mapped_column(String(16))
 
     response: Mapped[Response] = relationship(back_populates="answers")
 
@@ -703,7 +709,7 @@ class TelegramChat(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     chat_id: Mapped[int] = mapped_column(BigInteger, unique=True)
     language: Mapped[str | None] = mapped_column(String(8))
-    invitation_id: Mapped[int | None] = mapped_column(ForeignKey("invitations.id"))
+    invitation_id: Mapped[int | None] = mapped_column(ForeignKey("invitations.id"), index=True)
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
     volunteer_id: Mapped[int | None] = mapped_column(ForeignKey("volunteers.id"), index=True)
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), index=True)

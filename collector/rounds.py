@@ -639,15 +639,20 @@ class NonResponder:
 
 @dataclass
 class RoundStatus:
-    """Where a round stands: totals, by segment, by channel, messages, and who to chase."""
+    """Where a round stands: totals, by segment, by the channel completed responses finished
+    in (and how many switched channel on the way), messages, and who to chase."""
 
     round_id: int
     total: Counts
     anonymous_completed: int
     by_segment: dict[str, dict[str, Counts]] = field(default_factory=dict)
+    # Completed responses by the channel they finished in (sent from).
     by_channel: dict[str, int] = field(default_factory=dict)
     # Completed responses by the language they were answered in (open-link ones too).
     by_language: dict[str, int] = field(default_factory=dict)
+    # Completed responses that started in one channel and finished in another:
+    # (started in, finished in) -> how many.
+    switches: dict[tuple[str, str], int] = field(default_factory=dict)
     messages: dict[str, int] = field(default_factory=dict)
     non_responders: list[NonResponder] = field(default_factory=list)
 
@@ -668,6 +673,7 @@ def round_status(session: Session, round_: models.Round) -> RoundStatus:
             *(getattr(org, key) for key in STATUS_SEGMENTS),
             resp.status,
             resp.channel,
+            resp.finished_channel,
         )
         .join(org, org.id == inv.organisation_id)
         .outerjoin(resp, resp.invitation_id == inv.id)
@@ -685,15 +691,15 @@ def round_status(session: Session, round_: models.Round) -> RoundStatus:
     for row in rows:
         invitation_id, org_id, name, email, opted_out = row[:5]
         segments = dict(zip(STATUS_SEGMENTS, row[5 : 5 + len(STATUS_SEGMENTS)], strict=True))
-        _count(status, segments, row[-2], row[-1])
-        if row[-2] != "completed" and opted_out is None:
+        _count(status, segments, row[-3:])
+        if row[-3] != "completed" and opted_out is None:
             status.non_responders.append(
                 NonResponder(
                     invitation_id=invitation_id,
                     organisation_id=org_id,
                     name=name,
                     contact_email=email,
-                    started=row[-2] is not None,
+                    started=row[-3] is not None,
                     last_message_at=last_sent.get(invitation_id),
                 )
             )
@@ -709,6 +715,7 @@ def round_status(session: Session, round_: models.Round) -> RoundStatus:
             vol.district,
             resp.status,
             resp.channel,
+            resp.finished_channel,
         )
         .join(vol, vol.id == inv.volunteer_id)
         .outerjoin(resp, resp.invitation_id == inv.id)
@@ -717,15 +724,15 @@ def round_status(session: Session, round_: models.Round) -> RoundStatus:
     ).all()
     for row in volunteer_rows:
         invitation_id, volunteer_id, name, email, opted_out, district = row[:6]
-        _count(status, {"district": district}, row[-2], row[-1])
-        if row[-2] != "completed" and opted_out is None:
+        _count(status, {"district": district}, row[-3:])
+        if row[-3] != "completed" and opted_out is None:
             status.non_responders.append(
                 NonResponder(
                     invitation_id=invitation_id,
                     organisation_id=None,
                     name=name or f"Erased volunteer #{volunteer_id}",
                     contact_email=email,
-                    started=row[-2] is not None,
+                    started=row[-3] is not None,
                     last_message_at=last_sent.get(invitation_id),
                     volunteer_id=volunteer_id,
                 )
@@ -743,6 +750,7 @@ def round_status(session: Session, round_: models.Round) -> RoundStatus:
             con.organisation,
             resp.status,
             resp.channel,
+            resp.finished_channel,
         )
         .join(con, con.id == inv.contact_id)
         .outerjoin(resp, resp.invitation_id == inv.id)
@@ -751,15 +759,15 @@ def round_status(session: Session, round_: models.Round) -> RoundStatus:
     ).all()
     for row in contact_rows:
         invitation_id, contact_id, name, email, opted_out, audience, organisation = row[:7]
-        _count(status, {"audience": audience, "contact_org": organisation}, row[-2], row[-1])
-        if row[-2] != "completed" and opted_out is None:
+        _count(status, {"audience": audience, "contact_org": organisation}, row[-3:])
+        if row[-3] != "completed" and opted_out is None:
             status.non_responders.append(
                 NonResponder(
                     invitation_id=invitation_id,
                     organisation_id=None,
                     name=name or f"Erased contact #{contact_id}",
                     contact_email=email,
-                    started=row[-2] is not None,
+                    started=row[-3] is not None,
                     last_message_at=last_sent.get(invitation_id),
                     contact_id=contact_id,
                 )
@@ -801,9 +809,11 @@ def round_status(session: Session, round_: models.Round) -> RoundStatus:
 def _count(
     status: RoundStatus,
     segments: Mapping[str, Any],
-    response_status: str | None,
-    channel: str | None,
+    response: Sequence[Any],
 ) -> None:
+    """Count one invitation; `response`: its response's status, started and finished
+    channels (each None when it has not started)."""
+    response_status, started_in, finished_in = response
     cells = [status.total]
     for key, value in segments.items():
         label = _segment_label(key, value)
@@ -812,8 +822,12 @@ def _count(
         cell.invited += 1
         cell.started += response_status is not None
         cell.completed += response_status == "completed"
-    if response_status == "completed" and channel is not None:
-        status.by_channel[channel] = status.by_channel.get(channel, 0) + 1
+    if response_status == "completed" and started_in is not None:
+        finished = finished_in or started_in
+        status.by_channel[finished] = status.by_channel.get(finished, 0) + 1
+        if finished != started_in:
+            switch = (started_in, finished)
+            status.switches[switch] = status.switches.get(switch, 0) + 1
 
 
 def _segment_label(key: str, value: Any) -> str:
@@ -830,3 +844,21 @@ def invitation_by_token(session: Session, token: str) -> models.Invitation:
     if invitation is None:
         raise NotFound("This link is not valid", code="bad_token")
     return invitation
+
+
+# How the response-rate views name channels in a sentence ("started in Telegram, finished on
+# the web: 2").
+CHANNEL_PLACES = {
+    "web": "on the web",
+    "telegram": "in Telegram",
+    "terminal": "at the command line",
+    "open_link": "through the open link",
+}
+
+
+def describe_switch(started_in: str, finished_in: str, count: int) -> str:
+    """Say how many responses moved between two channels: "started in Telegram, finished on
+    the web: 2"."""
+    started = CHANNEL_PLACES.get(started_in, started_in)
+    finished = CHANNEL_PLACES.get(finished_in, finished_in)
+    return f"started {started}, finished {finished}: {count}"

@@ -98,7 +98,7 @@ class RoundList(BaseModel):
 
 
 class RoundDetail(RoundOut):
-    """A round with its completed responses by channel."""
+    """A round with its completed responses by the channel they finished in."""
 
     completed_by_channel: dict[str, int]
 

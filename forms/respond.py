@@ -36,6 +36,7 @@ from werkzeug.wrappers import Response as HttpResponse
 
 from collector import db, flow, i18n, models
 from collector.delivery import ratelimits
+from collector.delivery.chats import telegram_link
 from collector.errors import CollectorError, NotFound
 from collector.i18n import N_
 from collector.models import utcnow
@@ -52,6 +53,7 @@ from forms.errors import (
     remember_language,
     render_message,
 )
+from forms.qr import qr_image
 from forms.security import client_key, csp_nonce
 from forms.text import Words
 
@@ -134,6 +136,11 @@ class Visit:
             languages=tuple(survey.languages),
             started=self.response is not None,
         )
+
+    @property
+    def channel(self) -> str:
+        """Give the channel this visit answers through: the web, or a round's open link."""
+        return "web" if self.invitation is not None else "open_link"
 
     @property
     def response_id(self) -> int | None:
@@ -391,6 +398,23 @@ def _render(page: Page, response_id: int | None) -> ResponseReturnValue:
     return page.render(), page.status
 
 
+@dataclass(frozen=True)
+class TelegramOffer:
+    """ "Answer in Telegram instead": the invitation's deep link, and its QR code (a data URI)."""
+
+    link: str
+    qr: str
+
+
+def _telegram(visit: Visit) -> TelegramOffer | None:
+    """Offer the invitation in Telegram, where the bot is configured (never for an open link,
+    which has no invitation for the bot to carry on with)."""
+    if visit.invitation is None:
+        return None
+    link = telegram_link(services(current_app).settings, visit.invitation.token)
+    return TelegramOffer(link, qr_image(link)) if link else None
+
+
 def _see_other(url: str) -> HttpResponse:
     return redirect(url, 303)
 
@@ -412,7 +436,12 @@ def start(kind: str, key: str) -> ResponseReturnValue:
                 flow.ensure_invited(visit.invitation)
             else:
                 flow.ensure_open(visit.round)
-            page = _page("respond/start.html", visit.frame(language, named=True), page="start")
+            page = _page(
+                "respond/start.html",
+                visit.frame(language, named=True),
+                page="start",
+                telegram=_telegram(visit),
+            )
         response_id = visit.response_id
     return _render(page, response_id)
 
@@ -480,7 +509,7 @@ def answer(kind: str, key: str, qid: str) -> ResponseReturnValue:
         if response is None:
             return _see_other(visit.url("start"))
         try:
-            view = flow.answer(session, response, qid, raw)
+            view = flow.answer(session, response, qid, raw, channel=visit.channel)
         except flow.AnsweredElsewhere as conflict:
             # Another device or tab moved on first: this answer was not saved, so say so.
             _tell(response, conflict.message)
@@ -529,7 +558,7 @@ def submit(kind: str, key: str) -> ResponseReturnValue:
         response = visit.response
         if response is None:
             return _see_other(visit.url("start"))
-        view = flow.complete(session, response)
+        view = flow.complete(session, response, channel=visit.channel)
         if not (isinstance(view, flow.QuestionView) and view.error):
             return _see_other(visit.here())
         # A required answer is missing: its question, with why, for this browser only.
@@ -545,7 +574,7 @@ def done(kind: str, key: str) -> ResponseReturnValue:
             return _see_other(visit.url("start"))
         if response.status != "completed":
             return _see_other(visit.here())
-        page = _page("respond/done.html", visit.frame())
+        page = _page("respond/done.html", visit.frame(), telegram=_telegram(visit))
     return _render(page, response.id)
 
 

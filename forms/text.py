@@ -59,6 +59,19 @@ WORDS: dict[str, str] = {
     "footer": N_("tempcheck collects feedback for %(provider)s."),
     "footer_plain": N_("tempcheck collects feedback for voluntary and community groups."),
     "language": N_("Language"),
+    "telegram_heading": N_("Answer in Telegram instead"),
+    "telegram_body": N_(
+        "If you would rather answer in the Telegram app, open the survey there, or scan "
+        "the code with your phone's camera. Answers you have already given here are kept."
+    ),
+    "telegram_link": N_("Open the survey in Telegram"),
+    "telegram_qr_alt": N_("QR code that opens the survey in Telegram"),
+    "telegram_next_heading": N_("Answer in Telegram next time"),
+    "telegram_next_body": N_(
+        "%(provider)s can send you its next surveys in the Telegram app. Open this survey "
+        "in Telegram, or scan the code with your phone's camera, and answer “Yes, send "
+        "them here”."
+    ),
 }
 
 

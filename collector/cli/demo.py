@@ -126,6 +126,8 @@ ROUNDS = (
     ("2025/26 H2", 8, 42, 0.05),
 )
 RESPONSE_RATE = 0.7
+# One demo group in this many sends its answers from the other channel than it started in.
+SWITCH_EVERY = 7
 # Who signs in: one staff member per provider (by slug), and which providers the funder funds.
 STAFF = {
     "brentwood-cvs": "Priya Shah",
@@ -1270,13 +1272,26 @@ def _answer_round(
         finish = draw < rate
         _answer(rng, session, response, min(max(p, 0.05), 0.97), when, stop_early=not finish)
         if finish:
-            view = flow.complete(session, response, now=when + timedelta(minutes=3))
+            view = flow.complete(
+                session,
+                response,
+                now=when + timedelta(minutes=3),
+                channel=_finished_in(invitation, channel),
+            )
             if not isinstance(view, flow.DoneView):
                 raise RuntimeError(f"demo respondent could not submit: {view}")
             completed += 1
         else:
             started += 1
     return completed, started
+
+
+def _finished_in(invitation: models.Invitation, started_in: str) -> str:
+    """Give the channel a demo group sends its answers from: one in seven switches (by its
+    invitation, so the demo's random draws, and so its numbers, stay as they were)."""
+    if invitation.id % SWITCH_EVERY:
+        return started_in
+    return "web" if started_in == "telegram" else "telegram"
 
 
 def _answer(

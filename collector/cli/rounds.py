@@ -27,6 +27,7 @@ from collector.cli.base import (
     stop,
     table,
 )
+from collector.delivery import chats
 from collector.errors import CollectorError
 from collector.localtime import day_ends, day_starts
 from collector.models import utcnow
@@ -436,7 +437,7 @@ def rounds_status(context: Context, round_id: int, non_responders: bool) -> None
         )
     click.echo()
     table(
-        ("completed by channel", "responses"),
+        ("completed, by the channel finished in", "responses"),
         [(channel, n) for channel, n in sorted(status.by_channel.items())],
     )
     if status.by_language:
@@ -448,6 +449,10 @@ def rounds_status(context: Context, round_id: int, non_responders: bool) -> None
                 for code, n in sorted(status.by_language.items())
             ],
         )
+    if status.switches:
+        click.echo("Switched channel on the way:")
+        for (started_in, finished_in), n in sorted(status.switches.items()):
+            click.echo(f"  {rounds.describe_switch(started_in, finished_in, n)}")
     click.echo()
     order = {s: n for n, s in enumerate(MESSAGE_STATUSES)}
     table(
@@ -541,9 +546,13 @@ def rounds_links(context: Context, round_id: int, output: Path | None, force: bo
         )
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(("external_ref", who, "contact_email", "link"))
+    # The deep link beside the web link, where the bot is configured: the same invitation,
+    # answered in Telegram instead (empty where it is not).
+    writer.writerow(("external_ref", who, "contact_email", "link", "telegram_link"))
     for ref, name, email, token in rows:
-        writer.writerow([csv_cell(cell) for cell in (ref, name, email or "", f"{base}/r/{token}")])
+        telegram = chats.telegram_link(context.settings, token) or ""
+        cells = (ref, name, email or "", f"{base}/r/{token}", telegram)
+        writer.writerow([csv_cell(cell) for cell in cells])
     if output is None:
         click.echo(buffer.getvalue(), nl=False)
         return

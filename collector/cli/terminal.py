@@ -63,7 +63,7 @@ class TerminalChannel:
             return flow.back(session, response)
         if isinstance(view, flow.ReviewView):
             if typed == "":
-                return flow.complete(session, response)
+                return flow.complete(session, response, channel="terminal")
             if typed.isdigit() and 1 <= int(typed) <= len(view.items):
                 return flow.change(session, response, view.items[int(typed) - 1].question_id)
             click.secho(
@@ -72,7 +72,9 @@ class TerminalChannel:
             )
             return None
         if isinstance(view, flow.QuestionView):
-            return flow.answer(session, response, view.question_id, _raw(view, typed))
+            return flow.answer(
+                session, response, view.question_id, _raw(view, typed), channel="terminal"
+            )
         return None
 
     @staticmethod

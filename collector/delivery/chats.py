@@ -12,10 +12,12 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.orm import Session
 
 from collector import models
+from collector.config import Settings
+from collector.delivery import outbox
 from collector.models import utcnow
 
 # A staff member's or funder's code to link a chat: 8 characters of an alphabet without look-
@@ -23,6 +25,20 @@ from collector.models import utcnow
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"
 CODE_LENGTH = 8
 CODE_LIFETIME = timedelta(minutes=15)
+# The outbox template of the one line a chat gets when its survey was sent from elsewhere.
+FINISHED_ELSEWHERE = "finished_elsewhere"
+
+
+def deep_link(username: str, token: str) -> str:
+    """Give the t.me link that opens the bot and sends it `/start <token>`."""
+    return f"https://t.me/{username.lstrip('@')}?start={token}"
+
+
+def telegram_link(settings: Settings, token: str) -> str | None:
+    """Give an invitation's deep link, where the bot is configured (TELEGRAM_BOT_USERNAME);
+    None where it is not, and then nothing offers "answer in Telegram instead"."""
+    username = (settings.telegram_bot_username or "").lstrip("@")
+    return deep_link(username, token) if username else None
 
 
 def chat_for(session: Session, chat_id: int) -> models.TelegramChat | None:
@@ -49,6 +65,65 @@ def attach_invitation(
     chat.invitation = invitation
     session.flush()
     return chat
+
+
+def open_invitations(
+    session: Session, chat: models.TelegramChat, *, now: datetime | None = None
+) -> list[models.Invitation]:
+    """List the invitations the chat's group, volunteer or contact can answer now, newest
+    first: their rounds are open and their responses not sent. None for a chat linked to
+    no one."""
+    inv, resp, round_ = models.Invitation, models.Response, models.Round
+    whom = [
+        column == value
+        for column, value in (
+            (inv.organisation_id, chat.organisation_id),
+            (inv.volunteer_id, chat.volunteer_id),
+            (inv.contact_id, chat.contact_id),
+        )
+        if value is not None
+    ]
+    if not whom:
+        return []
+    now = now or utcnow()
+    found = session.scalars(
+        select(inv)
+        .join(round_, round_.id == inv.round_id)
+        .outerjoin(resp, resp.invitation_id == inv.id)
+        .where(or_(*whom))
+        .where(round_.status == "open", round_.opens_at <= now, round_.closes_at > now)
+        .where(or_(resp.id.is_(None), resp.status != "completed"))
+        .order_by(round_.opens_at.desc(), inv.id.desc())
+    ).all()
+    return [i for i in found if i.recipient is None or i.recipient.opted_out_at is None]
+
+
+def tell_finished_elsewhere(session: Session, response: models.Response) -> int:
+    """Queue one line ("finished on the web, thank you") to each chat that was answering
+    this response and did not send it, so that its last question stops looking answerable.
+    Once per chat and response, however often this is called; give how many were queued."""
+    chats = session.scalars(
+        select(models.TelegramChat).where(
+            models.TelegramChat.invitation_id == response.invitation_id,
+            models.TelegramChat.reachable,
+        )
+    ).all()
+    queued = 0
+    for chat in chats:
+        queued += outbox.enqueue(
+            session,
+            dedupe_key=f"finished:{response.id}:{chat.chat_id}",
+            channel="telegram",
+            recipient=str(chat.chat_id),
+            template=FINISHED_ELSEWHERE,
+            data={
+                "finished_channel": response.finished_channel or response.channel,
+                "language": response.language,
+            },
+            provider_id=response.round.provider_id,
+            round_id=response.round_id,
+        )
+    return queued
 
 
 def _answering_for(

@@ -14,6 +14,7 @@ the address nor the link, because logs must not hold personal data or tokens.
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 import smtplib
 import ssl
@@ -25,17 +26,21 @@ from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from typing import Any, TextIO
 
+import segno
 from jinja2 import Environment, PackageLoader, StrictUndefined, TemplateError, select_autoescape
 from sqlalchemy.orm import Session, sessionmaker
 
 from collector import models, reports
 from collector.config import Settings
+from collector.delivery.chats import telegram_link
 from collector.delivery.outbox import DeliveryError, Outgoing
 from collector.localtime import long_date
 from collector.models import utcnow
 from collector.reports import Attachment
 
 TEMPLATES = ("invite", "reminder", reports.TEMPLATE)
+# The Content-ID of the QR code of the Telegram link, in an invitation's HTML.
+QR_CID = "telegram-qr@tempcheck"
 # Errors from mail servers often quote the address; it goes nowhere near logs or the console.
 _ADDRESS = re.compile(r"<?[^\s<>@]+@[^\s<>@]+>?")
 
@@ -92,8 +97,28 @@ def report_link(settings: Settings, path: str) -> str:
     return f"{settings.base_url.rstrip('/')}{path}"
 
 
+QR_SCALE, QR_BORDER = 5, 2
+
+
+def qr_png(url: str) -> bytes:
+    """Give a QR code of `url` as a PNG, big enough to scan from a screen."""
+    buffer = io.BytesIO()
+    segno.make(url, error="m").save(
+        buffer, kind="png", scale=QR_SCALE, border=QR_BORDER, dark="#0b0c0c"
+    )
+    return buffer.getvalue()
+
+
+def _qr_size(url: str | None) -> int:
+    """Give the width (and height) in pixels of `url`'s QR code, 0 for no link."""
+    if not url:
+        return 0
+    return int(segno.make(url, error="m").symbol_size(scale=QR_SCALE, border=QR_BORDER)[0])
+
+
 def _invitation_context(settings: Settings, data: Mapping[str, Any]) -> dict[str, Any]:
     token = str(data["token"])
+    telegram = telegram_link(settings, token)
     # A placement's follow-up speaks to the volunteer, or to the host group, about it.
     placement = data.get("placement") or {}
     return {
@@ -109,6 +134,11 @@ def _invitation_context(settings: Settings, data: Mapping[str, Any]) -> dict[str
         "link": respondent_link(settings, token),
         "optout_link": optout_link(settings, token),
         "token": token,
+        # "Answer in Telegram instead", where the bot is configured: its deep link, and a QR
+        # code of it that goes with the email as an inline image (QR_CID).
+        "telegram_link": telegram,
+        "qr_cid": QR_CID,
+        "qr_size": _qr_size(telegram),
     }
 
 
@@ -185,6 +215,14 @@ def render_email(
     email["Auto-Submitted"] = "auto-generated"
     email.set_content(text)
     email.add_alternative(html, subtype="html")
+    if context.get("telegram_link"):
+        # An image inside the email (multipart/related, cid:), which mail programs show where
+        # they refuse data: images and pictures from the web.
+        html_part = email.get_body(("html",))
+        assert isinstance(html_part, EmailMessage)
+        html_part.add_related(
+            qr_png(str(context["telegram_link"])), "image", "png", cid=f"<{QR_CID}>"
+        )
     for attachment in attachments:
         email.add_attachment(
             attachment.content,

@@ -8,19 +8,22 @@ from __future__ import annotations
 
 from typing import Any
 
-import segno
+from flask import current_app
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from collector import audit, models
+from collector.delivery.chats import telegram_link
 from collector.rounds import asks_contacts
 from collector.volunteering.followups import asks_volunteers
+from forms import services
 from forms.console import bp
 from forms.console.access import ProviderRef, staff_required
 from forms.console.pages import csv_download, owned, reading, render, writing
 from forms.console.rounds import _who, invitation_url, open_link_url
+from forms.qr import qr_image
 
 
 def _invitations(session: Session, round_id: int) -> list[Any]:
@@ -83,23 +86,19 @@ def round_links(provider: ProviderRef, round_id: int) -> ResponseReturnValue:
     states = {None: "not started", "in_progress": "started", "completed": "completed"}
     return csv_download(
         f"round-{round_id}-links.csv",
-        [f"{who}_ref", who, "email", "link", "answered"],
+        [f"{who}_ref", who, "email", "link", "telegram_link", "answered"],
         [
             (
                 ref,
                 name,
                 email if consent and email else "",
                 invitation_url(token),
+                telegram_link(services(current_app).settings, token) or "",
                 states.get(status, status),
             )
             for token, ref, name, email, consent, status in rows
         ],
     )
-
-
-def qr_image(url: str) -> str:
-    """Give a QR code of `url` as an SVG data URI (the page's CSP allows data: images)."""
-    return str(segno.make(url, error="m").svg_data_uri(scale=4, border=2, dark="#0b0c0c"))
 
 
 @bp.get("/<provider_slug>/rounds/<int:round_id>/qr")

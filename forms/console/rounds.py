@@ -540,6 +540,7 @@ def round_page(provider: ProviderRef, round_id: int) -> ResponseReturnValue:
             snapshots=_published_reports(session, found),
             channel_names=CHANNEL_NAMES,
             language_name=_language_name,
+            describe_switch=rounds.describe_switch,
             shown=SHOWN_NON_RESPONDERS,
             poll_seconds=POLL_SECONDS,
         )

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import app, render, respondent
-from collector import models
+from collector import models, rounds
 from collector.db import transaction
 from collector.models import utcnow
 from tests.bot.conftest import BotHarness, FakeChat, callback_answers, text_update, texts
@@ -360,8 +360,32 @@ def test_a_code_already_answered(harness: BotHarness) -> None:
 
     calls = harness.chat(218).send(f"/start {token}")
 
+    # Opened from the thank-you page's "Answer in Telegram next time", say: already answered,
+    # and (the round being open) whether future surveys may come to this chat.
+    already, consent = texts(calls)
+    assert already == "You have already answered this survey. Thank you."
+    assert "send you future surveys here" in consent
+    assert attached(harness.sessions, 218) == invitation_id
+    assert response_row(harness.sessions, invitation_id).status == "completed"  # type: ignore[union-attr]
+
+
+def test_a_code_already_answered_in_a_closed_round_changes_nothing(harness: BotHarness) -> None:
+    chat, invitation_id = at_used(harness, 219)
+    chat.press_label("No")
+    chat.send("2")
+    chat.send("/skip")
+    chat.send("/skip")
+    chat.press_label("Send answers")
+    with transaction(harness.sessions) as session:
+        invitation = session.get(models.Invitation, invitation_id)
+        assert invitation is not None
+        token = invitation.token
+        rounds.close_round(session, invitation.round)
+
+    calls = harness.chat(220).send(f"/start {token}")
+
     assert texts(calls) == ["You have already answered this survey. Thank you."]
-    assert attached(harness.sessions, 218) is None
+    assert attached(harness.sessions, 220) is None
 
 
 def test_the_round_closing_mid_survey(harness: BotHarness) -> None:

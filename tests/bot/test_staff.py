@@ -390,7 +390,7 @@ def test_round_names_segment_values_and_channels_as_the_console_does(
     assert "- Community group: 1 of 3 (33%)" in answer
     assert "- Under £10k: 1 of 2 (50%)" in answer and "- Not recorded: 0 of 1 (0%)" in answer
     assert "- Members: 1 of 2 (50%)" in answer and "- Not members: 0 of 1 (0%)" in answer
-    assert "Answered by: Web 1" in answer
+    assert "Completed, by the channel finished in: Web 1" in answer
     for code in ("under_10k", "community_group", "not a member", "web 1"):
         assert code not in answer, code
 

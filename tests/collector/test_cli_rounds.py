@@ -402,7 +402,7 @@ def test_links_to_a_file_never_overwrite_without_force(
     written = run("rounds", "links", "1", "--output", str(target))
     assert written.exit_code == 0 and f"Wrote 5 links for round 1 to {target}." in written.output
     text = target.read_text(encoding="utf-8-sig")
-    assert text.splitlines()[0] == "external_ref,organisation,contact_email,link"
+    assert text.splitlines()[0] == "external_ref,organisation,contact_email,link,telegram_link"
     assert len(text.splitlines()) == 6 and "Café Club" in text
     target.write_text("keep me")
     refused = run("rounds", "links", "1", "--output", str(target))
@@ -466,6 +466,6 @@ def test_links_of_a_volunteers_follow_up_round_list_its_volunteers(
 
     assert result.exit_code == 0, result.output
     assert list(csv.reader(result.output.splitlines())) == [
-        ["external_ref", "volunteer", "contact_email", "link"],
-        [ref, "Priya Shah", email, f"http://localhost:5000/r/{token}"],
+        ["external_ref", "volunteer", "contact_email", "link", "telegram_link"],
+        [ref, "Priya Shah", email, f"http://localhost:5000/r/{token}", ""],
     ]

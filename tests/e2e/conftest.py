@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from flask import Flask
@@ -197,12 +197,14 @@ def live_database(
 
 
 @contextmanager
-def serving(database_url: str) -> Iterator[LiveServer]:
-    """Serve the app on `database_url` from a thread on 127.0.0.1."""
+def serving(database_url: str, **overrides: Any) -> Iterator[LiveServer]:
+    """Serve the app on `database_url` from a thread on 127.0.0.1 (settings as `overrides`
+    say, beside the database)."""
     settings = Settings(
         database_url=database_url,
         secret_key="e2e-secret-key-not-for-production",
         base_url="http://127.0.0.1",
+        **overrides,
     )
     app = create_app(settings)
     port = _free_port()

@@ -388,8 +388,8 @@ def test_a_volunteers_follow_up_round_gives_its_volunteers_links_and_counts_volu
     csv_text = staff.client.get(f"{url}/links.csv").get_data(as_text=True)
     rows = [line.split(",") for line in csv_text.lstrip("\ufeff").splitlines()]
     assert rows == [
-        ["volunteer_ref", "volunteer", "email", "link", "answered"],
-        [ref, name, email, f"http://testserver/r/{token}", "not started"],
+        ["volunteer_ref", "volunteer", "email", "link", "telegram_link", "answered"],
+        [ref, name, email, f"http://testserver/r/{token}", "", "not started"],
     ]
 
     staff.get(f"{url}/qr")

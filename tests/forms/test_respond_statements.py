@@ -94,7 +94,9 @@ def test_a_note_and_sending_the_answers_each_update_the_response_once(
     assert writes(note) == ["UPDATE responses"], note
     assert sent.status_code == 303 and sent.headers["Location"] == f"/r/{token}/done"
     assert writes(sending) == ["UPDATE responses"], sending
-    # The respondent, the stored answers, the one UPDATE, and which webhooks want a completed
-    # response (none here, so nothing is queued).
-    assert len(sending) <= 4, sending
+    # The respondent, the stored answers, the one UPDATE, which Telegram chats were answering
+    # it (to be told it was sent; none here), and which webhooks want a completed response
+    # (none here, so nothing is queued).
+    assert len(sending) <= 5, sending
+    assert sum("FROM telegram_chats" in s for s in sending) == 1, sending
     assert sum("FROM webhooks" in s for s in sending) == 1, sending
