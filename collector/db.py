@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,10 +29,24 @@ READ_ONLY = "tempcheck_read_only"
 # steady use is not, since a ping is a round trip on every request. A connection that breaks
 # while in use fails that one request, and SQLAlchemy then replaces the pool's connections.
 PING_AFTER_IDLE_SECONDS = 5.0
+# Each engine's backup folder (BACKUP_DIR), where the register of erasures is copied as it grows.
+_backup_folders: weakref.WeakKeyDictionary[Engine, Path] = weakref.WeakKeyDictionary()
 
 
 def make_engine(settings: Settings, **kwargs: Any) -> Engine:
     """Create the engine for the configured database, with SQLite tuned for several processes."""
+    engine = _make_engine(settings, **kwargs)
+    _backup_folders[engine] = settings.backup_folder
+    return engine
+
+
+def backup_folder(bind: Any) -> Path | None:
+    """Give the backup folder of the settings an engine (or a connection to one) was made with."""
+    engine = getattr(bind, "engine", bind)
+    return _backup_folders.get(getattr(engine, "_proxied", engine)) or _backup_folders.get(engine)
+
+
+def _make_engine(settings: Settings, **kwargs: Any) -> Engine:
     url = make_url(settings.resolved_database_url)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
