@@ -20,6 +20,7 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from collector.config import Settings
+from collector.errors import CollectorError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The execution option that marks a read-only session's connections.
@@ -203,3 +204,42 @@ def current_revision(engine: Engine) -> str | None:
 def head_revision() -> str | None:
     """Give the newest migration's revision."""
     return ScriptDirectory(str(MIGRATIONS)).get_current_head()
+
+
+def known_revisions() -> set[str]:
+    """Give every schema revision this code's migrations know."""
+    return {script.revision for script in ScriptDirectory(str(MIGRATIONS)).walk_revisions()}
+
+
+class SchemaMismatch(CollectorError):
+    """The database's schema is not the one this code was written for."""
+
+    code = "schema_mismatch"
+
+
+def check_schema(engine: Engine) -> None:
+    """Refuse a database behind or ahead of the code, saying which command puts it right.
+
+    A long-running process (the web server, the bot, the dispatcher) must not run on a schema
+    it was not written for: behind, its queries fail half-way through someone's answers;
+    ahead, it may write rows a newer version reads differently. A database with no schema at
+    all is new and is created here (there is nothing in it to lose).
+    """
+    current, head = current_revision(engine), head_revision()
+    if current == head:
+        return
+    if current is None:
+        upgrade(engine)
+        return
+    if current in known_revisions():
+        raise SchemaMismatch(
+            f"The database is at schema {current}, behind this tempcheck's schema {head}. "
+            "Back it up with `tempcheck backup`, upgrade it with `tempcheck init`, then start "
+            "again."
+        )
+    raise SchemaMismatch(
+        f"The database is at schema {current}, which this tempcheck (schema {head}) does not "
+        "know: a newer tempcheck upgraded it. Install that version or newer (`git pull && make "
+        "install`), or go back to a backup taken before the upgrade with `tempcheck restore "
+        "FILE --force`."
+    )

@@ -417,7 +417,7 @@ def serve(context: Context, host: str, port: int, threads: int, workers: int, de
             fg="yellow",
             err=True,
         )
-    context.sessions  # noqa: B018 - creates or upgrades the schema once, before any worker starts
+    context.service_sessions  # noqa: B018 - refuses a schema behind or ahead of the code
     context.close()  # the app opens its own engine
     click.echo(f"tempcheck web forms on http://{host}:{port}/ (Ctrl-C stops)")
     if dev:
@@ -543,6 +543,7 @@ def _add_command_groups() -> None:
     from collector.cli import (
         activities,
         api,
+        backup,
         bot,
         contacts,
         dispatch,
@@ -578,6 +579,8 @@ def _add_command_groups() -> None:
     main.add_command(api.group)
     main.add_command(hubs.group)
     main.add_command(selfeval.group)
+    main.add_command(backup.backup)
+    main.add_command(backup.restore)
 
 
 _add_command_groups()

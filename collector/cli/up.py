@@ -138,7 +138,7 @@ def up(context: Context, host: str, port: int, mail_port: int, threads: int, wor
     _check_free(host, port, "--port")
     if sink:
         _check_free("127.0.0.1", mail_port, "--mail-port")
-    context.sessions  # noqa: B018 - create or upgrade the schema once, before the children start
+    context.service_sessions  # noqa: B018 - refuses a schema behind or ahead of the code
     context.close()
 
     shared: dict[str, str] = {}
