@@ -81,7 +81,7 @@ def _forget_pending(session: Session) -> None:
 
 def append_to_file(path: Path, entries: Iterable[dict[str, Any]]) -> None:
     """Append entries to a register file, made readable by its owner only."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     text = "".join(json.dumps(entry, sort_keys=True) + "\n" for entry in entries)
     descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
