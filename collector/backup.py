@@ -428,33 +428,61 @@ def _sqlite_replace(payload: Path, database: str) -> None:
     source = sqlite3.connect(f"file:{payload}?mode=ro", uri=True)
     target = sqlite3.connect(database, timeout=30)
     try:
+        # Read it before anything is written: a copy SQLite cannot read changes nothing.
+        source.execute("SELECT count(*) FROM sqlite_master").fetchone()
         # The backup API writes the backup's pages over the database, through SQLite's own
         # locking and journal: the file is never half one and half the other.
         source.backup(target)
         target.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.DatabaseError as error:
+        raise BackupError(
+            f"The backup's database cannot be read ({error}), and the database was left as it was"
+        ) from None
     finally:
         target.close()
         source.close()
 
 
 def _postgres_replace(payload: Path, engine: Engine) -> None:
-    pg_restore = _client_tool("pg_restore")
-    with engine.begin() as connection:
-        for name in inspect(connection).get_table_names():
-            connection.execute(text(f'DROP TABLE IF EXISTS "{name}" CASCADE'))
-    _run(
-        [
-            pg_restore,
-            "--no-owner",
-            "--no-privileges",
-            "--exit-on-error",
-            "--single-transaction",
-            f"--dbname={make_url(engine.url).database}",
-            str(payload),
-        ],
-        engine,
-        "pg_restore",
+    """Drop every table and restore the archive in one transaction: psql runs the DROPs, then
+    the SQL pg_restore writes, so a restore that fails half-way leaves the database as it was."""
+    pg_restore, psql = _client_tool("pg_restore"), _client_tool("psql")
+    with engine.connect() as connection:
+        names = inspect(connection).get_table_names()
+    # The DROPs' notices about tables not there would only fill the pipe.
+    env = {**_libpq_environment(engine), "PGOPTIONS": "-c client_min_messages=warning"}
+    runner = subprocess.Popen(
+        [psql, "--no-psqlrc", "--quiet", "--single-transaction", "--set=ON_ERROR_STOP=1"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
     )
+    assert runner.stdin is not None and runner.stderr is not None
+    try:
+        runner.stdin.write(
+            "".join(f'DROP TABLE IF EXISTS "{name}" CASCADE;\n' for name in names).encode()
+        )
+        runner.stdin.flush()
+        script = subprocess.run(
+            [pg_restore, "--no-owner", "--no-privileges", "--file=-", str(payload)],
+            stdout=runner.stdin,
+            stderr=subprocess.PIPE,
+            check=False,
+        )
+        if script.returncode != 0:
+            # psql must not commit the DROPs: end its transaction with an error.
+            runner.stdin.write(b"\nSELECT 1/0;\n")
+    finally:
+        runner.stdin.close()
+    said = runner.stderr.read().decode(errors="replace").strip().splitlines()
+    runner.stderr.close()
+    if runner.wait() != 0 or script.returncode != 0:
+        problem = script.stderr.decode(errors="replace").strip().splitlines() or said
+        raise BackupError(
+            f"pg_restore failed, and the database was left as it was: "
+            f"{problem[-1] if problem else 'exit code ' + str(runner.returncode)}"
+        )
 
 
 def reapply(session: Session, register: dict[tuple[str, int], datetime]) -> int:

@@ -231,11 +231,13 @@ def test_a_backup_says_what_it_holds_is_owner_only_and_verifies(
     assert any(line.split() == ["Outbox", "messages:", "5"] for line in lines)
 
 
-def _rewrite(path: Path, change: Any) -> None:
-    """Write a backup again with its manifest changed and a checksum that matches, as a newer
-    tempcheck would have written it."""
-    head, manifest_line, payload = path.read_bytes().split(b"\n", 2)
+def _rewrite(path: Path, change: Any, payload: bytes | None = None) -> None:
+    """Write a backup again with its manifest (or database) changed and a checksum that
+    matches, as a newer tempcheck, or a faulty one, would have written it."""
+    head, manifest_line, kept = path.read_bytes().split(b"\n", 2)
+    payload = kept if payload is None else payload
     fields = json.loads(manifest_line)
+    fields["payload_bytes"] = len(payload)
     change(fields)
     fields["sha256"] = ""
     manifest = backup.Manifest(**fields)
@@ -286,6 +288,23 @@ def test_a_bad_backup_is_refused_with_a_message_and_the_target_is_left_alone(
     if damage != "newer schema":
         verified = cli(settings, "backup", "--verify", str(taken))
         assert verified.exit_code == 1 and said in verified.output
+
+
+def test_a_backup_whose_database_cannot_be_read_leaves_the_database_as_it_was(
+    settings: Settings, session_factory: sessionmaker[Session], engine: Engine, taken: Path
+) -> None:
+    _rewrite(taken, lambda fields: None, payload=b"PGDMP and then nothing a restore can read")
+    with db.transaction(session_factory) as session:
+        make_provider(session, slug="added-after", name="Added after the backup")
+    engine.dispose()
+    refused = cli(settings, "restore", str(taken), "--force")
+    assert refused.exit_code == 1
+    assert "and the database was left as it was" in refused.output
+    assert "Traceback" not in refused.output
+    engine.dispose()
+    assert count(engine, models.Provider) == 2
+    assert count(engine, models.Organisation) == 5
+    assert db.current_revision(engine) == db.head_revision()
 
 
 def test_a_database_that_holds_data_is_replaced_only_with_force(
