@@ -282,6 +282,11 @@ def demo_data(context: Context, reset: bool, seed: int) -> None:
         path = Path(url.removeprefix("sqlite:///"))
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
+        # The register of erasures names records of the database just deleted: restoring a
+        # backup of the new one must not erase its records of the same numbers.
+        from collector.erasure import REGISTER_FILE
+
+        (context.settings.backup_folder / REGISTER_FILE).unlink(missing_ok=True)
     with db.transaction(context.sessions) as session:
         if session.scalar(select(func.count()).select_from(models.Provider)):
             _fail("The database already has data: use --reset for a fresh demo database")
