@@ -27,6 +27,7 @@ from collector.cli import main
 from collector.config import Settings
 from collector.models import Base, utcnow
 from tests.analysis.builders import store_response
+from tests.collector.test_backup import fresh  # noqa: F401 - a fixture
 from tests.conftest import create_database, drop_database
 from tests.factories import (
     cvs_support,
@@ -209,7 +210,11 @@ SERVICES = [
 
 
 def test_an_upgrade_from_an_older_schema_keeps_every_row_and_every_kpi(
-    engine: Engine, session_factory: sessionmaker[Session], old_settings: Settings
+    engine: Engine,
+    session_factory: sessionmaker[Session],
+    old_settings: Settings,
+    fresh: Settings,  # noqa: F811 - the fixture imported above
+    tmp_path: Path,
 ) -> None:
     scenario(session_factory)
     old = db.make_engine(old_settings)
@@ -227,6 +232,23 @@ def test_an_upgrade_from_an_older_schema_keeps_every_row_and_every_kpi(
             refused.output
         )
         assert "upgrade it with `tempcheck init`" in refused.output
+
+    # A backup of the old database, restored by this version, is upgraded as it goes back.
+    output = tmp_path / "old.backup"
+    assert cli(old_settings, "backup", "--output", str(output)).exit_code == 0
+    restored = cli(fresh, "restore", str(output))
+    assert restored.exit_code == 0, restored.output
+    assert f"Upgraded from schema {OLD} to {db.head_revision()}." in restored.output
+    back = db.make_engine(fresh)
+    try:
+        after = rows_of(back, columns)
+        # The one row more: the restore, in the audit log.
+        audit = after.pop("audit_events")
+        assert [r for r in audit if "backup.restore" not in r] == before["audit_events"]
+        assert len(audit) == len(before["audit_events"]) + 1
+        assert after == {name: rows for name, rows in before.items() if name != "audit_events"}
+    finally:
+        back.dispose()
 
     upgraded = cli(old_settings, "init")
     assert upgraded.exit_code == 0, upgraded.output
