@@ -171,9 +171,11 @@ def test_a_backup_taken_while_20_clients_answer_and_the_dispatcher_sends_restore
     engine.dispose()
 
     before = [(r, q) for r, q, at in acknowledged if at < began]
+    during = [(r, q) for r, q, at in acknowledged if began <= at <= ended]
     after = [(r, q) for r, q, at in acknowledged if at > ended]
-    # The backup fell while the clients were answering and the dispatcher was sending.
-    assert len(before) >= CLIENTS * 2 and after, (len(before), len(after))
+    # The backup fell while the clients were answering (on a busy machine they may all finish
+    # while it runs) and the dispatcher was sending.
+    assert len(before) >= CLIENTS * 2 and during + after, (len(before), len(during), len(after))
     assert 0 < len(sender.sent) <= CLIENTS
 
     restored = cli(fresh, "restore", str(output))
