@@ -31,12 +31,14 @@ $(CSS): $(NODE_STAMP) forms/static/tempcheck.scss
 
 assets: $(CSS)
 
-# The tests need a real PostgreSQL server (binaries only: the tests start their own cluster),
-# Chromium, Pango for WeasyPrint (PDF reports), an emoji font for the PDF (text people type) and
-# pdftoppm (the tests render the PDF to PNG).
+# The tests need a real PostgreSQL server (binaries only: the tests start their own cluster)
+# and its client tools of the same major version (pg_dump and pg_restore, for the backup
+# tests; Debian's postgresql package brings both), Chromium, Pango for WeasyPrint (PDF
+# reports), an emoji font for the PDF (text people type) and pdftoppm (the tests render the
+# PDF to PNG).
 system-deps: pdf-deps
-	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
-		echo "Installing PostgreSQL server binaries (Debian package postgresql)..."; \
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v pg_dump >/dev/null 2>&1; then \
+		echo "Installing PostgreSQL server binaries and client tools (Debian package postgresql)..."; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 	fi
 	@if ! command -v chromium >/dev/null 2>&1; then \

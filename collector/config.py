@@ -146,6 +146,30 @@ class Settings:
         "was, unless staff confirm it (`--force`); 0 turns the check off.",
     )
 
+    backup_dir: str = _setting(  # type: ignore[assignment]
+        "BACKUP_DIR",
+        "",
+        "Folder for the backups `tempcheck up` takes (and `tempcheck backup` writes when not "
+        "given --output), and for the register of erasures kept beside them. Empty: `backups` "
+        "in the instance folder. Copy it off the machine.",
+    )
+    backup_daily: bool = _setting(  # type: ignore[assignment]
+        "BACKUP_DAILY",
+        True,
+        "`tempcheck up` takes a backup when it starts and every 24 hours after the last one.",
+    )
+    backup_keep: int = _setting(  # type: ignore[assignment]
+        "BACKUP_KEEP",
+        7,
+        "How many of the backups `tempcheck up` takes are kept in BACKUP_DIR (the oldest go "
+        "first); backups written elsewhere with --output are never deleted.",
+    )
+
+    @property
+    def backup_folder(self) -> Path:
+        """Give BACKUP_DIR, defaulting to `backups` in the instance folder."""
+        return Path(self.backup_dir) if self.backup_dir else Path(self.instance_path) / "backups"
+
     @property
     def reminder_min_interval(self) -> timedelta:
         """Give REMINDER_MIN_HOURS as a span of time."""
@@ -189,6 +213,8 @@ class Settings:
         ):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name.upper()} must be 1 or more")
+        if self.backup_keep < 1:
+            raise SettingsError("BACKUP_KEEP must be 1 or more")
         if self.reminder_min_hours < 0:
             raise SettingsError("REMINDER_MIN_HOURS must be 0 or more")
         if self.trusted_proxies < 0:

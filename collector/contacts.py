@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from collector import models
 from collector.delivery import outbox
-from collector.erasure import delete_free_text, scrub_messages
+from collector.erasure import delete_free_text, register, scrub_messages
 from collector.errors import CollectorError
 from collector.models import utcnow
 from collector.organisations import (
@@ -372,6 +372,7 @@ def erase_contact(
     if contact.erased_at is None:
         contact.erased_at = now
     session.flush()
+    register(session, "contact", contact.id, now=contact.erased_at)
     return done
 
 

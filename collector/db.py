@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +20,7 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from collector.config import Settings
+from collector.errors import CollectorError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The execution option that marks a read-only session's connections.
@@ -28,10 +30,24 @@ READ_ONLY = "tempcheck_read_only"
 # steady use is not, since a ping is a round trip on every request. A connection that breaks
 # while in use fails that one request, and SQLAlchemy then replaces the pool's connections.
 PING_AFTER_IDLE_SECONDS = 5.0
+# Each engine's backup folder (BACKUP_DIR), where the register of erasures is copied as it grows.
+_backup_folders: weakref.WeakKeyDictionary[Engine, Path] = weakref.WeakKeyDictionary()
 
 
 def make_engine(settings: Settings, **kwargs: Any) -> Engine:
     """Create the engine for the configured database, with SQLite tuned for several processes."""
+    engine = _make_engine(settings, **kwargs)
+    _backup_folders[engine] = settings.backup_folder
+    return engine
+
+
+def backup_folder(bind: Any) -> Path | None:
+    """Give the backup folder of the settings an engine (or a connection to one) was made with."""
+    engine = getattr(bind, "engine", bind)
+    return _backup_folders.get(getattr(engine, "_proxied", engine)) or _backup_folders.get(engine)
+
+
+def _make_engine(settings: Settings, **kwargs: Any) -> Engine:
     url = make_url(settings.resolved_database_url)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
@@ -188,3 +204,42 @@ def current_revision(engine: Engine) -> str | None:
 def head_revision() -> str | None:
     """Give the newest migration's revision."""
     return ScriptDirectory(str(MIGRATIONS)).get_current_head()
+
+
+def known_revisions() -> set[str]:
+    """Give every schema revision this code's migrations know."""
+    return {script.revision for script in ScriptDirectory(str(MIGRATIONS)).walk_revisions()}
+
+
+class SchemaMismatch(CollectorError):
+    """The database's schema is not the one this code was written for."""
+
+    code = "schema_mismatch"
+
+
+def check_schema(engine: Engine) -> None:
+    """Refuse a database behind or ahead of the code, saying which command puts it right.
+
+    A long-running process (the web server, the bot, the dispatcher) must not run on a schema
+    it was not written for: behind, its queries fail half-way through someone's answers;
+    ahead, it may write rows a newer version reads differently. A database with no schema at
+    all is new and is created here (there is nothing in it to lose).
+    """
+    current, head = current_revision(engine), head_revision()
+    if current == head:
+        return
+    if current is None:
+        upgrade(engine)
+        return
+    if current in known_revisions():
+        raise SchemaMismatch(
+            f"The database is at schema {current}, behind this tempcheck's schema {head}. "
+            "Back it up with `tempcheck backup`, upgrade it with `tempcheck init`, then start "
+            "again."
+        )
+    raise SchemaMismatch(
+        f"The database is at schema {current}, which this tempcheck (schema {head}) does not "
+        "know: a newer tempcheck upgraded it. Install that version or newer (`git pull && make "
+        "install`), or go back to a backup taken before the upgrade with `tempcheck restore "
+        "FILE --force`."
+    )

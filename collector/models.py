@@ -982,3 +982,23 @@ class EvaluationAction(Base):
 
     def __repr__(self) -> str:
         return f"<EvaluationAction {self.id} round={self.round_id} {self.status}>"
+
+
+class Erasure(Base):
+    """The register of erasures: which record was erased and when, and nothing else.
+
+    It names a record by its kind and id only (no name, no address): enough to erase it again
+    when a restore brings back a backup taken before the erasure (see `collector.backup`).
+    """
+
+    __tablename__ = "erasures"
+    __table_args__ = (UniqueConstraint("kind", "record_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # "volunteer" or "contact": the table the record is in.
+    kind: Mapped[str] = mapped_column(String(16))
+    record_id: Mapped[int] = mapped_column(Integer)
+    erased_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<Erasure {self.kind} {self.record_id}>"

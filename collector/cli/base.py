@@ -50,6 +50,18 @@ class Context:
         return self._factory
 
     @property
+    def service_sessions(self) -> sessionmaker[Session]:
+        """Give the session factory for a long-running process (web server, bot, dispatcher):
+        stop, naming the command that fixes it, when the schema is behind or ahead of the code."""
+        if self._factory is None:
+            try:
+                db.check_schema(self.engine)
+            except db.SchemaMismatch as error:
+                stop(str(error))
+            self._factory = db.make_sessionmaker(self.engine)
+        return self._factory
+
+    @property
     def read_sessions(self) -> sessionmaker[Session]:
         """Give a factory for sessions that only read (on SQLite they take no write lock)."""
         return db.make_read_sessionmaker(self.sessions.kw["bind"])

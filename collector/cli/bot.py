@@ -48,7 +48,7 @@ def bot(context: Context) -> None:
             "TELEGRAM_BOT_TOKEN is not set: create a bot with BotFather and put its token in "
             ".env (see 'Telegram bot' in the README)."
         )
-    context.sessions  # noqa: B018 - creates or upgrades the schema first
+    context.service_sessions  # noqa: B018 - refuses a schema behind or ahead of the code
     context.close()
     _configure_logging()
 

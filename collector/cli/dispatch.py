@@ -67,7 +67,7 @@ def dispatch(context: Context, until_idle: bool, once: bool, name: str | None) -
     if until_idle and once:
         fail("Choose one of --until-idle and --once")
     settings = context.settings
-    context.sessions  # noqa: B018 - creates or upgrades the schema first
+    context.service_sessions  # noqa: B018 - refuses a schema behind or ahead of the code
     context.close()
     _configure_logging()
     # Errors are logged with their traceback: SQL parameters (addresses, tokens) stay out.

@@ -283,6 +283,11 @@ def demo_data(context: Context, reset: bool, seed: int) -> None:
         path = Path(url.removeprefix("sqlite:///"))
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
+        # The register of erasures names records of the database just deleted: restoring a
+        # backup of the new one must not erase its records of the same numbers.
+        from collector.erasure import REGISTER_FILE
+
+        (context.settings.backup_folder / REGISTER_FILE).unlink(missing_ok=True)
     with db.transaction(context.sessions) as session:
         if session.scalar(select(func.count()).select_from(models.Provider)):
             _fail("The database already has data: use --reset for a fresh demo database")
@@ -418,7 +423,7 @@ def serve(context: Context, host: str, port: int, threads: int, workers: int, de
             fg="yellow",
             err=True,
         )
-    context.sessions  # noqa: B018 - creates or upgrades the schema once, before any worker starts
+    context.service_sessions  # noqa: B018 - refuses a schema behind or ahead of the code
     context.close()  # the app opens its own engine
     click.echo(f"tempcheck web forms on http://{host}:{port}/ (Ctrl-C stops)")
     if dev:
@@ -552,6 +557,7 @@ def _add_command_groups() -> None:
     from collector.cli import (
         activities,
         api,
+        backup,
         bot,
         contacts,
         dispatch,
@@ -587,6 +593,8 @@ def _add_command_groups() -> None:
     main.add_command(api.group)
     main.add_command(hubs.group)
     main.add_command(selfeval.group)
+    main.add_command(backup.backup)
+    main.add_command(backup.restore)
 
 
 _add_command_groups()

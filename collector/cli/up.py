@@ -8,6 +8,10 @@ bot`) runs too, and the dispatcher sends invitations to linked chats by Telegram
 SIGTERM stops them all. One that stops by itself is started again after a pause that doubles
 with each crash (1 s, 2 s, 4 s ... at most 30 s), each time saying which and its exit code; one
 that crashes 5 times within 2 minutes makes `up` stop the others and exit with an error.
+
+With BACKUP_DAILY (the default), `up` also backs up the database when it starts and every 24
+hours after the last backup in BACKUP_DIR, in a thread of its own (watching the children never
+waits for it), keeping the newest BACKUP_KEEP.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -29,11 +34,60 @@ import click
 
 from collector.cli.base import Context, default_workers, pass_context, stop
 from collector.config import Settings
+from collector.errors import CollectorError
 
 # How long each child gets to stop after SIGTERM before it is killed (the web server gives the
 # requests in hand 5 seconds; the dispatcher finishes the message it is sending).
 STOP_SECONDS = 15
 POLL_SECONDS = 0.2
+
+
+# How often `up` looks whether the daily backup is due.
+BACKUP_CHECK_SECONDS = 60.0
+
+
+class DailyBackup:
+    """Take the daily backup when it is due, in a thread of its own."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.thread: threading.Thread | None = None
+        self.checked_at: float | None = None
+
+    def tick(self, now: float) -> None:
+        """Start a backup if none is running, it is time to look, and one is due."""
+        if not self.settings.backup_daily or (self.thread is not None and self.thread.is_alive()):
+            return
+        if self.checked_at is not None and now - self.checked_at < BACKUP_CHECK_SECONDS:
+            return
+        self.checked_at = now
+        from collector import backup
+
+        if backup.due(self.settings):
+            self.thread = threading.Thread(target=self.take, name="daily backup", daemon=True)
+            self.thread.start()
+
+    def take(self) -> None:
+        """Back up into BACKUP_DIR and delete the oldest beyond BACKUP_KEEP, saying so."""
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from collector import backup, db
+
+        engine = db.make_engine(self.settings)
+        try:
+            path, _manifest, gone = backup.scheduled(self.settings, engine)
+        except (CollectorError, OSError, SQLAlchemyError) as error:
+            _say(f"The daily backup failed: {error}")
+            return
+        finally:
+            engine.dispose()
+        pruned = f"; deleted {len(gone)} older (BACKUP_KEEP={self.settings.backup_keep})"
+        _say(f"Backed up the database to {path}{pruned if gone else ''}.")
+
+    def finish(self, seconds: float = 120) -> None:
+        """Let a backup under way finish before `up` exits."""
+        if self.thread is not None:
+            self.thread.join(seconds)
 
 
 @dataclass(frozen=True)
@@ -138,7 +192,7 @@ def up(context: Context, host: str, port: int, mail_port: int, threads: int, wor
     _check_free(host, port, "--port")
     if sink:
         _check_free("127.0.0.1", mail_port, "--mail-port")
-    context.sessions  # noqa: B018 - create or upgrade the schema once, before the children start
+    context.service_sessions  # noqa: B018 - refuses a schema behind or ahead of the code
     context.close()
 
     shared: dict[str, str] = {}
@@ -211,8 +265,15 @@ def up(context: Context, host: str, port: int, mail_port: int, threads: int, wor
         click.echo(
             "  processes: " + ", ".join(f"{c.name} (pid {_pid(c)})" for c in children),
         )
-        failed = _watch(children, stopping, RESTARTS)
+        daily = DailyBackup(settings)
+        if settings.backup_daily:
+            click.echo(
+                f"  backups:  daily into {settings.backup_folder}/ (keeping "
+                f"{settings.backup_keep}; BACKUP_DAILY=false turns it off)"
+            )
+        failed = _watch(children, stopping, RESTARTS, on_tick=daily.tick)
     _stop_all(children)
+    daily.finish()
     if failed is not None:
         stop(
             f"The {failed.name} stopped by itself {len(failed.crashes)} times in "
@@ -228,12 +289,15 @@ def _watch(
     stopping: list[int],
     policy: RestartPolicy,
     clock: Callable[[], float] = time.monotonic,
+    on_tick: Callable[[float], None] | None = None,
 ) -> Child | None:
     """Start again each child that stops by itself, after a pause, until asked to stop (give
     None) or until one crashes `policy.crashes` times within `policy.window` seconds (give it).
     """
     while not stopping:
         now = clock()
+        if on_tick is not None:
+            on_tick(now)
         for child in children:
             if child.restart_at is not None:
                 if now >= child.restart_at and not stopping:

@@ -29,7 +29,7 @@ from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from collector import audit, localtime, models
-from collector.erasure import ERASED, delete_free_text, scrub_messages
+from collector.erasure import ERASED, delete_free_text, register, scrub_messages
 from collector.models import utcnow
 
 __all__ = ["ERASED", "Erased", "erase_volunteer", "erased_count", "expired_query", "sweep"]
@@ -99,6 +99,7 @@ def erase_volunteer(
     if volunteer.erased_at is None:
         volunteer.erased_at = now
     session.flush()
+    register(session, "volunteer", volunteer.id, now=volunteer.erased_at)
     return done
 
 

@@ -24,7 +24,7 @@ from typing import TypeVar
 import pytest
 from click.testing import CliRunner
 
-from collector import db
+from collector import backup, db
 from collector.cli import main
 from collector.config import Settings
 from tests.conftest import _free_port
@@ -136,7 +136,19 @@ def test_up_runs_sink_dispatcher_and_web_and_sigterm_stops_them_all(up: Up) -> N
     link = f"http://localhost:{up.port}/r/{up.token}"
     assert link in _wait_for(lambda: _email_with(up.instance / "mail", link), "the email")
 
+    # The daily backup, taken as up starts, in the instance's backup folder, owner-only.
+    said = _wait_for(
+        lambda: next(
+            (x for x in up.output().splitlines() if "up: Backed up the database" in x), None
+        ),
+        "the daily backup",
+    )
+    taken = backup.last_backup(Settings(instance_path=str(up.instance)))
+    assert taken is not None and str(taken[1]) in said
+    assert backup.verify_backup(taken[1]).counts["outbox"] == 1
+
     output = up.output()
+    assert "  backups:  daily into " in output
     assert f"web:      http://127.0.0.1:{up.port}/" in output
     assert f"sign in:  http://127.0.0.1:{up.port}/login" in output
     assert f"local mail sink on 127.0.0.1:{up.mail_port}, saved as .eml files in" in output
