@@ -112,7 +112,8 @@ def tell_finished_elsewhere(session: Session, response: models.Response) -> int:
     for chat in chats:
         queued += outbox.enqueue(
             session,
-            dedupe_key=f"finished:{response.id}:{chat.chat_id}",
+            # The chat's row, not its Telegram id: a key is not blanked when a person is erased.
+            dedupe_key=f"finished:{response.id}:{chat.id}",
             channel="telegram",
             recipient=str(chat.chat_id),
             template=FINISHED_ELSEWHERE,

@@ -161,10 +161,14 @@ def test_a_frozen_cvs_support_version_1_learns_that_none_of_these_is_exclusive(
     from sqlalchemy import select
 
     from collector.models import Survey
-    from collector.survey.loader import library_survey
+    from collector.survey.loader import library_survey, survey_from_dict
     from collector.survey.store import definition, register
+    from tests.factories import english_only
 
-    survey = library_survey("cvs-support")
+    # Version 1 was English only: version 2 added Welsh and Urdu, and nothing else.
+    data = english_only(library_survey("cvs-support")).to_dict()
+    data.update(id="cvs-support", version=1)
+    survey = survey_from_dict(data)
     with db.transaction(db.make_sessionmaker(engine)) as session:
         register(session, survey).frozen_at = utcnow()
 
