@@ -47,7 +47,7 @@ def test_polling_answers_and_stops_cleanly_on_sigterm(
         user = emulator.user(7001)
         user.text("hello?")
         (reply,) = user.wait_messages(1)
-        assert "Telegram link in your invitation" in reply.text
+        assert "no survey waiting for this chat" in reply.text
         assert bot.terminate() == 0
     output = bot.output()
     assert "Telegram bot @tempcheck_test_bot: polling 127.0.0.1:" in output
@@ -101,10 +101,10 @@ def test_webhook_refuses_updates_without_the_secret(
         )
         assert answer.status_code == 200
         posted = emulator.user(6661)
-        assert "Telegram link in your invitation" in posted.wait_messages(1)[0].text
+        assert "no survey waiting for this chat" in posted.wait_messages(1)[0].text
         user = emulator.user(6662)
         user.text("hi there")
-        assert "Telegram link in your invitation" in user.wait_messages(1)[0].text
+        assert "no survey waiting for this chat" in user.wait_messages(1)[0].text
 
         # The refused updates were never handled: nothing was sent to that chat.
         assert "6660" not in emulator.stats()["texts"]
@@ -152,7 +152,7 @@ def test_up_runs_the_bot_when_a_token_is_set(
         assert "Telegram bot (pid " in output
         user = emulator.user(7101)
         user.text("anyone there?")
-        assert "Telegram link in your invitation" in user.wait_messages(1)[0].text
+        assert "no survey waiting for this chat" in user.wait_messages(1)[0].text
         assert up.terminate(seconds=60) == 0, up.output()
     finally:
         stop(up.process)

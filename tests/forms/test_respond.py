@@ -14,7 +14,13 @@ from collector import db, flow, models
 from collector.config import Settings
 from collector.db import make_engine
 from collector.models import utcnow
-from tests.factories import cvs_support, make_invitation, make_organisation, make_provider
+from tests.factories import (
+    cvs_support,
+    english_only,
+    make_invitation,
+    make_organisation,
+    make_provider,
+)
 from tests.forms.conftest import Browser
 
 # A path through cvs-support for a group that had no support: skip logic leaves six questions.
@@ -356,7 +362,7 @@ def test_the_language_switch_shows_the_survey_in_welsh(
 def test_a_survey_in_one_language_has_no_language_switch(
     browser: Browser, session_factory: sessionmaker[Session]
 ) -> None:
-    token = invite(session_factory)
+    token = invite(session_factory, survey=english_only(cvs_support()))
     browser.get(f"/r/{token}")
     assert "tempcheck-language" not in browser.text
 
