@@ -553,6 +553,7 @@ def _add_command_groups() -> None:
         report,
         rounds,
         selfeval,
+        status,
         up,
         users,
         volunteers,
@@ -578,6 +579,7 @@ def _add_command_groups() -> None:
     main.add_command(api.group)
     main.add_command(hubs.group)
     main.add_command(selfeval.group)
+    main.add_command(status.status)
 
 
 _add_command_groups()
