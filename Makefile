@@ -33,7 +33,8 @@ assets: $(CSS)
 
 # The tests need a real PostgreSQL server (binaries only: the tests start their own cluster),
 # Chromium, Pango for WeasyPrint (PDF reports), an emoji font for the PDF (text people type) and
-# pdftoppm (the tests render the PDF to PNG).
+# pdftoppm (the tests render the PDF to PNG), nginx and openssl (the deploy/ configuration is
+# tested through a real nginx with a certificate made in the test).
 system-deps: pdf-deps
 	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
 		echo "Installing PostgreSQL server binaries (Debian package postgresql)..."; \
@@ -46,6 +47,14 @@ system-deps: pdf-deps
 	@if ! command -v pdftoppm >/dev/null 2>&1; then \
 		echo "Installing poppler-utils for the PDF report tests (pdftoppm)..."; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null; \
+	fi
+	@if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then \
+		echo "Installing nginx for the deploy/ configuration's test (Debian package nginx)..."; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; \
+	fi
+	@if ! command -v openssl >/dev/null 2>&1; then \
+		echo "Installing openssl for the deploy/ test's certificate (Debian package openssl)..."; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null; \
 	fi
 
 # WeasyPrint (PDF reports, the demo publishes some) needs Pango.
