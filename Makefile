@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install assets system-deps pdf-deps demo test lint bench clean
+.PHONY: install assets system-deps pdf-deps demo test lint bench screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -88,6 +88,12 @@ test: install system-deps
 	$(BIN)/ruff check collector forms bot analysis tests
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal --durations=20
+
+# The README's pictures (docs/images/), made with the suite's own browser and Telegram emulator
+# on the demo data: run it when pages change, look at them, and commit them. About 3 minutes.
+screenshots: install system-deps
+	$(BIN)/python -m pytest -p no:cacheprovider -n 0 -q tests/e2e/screenshots.py
+	@ls -l docs/images/
 
 lint: install
 	$(BIN)/ruff check collector forms bot analysis tests
