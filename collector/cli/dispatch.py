@@ -113,9 +113,11 @@ def dispatch(context: Context, until_idle: bool, once: bool, name: str | None) -
         else Pulse(sessions, "dispatcher", worker, settings.heartbeat_seconds)
     )
     try:
-        if pulse is not None:
-            pulse.start()
         with _stop_on_signals(dispatcher.stop_event, "Stopping after the message being sent..."):
+            # Its first beat once SIGTERM stops it cleanly: a status that saw it running can
+            # then tell a clean stop from a kill.
+            if pulse is not None:
+                pulse.start()
             if once:
                 total = dispatcher.tick()
                 if total.busy:

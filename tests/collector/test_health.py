@@ -200,10 +200,11 @@ def test_status_says_so_when_the_database_cannot_be_reached(
         env={"DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:9/none"},
     )
     assert result.exit_code == 1
-    assert result.output == (
+    assert (
         "warning  Database: the database cannot be reached (check DATABASE_URL, and that it "
         "is running)\n"
-    )
+    ) in result.output
+    assert "Traceback" not in result.output
 
 
 # A real dispatcher ----------------------------------------------------------------------------
@@ -285,7 +286,7 @@ def test_a_real_dispatcher_killed_and_not_restarted_shows_as_a_warning_within_a_
     found, _ = _wait_for(session_factory, settings, "ok", 60)
     assert found.state == "ok"
     dispatchers[1].send_signal(signal.SIGTERM)
-    assert dispatchers[1].wait(timeout=30) == 0
+    assert dispatchers[1].wait(timeout=60) == 0, (tmp_path / "health-test.log").read_text()
     found = _check(_status(session_factory, settings), "dispatcher")
     assert found.state == "warning"
     assert found.summary.endswith("ago (health-test), none running")
