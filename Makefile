@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install assets system-deps pdf-deps demo test lint bench translations clean
+.PHONY: install assets system-deps pdf-deps demo test lint bench translations screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,8 +34,9 @@ assets: $(CSS)
 # The tests need a real PostgreSQL server (binaries only: the tests start their own cluster)
 # and its client tools of the same major version (pg_dump and pg_restore, for the backup
 # tests; Debian's postgresql package brings both), Chromium, Pango for WeasyPrint (PDF
-# reports), an emoji font for the PDF (text people type) and pdftoppm (the tests render the
-# PDF to PNG).
+# reports), an emoji font for the PDF (text people type), pdftoppm (the tests render the
+# PDF to PNG), nginx and openssl (the deploy/ configuration is tested through a real nginx
+# with a certificate made in the test).
 system-deps: pdf-deps
 	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v pg_dump >/dev/null 2>&1; then \
 		echo "Installing PostgreSQL server binaries and client tools (Debian package postgresql)..."; \
@@ -48,6 +49,14 @@ system-deps: pdf-deps
 	@if ! command -v pdftoppm >/dev/null 2>&1; then \
 		echo "Installing poppler-utils for the PDF report tests (pdftoppm)..."; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null; \
+	fi
+	@if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then \
+		echo "Installing nginx for the deploy/ configuration's test (Debian package nginx)..."; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; \
+	fi
+	@if ! command -v openssl >/dev/null 2>&1; then \
+		echo "Installing openssl for the deploy/ test's certificate (Debian package openssl)..."; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null; \
 	fi
 
 # WeasyPrint (PDF reports, the demo publishes some) needs Pango.
@@ -85,6 +94,12 @@ test: install system-deps
 	$(BIN)/ruff check collector forms bot analysis tests
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal --durations=20
+
+# The README's pictures (docs/images/), made with the suite's own browser and Telegram emulator
+# on the demo data: run it when pages change, look at them, and commit them. About 3 minutes.
+screenshots: install system-deps
+	$(BIN)/python -m pytest -p no:cacheprovider -n 0 -q tests/e2e/screenshots.py
+	@ls -l docs/images/
 
 lint: install
 	$(BIN)/ruff check collector forms bot analysis tests

@@ -146,6 +146,12 @@ class Settings:
         "was, unless staff confirm it (`--force`); 0 turns the check off.",
     )
 
+    heartbeat_seconds: int = _setting(  # type: ignore[assignment]
+        "HEARTBEAT_SECONDS",
+        15,
+        "How often each dispatcher and bot writes its heartbeat; `tempcheck status` warns about "
+        "one silent for three times this (45 s: a dispatcher killed shows within a minute).",
+    )
     backup_dir: str = _setting(  # type: ignore[assignment]
         "BACKUP_DIR",
         "",
@@ -210,6 +216,7 @@ class Settings:
             "dispatch_batch",
             "dispatch_claim_seconds",
             "dispatch_max_attempts",
+            "heartbeat_seconds",
         ):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name.upper()} must be 1 or more")

@@ -527,6 +527,8 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When it was given up (status failed): `tempcheck status` counts the last day's.
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     provider_id: Mapped[int | None] = mapped_column(ForeignKey("providers.id"), index=True)
     round_id: Mapped[int | None] = mapped_column(ForeignKey("rounds.id"), index=True)
     invitation_id: Mapped[int | None] = mapped_column(ForeignKey("invitations.id"), index=True)
@@ -536,6 +538,25 @@ class OutboxMessage(Base):
 
 
 Index("ix_outbox_messages_due", OutboxMessage.status, OutboxMessage.next_attempt_at)
+
+
+class Heartbeat(Base):
+    """A long-running process's last sign of life: each dispatcher and bot writes its row every
+    HEARTBEAT_SECONDS, so that one killed and not restarted shows in `tempcheck status`."""
+
+    __tablename__ = "heartbeats"
+    __table_args__ = (UniqueConstraint("kind", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # dispatcher, bot
+    name: Mapped[str] = mapped_column(String(100))  # the dispatcher's name, the bot's host:pid
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    beat_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set when the process stopped cleanly (SIGTERM, Ctrl-C); None while it runs or if killed.
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def __repr__(self) -> str:
+        return f"<Heartbeat {self.kind} {self.name}>"
 
 
 class AuditEvent(Base):

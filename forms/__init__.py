@@ -42,7 +42,19 @@ def create_app(settings: Settings) -> Flask:
             "SECRET_KEY is not set: the web app signs sessions and forms with it. Generate one "
             "with `python -c 'import secrets; print(secrets.token_hex(32))'` and put it in .env"
         )
-    from forms import api, assets, auth, console, errors, inputs, logs, optout, respond, security
+    from forms import (
+        api,
+        assets,
+        auth,
+        console,
+        errors,
+        health,
+        inputs,
+        logs,
+        optout,
+        respond,
+        security,
+    )
 
     app = Flask(__name__, static_folder=None)
     secure = settings.base_url.startswith("https://")
@@ -72,6 +84,7 @@ def create_app(settings: Settings) -> Flask:
     errors.init_app(app)
     inputs.init_app(app)
     app.register_blueprint(assets.bp)
+    app.register_blueprint(health.bp)
     auth.init_app(app)
     app.register_blueprint(respond.bp)
     app.register_blueprint(optout.bp)

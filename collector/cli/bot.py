@@ -12,7 +12,9 @@ at any time. Outbox messages to Telegram are sent by `tempcheck dispatch`, not h
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import socket
 from urllib.parse import urlsplit
 
 import click
@@ -56,6 +58,7 @@ def bot(context: Context) -> None:
     from telegram.error import InvalidToken, NetworkError, TelegramError
 
     from bot.app import build_application
+    from collector.health import Pulse
 
     # Errors are logged with their traceback: SQL parameters (answers, chat ids) stay out.
     engine = db.make_engine(settings, hide_parameters=True)
@@ -64,6 +67,11 @@ def bot(context: Context) -> None:
     api = urlsplit(settings.telegram_api_url).netloc or settings.telegram_api_url
     username = (settings.telegram_bot_username or "").lstrip("@")
     label = f"Telegram bot @{username}" if username else "Telegram bot"
+    # A heartbeat for `tempcheck status`, from a thread of its own (not the bot's event loop).
+    pulse = Pulse(
+        sessions, "bot", f"{socket.gethostname()}:{os.getpid()}", settings.heartbeat_seconds
+    )
+    pulse.start()
     try:
         if settings.telegram_webhook_url:
             webhook = urlsplit(settings.telegram_webhook_url)
@@ -98,5 +106,6 @@ def bot(context: Context) -> None:
     except TelegramError as error:
         stop(f"Telegram refused to start the bot: {error.message}")
     finally:
+        pulse.stop()
         engine.dispose()
     click.echo("Telegram bot stopped.")

@@ -63,6 +63,7 @@ def dispatch(context: Context, until_idle: bool, once: bool, name: str | None) -
     from collector.delivery import mailer
     from collector.delivery.dispatcher import Dispatcher, TickReport, Transport
     from collector.delivery.webhooks import WebhookTransport
+    from collector.health import Pulse
 
     if until_idle and once:
         fail("Choose one of --until-idle and --once")
@@ -105,8 +106,18 @@ def dispatch(context: Context, until_idle: bool, once: bool, name: str | None) -
         click.echo(f"{datetime.now():%H:%M:%S} {report.summary()}")
 
     total = TickReport()
+    # Running until stopped, it writes a heartbeat for `tempcheck status` (a one-off run does not).
+    pulse = (
+        None
+        if once or until_idle
+        else Pulse(sessions, "dispatcher", worker, settings.heartbeat_seconds)
+    )
     try:
         with _stop_on_signals(dispatcher.stop_event, "Stopping after the message being sent..."):
+            # Its first beat once SIGTERM stops it cleanly: a status that saw it running can
+            # then tell a clean stop from a kill.
+            if pulse is not None:
+                pulse.start()
             if once:
                 total = dispatcher.tick()
                 if total.busy:
@@ -119,6 +130,8 @@ def dispatch(context: Context, until_idle: bool, once: bool, name: str | None) -
         log.exception("the dispatcher stopped on an error")
         fail("The dispatcher stopped on an error (logged above).")
     finally:
+        if pulse is not None:
+            pulse.stop()
         dispatcher.close()
         engine.dispose()
     stopped = "Stopped" if dispatcher.stop_event.is_set() else "Done"

@@ -568,6 +568,7 @@ def _add_command_groups() -> None:
         report,
         rounds,
         selfeval,
+        status,
         up,
         users,
         volunteers,
@@ -595,6 +596,7 @@ def _add_command_groups() -> None:
     main.add_command(selfeval.group)
     main.add_command(backup.backup)
     main.add_command(backup.restore)
+    main.add_command(status.status)
 
 
 _add_command_groups()

@@ -167,6 +167,7 @@ def claim(
             .values(
                 status="failed",
                 claimed_until=None,
+                failed_at=now,
                 last_error=f"Gave up after {max_attempts} attempts: the dispatcher stopped "
                 "while sending (it may have been delivered)",
             )
@@ -275,7 +276,12 @@ def mark_failed(
         status = "failed"
         if not permanent:
             error = f"Gave up after {message.attempts} attempts: {error}"[:ERROR_LENGTH]
-        values: dict[str, Any] = {"status": status, "claimed_until": None, "last_error": error}
+        values: dict[str, Any] = {
+            "status": status,
+            "claimed_until": None,
+            "last_error": error,
+            "failed_at": now,
+        }
     else:
         status = "pending"
         values = {

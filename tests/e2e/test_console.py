@@ -379,6 +379,7 @@ SELF_EVALUATION_PAGES = (
 OPENED_BY = {
     "console.index": "admin",
     "console.audit": "admin",
+    "console.status": "admin",
     "funder.index": "funder",
     "funder.provider": "funder",
     "funder.report": "funder",

@@ -27,6 +27,7 @@ from tests.forms.people import PERSONAS, Side, World, as_persona
 EXPECTED = {
     "console.index": "signed_in",
     "console.audit": "admin",
+    "console.status": "admin",
     "console.provider_home": "staff",
     "console.organisations": "staff",
     "console.organisation": "staff",
