@@ -11,7 +11,6 @@ sent while no dispatcher runs).
 
 from __future__ import annotations
 
-import importlib
 import logging
 import shutil
 import threading
@@ -24,7 +23,7 @@ from typing import Any
 from sqlalchemy import Engine, delete, func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import db, models
+from collector import backup, db, models
 from collector.config import Settings
 from collector.models import utcnow
 
@@ -322,10 +321,8 @@ def _failed(session: Session, now: datetime) -> Check:
 
 def _backup(settings: Settings, now: datetime) -> Check:
     try:
-        # Imported when asked: the backup module is the operator's side, not the status's.
-        backup = importlib.import_module("collector.backup")
-        found: tuple[datetime, Path] | None = backup.last_backup(settings)
-    except (ImportError, OSError) as error:
+        found = backup.last_backup(settings)
+    except OSError as error:
         return Check("backup", "Last backup", WARNING, f"cannot tell: {error}", {})
     if found is None:
         return Check(
